@@ -1,0 +1,38 @@
+//! The diagnostic knowledge tree: paths, checks, aggregation, health and
+//! explanations.
+//!
+//! A pure library: no I/O, no threads, no clock. Time is passed in as a
+//! [`Timestamp`], so evaluation is deterministic and replays reproduce it.
+//!
+//! # Layout
+//!
+//! - `path`: ltree-style dotted [`Path`]s.
+//! - `health`: [`State`], [`UnknownReason`], [`Trend`], [`Health`].
+//! - `time`: [`Timestamp`], the caller's notion of now.
+//! - `spec`: [`TreeSpec`], a tree definition as plain data.
+//! - `observation`: [`Observation`], what a leaf can be told.
+//! - `check`: the [`Check`] trait for leaves.
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+mod check;
+mod health;
+mod observation;
+mod path;
+mod spec;
+mod time;
+
+pub use check::{Check, ObservationError, Verdict};
+pub use health::{Health, State, StateParseError, Trend, UnknownReason};
+pub use observation::Observation;
+pub use path::{is_valid_label, Path, PathError};
+pub use spec::{
+    CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, NodeSpec, Origin, Rule,
+    TreeSpec,
+};
+pub use time::Timestamp;
