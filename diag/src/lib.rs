@@ -21,11 +21,17 @@
 )]
 
 mod check;
+mod file;
+mod filter;
 mod health;
 mod observation;
 mod path;
+mod pattern;
+mod replay;
+mod rule;
 mod spec;
 mod time;
+mod tree;
 
 pub use check::{Check, ObservationError, Verdict};
 pub use health::{Health, State, StateParseError, Trend, UnknownReason};

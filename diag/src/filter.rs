@@ -1,0 +1,1 @@
+//! Per-node filtering of state changes: debounce, flap damping, latching, trend.

@@ -1,0 +1,1 @@
+//! lquery-style path patterns (PostgreSQL semantics).

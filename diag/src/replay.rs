@@ -1,0 +1,1 @@
+//! The replay format: one input event per JSON line.

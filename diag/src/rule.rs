@@ -1,0 +1,1 @@
+//! Aggregation rules: how an inner node combines its children.

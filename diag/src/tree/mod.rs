@@ -1,0 +1,1 @@
+//! The live tree: build from a spec, incremental evaluation, mounts, explanations.
