@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - `path`: ltree-style dotted [`Path`]s.
+//! - `pattern`: lquery [`Pattern`]s selecting paths (PostgreSQL semantics).
 //! - `health`: [`State`], [`UnknownReason`], [`Trend`], [`Health`].
 //! - `time`: [`Timestamp`], the caller's notion of now.
 //! - `spec`: [`TreeSpec`], a tree definition as plain data.
@@ -37,6 +38,7 @@ pub use check::{Check, ObservationError, Verdict};
 pub use health::{Health, State, StateParseError, Trend, UnknownReason};
 pub use observation::Observation;
 pub use path::{is_valid_label, Path, PathError};
+pub use pattern::{Pattern, PatternError, PatternErrorKind};
 pub use spec::{
     CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, NodeSpec, Origin, Rule,
     TreeSpec,
