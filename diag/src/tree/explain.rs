@@ -1,0 +1,234 @@
+//! Explanations: the leaves that made a node what it is (causes), the causal
+//! chain as a structure and as text, and the impact of a node.
+
+use std::fmt;
+
+use super::shim::{aggregate, decisive};
+use super::{Kind, NodeId, Tree};
+use crate::health::{Health, State};
+use crate::path::Path;
+use crate::spec::{Criticality, Rule};
+use crate::time::Timestamp;
+
+/// The causal chain of one node: its health, what decided it, and the same
+/// for each child that decided it, down to the leaves.
+///
+/// Displays as indented text, one node per line.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Explanation {
+    /// The visible path of the node.
+    pub path: Path,
+    /// Its path in the shared namespace, when it is a shared node.
+    pub shared: Option<Path>,
+    /// Its reported health.
+    pub health: Health,
+    /// Its state before debounce, flap damping and latching. When it differs
+    /// from `health.state`, the filter holds the node.
+    pub raw: State,
+    /// True when the node is latched and waits for a reset.
+    pub latched: bool,
+    /// How much it matters to its parent.
+    pub criticality: Criticality,
+    /// What decided its raw state.
+    pub decided_by: Explained,
+    /// The children that decided it (all of them when every child counts),
+    /// each explained in turn.
+    pub causes: Vec<Explanation>,
+    /// How many children the node has in all.
+    pub children: usize,
+}
+
+/// What decided a node's raw state.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Explained {
+    /// An inner node's rule over its children.
+    Rule(Rule),
+    /// An inner node without children: UNKNOWN(no data).
+    Empty,
+    /// A leaf's check: its kind and its own description of what it saw.
+    Check {
+        /// The check kind (`heartbeat`, `threshold`, ...).
+        kind: &'static str,
+        /// The check's [`describe`](crate::Check::describe) at the time asked.
+        detail: String,
+    },
+    /// A `custom` leaf whose check was never installed.
+    MissingCheck {
+        /// The custom check's name.
+        name: String,
+    },
+    /// A mount: the shared subtree's health, explained in `causes`.
+    Mount {
+        /// The mounted shared path.
+        target: Path,
+    },
+}
+
+impl Tree {
+    /// The leaves (as visible paths under `path`) that made the node what it
+    /// is, following only the children each rule found decisive. An inner
+    /// node without children is its own cause. `None` for an unknown path.
+    ///
+    /// When a filter holds a node in a state its inputs no longer support
+    /// (a latch, a debounce), these are the causes of the current raw state;
+    /// [`Tree::explain`] shows the hold.
+    pub fn causes(&self, path: &Path) -> Option<Vec<Path>> {
+        self.resolve(path).map(|id| self.causes_of(id, path))
+    }
+
+    pub(super) fn causes_of(&self, id: NodeId, path: &Path) -> Vec<Path> {
+        let mut out = Vec::new();
+        let mut stack = vec![(id, path.clone())];
+        let mut picked = Vec::new();
+        while let Some((id, path)) = stack.pop() {
+            let holder = self.through_mounts(id);
+            let node = &self.nodes[holder as usize];
+            match node.kind {
+                Kind::Inner(_) if node.children.len > 0 => {
+                    self.decisive_children(holder, &mut picked);
+                    for &child in picked.iter().rev() {
+                        let label = self.nodes[child as usize].path.leaf_label();
+                        if let Ok(child_path) = path.child(label) {
+                            stack.push((child, child_path));
+                        }
+                    }
+                }
+                _ => out.push(path),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The children of an inner node that decided its raw state.
+    fn decisive_children(&self, id: NodeId, out: &mut Vec<NodeId>) {
+        out.clear();
+        let Kind::Inner(rule) = self.nodes[id as usize].kind else { return };
+        let mut kids = Vec::new();
+        self.child_healths(id, &mut kids);
+        let result = aggregate(rule, &kids);
+        let mut indices = Vec::new();
+        decisive(rule, &kids, &result, &mut indices);
+        let children = self.children(id);
+        out.extend(indices.iter().filter_map(|&i| children.get(i).copied()));
+    }
+
+    /// The causal chain of the node at `path` down to the leaves, with each
+    /// leaf check's description at `now`. `None` for an unknown path.
+    pub fn explain(&self, path: &Path, now: Timestamp) -> Option<Explanation> {
+        let id = self.resolve(path)?;
+        Some(self.explain_node(id, path.clone(), now))
+    }
+
+    fn explain_node(&self, id: NodeId, path: Path, now: Timestamp) -> Explanation {
+        let node = &self.nodes[id as usize];
+        let mut causes = Vec::new();
+        let decided_by = match &node.kind {
+            Kind::Leaf(Some(check)) => Explained::Check { kind: check.kind(), detail: check.describe(now) },
+            Kind::Leaf(None) => Explained::MissingCheck { name: self.custom.get(&id).cloned().unwrap_or_default() },
+            Kind::Mount(target) => {
+                causes.push(self.explain_node(*target, path.clone(), now));
+                Explained::Mount { target: self.nodes[*target as usize].path.clone() }
+            }
+            Kind::Inner(_) if node.children.len == 0 => Explained::Empty,
+            Kind::Inner(rule) => {
+                let mut picked = Vec::new();
+                self.decisive_children(id, &mut picked);
+                for child in picked {
+                    let label = self.nodes[child as usize].path.leaf_label();
+                    if let Ok(child_path) = path.child(label) {
+                        causes.push(self.explain_node(child, child_path, now));
+                    }
+                }
+                Explained::Rule(*rule)
+            }
+        };
+        Explanation {
+            shared: node.shared.then(|| node.path.clone()),
+            path,
+            health: node.health.clone(),
+            raw: node.raw,
+            latched: node.filter.is_latched(),
+            criticality: node.criticality,
+            decided_by,
+            causes,
+            children: node.children.len as usize,
+        }
+    }
+
+    /// Every node whose state the node at `path` can change, as visible paths
+    /// through every mount: its ancestors, and for a shared node its other
+    /// mount paths too (the same node, seen elsewhere). Sorted; `path` itself
+    /// is left out. `None` for an unknown path.
+    pub fn impact(&self, path: &Path) -> Option<Vec<Path>> {
+        let id = self.resolve(path)?;
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack = vec![id];
+        let mut out = Vec::new();
+        while let Some(id) = stack.pop() {
+            if std::mem::replace(&mut seen[id as usize], true) {
+                continue;
+            }
+            out.extend(self.visible_paths(id));
+            stack.extend_from_slice(self.parents(id));
+        }
+        out.sort();
+        out.dedup();
+        out.retain(|p| p != path);
+        Some(out)
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_indented(f, 0)
+    }
+}
+
+impl Explanation {
+    fn write_indented(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        write!(f, "{:indent$}{}", "", self.path, indent = depth * 2)?;
+        if let Some(shared) = &self.shared {
+            write!(f, " [{shared}]")?;
+        }
+        write!(f, ": {} since {}", self.health, self.health.since)?;
+        if self.criticality != Criticality::Standard {
+            write!(f, ", {:?}", self.criticality)?;
+        }
+        f.write_str(" — ")?;
+        match &self.decided_by {
+            Explained::Rule(rule) => {
+                write!(f, "{} of {} children", rule_text(*rule), self.children)?;
+                if self.causes.len() < self.children {
+                    write!(f, ", decided by {}", self.causes.len())?;
+                }
+            }
+            Explained::Empty => f.write_str("no children: an empty subtree is UNKNOWN")?,
+            Explained::Check { kind, detail } => write!(f, "{kind} check: {detail}")?,
+            Explained::MissingCheck { name } => write!(f, "custom check `{name}` not installed")?,
+            Explained::Mount { target } => write!(f, "mounts {target}")?,
+        }
+        if self.latched {
+            f.write_str("; latched until reset")?;
+        } else if self.raw != self.health.state {
+            write!(f, "; held by its filter (inputs say {})", self.raw)?;
+        }
+        for cause in &self.causes {
+            f.write_str("\n")?;
+            cause.write_indented(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// The rule as the tree file spells it. Written without an exhaustive match
+/// so new rules display (by name) before anyone updates this.
+fn rule_text(rule: Rule) -> String {
+    if let Rule::Vote { k } = rule {
+        return format!("vote {k}");
+    }
+    format!("{rule:?}").to_lowercase()
+}
