@@ -13,6 +13,8 @@
 //! - `spec`: [`TreeSpec`], a tree definition as plain data.
 //! - `observation`: [`Observation`], what a leaf can be told.
 //! - `check`: the [`Check`] trait for leaves.
+//! - `tree`: the live [`Tree`]: built from a spec, incremental evaluation
+//!   returning [`Transition`]s, mounts, causes, [`Explanation`]s and impact.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -44,3 +46,7 @@ pub use spec::{
     TreeSpec,
 };
 pub use time::Timestamp;
+pub use tree::{
+    BuildError, BuildProblem, Explained, Explanation, Nodes, ProblemKind, Transition, Tree,
+    TreeSummary, UpdateError,
+};
