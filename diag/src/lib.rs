@@ -11,6 +11,7 @@
 //! - `health`: [`State`], [`UnknownReason`], [`Trend`], [`Health`].
 //! - `time`: [`Timestamp`], the caller's notion of now.
 //! - `spec`: [`TreeSpec`], a tree definition as plain data.
+//! - `file`: YAML tree files into a [`TreeSpec`] ([`load_tree_str`]), every problem reported.
 //! - `observation`: [`Observation`], what a leaf can be told.
 //! - `check`: the [`Check`] trait for leaves.
 //! - `tree`: the live [`Tree`]: built from a spec, incremental evaluation
@@ -37,6 +38,7 @@ mod time;
 mod tree;
 
 pub use check::{Check, ObservationError, Verdict};
+pub use file::{load_tree_str, LoadError, LoadProblem, LoadProblemKind};
 pub use health::{Health, State, StateParseError, Trend, UnknownReason};
 pub use observation::Observation;
 pub use path::{is_valid_label, Path, PathError};

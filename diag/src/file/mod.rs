@@ -1,1 +1,351 @@
-//! Tree files: YAML, as ROS users write them, loaded into a TreeSpec with every problem reported.
+//! Tree files: YAML, as ROS users write them, loaded into a [`TreeSpec`]
+//! with every problem reported.
+//!
+//! ```yaml
+//! nodes:
+//!   vehicle.sensors.imu: { rule: { vote: 2 }, criticality: critical }
+//!   vehicle.sensors.imu.a: { check: { heartbeat: { timeout: 100ms } } }
+//!   vehicle.sensors.imu.b: { check: { threshold: { degraded_above: 60, failed_above: 80 } } }
+//!   vehicle.sensors.imu.c: { check: status }
+//!   vehicle.propulsion.engine1.power: { mount: power.bus_a }
+//! shared:
+//!   power.bus_a.voltage: { check: { range: { ok: [26, 30], degraded: [24, 32] } } }
+//! ```
+//!
+//! Each node is keyed by its path and is exactly one of: a leaf (`check`),
+//! an inner node (`rule`, or nothing: `worst` is the default), or a mount
+//! (`mount: SHARED.PATH`). Any node may add `criticality`, `debounce`,
+//! `flap` and `latch`. Inner nodes that no entry names are implied by
+//! their descendants.
+//!
+//! This module only reads one file's text: checks that need the whole tree
+//! (mount targets and cycles, a vote larger than its children) belong to
+//! [`Tree::build`](crate::Tree::build), which reports them the same way.
+
+use std::fmt;
+
+use saphyr::MarkedYaml;
+use thiserror::Error;
+
+use crate::path::{Path, PathError};
+use crate::spec::{NodeSpec, Origin, TreeSpec};
+
+mod check;
+mod duration;
+mod node;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+/// Every problem found in one tree file.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub struct LoadError {
+    /// The problems, in file order.
+    pub problems: Vec<LoadProblem>,
+}
+
+/// One problem in a tree file: where it is and what is wrong.
+///
+/// Displays as `FILE:LINE: PATH: message`.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[error("{file}:{line}: {path}: {kind}")]
+#[non_exhaustive]
+pub struct LoadProblem {
+    /// The source name given to the loader.
+    pub file: String,
+    /// 1-based line of the offending YAML.
+    pub line: u32,
+    /// The node path as written, or the section (`nodes`, `shared`, `file`)
+    /// for problems outside any node.
+    pub path: String,
+    /// What is wrong.
+    pub kind: LoadProblemKind,
+}
+
+/// What is wrong in a tree file.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum LoadProblemKind {
+    /// The text is not YAML.
+    #[error("not valid YAML: {0}")]
+    Syntax(String),
+    /// The file holds no document, or more than one.
+    #[error("{0}")]
+    Document(&'static str),
+    /// A key the format does not have.
+    #[error("unknown key `{key}`{}; expected {expected}", suggest(.suggestion))]
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// The keys allowed here.
+        expected: &'static str,
+        /// The allowed key it most resembles.
+        suggestion: Option<&'static str>,
+    },
+    /// A name (rule, criticality, check kind) the format does not have.
+    #[error("unknown {what} `{name}`{}; expected {expected}", suggest(.suggestion))]
+    UnknownName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name as written.
+        name: String,
+        /// The names allowed here.
+        expected: &'static str,
+        /// The allowed name it most resembles.
+        suggestion: Option<&'static str>,
+    },
+    /// A value of the wrong shape.
+    #[error("`{key}` must be {expected}, found {found}")]
+    WrongType {
+        /// The key whose value is wrong.
+        key: String,
+        /// What it must be.
+        expected: &'static str,
+        /// What it is.
+        found: String,
+    },
+    /// A required key is absent.
+    #[error("{what} needs `{key}`, e.g. `{example}`")]
+    Missing {
+        /// What lacks it.
+        what: &'static str,
+        /// The missing key.
+        key: &'static str,
+        /// How to write it.
+        example: &'static str,
+    },
+    /// A node or mount target path that is not a valid path.
+    #[error("invalid path: {0}")]
+    BadPath(PathError),
+    /// A duration without a unit, with an unknown unit, or unreadable.
+    #[error("`{key}: {text}`: {why}")]
+    BadDuration {
+        /// The key.
+        key: String,
+        /// The value as written.
+        text: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// Keys that cannot go together.
+    #[error("{0}")]
+    Conflict(String),
+    /// A value of the right shape that makes no sense (reversed bounds,
+    /// zero votes, ...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn suggest(suggestion: &Option<&'static str>) -> String {
+    suggestion
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects problems while a file is walked, so that one bad node does not
+/// hide the next.
+#[derive(Debug)]
+pub(super) struct Problems<'s> {
+    file: &'s str,
+    list: Vec<LoadProblem>,
+}
+
+impl Problems<'_> {
+    pub(super) fn push(&mut self, node: &MarkedYaml<'_>, path: &str, kind: LoadProblemKind) {
+        self.push_at(yaml::line(node), path, kind);
+    }
+
+    fn push_at(&mut self, line: u32, path: &str, kind: LoadProblemKind) {
+        self.list.push(LoadProblem {
+            file: self.file.to_owned(),
+            line,
+            path: yaml::shorten(path).into_owned(),
+            kind,
+        });
+    }
+}
+
+const TOP_KEYS: &[&str] = &["nodes", "shared"];
+
+/// Loads a tree file's text. `source` names the file in messages and in
+/// each node's [`Origin`].
+///
+/// Every problem is reported, not only the first; a YAML syntax error is
+/// the one exception, since nothing after it can be trusted.
+pub fn load_tree_str(text: &str, source: &str) -> Result<TreeSpec, LoadError> {
+    let mut problems = Problems {
+        file: source,
+        list: Vec::new(),
+    };
+    let spec = match yaml::load(text) {
+        Ok(documents) => read_documents(&documents, source, &mut problems),
+        Err(error) => {
+            let line = u32::try_from(error.marker().line()).unwrap_or(u32::MAX);
+            let message = format!("{} (column {})", error.info(), error.marker().col() + 1);
+            problems.push_at(line.max(1), "file", LoadProblemKind::Syntax(message));
+            TreeSpec::default()
+        }
+    };
+    if problems.list.is_empty() {
+        Ok(spec)
+    } else {
+        problems.list.sort_by_key(|p| p.line);
+        Err(LoadError {
+            problems: problems.list,
+        })
+    }
+}
+
+fn read_documents(
+    documents: &[MarkedYaml<'_>],
+    source: &str,
+    problems: &mut Problems<'_>,
+) -> TreeSpec {
+    let mut spec = TreeSpec::default();
+    let [document] = documents else {
+        let (line, why) = match documents.get(1) {
+            None => (1, "the file is empty: expected a mapping with `nodes`"),
+            Some(second) => (
+                yaml::line(second),
+                "a tree file holds one YAML document, this is the second",
+            ),
+        };
+        problems.push_at(line, "file", LoadProblemKind::Document(why));
+        return spec;
+    };
+    let Some(top) = yaml::entries(document) else {
+        let found = yaml::describe(document).into_owned();
+        problems.push(
+            document,
+            "file",
+            LoadProblemKind::WrongType {
+                key: "the file".into(),
+                expected: "a mapping with `nodes`",
+                found,
+            },
+        );
+        return spec;
+    };
+    let mut saw_nodes = false;
+    for (key, value) in top {
+        match yaml::raw(key).unwrap_or("") {
+            "nodes" => {
+                saw_nodes = true;
+                let empty = yaml::is_null(value)
+                    || yaml::entries(value).is_some_and(|mut e| e.next().is_none());
+                if empty {
+                    let why = "`nodes` is empty: a tree needs at least one node";
+                    problems.push(key, "nodes", LoadProblemKind::Invalid(why.into()));
+                } else {
+                    spec.nodes = read_section(key, value, "nodes", source, problems);
+                }
+            }
+            "shared" => spec.shared = read_section(key, value, "shared", source, problems),
+            other => problems.push(
+                key,
+                "file",
+                unknown_key(other, TOP_KEYS, "`nodes` or `shared`"),
+            ),
+        }
+    }
+    if !saw_nodes && problems.list.is_empty() {
+        problems.push(
+            document,
+            "file",
+            LoadProblemKind::Missing {
+                what: "a tree file",
+                key: "nodes",
+                example: "nodes: { vehicle.imu: { check: status } }",
+            },
+        );
+    }
+    spec
+}
+
+fn read_section(
+    key: &MarkedYaml<'_>,
+    value: &MarkedYaml<'_>,
+    section: &'static str,
+    source: &str,
+    problems: &mut Problems<'_>,
+) -> Vec<NodeSpec> {
+    if yaml::is_null(value) {
+        return Vec::new();
+    }
+    let Some(entries) = yaml::entries(value) else {
+        let found = yaml::describe(value).into_owned();
+        problems.push(
+            key,
+            section,
+            LoadProblemKind::WrongType {
+                key: section.into(),
+                expected: "a mapping from paths to nodes",
+                found,
+            },
+        );
+        return Vec::new();
+    };
+    let mut nodes = Vec::new();
+    for (path_node, body) in entries {
+        let Some(text) = yaml::raw(path_node) else {
+            let found = yaml::describe(path_node).into_owned();
+            problems.push(
+                path_node,
+                section,
+                LoadProblemKind::WrongType {
+                    key: "a node key".into(),
+                    expected: "a dotted path",
+                    found,
+                },
+            );
+            continue;
+        };
+        let path = Path::parse(text);
+        if let Err(error) = &path {
+            problems.push(path_node, text, LoadProblemKind::BadPath(error.clone()));
+        }
+        // Read the body even under a bad path, to report its problems too.
+        let parts = node::read_body(body, text, problems);
+        if let (Ok(path), Some((body, criticality, filter))) = (path, parts) {
+            let origin = Origin {
+                source: source.to_owned(),
+                line: yaml::line(path_node),
+            };
+            nodes.push(NodeSpec {
+                path,
+                body,
+                criticality,
+                filter,
+                origin: Some(origin),
+            });
+        }
+    }
+    nodes
+}
+
+/// An [`LoadProblemKind::UnknownKey`] with a suggestion among `allowed`.
+pub(super) fn unknown_key(
+    key: &str,
+    allowed: &[&'static str],
+    expected: &'static str,
+) -> LoadProblemKind {
+    LoadProblemKind::UnknownKey {
+        key: yaml::shorten(key).into_owned(),
+        expected,
+        suggestion: yaml::did_you_mean(key, allowed),
+    }
+}

@@ -1,0 +1,209 @@
+//! A thin view over saphyr's marked YAML: every node knows its line, and
+//! scalars are resolved only when a field asks for a number, a boolean or
+//! raw text.
+//!
+//! Scalars are loaded unresolved (`early_parse(false)`) because keys are
+//! paths: `engine.1.10` must stay that text, not become a float, and an
+//! error message must show what the user wrote.
+
+use std::borrow::Cow;
+
+use saphyr::{MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
+use saphyr_parser::Parser;
+
+/// Loads every document of `text`, or the scanner's first error.
+pub(super) fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
+    loader.early_parse(false);
+    parser.load(&mut loader, true)?;
+    if let Some(error) = loader.error() {
+        return Err(error.clone());
+    }
+    Ok(loader.into_documents())
+}
+
+/// The 1-based line where `node` starts.
+pub(super) fn line(node: &MarkedYaml<'_>) -> u32 {
+    u32::try_from(node.span.start.line()).unwrap_or(u32::MAX)
+}
+
+/// The node itself, looking through a tag such as `!foo { ... }`.
+fn untagged<'n, 'a>(node: &'n MarkedYaml<'a>) -> &'n MarkedYaml<'a> {
+    match &node.data {
+        YamlData::Tagged(_, inner) => untagged(inner),
+        _ => node,
+    }
+}
+
+/// The entries of a mapping, in document order; `None` if `node` is not one.
+pub(super) fn entries<'n, 'a>(
+    node: &'n MarkedYaml<'a>,
+) -> Option<impl Iterator<Item = (&'n MarkedYaml<'a>, &'n MarkedYaml<'a>)>> {
+    match &untagged(node).data {
+        YamlData::Mapping(map) => Some(map.iter()),
+        _ => None,
+    }
+}
+
+/// The items of a sequence; `None` if `node` is not one.
+pub(super) fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<'a>]> {
+    match &untagged(node).data {
+        YamlData::Sequence(items) => Some(items),
+        _ => None,
+    }
+}
+
+/// The text of a scalar exactly as written (without quotes); `None` if
+/// `node` is not a scalar.
+pub(super) fn raw<'n>(node: &'n MarkedYaml<'_>) -> Option<&'n str> {
+    match &node.data {
+        YamlData::Representation(text, _, _) => Some(text),
+        YamlData::Value(Scalar::String(text)) => Some(text),
+        _ => None,
+    }
+}
+
+/// The scalar resolved by the YAML 1.2 core schema.
+fn resolved<'a>(node: &MarkedYaml<'a>) -> Option<Scalar<'a>> {
+    match &node.data {
+        YamlData::Representation(text, style, tag) => {
+            Scalar::parse_from_cow_and_metadata(text.clone(), *style, tag.as_ref())
+        }
+        YamlData::Value(scalar) => Some(scalar.clone()),
+        _ => None,
+    }
+}
+
+/// True for `~`, `null`, an empty value.
+pub(super) fn is_null(node: &MarkedYaml<'_>) -> bool {
+    matches!(resolved(node), Some(Scalar::Null))
+}
+
+/// A finite number (integer or float).
+pub(super) fn number(node: &MarkedYaml<'_>) -> Option<f64> {
+    match resolved(node)? {
+        Scalar::Integer(i) => Some(i as f64),
+        Scalar::FloatingPoint(f) if f.is_finite() => Some(f.into_inner()),
+        _ => None,
+    }
+}
+
+/// A non-negative integer.
+pub(super) fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
+    match resolved(node)? {
+        Scalar::Integer(i) => u64::try_from(i).ok(),
+        _ => None,
+    }
+}
+
+/// A boolean.
+pub(super) fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
+    match resolved(node)? {
+        Scalar::Boolean(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// What `node` is, for "expected X, found Y" messages.
+pub(super) fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
+    match &untagged(node).data {
+        YamlData::Mapping(_) => "a mapping".into(),
+        YamlData::Sequence(_) => "a sequence".into(),
+        YamlData::Alias(_) => "an alias".into(),
+        YamlData::BadValue => "an unreadable value".into(),
+        _ => match resolved(node) {
+            Some(Scalar::Null) => "nothing".into(),
+            Some(Scalar::Boolean(b)) => format!("`{b}`").into(),
+            Some(Scalar::Integer(i)) => format!("the number {i}").into(),
+            Some(Scalar::FloatingPoint(f)) => format!("the number {f}").into(),
+            Some(Scalar::String(s)) => format!("`{}`", shorten(&s)).into(),
+            None => "an unreadable value".into(),
+        },
+    }
+}
+
+/// Long user text clipped for messages.
+pub(super) fn shorten(text: &str) -> Cow<'_, str> {
+    const MAX: usize = 60;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]).into(),
+        None => text.into(),
+    }
+}
+
+/// The candidate closest to `word` when it is close enough to be a typo.
+pub(super) fn did_you_mean(word: &str, candidates: &[&'static str]) -> Option<&'static str> {
+    let lower = word.to_ascii_lowercase();
+    // A truncated key (`stale` for `stale_after`) is as likely a slip as a typo.
+    let truncated = |c: &str| lower.len() >= 3 && c.starts_with(&lower);
+    candidates
+        .iter()
+        .map(|c| {
+            (
+                if truncated(c) {
+                    1
+                } else {
+                    edit_distance(&lower, c)
+                },
+                *c,
+            )
+        })
+        .filter(|(d, c)| *d <= (c.len() / 3).clamp(1, 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance counting a swap of neighbours as one edit (optimal string
+/// alignment), since `wrost` for `worst` is the commonest slip. Inputs are
+/// short keys; long ones are cut first so the quadratic cost never matters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = d;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        let keys = &["check", "rule", "mount", "criticality"];
+        assert_eq!(did_you_mean("chek", keys), Some("check"));
+        assert_eq!(did_you_mean("Rule", keys), Some("rule"));
+        assert_eq!(did_you_mean("criticallity", keys), Some("criticality"));
+        assert_eq!(did_you_mean("banana", keys), None);
+        assert_eq!(did_you_mean("wrost", &["worst", "any"]), Some("worst"));
+        assert_eq!(did_you_mean("stale", &["stale_after"]), Some("stale_after"));
+    }
+
+    #[test]
+    fn keys_keep_their_text() {
+        let docs = load("1.10: x\n\"a.b\": y\n").unwrap();
+        let keys: Vec<_> = entries(&docs[0])
+            .unwrap()
+            .map(|(k, _)| raw(k).unwrap())
+            .collect();
+        assert_eq!(keys, ["1.10", "a.b"]);
+    }
+}
