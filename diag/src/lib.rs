@@ -12,6 +12,7 @@
 //! - `time`: [`Timestamp`], the caller's notion of now.
 //! - `spec`: [`TreeSpec`], a tree definition as plain data.
 //! - `file`: YAML tree files into a [`TreeSpec`] ([`load_tree_str`]), every problem reported.
+//! - `replay`: the JSON-lines replay format ([`parse_events`]).
 //! - `observation`: [`Observation`], what a leaf can be told.
 //! - `check`: the [`Check`] trait for leaves.
 //! - `tree`: the live [`Tree`]: built from a spec, incremental evaluation
@@ -43,6 +44,9 @@ pub use health::{Health, State, StateParseError, Trend, UnknownReason};
 pub use observation::Observation;
 pub use path::{is_valid_label, Path, PathError};
 pub use pattern::{Pattern, PatternError, PatternErrorKind};
+pub use replay::{
+    parse_event_line, parse_events, ReplayError, ReplayErrors, ReplayEvent, ReplayLineError,
+};
 pub use spec::{
     CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, NodeSpec, Origin, Rule,
     TreeSpec,
