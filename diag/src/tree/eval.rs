@@ -266,3 +266,184 @@ fn reported_reason(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::super::UpdateError;
+    use super::*;
+    use crate::check::{Check, ObservationError, Verdict};
+    use crate::observation::Observation;
+    use crate::path::Path;
+    use crate::spec::{CheckSpec, NodeBody, TreeSpec};
+
+    fn one(path: &str, body: NodeBody) -> Tree {
+        built(&TreeSpec { nodes: vec![node(path, body, 1)], shared: vec![] })
+    }
+
+    fn summary(transitions: &[Transition]) -> Vec<(String, State, State)> {
+        transitions.iter().map(|t| (t.path.to_string(), t.old, t.new)).collect()
+    }
+
+    #[test]
+    fn tick_ages_heartbeats_only_when_due() {
+        let mut tree = one("v.hb", heartbeat(100));
+        let up = tree.observe(&p("v.hb"), Observation::Heartbeat, ms(0)).unwrap();
+        assert_eq!(
+            summary(&up),
+            [("v.hb".into(), State::Unknown, State::Ok), ("v".into(), State::Unknown, State::Ok)]
+        );
+        // Moving the deadline later keeps the leaf fresh past the first one.
+        tree.observe(&p("v.hb"), Observation::Heartbeat, ms(50)).unwrap();
+        assert_eq!(tree.tick(ms(100)), []);
+        assert_eq!(tree.tick(ms(150)), []);
+        let stale = tree.tick(ms(151));
+        assert_eq!(
+            summary(&stale),
+            [("v.hb".into(), State::Ok, State::Unknown), ("v".into(), State::Ok, State::Unknown)]
+        );
+        assert_eq!(stale[0].health.reason, Some(UnknownReason::Stale));
+        assert_eq!(stale[1].cause, [p("v.hb")]);
+        assert_eq!(stale[1].at, ms(151));
+        assert_eq!(tree.health(&p("v")).unwrap().since, ms(151));
+        assert_eq!(tree.tick(ms(10_000)), []);
+        // An observation also ages what is due before it applies.
+        let back = tree.observe(&p("v.hb"), Observation::Heartbeat, ms(20_000)).unwrap();
+        assert_eq!(back[0].new, State::Ok);
+    }
+
+    #[test]
+    fn only_state_changes_are_transitions() {
+        let mut tree = one("v.s", status());
+        assert_eq!(tree.observe(&p("v.s"), said(State::Degraded), ms(1)).unwrap().len(), 2);
+        assert_eq!(tree.observe(&p("v.s"), said(State::Degraded), ms(2)).unwrap(), []);
+        assert_eq!(tree.health(&p("v.s")).unwrap().since, ms(1));
+    }
+
+    #[test]
+    fn latch_holds_failed_until_reset() {
+        let mut spec = TreeSpec { nodes: vec![node("v.s", status(), 1), node("v.t", status(), 2)], shared: vec![] };
+        spec.nodes[0].filter.latch = true;
+        let mut tree = built(&spec);
+        tree.observe(&p("v.t"), said(State::Ok), ms(0)).unwrap();
+        tree.observe(&p("v.s"), said(State::Failed), ms(1)).unwrap();
+        assert_eq!(tree.observe(&p("v.s"), said(State::Ok), ms(2)).unwrap(), []);
+        assert_eq!(tree.health(&p("v.s")).unwrap().state, State::Failed);
+        let e = tree.explain(&p("v.s"), ms(2)).unwrap();
+        assert!(e.latched && e.raw == State::Ok, "{e:?}");
+        assert!(e.to_string().contains("latched until reset"), "{e}");
+
+        // Resetting an unrelated branch changes nothing.
+        assert_eq!(tree.reset(&p("v.t"), ms(3)).unwrap(), []);
+        let cleared = tree.reset(&p("v"), ms(4)).unwrap();
+        assert_eq!(
+            summary(&cleared),
+            [("v.s".into(), State::Failed, State::Ok), ("v".into(), State::Failed, State::Ok)]
+        );
+        assert!(matches!(tree.reset(&p("w"), ms(5)), Err(UpdateError::UnknownPath { .. })));
+    }
+
+    #[test]
+    fn a_refused_observation_changes_nothing() {
+        let threshold = CheckSpec::Threshold {
+            degraded_above: Some(60.0),
+            failed_above: Some(80.0),
+            degraded_below: None,
+            failed_below: None,
+            stale_after: None,
+        };
+        let mut tree = one("v.temp", NodeBody::Leaf(threshold));
+        tree.observe(&p("v.temp"), Observation::Value(72.0), ms(1)).unwrap();
+        let before = tree.health(&p("v.temp")).cloned();
+        let err = tree.observe(&p("v.temp"), Observation::Value(f64::NAN), ms(2)).unwrap_err();
+        assert!(matches!(&err, UpdateError::Refused { path, .. } if path.as_str() == "v.temp"), "{err:?}");
+        assert!(err.to_string().starts_with("`v.temp`: threshold check cannot take"), "{err}");
+        assert_eq!(tree.health(&p("v.temp")).cloned(), before);
+        assert_eq!(before.map(|h| h.state), Some(State::Degraded));
+    }
+
+    #[test]
+    fn custom_leaves_take_installed_checks_and_only_they_do() {
+        let spec = TreeSpec { nodes: vec![node("v.user", custom("mine"), 1), node("v.s", status(), 2)], shared: vec![] };
+        let mut tree = built(&spec);
+        let err = tree.observe(&p("v.user"), said(State::Ok), ms(1)).unwrap_err();
+        assert_eq!(err, UpdateError::NoCheck { path: p("v.user"), name: "mine".into() });
+        let err = tree.install_check(&p("v.s"), Box::new(Scripted::new())).unwrap_err();
+        assert_eq!(err, UpdateError::NotCustom { path: p("v.s"), kind: "status" });
+        tree.install_check(&p("v.user"), Box::new(Scripted::new())).unwrap();
+        let up = tree.observe(&p("v.user"), said(State::Failed), ms(2)).unwrap();
+        assert_eq!(up[0].new, State::Failed);
+    }
+
+    #[test]
+    fn a_check_changing_by_itself_is_picked_up_by_tick() {
+        let mut tree = one("v.user", custom("mine"));
+        let mut check = Scripted::new();
+        check.later = Some((ms(500), State::Failed));
+        tree.install_check(&p("v.user"), Box::new(check)).unwrap();
+        tree.observe(&p("v.user"), said(State::Ok), ms(0)).unwrap();
+        assert_eq!(tree.tick(ms(499)), []);
+        assert_eq!(tree.tick(ms(500)).len(), 2);
+    }
+
+    /// A check that always claims to change right now.
+    #[derive(Debug)]
+    struct Restless;
+
+    impl Check for Restless {
+        fn kind(&self) -> &'static str {
+            "restless"
+        }
+        fn observe(&mut self, _: Observation, _: Timestamp) -> Result<(), ObservationError> {
+            Ok(())
+        }
+        fn evaluate(&self, _: Timestamp) -> Verdict {
+            Verdict { state: State::Ok, reason: None }
+        }
+        fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+            Some(now)
+        }
+        fn describe(&self, _: Timestamp) -> String {
+            String::new()
+        }
+    }
+
+    #[test]
+    fn a_check_that_is_always_due_cannot_stall_tick() {
+        let mut tree = one("v.user", custom("mine"));
+        tree.install_check(&p("v.user"), Box::new(Restless)).unwrap();
+        tree.observe(&p("v.user"), Observation::Heartbeat, ms(0)).unwrap();
+        for t in 1..100 {
+            assert_eq!(tree.tick(ms(t)), []);
+        }
+        assert!(tree.timers.len() <= 2, "{}", tree.timers.len());
+    }
+
+    #[test]
+    fn transitions_come_bottom_up_each_node_once() {
+        // `top` is reached from `x` twice (directly and via `mid`): it must
+        // be evaluated once, after `mid`, with no intermediate glitch.
+        let spec = TreeSpec {
+            nodes: vec![node("top.mid", mount("unit"), 1), node("top.direct", mount("unit.x"), 2)],
+            shared: vec![node("unit.x", status(), 3)],
+        };
+        let mut tree = built(&spec);
+        let up = tree.observe(&p("unit.x"), said(State::Failed), ms(1)).unwrap();
+        assert_eq!(
+            up.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(),
+            ["top.mid.x", "top.direct", "top.mid", "top"]
+        );
+        assert_eq!(up[3].cause, [p("top.direct"), p("top.mid.x")]);
+    }
+
+    #[test]
+    fn reevaluate_all_agrees_with_incremental_updates() {
+        let mut tree = built(&vehicle());
+        tree.observe(&p("power.bus_a.voltage"), said(State::Degraded), ms(1)).unwrap();
+        tree.observe(&p("vehicle.sensors.imu.a"), said(State::Ok), ms(2)).unwrap();
+        let before: Vec<(Path, State)> = tree.nodes().map(|(p, h)| (p, h.state)).collect();
+        assert_eq!(tree.reevaluate_all(ms(3)), []);
+        let after: Vec<(Path, State)> = tree.nodes().map(|(p, h)| (p, h.state)).collect();
+        assert_eq!(before, after);
+    }
+}

@@ -317,11 +317,11 @@ impl Tree {
             .resolve(path)
             .ok_or_else(|| UpdateError::UnknownPath { path: path.clone() })?;
         // A mount of a shared leaf forwards to the leaf: same node, seen here.
-        let id = self.through_mounts(id);
-        match self.nodes[id as usize].kind {
-            Kind::Leaf(_) => Ok(id),
-            Kind::Inner(_) => Err(UpdateError::NotALeaf { path: path.clone(), what: "an inner node" }),
-            Kind::Mount(_) => Err(UpdateError::NotALeaf { path: path.clone(), what: "a mount" }),
+        let holder = self.through_mounts(id);
+        match (&self.nodes[id as usize].kind, &self.nodes[holder as usize].kind) {
+            (_, Kind::Leaf(_)) => Ok(holder),
+            (Kind::Mount(_), _) => Err(UpdateError::NotALeaf { path: path.clone(), what: "a mount" }),
+            _ => Err(UpdateError::NotALeaf { path: path.clone(), what: "an inner node" }),
         }
     }
 

@@ -39,10 +39,13 @@ pub(crate) fn aggregate(rule: Rule, children: &[ChildHealth]) -> Aggregate {
         Rule::Any => children.iter().map(|c| c.state).min().unwrap_or(State::Unknown),
         Rule::Vote { k } => {
             let ok = children.iter().filter(|c| c.state == State::Ok).count();
+            let failed = children.iter().filter(|c| c.state == State::Failed).count();
             if ok >= k {
                 State::Ok
-            } else {
+            } else if failed > children.len() - k {
                 State::Failed
+            } else {
+                State::Unknown
             }
         }
     };
