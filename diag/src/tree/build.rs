@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::{BuildError, BuildProblem, ProblemKind};
-use super::shim::{validate_rule, Filter};
+use super::shim::Filter;
+use crate::rule::validate_rule;
 use crate::check::{build_check, validate_check};
 use super::{Kind, Node, NodeId, Scratch, Span, Tree, TreeSummary, NEVER};
 use crate::health::{Health, State, UnknownReason};
@@ -370,7 +371,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "tree.yaml:1: vehicle.imu: invalid rule: vote: 4 needs 1..=1",
+                "tree.yaml:1: vehicle.imu: invalid rule: vote.k is 4 but the node has 1 child: it could never be OK",
                 "tree.yaml:3: vehicle.imu.a: duplicate path, first defined at tree.yaml:2",
                 "tree.yaml:4: vehicle.imu.a.x: `vehicle.imu.a` is a leaf (a check) and cannot have children",
                 "tree.yaml:5: vehicle.hb: invalid check: heartbeat.timeout must be longer than zero",

@@ -3,7 +3,7 @@
 
 use std::cmp::Reverse;
 
-use super::shim::{aggregate, Aggregate, ChildHealth};
+use crate::rule::{aggregate, Aggregate, ChildHealth};
 use super::{Kind, NodeId, Transition, Tree, NEVER};
 use crate::health::{State, UnknownReason};
 use crate::time::Timestamp;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::shim::{aggregate, decisive};
+use crate::rule::{aggregate, decisive};
 use super::{Kind, NodeId, Tree};
 use crate::health::{Health, State};
 use crate::path::Path;

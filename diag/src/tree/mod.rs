@@ -66,7 +66,8 @@ use crate::path::Path;
 use crate::spec::{Criticality, Rule, TreeSpec};
 use crate::time::Timestamp;
 
-use shim::{ChildHealth, Filter};
+use crate::rule::ChildHealth;
+use shim::Filter;
 
 pub use error::{BuildError, BuildProblem, ProblemKind, UpdateError};
 pub use explain::{Explained, Explanation};
