@@ -2,8 +2,14 @@
 //! and health, consumers are matched to the best producer that is healthy now
 //! and rerouted down a fallback chain when it degrades or dies.
 //!
-//! Not built yet: this crate holds its contract only until its issue is
-//! taken (adverts, registry, matching, fallback chains, DDS transport).
+//! The core (adverts, registry, selection and switching policy, voting) is
+//! plain data and functions: no sockets, no clock it was not given. The DDS
+//! shell (`dds`) is thin: it moves wire structs between rustdds and the core
+//! and feeds the core the time.
+//!
+//! # Layout
+//!
+//! - `wire`: the structs on the vigil DDS topics, versioned.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -11,3 +17,10 @@
     unreachable_pub,
     rust_2018_idioms
 )]
+
+mod wire;
+
+pub use wire::{
+    AdvertKeyWire, AdvertWire, HealthWire, HeartbeatWire, NodeStateWire, OfferedQosWire,
+    ADVERT_TOPIC, ADVERT_TYPE, HEARTBEAT_TOPIC, HEARTBEAT_TYPE, NOT_SET, WIRE_VERSION,
+};
