@@ -39,13 +39,14 @@ mod time;
 mod tree;
 
 pub use check::{Check, ObservationError, Verdict};
-pub use file::{load_tree_str, LoadError, LoadProblem, LoadProblemKind};
+pub use file::{load_tree_partial, load_tree_str, LoadError, LoadProblem, LoadProblemKind};
 pub use health::{Health, State, StateParseError, Trend, UnknownReason};
 pub use observation::Observation;
 pub use path::{is_valid_label, Path, PathError};
 pub use pattern::{Pattern, PatternError, PatternErrorKind};
 pub use replay::{
-    parse_event_line, parse_events, ReplayError, ReplayErrors, ReplayEvent, ReplayLineError,
+    parse_event_line, parse_events, parse_numbered_events, ReplayError, ReplayErrors, ReplayEvent,
+    ReplayLineError,
 };
 pub use spec::{
     CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, NodeSpec, Origin, Rule,

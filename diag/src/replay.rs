@@ -192,6 +192,12 @@ fn status(value: &Value) -> Result<Observation, ReplayError> {
 /// Parses a whole replay: every line that is not blank or a `#` comment.
 /// Reports every bad line, each with its 1-based number.
 pub fn parse_events(text: &str) -> Result<Vec<ReplayEvent>, ReplayErrors> {
+    parse_numbered_events(text).map(|events| events.into_iter().map(|(_, e)| e).collect())
+}
+
+/// [`parse_events`], keeping each event's 1-based line number, for callers
+/// that must name the line when applying an event fails (an unknown path).
+pub fn parse_numbered_events(text: &str) -> Result<Vec<(usize, ReplayEvent)>, ReplayErrors> {
     let mut events = Vec::new();
     let mut errors = Vec::new();
     // The last good event's time and line, for the order check.
@@ -216,7 +222,7 @@ pub fn parse_events(text: &str) -> Result<Vec<ReplayEvent>, ReplayErrors> {
                     }
                 }
                 last = Some((event.at, line));
-                events.push(event);
+                events.push((line, event));
             }
             Err(error) => errors.push(ReplayLineError { line, error }),
         }

@@ -187,6 +187,19 @@ const TOP_KEYS: &[&str] = &["nodes", "shared"];
 /// Every problem is reported, not only the first; a YAML syntax error is
 /// the one exception, since nothing after it can be trusted.
 pub fn load_tree_str(text: &str, source: &str) -> Result<TreeSpec, LoadError> {
+    let (spec, problems) = load_tree_partial(text, source);
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(LoadError { problems })
+    }
+}
+
+/// Like [`load_tree_str`], but also returns what did load: every node
+/// whose entry had no problem. For tools that go on checking a broken file
+/// with [`Tree::build`](crate::Tree::build) to report its problems too;
+/// such a partial spec must never be used to run a tree.
+pub fn load_tree_partial(text: &str, source: &str) -> (TreeSpec, Vec<LoadProblem>) {
     let mut problems = Problems {
         file: source,
         list: Vec::new(),
@@ -200,14 +213,9 @@ pub fn load_tree_str(text: &str, source: &str) -> Result<TreeSpec, LoadError> {
             TreeSpec::default()
         }
     };
-    if problems.list.is_empty() {
-        Ok(spec)
-    } else {
-        problems.list.sort_by_key(|p| p.line);
-        Err(LoadError {
-            problems: problems.list,
-        })
-    }
+    // Stable: problems on one line keep the order they were found in.
+    problems.list.sort_by_key(|p| p.line);
+    (spec, problems.list)
 }
 
 fn read_documents(

@@ -362,3 +362,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn partial_load_keeps_the_good_nodes() {
+    let text = "nodes:\n  a.b: { check: status }\n  a.c: { check: nope }\n  a: { rule: { vote: 2 } }\n";
+    let (spec, problems) = load_tree_partial(text, "t");
+    assert_eq!(problems.len(), 1);
+    let paths: Vec<&str> = spec.nodes.iter().map(|n| n.path.as_str()).collect();
+    assert_eq!(paths, ["a.b", "a"]);
+}
