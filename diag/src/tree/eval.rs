@@ -437,6 +437,22 @@ mod tests {
     }
 
     #[test]
+    fn a_confidence_change_climbs_even_when_the_state_holds() {
+        let spec = TreeSpec {
+            nodes: vec![node("r.a.x", status(), 1), node("r.a.y", status(), 2), node("r.b", status(), 3)],
+            shared: vec![],
+        };
+        let mut tree = built(&spec);
+        tree.observe(&p("r.a.x"), said(State::Failed), ms(1)).unwrap();
+        tree.observe(&p("r.b"), said(State::Ok), ms(1)).unwrap();
+        assert_eq!(tree.health(&p("r")).unwrap().confidence, 0.75);
+        // `r.a` stays FAILED, but now every leaf under it is determinate.
+        tree.observe(&p("r.a.y"), said(State::Ok), ms(2)).unwrap();
+        assert_eq!(tree.health(&p("r.a")).unwrap().state, State::Failed);
+        assert_eq!(tree.health(&p("r")).unwrap().confidence, 1.0);
+    }
+
+    #[test]
     fn reevaluate_all_agrees_with_incremental_updates() {
         let mut tree = built(&vehicle());
         tree.observe(&p("power.bus_a.voltage"), said(State::Degraded), ms(1)).unwrap();
