@@ -84,7 +84,6 @@ use crate::health::{State, UnknownReason};
 use crate::spec::{Criticality, Rule};
 
 /// One child's reported health, as a rule sees it.
-#[cfg_attr(not(test), allow(dead_code))] // until the tree engine switches from its stand-in
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct ChildHealth {
     pub(crate) state: State,
@@ -94,7 +93,6 @@ pub(crate) struct ChildHealth {
 }
 
 /// What a rule makes of its children (before the node's own filter).
-#[cfg_attr(not(test), allow(dead_code))] // until the tree engine switches from its stand-in
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Aggregate {
     pub(crate) state: State,
@@ -105,7 +103,6 @@ pub(crate) struct Aggregate {
 
 /// Combines `children` by `rule`, as documented on this module.
 /// Allocation-free and linear in the number of children.
-#[cfg_attr(not(test), allow(dead_code))] // until the tree engine switches from its stand-in
 pub(crate) fn aggregate(rule: Rule, children: &[ChildHealth]) -> Aggregate {
     if children.is_empty() {
         return Aggregate {
@@ -150,7 +147,6 @@ pub(crate) fn aggregate(rule: Rule, children: &[ChildHealth]) -> Aggregate {
 /// per the "decisive" column of each rule's table on this module; for
 /// `worst`, the children whose capped state equals the result. Clears `out`
 /// first. `result` must be `aggregate(rule, children)`.
-#[cfg_attr(not(test), allow(dead_code))] // until the tree engine switches from its stand-in
 pub(crate) fn decisive(
     rule: Rule,
     children: &[ChildHealth],
@@ -184,7 +180,6 @@ pub(crate) fn decisive(
 
 /// Why a rule cannot hold for a node with `child_count` children, if it
 /// cannot; the tree builder adds the node's path and origin.
-#[cfg_attr(not(test), allow(dead_code))] // until the tree engine switches from its stand-in
 pub(crate) fn validate_rule(rule: Rule, child_count: usize) -> Option<String> {
     match rule {
         Rule::Vote { k: 0 } => Some(
