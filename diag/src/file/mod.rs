@@ -195,10 +195,12 @@ pub fn load_tree_str(text: &str, source: &str) -> Result<TreeSpec, LoadError> {
     }
 }
 
-/// Like [`load_tree_str`], but also returns what did load: every node
-/// whose entry had no problem. For tools that go on checking a broken file
-/// with [`Tree::build`](crate::Tree::build) to report its problems too;
-/// such a partial spec must never be used to run a tree.
+/// Like [`load_tree_str`], but also returns a spec when there are problems:
+/// every node with a valid path, those whose entry had problems with a
+/// stand-in body (a `status` leaf if it named a `check`, else an inner
+/// node). For tools that go on checking a broken file with
+/// [`Tree::build`](crate::Tree::build) to report its problems too; such a
+/// spec must never be used to run a tree.
 pub fn load_tree_partial(text: &str, source: &str) -> (TreeSpec, Vec<LoadProblem>) {
     let mut problems = Problems {
         file: source,
@@ -328,19 +330,22 @@ fn read_section(
         }
         // Read the body even under a bad path, to report its problems too.
         let parts = node::read_body(body, text, problems);
-        if let (Ok(path), Some((body, criticality, filter))) = (path, parts) {
-            let origin = Origin {
-                source: source.to_owned(),
-                line: yaml::line(path_node),
-            };
-            nodes.push(NodeSpec {
-                path,
-                body,
-                criticality,
-                filter,
-                origin: Some(origin),
-            });
-        }
+        let Ok(path) = path else { continue };
+        // A node whose entry had problems stays in the (partial) spec with a
+        // stand-in body, so that whole-tree checks still see the tree's
+        // shape: a vote still counts all its children.
+        let (body, criticality, filter) = parts.unwrap_or_else(|| node::stand_in(body));
+        let origin = Origin {
+            source: source.to_owned(),
+            line: yaml::line(path_node),
+        };
+        nodes.push(NodeSpec {
+            path,
+            body,
+            criticality,
+            filter,
+            origin: Some(origin),
+        });
     }
     nodes
 }

@@ -11,7 +11,7 @@ use saphyr::MarkedYaml;
 
 use super::{check, duration, unknown_key, yaml, LoadProblemKind, Problems};
 use crate::path::Path;
-use crate::spec::{Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, Rule};
+use crate::spec::{CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, Rule};
 
 const NODE_KEYS: &[&str] = &[
     "check",
@@ -103,6 +103,20 @@ pub(super) fn read_body(body: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>)
         }
     }
     ok.then_some(parts)
+}
+
+/// The body a node with problems stands in with (see `load_tree_partial`):
+/// a leaf if it tried to be one, else an inner node, which is valid
+/// whatever its children.
+pub(super) fn stand_in(body: &MarkedYaml<'_>) -> Parts {
+    let is_leaf = yaml::entries(body)
+        .is_some_and(|mut entries| entries.any(|(k, _)| yaml::raw(k) == Some("check")));
+    let body = if is_leaf {
+        NodeBody::Leaf(CheckSpec::Status { stale_after: None })
+    } else {
+        NodeBody::Inner(Rule::Worst)
+    };
+    (body, Criticality::default(), FilterSpec::default())
 }
 
 fn read_rule(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Rule> {

@@ -364,10 +364,25 @@ proptest! {
 }
 
 #[test]
-fn partial_load_keeps_the_good_nodes() {
-    let text = "nodes:\n  a.b: { check: status }\n  a.c: { check: nope }\n  a: { rule: { vote: 2 } }\n";
+fn partial_load_keeps_the_shape() {
+    let text = "nodes:\n  a.b: { check: status }\n  a.c: { check: nope }\n  a.d: { rul: any }\n  a-x: {}\n  a: { rule: { vote: 2 } }\n";
     let (spec, problems) = load_tree_partial(text, "t");
-    assert_eq!(problems.len(), 1);
-    let paths: Vec<&str> = spec.nodes.iter().map(|n| n.path.as_str()).collect();
-    assert_eq!(paths, ["a.b", "a"]);
+    assert_eq!(problems.len(), 3);
+    let nodes: Vec<(&str, &NodeBody)> = spec
+        .nodes
+        .iter()
+        .map(|n| (n.path.as_str(), &n.body))
+        .collect();
+    let status = NodeBody::Leaf(CheckSpec::Status { stale_after: None });
+    let worst = NodeBody::Inner(Rule::Worst);
+    let vote = NodeBody::Inner(Rule::Vote { k: 2 });
+    assert_eq!(
+        nodes,
+        [
+            ("a.b", &status),
+            ("a.c", &status),
+            ("a.d", &worst),
+            ("a", &vote)
+        ]
+    );
 }
