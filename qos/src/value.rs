@@ -148,6 +148,10 @@ pub(crate) fn parse_unit(symbol: &str, input: &str) -> Result<Unit, ValueError> 
 
 /// Orders two base magnitudes, equal within [`RELATIVE_EPSILON`].
 pub(crate) fn compare_base(a: f64, b: f64) -> Ordering {
+    if !a.is_finite() || !b.is_finite() {
+        // An infinite DDS period is only equal to another infinite one.
+        return a.total_cmp(&b);
+    }
     let scale = a.abs().max(b.abs());
     if (a - b).abs() <= scale * RELATIVE_EPSILON {
         Ordering::Equal
@@ -372,6 +376,8 @@ mod tests {
         assert_eq!(q("1min"), q("60s"));
         assert!(q("999us") < q("1ms"));
         assert!(q("2km") > q("1999m"));
+        assert_eq!(compare_base(f64::INFINITY, 0.01), Ordering::Greater);
+        assert_eq!(compare_base(f64::INFINITY, f64::INFINITY), Ordering::Equal);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod query;
 mod tree;
 
 /// Diagnostic-aware service discovery for DDS/pub-sub systems.
@@ -22,6 +23,9 @@ enum Command {
     /// Load, evaluate and explain diagnostic tree files.
     #[command(subcommand)]
     Tree(tree::TreeCommand),
+    /// Check constraint queries and rank adverts with them.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -43,6 +47,7 @@ impl std::error::Error for InputError {}
 pub(crate) fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Tree(command) => tree::run(command),
+        Command::Query(command) => query::run(command),
     };
     match result {
         Ok(code) => code,
