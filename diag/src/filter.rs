@@ -234,7 +234,7 @@ impl Debouncer {
             } => {
                 for b in 0..3 {
                     count[b] = if rank(raw) > b {
-                        (count[b] + 1).min(*limit)
+                        count[b].saturating_add(1).min(*limit)
                     } else {
                         count[b].saturating_sub(1)
                     };
@@ -595,6 +595,10 @@ mod tests {
         }
     }
 
+    fn debounced(debounce: Debounce) -> Filter {
+        Filter::new(&spec(Some(debounce), None, false))
+    }
+
     fn out(state: State, trend: Trend) -> Filtered {
         Filtered { state, trend }
     }
@@ -623,11 +627,7 @@ mod tests {
 
     #[test]
     fn counter_trips_after_n_bad_and_clears_only_when_drained() {
-        let mut f = Filter::new(&spec(
-            Some(Debounce::Counter { trip: 3, limit: 5 }),
-            None,
-            false,
-        ));
+        let mut f = debounced(Debounce::Counter { trip: 3, limit: 5 });
         f.apply(O, ms(0));
         // Bad, good, bad, good: the counter never reaches 3.
         for (i, raw) in [F, O, F, O, F, F].into_iter().enumerate() {
@@ -648,11 +648,7 @@ mod tests {
 
     #[test]
     fn counter_clears_each_boundary_on_its_own() {
-        let mut f = Filter::new(&spec(
-            Some(Debounce::Counter { trip: 1, limit: 2 }),
-            None,
-            false,
-        ));
+        let mut f = debounced(Debounce::Counter { trip: 1, limit: 2 });
         let steps = [(0, O), (1, F), (2, F)];
         assert_eq!(run(&mut f, &steps).state, F, "trip 1: at once");
         assert_eq!(f.apply(D, ms(3)).state, F);
@@ -662,11 +658,7 @@ mod tests {
 
     #[test]
     fn hold_delays_improvements_step_by_step() {
-        let mut f = Filter::new(&spec(
-            Some(Debounce::Hold(Duration::from_secs(1))),
-            None,
-            false,
-        ));
+        let mut f = debounced(Debounce::Hold(Duration::from_secs(1)));
         f.apply(O, ms(0));
         assert_eq!(
             f.apply(F, ms(1000)),
@@ -836,25 +828,21 @@ mod tests {
         (debounce(counter), flap(), any::<bool>()).prop_map(|(d, f, l)| spec(d, f, l))
     }
 
-    /// Runs the steps, calling `check(raw, result, filter)` after each.
-    fn replay(
-        spec: &FilterSpec,
-        steps: &[(u64, State)],
-        mut check: impl FnMut(State, Filtered, &Filter),
-    ) {
+    /// Runs the steps, calling `check(raw, result)` after each.
+    fn replay(spec: &FilterSpec, steps: &[(u64, State)], mut check: impl FnMut(State, Filtered)) {
         let mut f = Filter::new(spec);
         let mut now = Timestamp::ZERO;
         for &(gap, raw) in steps {
             now = now + Duration::from_millis(gap);
             let result = f.apply(raw, now);
-            check(raw, result, &f);
+            check(raw, result);
         }
     }
 
     proptest! {
         #[test]
         fn without_a_spec_output_is_raw(steps in steps()) {
-            replay(&FilterSpec::default(), &steps, |raw, result, _| assert_eq!(result.state, raw));
+            replay(&FilterSpec::default(), &steps, |raw, result| assert_eq!(result.state, raw));
         }
 
         #[test]
@@ -883,13 +871,13 @@ mod tests {
                 None => Debounce::Hold(Duration::from_millis(hold)),
             };
             let spec = FilterSpec { debounce: Some(debounce), ..spec };
-            replay(&spec, &steps, |raw, result, _| assert!(result.state >= raw, "{result:?} better than raw {raw:?}"));
+            replay(&spec, &steps, |raw, result| assert!(result.state >= raw, "{result:?} better than raw {raw:?}"));
         }
 
         #[test]
         fn a_counter_never_invents_a_degradation(spec in any_spec(true), steps in steps()) {
             let mut worst = O;
-            replay(&spec, &steps, |raw, result, _| {
+            replay(&spec, &steps, |raw, result| {
                 worst = worst.max(raw);
                 assert!(result.state <= worst);
             });
@@ -898,7 +886,7 @@ mod tests {
         #[test]
         fn suppressed_never_gets_better(spec in prop_oneof![any_spec(false), any_spec(true)], steps in steps()) {
             let mut last: Option<Filtered> = None;
-            replay(&spec, &steps, |_, result, _| {
+            replay(&spec, &steps, |_, result| {
                 if let Some(prev) = last.filter(|p| p.trend == Intermittent && result.trend == Intermittent) {
                     assert!(result.state >= prev.state, "{prev:?} -> {result:?}");
                 }
