@@ -10,6 +10,11 @@
 //! # Layout
 //!
 //! - `wire`: the structs on the vigil DDS topics, versioned.
+//! - `advert`: [`Advert`] and [`Heartbeat`], validated from the wire
+//!   ([`AdvertError`] lists every bad field).
+//! - `registry`: the concurrent [`Registry`] of adverts: `apply` inputs and
+//!   `tick` time, get [`RegistryChange`]s; liveness, stale and bad input.
+//! - `vote`: [`combine_reports`], majority voting over shared components.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -18,8 +23,20 @@
     rust_2018_idioms
 )]
 
+mod advert;
+mod registry;
+mod vote;
 mod wire;
 
+pub use advert::{
+    Advert, AdvertError, AdvertKey, FieldProblem, HealthSummary, Heartbeat, ProblemKind,
+    MAX_NAME_LEN, MAX_NODES,
+};
+pub use registry::{
+    EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
+    RegistryStats,
+};
+pub use vote::{combine_reports, Combined};
 pub use wire::{
     AdvertKeyWire, AdvertWire, HealthWire, HeartbeatWire, NodeStateWire, OfferedQosWire,
     ADVERT_TOPIC, ADVERT_TYPE, HEARTBEAT_TOPIC, HEARTBEAT_TYPE, NOT_SET, WIRE_VERSION,

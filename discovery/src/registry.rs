@@ -1,0 +1,566 @@
+//! The registry: every advert heard, with its liveness, updated from the
+//! wire and from the passing of time.
+//!
+//! Sans-IO: [`Registry::apply`] takes one input and the time it arrived,
+//! [`Registry::tick`] takes the time, and both return the
+//! [`RegistryChange`]s they caused. Nothing here reads a clock.
+//!
+//! # Rules
+//!
+//! - **Bad input.** A malformed advert or heartbeat, or an advert that
+//!   reuses a held sequence number with different content, is
+//!   [`RegistryChange::Rejected`], counted in [`RegistryStats::rejected`] and
+//!   logged with `tracing::warn!`; the entry keeps its last good state.
+//! - **Order.** An advert is *stale* when it comes from the same writer GUID
+//!   as the held one with a lower sequence: it is ignored (counted in
+//!   [`RegistryStats::stale`]). An advert from another writer GUID is a new
+//!   incarnation of the producer (a restart gets a new DDS GUID and starts
+//!   its sequence again) and replaces the held one whatever its sequence.
+//!   An exact repeat (transient-local redelivery) changes nothing but counts
+//!   as a sign of life.
+//! - **Liveness.** Every accepted advert and heartbeat is a sign of life. An
+//!   entry not heard from for its advert's `lease` becomes unreachable at
+//!   once: its effective health is UNKNOWN (`unreachable`). It is removed
+//!   `grace` after its lease expired, unless heard from again. Deadlines
+//!   count from when the input arrived (`now`), not from the producer's
+//!   timestamps, so clock skew between machines does not matter.
+//! - **Heartbeats carry state.** A heartbeat speaks for every advert of its
+//!   producer. When its state differs from the advert's, it overrides the
+//!   advert's overall state until the next advert (failures travel at
+//!   heartbeat speed); a heartbeat that agrees clears the override. A
+//!   heartbeat whose `advert_sequence` is older than the held advert is
+//!   still a sign of life but says nothing of state (it was sent before
+//!   that advert). This assumes a producer numbers its adverts with one
+//!   counter across its topics, as the DDS shell's advertiser does.
+//! - **Shared components.** [`Registry::shared_state`] combines what every
+//!   reachable advert reports about one diagnostic path (see
+//!   [`crate::combine_reports`]). Reports are indexed by path, so a vote
+//!   costs the number of its observers, not the number of adverts.
+//!
+//! # Concurrency
+//!
+//! Entries live in a `DashMap`, so a monitor and several selectors read
+//! them from other threads while the DDS shell applies inputs. Mutations
+//! are serialized by one mutex that also guards the deadline queue and the
+//! producer index; reads never take it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde::Serialize;
+use vigil_diag::{Path, State, Timestamp};
+
+use crate::advert::{Advert, AdvertKey, Heartbeat};
+use crate::vote::{combine_reports, Combined};
+use crate::wire::{AdvertWire, HeartbeatWire};
+
+mod view;
+
+pub use view::{EffectiveHealth, EntryView};
+
+/// How the registry forgets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// How long an unreachable entry is kept (shown as UNKNOWN) before it is
+    /// removed.
+    pub grace: Duration,
+}
+
+impl Default for RegistryConfig {
+    /// Ten seconds of grace.
+    fn default() -> Self {
+        RegistryConfig {
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One input to the registry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegistryInput {
+    /// An advert sample.
+    Advert(AdvertWire),
+    /// A heartbeat sample.
+    Heartbeat(HeartbeatWire),
+    /// The advert instance was disposed (the producer left cleanly).
+    Disposed(AdvertKey),
+    /// Bytes on a vigil topic that did not even decode as a wire struct.
+    Malformed {
+        /// Where they came from (topic, writer GUID).
+        source: String,
+        /// What the decoder said.
+        error: String,
+    },
+}
+
+/// What an input or the passing of time changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum RegistryChange {
+    /// A new entry.
+    Added(AdvertKey),
+    /// An entry got a new advert.
+    Updated(AdvertKey),
+    /// An entry's effective health state changed.
+    HealthChanged {
+        /// Which.
+        key: AdvertKey,
+        /// Before.
+        old: State,
+        /// After.
+        new: State,
+    },
+    /// An entry's lease expired.
+    Unreachable(AdvertKey),
+    /// An unreachable entry was heard from again.
+    Reachable(AdvertKey),
+    /// An entry was disposed or stayed unreachable for the grace period.
+    Removed(AdvertKey),
+    /// An input was rejected; the registry kept its last good state.
+    Rejected {
+        /// Which message.
+        what: String,
+        /// Why.
+        error: String,
+    },
+}
+
+impl RegistryChange {
+    /// The entry it is about, if any.
+    pub fn key(&self) -> Option<&AdvertKey> {
+        match self {
+            RegistryChange::Added(k)
+            | RegistryChange::Updated(k)
+            | RegistryChange::Unreachable(k)
+            | RegistryChange::Reachable(k)
+            | RegistryChange::Removed(k)
+            | RegistryChange::HealthChanged { key: k, .. } => Some(k),
+            RegistryChange::Rejected { .. } => None,
+        }
+    }
+}
+
+/// Counters for `vigil monitor` and the tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RegistryStats {
+    /// Entries held now.
+    pub adverts: usize,
+    /// Of those, reachable now.
+    pub reachable: usize,
+    /// Inputs rejected since the start.
+    pub rejected: u64,
+    /// Valid heartbeats received since the start.
+    pub heartbeats: u64,
+    /// Stale adverts ignored since the start.
+    pub stale: u64,
+}
+
+/// One entry: the latest good advert and what liveness made of it.
+#[derive(Clone, Debug)]
+struct Entry {
+    advert: Arc<Advert>,
+    /// A heartbeat's state that differs from the advert's, until the next
+    /// advert.
+    heartbeat_state: Option<State>,
+    last_heard: Timestamp,
+    reachable: bool,
+    /// Lease expiry while reachable, removal time while unreachable.
+    deadline: Timestamp,
+    last_heartbeat: Option<u64>,
+}
+
+impl Entry {
+    fn view(&self) -> EntryView {
+        EntryView::new(
+            self.advert.clone(),
+            self.heartbeat_state,
+            self.last_heard,
+            self.reachable,
+        )
+    }
+
+    fn effective_state(&self) -> State {
+        self.view().health.state
+    }
+}
+
+/// What only mutations touch.
+#[derive(Debug, Default)]
+struct Inner {
+    /// Topics of each producer, for heartbeats.
+    by_producer: HashMap<String, BTreeSet<String>>,
+    /// `(deadline, key)` of every entry.
+    deadlines: BTreeSet<(Timestamp, AdvertKey)>,
+    /// Time never goes back before the latest input.
+    now: Timestamp,
+}
+
+/// The concurrent registry of adverts (see the module doc).
+#[derive(Debug)]
+pub struct Registry {
+    config: RegistryConfig,
+    entries: DashMap<AdvertKey, Entry>,
+    /// Node reports of reachable entries: path → reporting entry → state.
+    reports: DashMap<Path, BTreeMap<AdvertKey, State>>,
+    inner: Mutex<Inner>,
+    reachable: AtomicUsize,
+    rejected: AtomicU64,
+    heartbeats: AtomicU64,
+    stale: AtomicU64,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(config: RegistryConfig) -> Registry {
+        Registry {
+            config,
+            entries: DashMap::new(),
+            reports: DashMap::new(),
+            inner: Mutex::new(Inner::default()),
+            reachable: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            heartbeats: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves the maps
+        // consistent (every mutation is completed before the next line), so
+        // a poisoned lock is still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies one input received at `now`.
+    pub fn apply(&self, input: RegistryInput, now: Timestamp) -> Vec<RegistryChange> {
+        let mut inner = self.lock();
+        inner.now = inner.now.max(now);
+        let now = inner.now;
+        let mut changes = Vec::new();
+        match input {
+            RegistryInput::Advert(wire) => match Advert::from_wire(&wire) {
+                Ok(advert) => self.advert(&mut inner, advert, now, &mut changes),
+                Err(e) => self.reject(e.to_string(), wire_what(&wire), &mut changes),
+            },
+            RegistryInput::Heartbeat(wire) => match Heartbeat::from_wire(&wire) {
+                Ok(hb) => self.heartbeat(&mut inner, &hb, now, &mut changes),
+                Err(e) => self.reject(
+                    e.to_string(),
+                    format!("heartbeat {}", printable(&wire.producer)),
+                    &mut changes,
+                ),
+            },
+            RegistryInput::Disposed(key) => {
+                if self.entries.contains_key(&key) {
+                    self.remove(&mut inner, &key);
+                    changes.push(RegistryChange::Removed(key));
+                }
+            }
+            RegistryInput::Malformed { source, error } => self.reject(error, source, &mut changes),
+        }
+        changes
+    }
+
+    fn reject(&self, error: String, what: String, changes: &mut Vec<RegistryChange>) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(what = %what, error = %error, "rejected input; last good state kept");
+        changes.push(RegistryChange::Rejected { what, error });
+    }
+
+    fn advert(
+        &self,
+        inner: &mut Inner,
+        advert: Advert,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let key = advert.key.clone();
+        let held = self.entries.get(&key).map(|e| e.clone());
+        let Some(old) = held else {
+            let entry = Entry {
+                deadline: now + advert.lease,
+                advert: Arc::new(advert),
+                heartbeat_state: None,
+                last_heard: now,
+                reachable: true,
+                last_heartbeat: None,
+            };
+            inner
+                .by_producer
+                .entry(key.producer.clone())
+                .or_default()
+                .insert(key.topic.clone());
+            inner.deadlines.insert((entry.deadline, key.clone()));
+            self.add_reports(&key, &entry.advert);
+            self.reachable.fetch_add(1, Ordering::Relaxed);
+            self.entries.insert(key.clone(), entry);
+            changes.push(RegistryChange::Added(key));
+            return;
+        };
+        let same_writer = old.advert.writer_guid == advert.writer_guid;
+        if same_writer && advert.sequence < old.advert.sequence {
+            self.stale.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%key, sequence = advert.sequence, held = old.advert.sequence, "stale advert ignored");
+            return;
+        }
+        if same_writer && advert.sequence == old.advert.sequence {
+            if *old.advert != advert {
+                let error = format!("sequence {} reused with different content", advert.sequence);
+                self.reject(error, format!("advert {key}"), changes);
+                return;
+            }
+            // A repeat: only a sign of life.
+            let mut entry = old;
+            if self.heard(inner, &key, &mut entry, now, changes) {
+                self.add_reports(&key, &entry.advert);
+            }
+            self.entries.insert(key, entry);
+            return;
+        }
+        let old_state = old.effective_state();
+        let mut entry = old.clone();
+        if old.reachable {
+            self.remove_reports(&key, &old.advert);
+        }
+        entry.advert = Arc::new(advert);
+        entry.heartbeat_state = None;
+        if !same_writer {
+            entry.last_heartbeat = None;
+        }
+        self.heard(inner, &key, &mut entry, now, changes);
+        // Reachable now in any case: the new advert's reports count.
+        self.add_reports(&key, &entry.advert);
+        let new_state = entry.effective_state();
+        self.entries.insert(key.clone(), entry);
+        changes.push(RegistryChange::Updated(key.clone()));
+        if old_state != new_state {
+            changes.push(RegistryChange::HealthChanged {
+                key,
+                old: old_state,
+                new: new_state,
+            });
+        }
+    }
+
+    /// Records a sign of life: pushes the lease deadline and brings an
+    /// unreachable entry back. Returns whether it came back (its node
+    /// reports then need adding again).
+    fn heard(
+        &self,
+        inner: &mut Inner,
+        key: &AdvertKey,
+        entry: &mut Entry,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) -> bool {
+        inner.deadlines.remove(&(entry.deadline, key.clone()));
+        entry.last_heard = now;
+        entry.deadline = now + entry.advert.lease;
+        inner.deadlines.insert((entry.deadline, key.clone()));
+        if entry.reachable {
+            return false;
+        }
+        entry.reachable = true;
+        self.reachable.fetch_add(1, Ordering::Relaxed);
+        changes.push(RegistryChange::Reachable(key.clone()));
+        true
+    }
+
+    fn heartbeat(
+        &self,
+        inner: &mut Inner,
+        hb: &Heartbeat,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        self.heartbeats.fetch_add(1, Ordering::Relaxed);
+        let Some(topics) = inner.by_producer.get(&hb.producer).cloned() else {
+            tracing::trace!(producer = %hb.producer, "heartbeat before any advert; ignored");
+            return;
+        };
+        for topic in topics {
+            let key = AdvertKey::new(hb.producer.clone(), topic);
+            let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
+                continue;
+            };
+            let old_state = entry.effective_state();
+            let newer = entry.last_heartbeat.is_none_or(|last| hb.sequence > last);
+            if newer && hb.advert_sequence >= entry.advert.sequence {
+                entry.heartbeat_state = (hb.state != entry.advert.health.state).then_some(hb.state);
+            }
+            if newer {
+                entry.last_heartbeat = Some(hb.sequence);
+            }
+            if self.heard(inner, &key, &mut entry, now, changes) {
+                self.add_reports(&key, &entry.advert);
+            }
+            let new_state = entry.effective_state();
+            self.entries.insert(key.clone(), entry);
+            if old_state != new_state {
+                changes.push(RegistryChange::HealthChanged {
+                    key,
+                    old: old_state,
+                    new: new_state,
+                });
+            }
+        }
+    }
+
+    /// Expires leases and grace periods due at or before `now`.
+    pub fn tick(&self, now: Timestamp) -> Vec<RegistryChange> {
+        let mut inner = self.lock();
+        inner.now = inner.now.max(now);
+        let now = inner.now;
+        let mut changes = Vec::new();
+        while let Some((deadline, key)) = inner.deadlines.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            inner.deadlines.pop_first();
+            let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
+                continue;
+            };
+            if entry.reachable {
+                let old_state = entry.effective_state();
+                entry.reachable = false;
+                self.reachable.fetch_sub(1, Ordering::Relaxed);
+                self.remove_reports(&key, &entry.advert);
+                // Grace counts from the lease expiry, not from this tick, so
+                // a late tick does not keep a dead producer longer.
+                entry.deadline = deadline + self.config.grace;
+                inner.deadlines.insert((entry.deadline, key.clone()));
+                self.entries.insert(key.clone(), entry);
+                changes.push(RegistryChange::Unreachable(key.clone()));
+                if old_state != State::Unknown {
+                    changes.push(RegistryChange::HealthChanged {
+                        key,
+                        old: old_state,
+                        new: State::Unknown,
+                    });
+                }
+            } else {
+                self.remove(&mut inner, &key);
+                changes.push(RegistryChange::Removed(key));
+            }
+        }
+        changes
+    }
+
+    /// The next time [`Registry::tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.lock().deadlines.first().map(|(t, _)| *t)
+    }
+
+    fn remove(&self, inner: &mut Inner, key: &AdvertKey) {
+        let Some((_, entry)) = self.entries.remove(key) else {
+            return;
+        };
+        inner.deadlines.remove(&(entry.deadline, key.clone()));
+        if let Some(topics) = inner.by_producer.get_mut(&key.producer) {
+            topics.remove(&key.topic);
+            if topics.is_empty() {
+                inner.by_producer.remove(&key.producer);
+            }
+        }
+        if entry.reachable {
+            self.reachable.fetch_sub(1, Ordering::Relaxed);
+            self.remove_reports(key, &entry.advert);
+        }
+    }
+
+    fn add_reports(&self, key: &AdvertKey, advert: &Advert) {
+        for (path, state) in &advert.health.nodes {
+            self.reports
+                .entry(path.clone())
+                .or_default()
+                .insert(key.clone(), *state);
+        }
+    }
+
+    fn remove_reports(&self, key: &AdvertKey, advert: &Advert) {
+        for path in advert.health.nodes.keys() {
+            let empty = self.reports.get_mut(path).is_some_and(|mut r| {
+                r.remove(key);
+                r.is_empty()
+            });
+            if empty {
+                self.reports.remove_if(path, |_, r| r.is_empty());
+            }
+        }
+    }
+
+    /// A snapshot of one entry.
+    pub fn get(&self, key: &AdvertKey) -> Option<EntryView> {
+        self.entries.get(key).map(|e| e.view())
+    }
+
+    /// Snapshots of every entry, sorted by key.
+    pub fn snapshot(&self) -> Vec<EntryView> {
+        let mut all: Vec<EntryView> = self.entries.iter().map(|e| e.view()).collect();
+        all.sort_by(|a, b| a.advert.key.cmp(&b.advert.key));
+        all
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> RegistryStats {
+        RegistryStats {
+            adverts: self.entries.len(),
+            reachable: self.reachable.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            heartbeats: self.heartbeats.load(Ordering::Relaxed),
+            stale: self.stale.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the reachable adverts together say about `path`, voted with
+    /// `quorum` (each producer is one observer).
+    pub fn shared_state(&self, path: &Path, quorum: usize) -> Combined {
+        let reports: Vec<(String, State)> = self.reports.get(path).map_or_else(Vec::new, |r| {
+            r.iter()
+                .map(|(key, state)| (key.producer.clone(), *state))
+                .collect()
+        });
+        combine_reports(&reports, quorum)
+    }
+
+    /// How many reachable adverts report `path`.
+    pub fn reporters(&self, path: &Path) -> usize {
+        self.reports.get(path).map_or(0, |r| r.len())
+    }
+}
+
+fn printable(text: &str) -> String {
+    text.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn wire_what(wire: &AdvertWire) -> String {
+    format!(
+        "advert {}/{}",
+        printable(&wire.key.producer),
+        printable(&wire.key.topic)
+    )
+}
