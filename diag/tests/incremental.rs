@@ -21,7 +21,9 @@ type Snapshot = Vec<(Path, State, Option<UnknownReason>, f64)>;
 
 /// Every visible node, then every shared path (mounted or not).
 fn snapshot(tree: &Tree, shared: &[Path]) -> Snapshot {
-    let visible = tree.nodes().map(|(path, h)| (path, h.state, h.reason, h.confidence));
+    let visible = tree
+        .nodes()
+        .map(|(path, h)| (path, h.state, h.reason, h.confidence));
     let shared = shared.iter().filter_map(|path| {
         let h = tree.health(path)?;
         Some((path.clone(), h.state, h.reason, h.confidence))

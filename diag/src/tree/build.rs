@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::{BuildError, BuildProblem, ProblemKind};
-use super::shim::Filter;
-use crate::rule::validate_rule;
-use crate::check::{build_check, validate_check};
 use super::{Kind, Node, NodeId, Scratch, Span, Tree, TreeSummary, NEVER};
+use crate::check::{build_check, validate_check};
+use crate::filter::{validate_filter, Filter};
 use crate::health::{Health, State, UnknownReason};
 use crate::path::Path;
+use crate::rule::validate_rule;
 use crate::spec::{Criticality, FilterSpec, NodeBody, NodeSpec, Origin, Rule, TreeSpec};
 use crate::time::Timestamp;
 
@@ -29,7 +29,12 @@ struct Problems(Vec<BuildProblem>);
 
 impl Problems {
     fn push(&mut self, path: &Path, shared: bool, origin: &Option<Origin>, kind: ProblemKind) {
-        self.0.push(BuildProblem { path: path.clone(), shared, origin: origin.clone(), kind });
+        self.0.push(BuildProblem {
+            path: path.clone(),
+            shared,
+            origin: origin.clone(),
+            kind,
+        });
     }
 }
 
@@ -64,16 +69,28 @@ fn drafts<'a>(specs: &'a [NodeSpec], shared: bool, problems: &mut Problems) -> D
     for spec in specs {
         if let Some(first) = drafts.get(&spec.path) {
             let first = first.origin.clone();
-            problems.push(&spec.path, shared, &spec.origin, ProblemKind::DuplicatePath { first });
+            problems.push(
+                &spec.path,
+                shared,
+                &spec.origin,
+                ProblemKind::DuplicatePath { first },
+            );
             continue;
         }
-        drafts.insert(spec.path.clone(), Draft { spec: Some(spec), origin: spec.origin.clone() });
+        drafts.insert(
+            spec.path.clone(),
+            Draft {
+                spec: Some(spec),
+                origin: spec.origin.clone(),
+            },
+        );
     }
     for spec in specs {
         for ancestor in spec.path.ancestors() {
-            drafts
-                .entry(ancestor)
-                .or_insert_with(|| Draft { spec: None, origin: spec.origin.clone() });
+            drafts.entry(ancestor).or_insert_with(|| Draft {
+                spec: None,
+                origin: spec.origin.clone(),
+            });
         }
     }
     drafts
@@ -81,7 +98,12 @@ fn drafts<'a>(specs: &'a [NodeSpec], shared: bool, problems: &mut Problems) -> D
 
 /// Per-node checks of one namespace: children under leaves or mounts, rules,
 /// checks, mount targets.
-fn check_namespace(drafts: &Drafts<'_>, shared: bool, targets: &Drafts<'_>, problems: &mut Problems) {
+fn check_namespace(
+    drafts: &Drafts<'_>,
+    shared: bool,
+    targets: &Drafts<'_>,
+    problems: &mut Problems,
+) {
     for (path, draft) in drafts {
         let Some(spec) = draft.spec else { continue };
         // Only the nearest offending ancestor is reported, once per node.
@@ -98,20 +120,40 @@ fn check_namespace(drafts: &Drafts<'_>, shared: bool, targets: &Drafts<'_>, prob
         match &spec.body {
             NodeBody::Inner(rule) => {
                 if let Some(message) = validate_rule(*rule, child_count(drafts, path)) {
-                    problems.push(path, shared, &spec.origin, ProblemKind::InvalidRule { message });
+                    problems.push(
+                        path,
+                        shared,
+                        &spec.origin,
+                        ProblemKind::InvalidRule { message },
+                    );
                 }
             }
             NodeBody::Leaf(check) => {
                 for message in validate_check(check) {
-                    problems.push(path, shared, &spec.origin, ProblemKind::InvalidCheck { message });
+                    problems.push(
+                        path,
+                        shared,
+                        &spec.origin,
+                        ProblemKind::InvalidCheck { message },
+                    );
                 }
             }
             NodeBody::Mount(target) => {
                 if !targets.contains_key(target) {
-                    let kind = ProblemKind::UnknownMountTarget { target: target.clone() };
+                    let kind = ProblemKind::UnknownMountTarget {
+                        target: target.clone(),
+                    };
                     problems.push(path, shared, &spec.origin, kind);
                 }
             }
+        }
+        for message in validate_filter(&spec.filter) {
+            problems.push(
+                path,
+                shared,
+                &spec.origin,
+                ProblemKind::InvalidFilter { message },
+            );
         }
     }
 }
@@ -132,24 +174,28 @@ fn child_count(drafts: &Drafts<'_>, path: &Path) -> usize {
 /// mounts. The graph: shared path T → target of every mount inside T's
 /// subtree (T itself included). Its cycles pass only through mount targets.
 fn check_cycles(shared: &Drafts<'_>, problems: &mut Problems) {
-    // (mount node, target) for every shared mount whose target exists.
-    let mounts: Vec<(&Path, &Path, &Option<Origin>)> = shared
+    // Every shared mount whose target exists (unknown targets are reported
+    // on their own).
+    let mounts: Vec<MountEdge<'_>> = shared
         .iter()
         .filter_map(|(path, d)| match d.spec.map(|s| &s.body) {
-            Some(NodeBody::Mount(target)) if shared.contains_key(target) => Some((path, target, &d.origin)),
+            Some(NodeBody::Mount(target)) if shared.contains_key(target) => Some(MountEdge {
+                mount: path,
+                target,
+                origin: &d.origin,
+            }),
             _ => None,
         })
         .collect();
-    let targets: HashSet<&Path> = mounts.iter().map(|(_, t, _)| *t).collect();
     // Edges out of every target, sorted for a deterministic report.
-    let mut edges: BTreeMap<&Path, Vec<(&Path, &Path, &Option<Origin>)>> = BTreeMap::new();
-    for &target in &targets {
-        let out: Vec<_> = mounts
+    let mut edges: BTreeMap<&Path, Vec<&MountEdge<'_>>> = BTreeMap::new();
+    for edge in &mounts {
+        let from = edge.target;
+        let out = mounts
             .iter()
-            .filter(|(mount, _, _)| target.is_ancestor_of(mount))
-            .map(|&(mount, next, origin)| (next, mount, origin))
+            .filter(|m| from.is_ancestor_of(m.mount))
             .collect();
-        edges.insert(target, out);
+        edges.insert(from, out);
     }
     let mut reported: HashSet<Vec<&Path>> = HashSet::new();
     let mut done: HashSet<&Path> = HashSet::new();
@@ -157,43 +203,49 @@ fn check_cycles(shared: &Drafts<'_>, problems: &mut Problems) {
         if done.contains(start) {
             continue;
         }
-        // Iterative DFS; `stack` holds (node, next edge index, mount used to get here).
+        // Iterative DFS: `stack` holds (target, next edge to try), `via[i]`
+        // the edge from `stack[i]` to `stack[i + 1]`.
         let mut stack: Vec<(&Path, usize)> = vec![(start, 0)];
-        let mut via: Vec<(&Path, &Option<Origin>)> = Vec::new();
+        let mut via: Vec<&MountEdge<'_>> = Vec::new();
         while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            let out = edges.get(node).map(Vec::as_slice).unwrap_or(&[]);
-            let Some(&(to, mount, origin)) = out.get(*next) else {
+            let Some(&edge) = edges.get(node).and_then(|out| out.get(*next)) else {
                 done.insert(node);
                 stack.pop();
                 via.pop();
                 continue;
             };
             *next += 1;
-            if let Some(pos) = stack.iter().position(|(p, _)| *p == to) {
+            if let Some(pos) = stack.iter().position(|(p, _)| *p == edge.target) {
                 let mut cycle: Vec<&Path> = stack[pos..].iter().map(|(p, _)| *p).collect();
-                let mut steps: Vec<(&Path, &Option<Origin>)> = via[pos..].to_vec();
-                steps.push((mount, origin));
+                let mut steps: Vec<&MountEdge<'_>> = via[pos..].to_vec();
+                steps.push(edge);
                 // Rotate to the smallest target so each cycle is reported once.
                 let min = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
                 cycle.rotate_left(min);
                 steps.rotate_left(min);
                 if reported.insert(cycle.clone()) {
-                    let first = cycle[0];
                     let mut shown: Vec<Path> = cycle.iter().map(|p| (*p).clone()).collect();
-                    shown.push(first.clone());
+                    shown.push(cycle[0].clone());
                     let kind = ProblemKind::MountCycle {
                         cycle: shown,
-                        via: steps.iter().map(|(m, _)| (*m).clone()).collect(),
+                        via: steps.iter().map(|e| e.mount.clone()).collect(),
                     };
-                    let (at, origin) = steps[0];
-                    problems.push(at, true, origin, kind);
+                    problems.push(steps[0].mount, true, steps[0].origin, kind);
                 }
-            } else if !done.contains(to) {
-                stack.push((to, 0));
-                via.push((mount, origin));
+            } else if !done.contains(edge.target) {
+                stack.push((edge.target, 0));
+                via.push(edge);
             }
         }
     }
+}
+
+/// A mount inside the shared namespace: evaluating any subtree holding
+/// `mount` needs `target`.
+struct MountEdge<'a> {
+    mount: &'a Path,
+    target: &'a Path,
+    origin: &'a Option<Origin>,
 }
 
 /// Lays a valid spec out as the arena and evaluates it once at
@@ -204,7 +256,10 @@ fn layout(proper: &Drafts<'_>, shared: &Drafts<'_>) -> Tree {
     let mut proper_ids: HashMap<Box<str>, NodeId> = HashMap::with_capacity(proper.len());
     let mut shared_ids: HashMap<Box<str>, NodeId> = HashMap::with_capacity(shared.len());
     let mut custom = HashMap::new();
-    let mut summary = TreeSummary { shared_nodes: shared.len(), ..TreeSummary::default() };
+    let mut summary = TreeSummary {
+        shared_nodes: shared.len(),
+        ..TreeSummary::default()
+    };
     for (is_shared, drafts) in [(false, proper), (true, shared)] {
         for (path, draft) in drafts {
             let id = nodes.len() as NodeId;
@@ -228,7 +283,11 @@ fn layout(proper: &Drafts<'_>, shared: &Drafts<'_>) -> Tree {
                     (kind, spec.criticality, &spec.filter)
                 }
             };
-            let index = if is_shared { &mut shared_ids } else { &mut proper_ids };
+            let index = if is_shared {
+                &mut shared_ids
+            } else {
+                &mut proper_ids
+            };
             index.insert(path.as_str().into(), id);
             nodes.push(Node {
                 path: path.clone(),
@@ -254,7 +313,9 @@ fn layout(proper: &Drafts<'_>, shared: &Drafts<'_>) -> Tree {
     for (is_shared, drafts) in [(false, proper), (true, shared)] {
         let index = if is_shared { &shared_ids } else { &proper_ids };
         for (path, draft) in drafts {
-            let Some(&id) = index.get(path.as_str()) else { continue };
+            let Some(&id) = index.get(path.as_str()) else {
+                continue;
+            };
             if let Some(parent) = path.parent().and_then(|p| index.get(p.as_str()).copied()) {
                 children[parent as usize].push(id);
                 parents[id as usize].push(parent);
@@ -297,13 +358,23 @@ fn layout(proper: &Drafts<'_>, shared: &Drafts<'_>) -> Tree {
 }
 
 /// Stores the edge lists flat and gives each node its spans.
-fn flatten(nodes: &mut [Node], children: &[Vec<NodeId>], parents: &[Vec<NodeId>]) -> (Vec<NodeId>, Vec<NodeId>) {
+fn flatten(
+    nodes: &mut [Node],
+    children: &[Vec<NodeId>],
+    parents: &[Vec<NodeId>],
+) -> (Vec<NodeId>, Vec<NodeId>) {
     let mut child_ids = Vec::with_capacity(children.iter().map(Vec::len).sum());
     let mut parent_ids = Vec::with_capacity(parents.iter().map(Vec::len).sum());
     for (i, node) in nodes.iter_mut().enumerate() {
-        node.children = Span { start: child_ids.len() as u32, len: children[i].len() as u32 };
+        node.children = Span {
+            start: child_ids.len() as u32,
+            len: children[i].len() as u32,
+        };
         child_ids.extend_from_slice(&children[i]);
-        node.parents = Span { start: parent_ids.len() as u32, len: parents[i].len() as u32 };
+        node.parents = Span {
+            start: parent_ids.len() as u32,
+            len: parents[i].len() as u32,
+        };
         parent_ids.extend_from_slice(&parents[i]);
     }
     (child_ids, parent_ids)
@@ -313,7 +384,9 @@ fn flatten(nodes: &mut [Node], children: &[Vec<NodeId>], parents: &[Vec<NodeId>]
 /// the graph is acyclic once mount cycles are rejected).
 fn bottom_up(nodes: &mut [Node], children: &[Vec<NodeId>], parents: &[Vec<NodeId>]) -> Vec<NodeId> {
     let mut pending: Vec<usize> = children.iter().map(Vec::len).collect();
-    let mut order: Vec<NodeId> = (0..nodes.len() as NodeId).filter(|&i| pending[i as usize] == 0).collect();
+    let mut order: Vec<NodeId> = (0..nodes.len() as NodeId)
+        .filter(|&i| pending[i as usize] == 0)
+        .collect();
     let mut next = 0;
     while next < order.len() {
         let id = order[next] as usize;
@@ -336,7 +409,7 @@ mod tests {
 
     use super::super::testkit::*;
     use super::*;
-    use crate::spec::CheckSpec;
+    use crate::spec::{CheckSpec, Debounce};
 
     fn problems(spec: &TreeSpec) -> Vec<String> {
         match Tree::build(spec) {
@@ -357,7 +430,13 @@ mod tests {
                 node("vehicle.imu.a", status(), 2),
                 node("vehicle.imu.a", status(), 3),
                 node("vehicle.imu.a.x", status(), 4),
-                node("vehicle.hb", heartbeat(0), 5),
+                NodeSpec {
+                    filter: FilterSpec {
+                        debounce: Some(Debounce::Counter { trip: 0, limit: 3 }),
+                        ..FilterSpec::default()
+                    },
+                    ..node("vehicle.hb", heartbeat(0), 5)
+                },
                 node("vehicle.power", mount("power.nowhere"), 6),
                 node("vehicle.bus", mount("power.bus_a"), 7),
                 node("vehicle.bus.extra", status(), 8),
@@ -375,6 +454,7 @@ mod tests {
                 "tree.yaml:3: vehicle.imu.a: duplicate path, first defined at tree.yaml:2",
                 "tree.yaml:4: vehicle.imu.a.x: `vehicle.imu.a` is a leaf (a check) and cannot have children",
                 "tree.yaml:5: vehicle.hb: invalid check: heartbeat.timeout must be longer than zero",
+                "tree.yaml:5: vehicle.hb: invalid filter: debounce.trip must be at least 1",
                 "tree.yaml:6: vehicle.power: mount target `power.nowhere` is not a shared path",
                 "tree.yaml:8: vehicle.bus.extra: `vehicle.bus` is a mount and cannot have children of its own",
                 "tree.yaml:11: comms.link.backup: mount cycle: comms.link -> power.bus_a -> comms.link \
@@ -395,11 +475,17 @@ mod tests {
         let err = Tree::build(&spec).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         let cycle = match &err.problems[0].kind {
-            ProblemKind::MountCycle { cycle, .. } => cycle.iter().map(Path::as_str).collect::<Vec<_>>(),
+            ProblemKind::MountCycle { cycle, .. } => {
+                cycle.iter().map(Path::as_str).collect::<Vec<_>>()
+            }
             other => panic!("{other:?}"),
         };
         assert_eq!(cycle, ["power.bus_a", "zcomms.link", "power.bus_a"]);
-        assert!(err.to_string().contains("mount cycle: power.bus_a -> zcomms.link -> power.bus_a"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("mount cycle: power.bus_a -> zcomms.link -> power.bus_a"),
+            "{err}"
+        );
         assert!(err.problems[0].shared);
     }
 
@@ -407,17 +493,27 @@ mod tests {
     fn a_subtree_mounting_its_own_ancestor_is_a_cycle() {
         let spec = TreeSpec {
             nodes: vec![],
-            shared: vec![node("power.bus_a.loop", mount("power"), 1), node("power.bus_a.v", status(), 2)],
+            shared: vec![
+                node("power.bus_a.loop", mount("power"), 1),
+                node("power.bus_a.v", status(), 2),
+            ],
         };
         let err = Tree::build(&spec).unwrap_err();
-        assert!(err.to_string().contains("mount cycle: power -> power (power.bus_a.loop mounts power)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("mount cycle: power -> power (power.bus_a.loop mounts power)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_dag_of_mounts_is_not_a_cycle() {
         // Two buses both mount the same link: shared twice, no cycle.
         let spec = TreeSpec {
-            nodes: vec![node("v.a", mount("power.bus_a"), 1), node("v.b", mount("power.bus_b"), 2)],
+            nodes: vec![
+                node("v.a", mount("power.bus_a"), 1),
+                node("v.b", mount("power.bus_b"), 2),
+            ],
             shared: vec![
                 node("power.bus_a.link", mount("comms.link"), 3),
                 node("power.bus_b.link", mount("comms.link"), 4),
@@ -431,14 +527,20 @@ mod tests {
     #[test]
     fn parents_are_implied_and_an_explicit_empty_inner_node_is_unknown() {
         let spec = TreeSpec {
-            nodes: vec![node("a.b.c", status(), 1), node("a.empty", inner(Rule::Any), 2)],
+            nodes: vec![
+                node("a.b.c", status(), 1),
+                node("a.empty", inner(Rule::Any), 2),
+            ],
             shared: vec![],
         };
         let tree = built(&spec);
         let paths: Vec<String> = tree.nodes().map(|(path, _)| path.to_string()).collect();
         assert_eq!(paths, ["a", "a.b", "a.b.c", "a.empty"]);
         let empty = tree.health(&p("a.empty")).unwrap();
-        assert_eq!((empty.state, empty.reason), (State::Unknown, Some(UnknownReason::NoData)));
+        assert_eq!(
+            (empty.state, empty.reason),
+            (State::Unknown, Some(UnknownReason::NoData))
+        );
         let root = tree.health(&p("a")).unwrap();
         assert_eq!(root.state, State::Unknown);
         assert_eq!(root.confidence, 0.0);
@@ -446,10 +548,23 @@ mod tests {
 
     #[test]
     fn problems_without_origin_still_name_the_path() {
-        let mut bad = node("x.y", NodeBody::Leaf(CheckSpec::Heartbeat { timeout: Duration::ZERO }), 1);
+        let mut bad = node(
+            "x.y",
+            NodeBody::Leaf(CheckSpec::Heartbeat {
+                timeout: Duration::ZERO,
+            }),
+            1,
+        );
         bad.origin = None;
-        let err = Tree::build(&TreeSpec { nodes: vec![bad], shared: vec![] }).unwrap_err();
-        assert_eq!(err.to_string(), "x.y: invalid check: heartbeat.timeout must be longer than zero");
+        let err = Tree::build(&TreeSpec {
+            nodes: vec![bad],
+            shared: vec![],
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.y: invalid check: heartbeat.timeout must be longer than zero"
+        );
     }
 
     #[test]

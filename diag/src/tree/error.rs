@@ -97,6 +97,11 @@ pub enum ProblemKind {
         /// What is wrong, naming the field.
         message: String,
     },
+    /// The debounce, flap damping or latch settings cannot work.
+    InvalidFilter {
+        /// What is wrong, naming the field.
+        message: String,
+    },
 }
 
 fn origin_text(origin: &Option<Origin>) -> String {
@@ -116,7 +121,10 @@ impl fmt::Display for ProblemKind {
                 write!(f, "`{leaf}` is a leaf (a check) and cannot have children")
             }
             ProblemKind::UnderMount { mount } => {
-                write!(f, "`{mount}` is a mount and cannot have children of its own")
+                write!(
+                    f,
+                    "`{mount}` is a mount and cannot have children of its own"
+                )
             }
             ProblemKind::UnknownMountTarget { target } => {
                 write!(f, "mount target `{target}` is not a shared path")
@@ -141,6 +149,7 @@ impl fmt::Display for ProblemKind {
             }
             ProblemKind::InvalidRule { message } => write!(f, "invalid rule: {message}"),
             ProblemKind::InvalidCheck { message } => write!(f, "invalid check: {message}"),
+            ProblemKind::InvalidFilter { message } => write!(f, "invalid filter: {message}"),
         }
     }
 }

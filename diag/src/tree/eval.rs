@@ -3,9 +3,9 @@
 
 use std::cmp::Reverse;
 
-use crate::rule::{aggregate, Aggregate, ChildHealth};
 use super::{Kind, NodeId, Transition, Tree, NEVER};
 use crate::health::{State, UnknownReason};
+use crate::rule::{aggregate, Aggregate, ChildHealth};
 use crate::time::Timestamp;
 
 /// How one evaluation changed a node.
@@ -69,7 +69,8 @@ impl Tree {
             let node = &mut self.nodes[id as usize];
             node.raw = raw.state;
             node.health.state = raw.state;
-            node.health.reason = reported_reason(raw.state, raw.state, raw.reason, node.last_unknown);
+            node.health.reason =
+                reported_reason(raw.state, raw.state, raw.reason, node.last_unknown);
             node.health.confidence = raw.confidence;
             if let Kind::Leaf(Some(check)) = &node.kind {
                 let deadline = check.next_change(now).unwrap_or(NEVER);
@@ -143,17 +144,33 @@ impl Tree {
         match node.kind {
             Kind::Leaf(_) => {
                 let verdict = self.verdict(id, now);
-                let confidence = if verdict.state == State::Unknown { 0.0 } else { 1.0 };
-                Aggregate { state: verdict.state, reason: verdict.reason, confidence }
+                let confidence = if verdict.state == State::Unknown {
+                    0.0
+                } else {
+                    1.0
+                };
+                Aggregate {
+                    state: verdict.state,
+                    reason: verdict.reason,
+                    confidence,
+                }
             }
             Kind::Mount(target) => {
                 let h = &self.nodes[target as usize].health;
-                Aggregate { state: h.state, reason: h.reason, confidence: h.confidence }
+                Aggregate {
+                    state: h.state,
+                    reason: h.reason,
+                    confidence: h.confidence,
+                }
             }
             Kind::Inner(rule) => {
                 if node.children.len == 0 {
                     // An empty subtree is UNKNOWN, never OK.
-                    return Aggregate { state: State::Unknown, reason: Some(UnknownReason::NoData), confidence: 0.0 };
+                    return Aggregate {
+                        state: State::Unknown,
+                        reason: Some(UnknownReason::NoData),
+                        confidence: 0.0,
+                    };
                 }
                 let mut kids = std::mem::take(&mut self.scratch.kids);
                 self.child_healths(id, &mut kids);
@@ -189,7 +206,9 @@ impl Tree {
         let filtered = node.filter.apply(raw.state, now);
         let reason = reported_reason(filtered.state, raw.state, raw.reason, node.last_unknown);
         let health = &mut node.health;
-        let climb = health.state != filtered.state || health.reason != reason || health.confidence != raw.confidence;
+        let climb = health.state != filtered.state
+            || health.reason != reason
+            || health.confidence != raw.confidence;
         let old_state = (health.state != filtered.state).then_some(health.state);
         if old_state.is_some() {
             health.since = now;
@@ -242,7 +261,14 @@ impl Tree {
             let health = &self.nodes[id as usize].health;
             for path in self.transition_paths(id) {
                 let cause = self.causes_of(id, &path);
-                out.push(Transition { path, old, new: health.state, health: health.clone(), cause, at: now });
+                out.push(Transition {
+                    path,
+                    old,
+                    new: health.state,
+                    health: health.clone(),
+                    cause,
+                    at: now,
+                });
             }
         }
         self.scratch.changed = changed;
@@ -278,29 +304,44 @@ mod tests {
     use crate::spec::{CheckSpec, NodeBody, TreeSpec};
 
     fn one(path: &str, body: NodeBody) -> Tree {
-        built(&TreeSpec { nodes: vec![node(path, body, 1)], shared: vec![] })
+        built(&TreeSpec {
+            nodes: vec![node(path, body, 1)],
+            shared: vec![],
+        })
     }
 
     fn summary(transitions: &[Transition]) -> Vec<(String, State, State)> {
-        transitions.iter().map(|t| (t.path.to_string(), t.old, t.new)).collect()
+        transitions
+            .iter()
+            .map(|t| (t.path.to_string(), t.old, t.new))
+            .collect()
     }
 
     #[test]
     fn tick_ages_heartbeats_only_when_due() {
         let mut tree = one("v.hb", heartbeat(100));
-        let up = tree.observe(&p("v.hb"), Observation::Heartbeat, ms(0)).unwrap();
+        let up = tree
+            .observe(&p("v.hb"), Observation::Heartbeat, ms(0))
+            .unwrap();
         assert_eq!(
             summary(&up),
-            [("v.hb".into(), State::Unknown, State::Ok), ("v".into(), State::Unknown, State::Ok)]
+            [
+                ("v.hb".into(), State::Unknown, State::Ok),
+                ("v".into(), State::Unknown, State::Ok)
+            ]
         );
         // Moving the deadline later keeps the leaf fresh past the first one.
-        tree.observe(&p("v.hb"), Observation::Heartbeat, ms(50)).unwrap();
+        tree.observe(&p("v.hb"), Observation::Heartbeat, ms(50))
+            .unwrap();
         assert_eq!(tree.tick(ms(100)), []);
         assert_eq!(tree.tick(ms(150)), []);
         let stale = tree.tick(ms(151));
         assert_eq!(
             summary(&stale),
-            [("v.hb".into(), State::Ok, State::Unknown), ("v".into(), State::Ok, State::Unknown)]
+            [
+                ("v.hb".into(), State::Ok, State::Unknown),
+                ("v".into(), State::Ok, State::Unknown)
+            ]
         );
         assert_eq!(stale[0].health.reason, Some(UnknownReason::Stale));
         assert_eq!(stale[1].cause, [p("v.hb")]);
@@ -308,21 +349,35 @@ mod tests {
         assert_eq!(tree.health(&p("v")).unwrap().since, ms(151));
         assert_eq!(tree.tick(ms(10_000)), []);
         // An observation also ages what is due before it applies.
-        let back = tree.observe(&p("v.hb"), Observation::Heartbeat, ms(20_000)).unwrap();
+        let back = tree
+            .observe(&p("v.hb"), Observation::Heartbeat, ms(20_000))
+            .unwrap();
         assert_eq!(back[0].new, State::Ok);
     }
 
     #[test]
     fn only_state_changes_are_transitions() {
         let mut tree = one("v.s", status());
-        assert_eq!(tree.observe(&p("v.s"), said(State::Degraded), ms(1)).unwrap().len(), 2);
-        assert_eq!(tree.observe(&p("v.s"), said(State::Degraded), ms(2)).unwrap(), []);
+        assert_eq!(
+            tree.observe(&p("v.s"), said(State::Degraded), ms(1))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            tree.observe(&p("v.s"), said(State::Degraded), ms(2))
+                .unwrap(),
+            []
+        );
         assert_eq!(tree.health(&p("v.s")).unwrap().since, ms(1));
     }
 
     #[test]
     fn latch_holds_failed_until_reset() {
-        let mut spec = TreeSpec { nodes: vec![node("v.s", status(), 1), node("v.t", status(), 2)], shared: vec![] };
+        let mut spec = TreeSpec {
+            nodes: vec![node("v.s", status(), 1), node("v.t", status(), 2)],
+            shared: vec![],
+        };
         spec.nodes[0].filter.latch = true;
         let mut tree = built(&spec);
         tree.observe(&p("v.t"), said(State::Ok), ms(0)).unwrap();
@@ -338,9 +393,15 @@ mod tests {
         let cleared = tree.reset(&p("v"), ms(4)).unwrap();
         assert_eq!(
             summary(&cleared),
-            [("v.s".into(), State::Failed, State::Ok), ("v".into(), State::Failed, State::Ok)]
+            [
+                ("v.s".into(), State::Failed, State::Ok),
+                ("v".into(), State::Failed, State::Ok)
+            ]
         );
-        assert!(matches!(tree.reset(&p("w"), ms(5)), Err(UpdateError::UnknownPath { .. })));
+        assert!(matches!(
+            tree.reset(&p("w"), ms(5)),
+            Err(UpdateError::UnknownPath { .. })
+        ));
     }
 
     #[test]
@@ -353,25 +414,57 @@ mod tests {
             stale_after: None,
         };
         let mut tree = one("v.temp", NodeBody::Leaf(threshold));
-        tree.observe(&p("v.temp"), Observation::Value(72.0), ms(1)).unwrap();
+        tree.observe(&p("v.temp"), Observation::Value(72.0), ms(1))
+            .unwrap();
         let before = tree.health(&p("v.temp")).cloned();
-        let err = tree.observe(&p("v.temp"), Observation::Value(f64::NAN), ms(2)).unwrap_err();
-        assert!(matches!(&err, UpdateError::Refused { path, .. } if path.as_str() == "v.temp"), "{err:?}");
-        assert!(err.to_string().starts_with("`v.temp`: threshold check cannot take"), "{err}");
+        let err = tree
+            .observe(&p("v.temp"), Observation::Value(f64::NAN), ms(2))
+            .unwrap_err();
+        assert!(
+            matches!(&err, UpdateError::Refused { path, .. } if path.as_str() == "v.temp"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("`v.temp`: threshold check cannot take"),
+            "{err}"
+        );
         assert_eq!(tree.health(&p("v.temp")).cloned(), before);
         assert_eq!(before.map(|h| h.state), Some(State::Degraded));
     }
 
     #[test]
     fn custom_leaves_take_installed_checks_and_only_they_do() {
-        let spec = TreeSpec { nodes: vec![node("v.user", custom("mine"), 1), node("v.s", status(), 2)], shared: vec![] };
+        let spec = TreeSpec {
+            nodes: vec![node("v.user", custom("mine"), 1), node("v.s", status(), 2)],
+            shared: vec![],
+        };
         let mut tree = built(&spec);
-        let err = tree.observe(&p("v.user"), said(State::Ok), ms(1)).unwrap_err();
-        assert_eq!(err, UpdateError::NoCheck { path: p("v.user"), name: "mine".into() });
-        let err = tree.install_check(&p("v.s"), Box::new(Scripted::new())).unwrap_err();
-        assert_eq!(err, UpdateError::NotCustom { path: p("v.s"), kind: "status" });
-        tree.install_check(&p("v.user"), Box::new(Scripted::new())).unwrap();
-        let up = tree.observe(&p("v.user"), said(State::Failed), ms(2)).unwrap();
+        let err = tree
+            .observe(&p("v.user"), said(State::Ok), ms(1))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            UpdateError::NoCheck {
+                path: p("v.user"),
+                name: "mine".into()
+            }
+        );
+        let err = tree
+            .install_check(&p("v.s"), Box::new(Scripted::new()))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            UpdateError::NotCustom {
+                path: p("v.s"),
+                kind: "status"
+            }
+        );
+        tree.install_check(&p("v.user"), Box::new(Scripted::new()))
+            .unwrap();
+        let up = tree
+            .observe(&p("v.user"), said(State::Failed), ms(2))
+            .unwrap();
         assert_eq!(up[0].new, State::Failed);
     }
 
@@ -398,7 +491,10 @@ mod tests {
             Ok(())
         }
         fn evaluate(&self, _: Timestamp) -> Verdict {
-            Verdict { state: State::Ok, reason: None }
+            Verdict {
+                state: State::Ok,
+                reason: None,
+            }
         }
         fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
             Some(now)
@@ -411,8 +507,10 @@ mod tests {
     #[test]
     fn a_check_that_is_always_due_cannot_stall_tick() {
         let mut tree = one("v.user", custom("mine"));
-        tree.install_check(&p("v.user"), Box::new(Restless)).unwrap();
-        tree.observe(&p("v.user"), Observation::Heartbeat, ms(0)).unwrap();
+        tree.install_check(&p("v.user"), Box::new(Restless))
+            .unwrap();
+        tree.observe(&p("v.user"), Observation::Heartbeat, ms(0))
+            .unwrap();
         for t in 1..100 {
             assert_eq!(tree.tick(ms(t)), []);
         }
@@ -424,11 +522,16 @@ mod tests {
         // `top` is reached from `x` twice (directly and via `mid`): it must
         // be evaluated once, after `mid`, with no intermediate glitch.
         let spec = TreeSpec {
-            nodes: vec![node("top.mid", mount("unit"), 1), node("top.direct", mount("unit.x"), 2)],
+            nodes: vec![
+                node("top.mid", mount("unit"), 1),
+                node("top.direct", mount("unit.x"), 2),
+            ],
             shared: vec![node("unit.x", status(), 3)],
         };
         let mut tree = built(&spec);
-        let up = tree.observe(&p("unit.x"), said(State::Failed), ms(1)).unwrap();
+        let up = tree
+            .observe(&p("unit.x"), said(State::Failed), ms(1))
+            .unwrap();
         assert_eq!(
             up.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(),
             ["top.mid.x", "top.direct", "top.mid", "top"]
@@ -439,11 +542,16 @@ mod tests {
     #[test]
     fn a_confidence_change_climbs_even_when_the_state_holds() {
         let spec = TreeSpec {
-            nodes: vec![node("r.a.x", status(), 1), node("r.a.y", status(), 2), node("r.b", status(), 3)],
+            nodes: vec![
+                node("r.a.x", status(), 1),
+                node("r.a.y", status(), 2),
+                node("r.b", status(), 3),
+            ],
             shared: vec![],
         };
         let mut tree = built(&spec);
-        tree.observe(&p("r.a.x"), said(State::Failed), ms(1)).unwrap();
+        tree.observe(&p("r.a.x"), said(State::Failed), ms(1))
+            .unwrap();
         tree.observe(&p("r.b"), said(State::Ok), ms(1)).unwrap();
         assert_eq!(tree.health(&p("r")).unwrap().confidence, 0.75);
         // `r.a` stays FAILED, but now every leaf under it is determinate.
@@ -455,8 +563,10 @@ mod tests {
     #[test]
     fn reevaluate_all_agrees_with_incremental_updates() {
         let mut tree = built(&vehicle());
-        tree.observe(&p("power.bus_a.voltage"), said(State::Degraded), ms(1)).unwrap();
-        tree.observe(&p("vehicle.sensors.imu.a"), said(State::Ok), ms(2)).unwrap();
+        tree.observe(&p("power.bus_a.voltage"), said(State::Degraded), ms(1))
+            .unwrap();
+        tree.observe(&p("vehicle.sensors.imu.a"), said(State::Ok), ms(2))
+            .unwrap();
         let before: Vec<(Path, State)> = tree.nodes().map(|(p, h)| (p, h.state)).collect();
         assert_eq!(tree.reevaluate_all(ms(3)), []);
         let after: Vec<(Path, State)> = tree.nodes().map(|(p, h)| (p, h.state)).collect();

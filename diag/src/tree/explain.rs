@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use crate::rule::{aggregate, decisive};
 use super::{Kind, NodeId, Tree};
 use crate::health::{Health, State};
 use crate::path::Path;
+use crate::rule::{aggregate, decisive};
 use crate::spec::{Criticality, Rule};
 use crate::time::Timestamp;
 
@@ -106,7 +106,9 @@ impl Tree {
     /// The children of an inner node that decided its raw state.
     fn decisive_children(&self, id: NodeId, out: &mut Vec<NodeId>) {
         out.clear();
-        let Kind::Inner(rule) = self.nodes[id as usize].kind else { return };
+        let Kind::Inner(rule) = self.nodes[id as usize].kind else {
+            return;
+        };
         let mut kids = Vec::new();
         self.child_healths(id, &mut kids);
         let result = aggregate(rule, &kids);
@@ -127,11 +129,18 @@ impl Tree {
         let node = &self.nodes[id as usize];
         let mut causes = Vec::new();
         let decided_by = match &node.kind {
-            Kind::Leaf(Some(check)) => Explained::Check { kind: check.kind(), detail: check.describe(now) },
-            Kind::Leaf(None) => Explained::MissingCheck { name: self.custom.get(&id).cloned().unwrap_or_default() },
+            Kind::Leaf(Some(check)) => Explained::Check {
+                kind: check.kind(),
+                detail: check.describe(now),
+            },
+            Kind::Leaf(None) => Explained::MissingCheck {
+                name: self.custom.get(&id).cloned().unwrap_or_default(),
+            },
             Kind::Mount(target) => {
                 causes.push(self.explain_node(*target, path.clone(), now));
-                Explained::Mount { target: self.nodes[*target as usize].path.clone() }
+                Explained::Mount {
+                    target: self.nodes[*target as usize].path.clone(),
+                }
             }
             Kind::Inner(_) if node.children.len == 0 => Explained::Empty,
             Kind::Inner(rule) => {
@@ -261,37 +270,71 @@ mod tests {
         assert_eq!(tree.health(&p("vehicle")).unwrap().state, State::Failed);
         assert_eq!(
             tree.causes(&p("vehicle")).unwrap(),
-            [p("vehicle.propulsion.engine1.power.voltage"), p("vehicle.propulsion.engine2.power.voltage")]
+            [
+                p("vehicle.propulsion.engine1.power.voltage"),
+                p("vehicle.propulsion.engine2.power.voltage")
+            ]
         );
-        assert_eq!(tree.causes(&p("vehicle.sensors.imu.c")).unwrap(), [p("vehicle.sensors.imu.c")]);
+        assert_eq!(
+            tree.causes(&p("vehicle.sensors.imu.c")).unwrap(),
+            [p("vehicle.sensors.imu.c")]
+        );
         assert_eq!(tree.causes(&p("nowhere")), None);
     }
 
     #[test]
     fn explain_walks_down_to_the_leaf_checks() {
         let tree = failed_bus();
-        let e = tree.explain(&p("vehicle.propulsion.engine1"), ms(10)).unwrap();
+        let e = tree
+            .explain(&p("vehicle.propulsion.engine1"), ms(10))
+            .unwrap();
         assert_eq!(e.health.state, State::Failed);
         assert_eq!(e.decided_by, Explained::Rule(Rule::Worst));
         assert_eq!(e.children, 2);
         let mount = &e.causes[0];
         assert_eq!(mount.path, p("vehicle.propulsion.engine1.power"));
-        assert_eq!(mount.decided_by, Explained::Mount { target: p("power.bus_a") });
+        assert_eq!(
+            mount.decided_by,
+            Explained::Mount {
+                target: p("power.bus_a")
+            }
+        );
         let bus = &mount.causes[0];
-        assert_eq!((bus.path.as_str(), bus.shared.as_ref()), ("vehicle.propulsion.engine1.power", Some(&p("power.bus_a"))));
+        assert_eq!(
+            (bus.path.as_str(), bus.shared.as_ref()),
+            ("vehicle.propulsion.engine1.power", Some(&p("power.bus_a")))
+        );
         let voltage = &bus.causes[0];
         assert_eq!(voltage.path, p("vehicle.propulsion.engine1.power.voltage"));
-        assert!(matches!(&voltage.decided_by, Explained::Check { kind: "status", .. }), "{:?}", voltage.decided_by);
+        assert!(
+            matches!(&voltage.decided_by, Explained::Check { kind: "status", .. }),
+            "{:?}",
+            voltage.decided_by
+        );
 
         let text = e.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
-        assert!(lines[0].starts_with("vehicle.propulsion.engine1: FAILED"), "{text}");
-        assert!(lines[0].contains("worst of 2 children, decided by 1"), "{text}");
-        assert!(lines[1].starts_with("  vehicle.propulsion.engine1.power: FAILED"), "{text}");
+        assert!(
+            lines[0].starts_with("vehicle.propulsion.engine1: FAILED"),
+            "{text}"
+        );
+        assert!(
+            lines[0].contains("worst of 2 children, decided by 1"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("  vehicle.propulsion.engine1.power: FAILED"),
+            "{text}"
+        );
         assert!(lines[1].contains("mounts power.bus_a"), "{text}");
-        assert!(lines[2].starts_with("    vehicle.propulsion.engine1.power [power.bus_a]: FAILED"), "{text}");
-        assert!(lines[3].starts_with("      vehicle.propulsion.engine1.power.voltage [power.bus_a.voltage]: FAILED"));
+        assert!(
+            lines[2].starts_with("    vehicle.propulsion.engine1.power [power.bus_a]: FAILED"),
+            "{text}"
+        );
+        assert!(lines[3].starts_with(
+            "      vehicle.propulsion.engine1.power.voltage [power.bus_a.voltage]: FAILED"
+        ));
         assert!(lines[3].contains("status check: "), "{text}");
     }
 
@@ -299,7 +342,10 @@ mod tests {
     fn impact_reaches_every_mount_path_and_ancestor() {
         let tree = failed_bus();
         let from_leaf = tree.impact(&p("vehicle.sensors.imu.a")).unwrap();
-        assert_eq!(from_leaf, [p("vehicle"), p("vehicle.sensors"), p("vehicle.sensors.imu")]);
+        assert_eq!(
+            from_leaf,
+            [p("vehicle"), p("vehicle.sensors"), p("vehicle.sensors.imu")]
+        );
 
         let from_carrier = tree.impact(&p("comms.link.carrier")).unwrap();
         let expected: Vec<Path> = [
@@ -320,7 +366,9 @@ mod tests {
         assert_eq!(from_carrier, expected);
         // Asked through one mount, the same node under the other mount is
         // still impacted; the path asked about is not.
-        let via_mount = tree.impact(&p("vehicle.propulsion.engine1.power.link.carrier")).unwrap();
+        let via_mount = tree
+            .impact(&p("vehicle.propulsion.engine1.power.link.carrier"))
+            .unwrap();
         assert!(via_mount.contains(&p("vehicle.propulsion.engine2.power.link.carrier")));
         assert!(!via_mount.contains(&p("vehicle.propulsion.engine1.power.link.carrier")));
         assert_eq!(tree.impact(&p("nowhere")), None);
@@ -329,14 +377,23 @@ mod tests {
     #[test]
     fn explain_says_when_a_subtree_is_empty_or_a_check_is_missing() {
         let spec = TreeSpec {
-            nodes: vec![node("v.empty", inner(Rule::Worst), 1), node("v.user", custom("my_check"), 2)],
+            nodes: vec![
+                node("v.empty", inner(Rule::Worst), 1),
+                node("v.user", custom("my_check"), 2),
+            ],
             shared: vec![],
         };
         let tree = built(&spec);
         let text = tree.explain(&p("v"), ms(0)).unwrap().to_string();
         assert!(text.contains("v.empty: UNKNOWN (no_data)"), "{text}");
-        assert!(text.contains("no children: an empty subtree is UNKNOWN"), "{text}");
-        assert!(text.contains("custom check `my_check` not installed"), "{text}");
+        assert!(
+            text.contains("no children: an empty subtree is UNKNOWN"),
+            "{text}"
+        );
+        assert!(
+            text.contains("custom check `my_check` not installed"),
+            "{text}"
+        );
         assert_eq!(tree.causes(&p("v.empty")).unwrap(), [p("v.empty")]);
     }
 }

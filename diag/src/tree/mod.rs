@@ -53,7 +53,6 @@ mod error;
 mod eval;
 mod explain;
 mod mount;
-mod shim;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -66,8 +65,8 @@ use crate::path::Path;
 use crate::spec::{Criticality, Rule, TreeSpec};
 use crate::time::Timestamp;
 
+use crate::filter::Filter;
 use crate::rule::ChildHealth;
-use shim::Filter;
 
 pub use error::{BuildError, BuildProblem, ProblemKind, UpdateError};
 pub use explain::{Explained, Explanation};
@@ -228,9 +227,14 @@ impl Tree {
         let id = self.leaf_for_update(path)?;
         if let Kind::Leaf(check) = &mut self.nodes[id as usize].kind {
             match check {
-                Some(check) => check
-                    .observe(observation, now)
-                    .map_err(|source| UpdateError::Refused { path: path.clone(), source })?,
+                Some(check) => {
+                    check
+                        .observe(observation, now)
+                        .map_err(|source| UpdateError::Refused {
+                            path: path.clone(),
+                            source,
+                        })?
+                }
                 None => {
                     return Err(UpdateError::NoCheck {
                         path: path.clone(),
@@ -269,7 +273,10 @@ impl Tree {
                 Kind::Leaf(Some(check)) => check.kind(),
                 _ => "unknown",
             };
-            return Err(UpdateError::NotCustom { path: path.clone(), kind });
+            return Err(UpdateError::NotCustom {
+                path: path.clone(),
+                kind,
+            });
         }
         self.nodes[id as usize].kind = Kind::Leaf(Some(check));
         Ok(())
@@ -308,7 +315,10 @@ impl Tree {
     fn verdict(&self, id: NodeId, now: Timestamp) -> Verdict {
         match &self.nodes[id as usize].kind {
             Kind::Leaf(Some(check)) => check.evaluate(now),
-            _ => Verdict { state: State::Unknown, reason: Some(UnknownReason::NoData) },
+            _ => Verdict {
+                state: State::Unknown,
+                reason: Some(UnknownReason::NoData),
+            },
         }
     }
 
@@ -319,10 +329,19 @@ impl Tree {
             .ok_or_else(|| UpdateError::UnknownPath { path: path.clone() })?;
         // A mount of a shared leaf forwards to the leaf: same node, seen here.
         let holder = self.through_mounts(id);
-        match (&self.nodes[id as usize].kind, &self.nodes[holder as usize].kind) {
+        match (
+            &self.nodes[id as usize].kind,
+            &self.nodes[holder as usize].kind,
+        ) {
             (_, Kind::Leaf(_)) => Ok(holder),
-            (Kind::Mount(_), _) => Err(UpdateError::NotALeaf { path: path.clone(), what: "a mount" }),
-            _ => Err(UpdateError::NotALeaf { path: path.clone(), what: "an inner node" }),
+            (Kind::Mount(_), _) => Err(UpdateError::NotALeaf {
+                path: path.clone(),
+                what: "a mount",
+            }),
+            _ => Err(UpdateError::NotALeaf {
+                path: path.clone(),
+                what: "an inner node",
+            }),
         }
     }
 

@@ -54,7 +54,11 @@ impl Tree {
             match self.nodes[parent as usize].kind {
                 // The mount path *is* this node's path there.
                 Kind::Mount(_) => out.extend(above),
-                _ => out.extend(above.iter().filter_map(|p| p.child(node.path.leaf_label()).ok())),
+                _ => out.extend(
+                    above
+                        .iter()
+                        .filter_map(|p| p.child(node.path.leaf_label()).ok()),
+                ),
             }
         }
         out.sort();
@@ -75,7 +79,11 @@ impl Tree {
         for &parent in self.parents(id) {
             if !matches!(self.nodes[parent as usize].kind, Kind::Mount(_)) {
                 let above = self.visible_paths(parent);
-                out.extend(above.iter().filter_map(|p| p.child(node.path.leaf_label()).ok()));
+                out.extend(
+                    above
+                        .iter()
+                        .filter_map(|p| p.child(node.path.leaf_label()).ok()),
+                );
             }
         }
         out.sort();
@@ -193,9 +201,19 @@ mod tests {
         let mut tree = built(&spec);
         let evaluations = Arc::new(AtomicUsize::new(0));
         let check = Counting(Scripted::new(), evaluations.clone());
-        tree.install_check(&p("vehicle.propulsion.engine2.power.voltage"), Box::new(check)).unwrap();
+        tree.install_check(
+            &p("vehicle.propulsion.engine2.power.voltage"),
+            Box::new(check),
+        )
+        .unwrap();
 
-        let changes = tree.observe(&p("vehicle.propulsion.engine1.power.voltage"), said(State::Failed), ms(5)).unwrap();
+        let changes = tree
+            .observe(
+                &p("vehicle.propulsion.engine1.power.voltage"),
+                said(State::Failed),
+                ms(5),
+            )
+            .unwrap();
         assert_eq!(evaluations.load(Ordering::SeqCst), 1);
         assert_eq!(
             paths(&changes),
@@ -212,9 +230,16 @@ mod tests {
             ]
         );
         for t in &changes {
-            assert_eq!((t.old, t.new, t.at), (State::Unknown, State::Failed, ms(5)), "{}", t.path);
+            assert_eq!(
+                (t.old, t.new, t.at),
+                (State::Unknown, State::Failed, ms(5)),
+                "{}",
+                t.path
+            );
         }
-        let seen = tree.health(&p("vehicle.propulsion.engine2.power.voltage")).unwrap();
+        let seen = tree
+            .health(&p("vehicle.propulsion.engine2.power.voltage"))
+            .unwrap();
         assert_eq!(seen.state, State::Failed);
         assert_eq!(tree.health(&p("power.bus_a.voltage")), Some(seen));
     }
@@ -223,27 +248,72 @@ mod tests {
     fn visible_and_shared_paths_resolve_through_nested_mounts() {
         let mut tree = built(&vehicle());
         let carrier = p("vehicle.propulsion.engine2.power.link.carrier");
-        tree.observe(&carrier, said(State::Degraded), ms(1)).unwrap();
-        assert_eq!(tree.health(&p("comms.link.carrier")).unwrap().state, State::Degraded);
-        assert_eq!(tree.health(&p("vehicle.propulsion.engine1.power.link")).unwrap().state, State::Degraded);
-        tree.observe(&p("power.bus_a.voltage"), said(State::Ok), ms(2)).unwrap();
-        assert_eq!(tree.health(&p("vehicle.propulsion.engine1.power.voltage")).unwrap().state, State::Ok);
+        tree.observe(&carrier, said(State::Degraded), ms(1))
+            .unwrap();
+        assert_eq!(
+            tree.health(&p("comms.link.carrier")).unwrap().state,
+            State::Degraded
+        );
+        assert_eq!(
+            tree.health(&p("vehicle.propulsion.engine1.power.link"))
+                .unwrap()
+                .state,
+            State::Degraded
+        );
+        tree.observe(&p("power.bus_a.voltage"), said(State::Ok), ms(2))
+            .unwrap();
+        assert_eq!(
+            tree.health(&p("vehicle.propulsion.engine1.power.voltage"))
+                .unwrap()
+                .state,
+            State::Ok
+        );
 
-        for missing in ["vehicle.propulsion.engine1.power.nope", "vehicle.sensors.imu.a.x", "nowhere", "power.bus_b"] {
+        for missing in [
+            "vehicle.propulsion.engine1.power.nope",
+            "vehicle.sensors.imu.a.x",
+            "nowhere",
+            "power.bus_b",
+        ] {
             assert_eq!(tree.health(&p(missing)), None, "{missing}");
-            let err = tree.observe(&p(missing), said(State::Ok), ms(3)).unwrap_err();
+            let err = tree
+                .observe(&p(missing), said(State::Ok), ms(3))
+                .unwrap_err();
             assert_eq!(err, UpdateError::UnknownPath { path: p(missing) });
         }
-        let err = tree.observe(&p("vehicle.propulsion.engine1.power"), said(State::Ok), ms(3)).unwrap_err();
-        assert!(matches!(err, UpdateError::NotALeaf { what: "a mount", .. }), "{err:?}");
-        let err = tree.observe(&p("vehicle.sensors"), said(State::Ok), ms(3)).unwrap_err();
-        assert_eq!(err.to_string(), "`vehicle.sensors` is an inner node, not a leaf");
+        let err = tree
+            .observe(
+                &p("vehicle.propulsion.engine1.power"),
+                said(State::Ok),
+                ms(3),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UpdateError::NotALeaf {
+                    what: "a mount",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = tree
+            .observe(&p("vehicle.sensors"), said(State::Ok), ms(3))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`vehicle.sensors` is an inner node, not a leaf"
+        );
     }
 
     #[test]
     fn a_mounted_leaf_takes_observations_at_its_mount_path() {
         let spec = TreeSpec {
-            nodes: vec![node("v.a", mount("sensor.gps"), 1), node("v.b", mount("sensor.gps"), 2)],
+            nodes: vec![
+                node("v.a", mount("sensor.gps"), 1),
+                node("v.b", mount("sensor.gps"), 2),
+            ],
             shared: vec![node("sensor.gps", status(), 3)],
         };
         let mut tree = built(&spec);
@@ -265,15 +335,26 @@ mod tests {
             "vehicle.propulsion.engine1.power.link.carrier",
             "vehicle.propulsion.engine2.power.voltage",
         ] {
-            assert!(all.iter().any(|p| p == expected), "{expected} missing from {all:?}");
+            assert!(
+                all.iter().any(|p| p == expected),
+                "{expected} missing from {all:?}"
+            );
         }
-        assert!(!all.iter().any(|p| p.starts_with("power") || p.starts_with("comms")));
-        assert_eq!(tree.roots().map(Path::as_str).collect::<Vec<_>>(), ["vehicle"]);
+        assert!(!all
+            .iter()
+            .any(|p| p.starts_with("power") || p.starts_with("comms")));
+        assert_eq!(
+            tree.roots().map(Path::as_str).collect::<Vec<_>>(),
+            ["vehicle"]
+        );
     }
 
     #[test]
     fn a_shared_node_mounted_nowhere_answers_by_shared_path_but_reports_nothing() {
-        let spec = TreeSpec { nodes: vec![node("v.x", status(), 1)], shared: vec![node("spare.x", status(), 2)] };
+        let spec = TreeSpec {
+            nodes: vec![node("v.x", status(), 1)],
+            shared: vec![node("spare.x", status(), 2)],
+        };
         let mut tree = built(&spec);
         let changes = tree.observe(&p("spare.x"), said(State::Ok), ms(1)).unwrap();
         assert_eq!(changes, []);

@@ -25,7 +25,10 @@ pub(super) fn node(path: &str, body: NodeBody, line: u32) -> NodeSpec {
         body,
         criticality: Criticality::Standard,
         filter: FilterSpec::default(),
-        origin: Some(Origin { source: "tree.yaml".into(), line }),
+        origin: Some(Origin {
+            source: "tree.yaml".into(),
+            line,
+        }),
     }
 }
 
@@ -34,7 +37,9 @@ pub(super) fn status() -> NodeBody {
 }
 
 pub(super) fn heartbeat(timeout_ms: u64) -> NodeBody {
-    NodeBody::Leaf(CheckSpec::Heartbeat { timeout: Duration::from_millis(timeout_ms) })
+    NodeBody::Leaf(CheckSpec::Heartbeat {
+        timeout: Duration::from_millis(timeout_ms),
+    })
 }
 
 pub(super) fn custom(name: &str) -> NodeBody {
@@ -50,7 +55,10 @@ pub(super) fn mount(target: &str) -> NodeBody {
 }
 
 pub(super) fn said(state: State) -> Observation {
-    Observation::Status { state, reason: None }
+    Observation::Status {
+        state,
+        reason: None,
+    }
 }
 
 /// Two engines sharing one power bus, an IMU voted 2 of 3, and a comms link
@@ -92,7 +100,13 @@ pub(super) struct Scripted {
 
 impl Scripted {
     pub(super) fn new() -> Scripted {
-        Scripted { now: Verdict { state: State::Unknown, reason: Some(UnknownReason::NoData) }, later: None }
+        Scripted {
+            now: Verdict {
+                state: State::Unknown,
+                reason: Some(UnknownReason::NoData),
+            },
+            later: None,
+        }
     }
 }
 
@@ -101,19 +115,30 @@ impl Check for Scripted {
         "scripted"
     }
 
-    fn observe(&mut self, observation: Observation, _now: Timestamp) -> Result<(), ObservationError> {
+    fn observe(
+        &mut self,
+        observation: Observation,
+        _now: Timestamp,
+    ) -> Result<(), ObservationError> {
         match observation {
             Observation::Status { state, reason } => {
                 self.now = Verdict { state, reason };
                 Ok(())
             }
-            other => Err(ObservationError { check: "scripted", observation: other, why: "takes states only" }),
+            other => Err(ObservationError {
+                check: "scripted",
+                observation: other,
+                why: "takes states only",
+            }),
         }
     }
 
     fn evaluate(&self, now: Timestamp) -> Verdict {
         match self.later {
-            Some((at, state)) if now >= at => Verdict { state, reason: None },
+            Some((at, state)) if now >= at => Verdict {
+                state,
+                reason: None,
+            },
             _ => self.now,
         }
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use vigil_diag::{
-    CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path, Rule, State, Timestamp,
-    TreeSpec, UnknownReason,
+    CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path, Rule, State,
+    Timestamp, TreeSpec, UnknownReason,
 };
 
 /// One generated node; the fields are selectors reduced modulo what fits.
@@ -33,8 +33,14 @@ pub struct Shape {
 }
 
 fn node_gen() -> impl Strategy<Value = NodeGen> {
-    (any::<usize>(), any::<u8>(), any::<u8>(), any::<u8>())
-        .prop_map(|(parent, body, criticality, check)| NodeGen { parent, body, criticality, check })
+    (any::<usize>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(
+        |(parent, body, criticality, check)| NodeGen {
+            parent,
+            body,
+            criticality,
+            check,
+        },
+    )
 }
 
 /// Trees of up to about 50 nodes.
@@ -44,7 +50,11 @@ pub fn shape() -> impl Strategy<Value = Shape> {
         prop::collection::vec(node_gen(), 1..12),
         prop::collection::vec(node_gen(), 1..8),
     )
-        .prop_map(|(proper, shared_a, shared_b)| Shape { proper, shared_a, shared_b })
+        .prop_map(|(proper, shared_a, shared_b)| Shape {
+            proper,
+            shared_a,
+            shared_b,
+        })
 }
 
 /// Which checks leaves may hold.
@@ -90,7 +100,9 @@ fn check(selector: u8, checks: Checks) -> CheckSpec {
     let ms = Duration::from_millis;
     match (checks, selector % 6) {
         (Checks::StatusOnly, _) | (Checks::All, 0) => CheckSpec::Status { stale_after: None },
-        (_, 1) => CheckSpec::Status { stale_after: Some(ms(150)) },
+        (_, 1) => CheckSpec::Status {
+            stale_after: Some(ms(150)),
+        },
         (_, 2) => CheckSpec::Heartbeat { timeout: ms(100) },
         (_, 3) => CheckSpec::Threshold {
             degraded_above: Some(60.0),
@@ -99,8 +111,16 @@ fn check(selector: u8, checks: Checks) -> CheckSpec {
             failed_below: Some(0.0),
             stale_after: Some(ms(200)),
         },
-        (_, 4) => CheckSpec::Range { ok: (20.0, 40.0), degraded: Some((10.0, 50.0)), stale_after: None },
-        _ => CheckSpec::Rate { min_hz: 10.0, failed_below_hz: Some(2.0), window: ms(500) },
+        (_, 4) => CheckSpec::Range {
+            ok: (20.0, 40.0),
+            degraded: Some((10.0, 50.0)),
+            stale_after: None,
+        },
+        _ => CheckSpec::Rate {
+            min_hz: 10.0,
+            failed_below_hz: Some(2.0),
+            window: ms(500),
+        },
     }
 }
 
@@ -127,7 +147,9 @@ fn namespace_specs(
             match gen.body % 6 {
                 0 | 1 => Rule::Worst,
                 2 => Rule::Any,
-                _ => Rule::Vote { k: 1 + gen.check as usize % n },
+                _ => Rule::Vote {
+                    k: 1 + gen.check as usize % n,
+                },
             }
         } else {
             match gen.body % 8 {
@@ -140,13 +162,21 @@ fn namespace_specs(
                 }
                 _ => {
                     leaves.push(path.clone());
-                    out.push(spec(path, NodeBody::Leaf(check(gen.check, checks)), criticality));
+                    out.push(spec(
+                        path,
+                        NodeBody::Leaf(check(gen.check, checks)),
+                        criticality,
+                    ));
                     continue;
                 }
             }
         };
         // Leave some `worst`/`standard` parents implied by their children.
-        if n > 0 && body == Rule::Worst && criticality == Criticality::Standard && gen.check % 2 == 0 {
+        if n > 0
+            && body == Rule::Worst
+            && criticality == Criticality::Standard
+            && gen.check % 2 == 0
+        {
             continue;
         }
         out.push(spec(path, NodeBody::Inner(body), criticality));
@@ -154,7 +184,13 @@ fn namespace_specs(
 }
 
 fn spec(path: &str, body: NodeBody, criticality: Criticality) -> NodeSpec {
-    NodeSpec { path: p(path), body, criticality, filter: FilterSpec::default(), origin: None }
+    NodeSpec {
+        path: p(path),
+        body,
+        criticality,
+        filter: FilterSpec::default(),
+        origin: None,
+    }
 }
 
 /// A spec (without filters) from a shape.
@@ -165,10 +201,34 @@ pub fn generate(shape: &Shape, checks: Checks) -> Generated {
     let (mut nodes, mut shared) = (Vec::new(), Vec::new());
     let (mut leaves, mut shared_leaves, mut mounts) = (Vec::new(), Vec::new(), Vec::new());
     let all_shared: Vec<String> = a.paths.iter().chain(&b.paths).cloned().collect();
-    namespace_specs(&proper, &shape.proper, &all_shared, checks, &mut nodes, &mut leaves, &mut mounts);
+    namespace_specs(
+        &proper,
+        &shape.proper,
+        &all_shared,
+        checks,
+        &mut nodes,
+        &mut leaves,
+        &mut mounts,
+    );
     let mut nested = Vec::new();
-    namespace_specs(&a, &shape.shared_a, &b.paths, checks, &mut shared, &mut shared_leaves, &mut nested);
-    namespace_specs(&b, &shape.shared_b, &[], checks, &mut shared, &mut shared_leaves, &mut nested);
+    namespace_specs(
+        &a,
+        &shape.shared_a,
+        &b.paths,
+        checks,
+        &mut shared,
+        &mut shared_leaves,
+        &mut nested,
+    );
+    namespace_specs(
+        &b,
+        &shape.shared_b,
+        &[],
+        checks,
+        &mut shared,
+        &mut shared_leaves,
+        &mut nested,
+    );
     // Shared leaves seen through the tree proper's mounts (one level).
     let mut visible = Vec::new();
     for (mount, target) in &mounts {
@@ -180,15 +240,29 @@ pub fn generate(shape: &Shape, checks: Checks) -> Generated {
             }
         }
     }
-    let leaves = leaves.iter().chain(&shared_leaves).chain(&visible).map(|s| p(s)).collect();
-    Generated { spec: TreeSpec { nodes, shared }, leaves, shared: all_shared.iter().map(|s| p(s)).collect() }
+    let leaves = leaves
+        .iter()
+        .chain(&shared_leaves)
+        .chain(&visible)
+        .map(|s| p(s))
+        .collect();
+    Generated {
+        spec: TreeSpec { nodes, shared },
+        leaves,
+        shared: all_shared.iter().map(|s| p(s)).collect(),
+    }
 }
 
 /// One step of a generated input sequence.
 #[derive(Clone, Debug)]
 pub enum Step {
     /// Observe leaf `leaf % leaves.len()` after `dt_ms`.
-    Observe { leaf: usize, what: u8, value: f64, dt_ms: u16 },
+    Observe {
+        leaf: usize,
+        what: u8,
+        value: f64,
+        dt_ms: u16,
+    },
     /// Age the tree after `dt_ms`.
     Tick { dt_ms: u16 },
 }
@@ -210,10 +284,21 @@ pub fn observation(what: u8, value: f64) -> Observation {
         0 | 1 => Observation::Value(value),
         2 => Observation::Heartbeat,
         _ if state == State::Unknown => {
-            let reasons = [UnknownReason::NoData, UnknownReason::Stale, UnknownReason::Conflicting, UnknownReason::Unreachable];
-            Observation::Status { state, reason: Some(reasons[what as usize % 4]) }
+            let reasons = [
+                UnknownReason::NoData,
+                UnknownReason::Stale,
+                UnknownReason::Conflicting,
+                UnknownReason::Unreachable,
+            ];
+            Observation::Status {
+                state,
+                reason: Some(reasons[what as usize % 4]),
+            }
         }
-        _ => Observation::Status { state, reason: None },
+        _ => Observation::Status {
+            state,
+            reason: None,
+        },
     }
 }
 
