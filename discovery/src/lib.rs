@@ -14,7 +14,12 @@
 //!   ([`AdvertError`] lists every bad field).
 //! - `registry`: the concurrent [`Registry`] of adverts: `apply` inputs and
 //!   `tick` time, get [`RegistryChange`]s; liveness, stale and bad input.
+//! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
+//!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`].
 //! - `vote`: [`combine_reports`], majority voting over shared components.
+//! - `selection`: [`Selection`], which producer a consumer follows: the
+//!   fallback chain, re-ranked incrementally, and the switching policy
+//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -24,7 +29,9 @@
 )]
 
 mod advert;
+mod dds;
 mod registry;
+mod selection;
 mod vote;
 mod wire;
 
@@ -32,9 +39,19 @@ pub use advert::{
     Advert, AdvertError, AdvertKey, FieldProblem, HealthSummary, Heartbeat, ProblemKind,
     MAX_NAME_LEN, MAX_NODES,
 };
+pub use dds::{
+    advert_qos, data_qos, heartbeat_qos, instant_of, now, offered_qos, unix_now_ns, Advertiser,
+    AdvertiserConfig, CdrReader, CdrWriter, DdsConfig, DdsError, Delivered, Route, RouteEnd,
+    Subscription, SubscriptionConfig, SubscriptionStats, SyntheticSample, VigilParticipant,
+    SYNTHETIC_TYPE,
+};
 pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
     RegistryStats,
+};
+pub use selection::{
+    ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
+    SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{

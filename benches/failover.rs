@@ -1,0 +1,3 @@
+//! End-to-end failover harness (work in progress).
+
+fn main() {}

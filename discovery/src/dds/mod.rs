@@ -1,0 +1,41 @@
+//! The DDS shell: moves wire structs between rustdds and the sans-IO core
+//! and feeds the core the time.
+//!
+//! rustdds gives no liveliness events, ignores ownership strength and
+//! notices a dead participant only after about 50 s (REFERENCES.md), so
+//! nothing here depends on those: producers send their own heartbeats on
+//! `vigil_heartbeats`, and a consumer follows one producer by filtering
+//! samples on the writer GUID.
+//!
+//! # Layout
+//!
+//! - `config`: [`DdsConfig`], domain, interface and liveness contract.
+//! - `error`: [`DdsError`].
+//! - `participant`: [`VigilParticipant`], the vigil topics and their QoS,
+//!   rustdds keys of the wire structs.
+//! - `advertiser`: [`Advertiser`], the producer side.
+//! - `selector`: [`Selector`], the consumer side: registry and selection
+//!   driven by DDS samples and timers.
+//! - `subscription`: [`Subscription`], the typed data reader that delivers
+//!   the active producer's samples only, with hot standby.
+//! - `sample`: [`SyntheticSample`] of `vigil produce`, and the clocks.
+
+mod advertiser;
+mod config;
+mod error;
+mod participant;
+mod sample;
+// mod selector;
+mod subscription;
+
+pub use advertiser::{offered_qos, Advertiser, AdvertiserConfig};
+pub use config::DdsConfig;
+pub use error::DdsError;
+pub use participant::{
+    advert_qos, data_qos, heartbeat_qos, CdrReader, CdrWriter, VigilParticipant,
+};
+pub use sample::{instant_of, now, unix_now_ns, SyntheticSample, SYNTHETIC_TYPE};
+// pub use selector::{Selector, SelectorConfig, SelectorStats};
+pub use subscription::{
+    Delivered, Route, RouteEnd, Subscription, SubscriptionConfig, SubscriptionStats,
+};

@@ -1,0 +1,278 @@
+//! One DDS domain participant with vigil's two topics, and the rustdds
+//! plumbing of the wire structs (keys, QoS).
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustdds::dds::key::{CdrEncodingMaxSize, CdrEncodingSize};
+use rustdds::policy::{Durability, History, Reliability, ResourceLimits};
+use rustdds::with_key::{DataReader, DataWriter};
+use rustdds::{
+    CDRDeserializerAdapter, CDRSerializerAdapter, DomainParticipant, DomainParticipantBuilder, Key,
+    Keyed, Publisher, QosPolicies, QosPolicyBuilder, Subscriber, Topic, TopicDescription,
+    TopicKind,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{DdsConfig, DdsError};
+use crate::wire::{
+    AdvertKeyWire, AdvertWire, HeartbeatWire, ADVERT_TOPIC, ADVERT_TYPE, HEARTBEAT_TOPIC,
+    HEARTBEAT_TYPE,
+};
+
+/// A typed writer with rustdds's CDR adapter, as vigil creates them.
+pub type CdrWriter<T> = DataWriter<T, CDRSerializerAdapter<T>>;
+/// A typed reader with rustdds's CDR adapter, as vigil creates them.
+pub type CdrReader<T> = DataReader<T, CDRDeserializerAdapter<T>>;
+
+// The advert instance key: one instance per (producer, topic).
+impl Key for AdvertKeyWire {}
+
+impl CdrEncodingSize for AdvertKeyWire {
+    /// Two strings: unbounded, so rustdds hashes the key with MD5 (RTPS 2.3
+    /// §9.6.3.8), which is what other vendors do for string keys too.
+    fn cdr_encoding_max_size() -> CdrEncodingMaxSize {
+        CdrEncodingMaxSize::Unbounded
+    }
+}
+
+impl Keyed for AdvertWire {
+    type K = AdvertKeyWire;
+
+    fn key(&self) -> AdvertKeyWire {
+        self.key.clone()
+    }
+}
+
+impl Keyed for HeartbeatWire {
+    type K = String;
+
+    fn key(&self) -> String {
+        self.producer.clone()
+    }
+}
+
+/// A DDS domain participant joined for vigil: the advert and heartbeat
+/// topics, one publisher and one subscriber. Cheap to clone; every clone is
+/// the same participant.
+///
+/// Applications create their own data writers and readers on it (or on
+/// [`VigilParticipant::dds`]) so that a producer's data writer and its
+/// advert share a participant, as a DDS expert would expect.
+#[derive(Clone)]
+pub struct VigilParticipant {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dp: DomainParticipant,
+    config: DdsConfig,
+    adverts: Topic,
+    heartbeats: Topic,
+    publisher: Publisher,
+    subscriber: Subscriber,
+}
+
+impl fmt::Debug for VigilParticipant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VigilParticipant")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VigilParticipant {
+    /// Joins the domain of `config` on its interface only (loopback by
+    /// default) and creates vigil's topics. Takes about 40 ms.
+    pub fn new(config: DdsConfig) -> Result<VigilParticipant, DdsError> {
+        config.validate()?;
+        let dp = DomainParticipantBuilder::new(config.domain)
+            .with_only_networks([config.interface])
+            .build()
+            .map_err(|e| DdsError::Participant {
+                domain: config.domain,
+                interface: config.interface,
+                reason: format!("{e:?}"),
+            })?;
+        let adverts = dp
+            .create_topic(
+                ADVERT_TOPIC.to_owned(),
+                ADVERT_TYPE.to_owned(),
+                &advert_qos(),
+                TopicKind::WithKey,
+            )
+            .map_err(|e| DdsError::create("topic", ADVERT_TOPIC, e))?;
+        let heartbeats = dp
+            .create_topic(
+                HEARTBEAT_TOPIC.to_owned(),
+                HEARTBEAT_TYPE.to_owned(),
+                &heartbeat_qos(),
+                TopicKind::WithKey,
+            )
+            .map_err(|e| DdsError::create("topic", HEARTBEAT_TOPIC, e))?;
+        let default_qos = QosPolicyBuilder::new().build();
+        let publisher = dp
+            .create_publisher(&default_qos)
+            .map_err(|e| DdsError::create("publisher", ADVERT_TOPIC, e))?;
+        let subscriber = dp
+            .create_subscriber(&default_qos)
+            .map_err(|e| DdsError::create("subscriber", ADVERT_TOPIC, e))?;
+        Ok(VigilParticipant {
+            inner: Arc::new(Inner {
+                dp,
+                config,
+                adverts,
+                heartbeats,
+                publisher,
+                subscriber,
+            }),
+        })
+    }
+
+    /// The configuration it was joined with.
+    pub fn config(&self) -> &DdsConfig {
+        &self.inner.config
+    }
+
+    /// The rustdds participant, for the application's own entities.
+    pub fn dds(&self) -> &DomainParticipant {
+        &self.inner.dp
+    }
+
+    /// The shared publisher.
+    pub fn publisher(&self) -> &Publisher {
+        &self.inner.publisher
+    }
+
+    /// The shared subscriber.
+    pub fn subscriber(&self) -> &Subscriber {
+        &self.inner.subscriber
+    }
+
+    /// Creates (or finds) a keyed application data topic with
+    /// [`data_qos`].
+    pub fn data_topic(&self, name: &str, type_name: &str) -> Result<Topic, DdsError> {
+        self.inner
+            .dp
+            .create_topic(
+                name.to_owned(),
+                type_name.to_owned(),
+                &data_qos(),
+                TopicKind::WithKey,
+            )
+            .map_err(|e| DdsError::create("topic", name, e))
+    }
+
+    /// A CDR writer on an application topic with `qos` (default
+    /// [`data_qos`]).
+    pub fn data_writer<T>(
+        &self,
+        topic: &Topic,
+        qos: Option<QosPolicies>,
+    ) -> Result<CdrWriter<T>, DdsError>
+    where
+        T: Keyed + Serialize,
+        T::K: Serialize,
+    {
+        self.inner
+            .publisher
+            .create_datawriter_cdr::<T>(topic, Some(qos.unwrap_or_else(data_qos)))
+            .map_err(|e| DdsError::create("data writer", &topic.name(), e))
+    }
+
+    /// A CDR reader on an application topic with `qos` (default
+    /// [`data_qos`]).
+    pub fn data_reader<T>(
+        &self,
+        topic: &Topic,
+        qos: Option<QosPolicies>,
+    ) -> Result<CdrReader<T>, DdsError>
+    where
+        T: Keyed + DeserializeOwned + 'static,
+        for<'de> T::K: serde::Deserialize<'de>,
+    {
+        self.inner
+            .subscriber
+            .create_datareader_cdr::<T>(topic, Some(qos.unwrap_or_else(data_qos)))
+            .map_err(|e| DdsError::create("data reader", &topic.name(), e))
+    }
+
+    pub(crate) fn advert_writer(&self) -> Result<CdrWriter<AdvertWire>, DdsError> {
+        self.inner
+            .publisher
+            .create_datawriter_cdr::<AdvertWire>(&self.inner.adverts, Some(advert_qos()))
+            .map_err(|e| DdsError::create("advert writer", ADVERT_TOPIC, e))
+    }
+
+    pub(crate) fn heartbeat_writer(&self) -> Result<CdrWriter<HeartbeatWire>, DdsError> {
+        self.inner
+            .publisher
+            .create_datawriter_cdr::<HeartbeatWire>(&self.inner.heartbeats, Some(heartbeat_qos()))
+            .map_err(|e| DdsError::create("heartbeat writer", HEARTBEAT_TOPIC, e))
+    }
+
+    pub(crate) fn advert_reader(&self) -> Result<CdrReader<AdvertWire>, DdsError> {
+        self.inner
+            .subscriber
+            .create_datareader_cdr::<AdvertWire>(&self.inner.adverts, Some(advert_qos()))
+            .map_err(|e| DdsError::create("advert reader", ADVERT_TOPIC, e))
+    }
+
+    pub(crate) fn heartbeat_reader(&self) -> Result<CdrReader<HeartbeatWire>, DdsError> {
+        self.inner
+            .subscriber
+            .create_datareader_cdr::<HeartbeatWire>(&self.inner.heartbeats, Some(heartbeat_qos()))
+            .map_err(|e| DdsError::create("heartbeat reader", HEARTBEAT_TOPIC, e))
+    }
+}
+
+/// Writers never wait for a full reliable window: a sample that cannot be
+/// admitted is reported at once. A blocked heartbeat task would make its
+/// producer look dead, which is worse than one lost sample.
+fn reliable() -> Reliability {
+    Reliability::Reliable {
+        max_blocking_time: rustdds::Duration::ZERO,
+    }
+}
+
+/// QoS of the advert topic: reliable, transient-local so late joiners get
+/// the current set, keep-last 1 per (producer, topic) instance.
+pub fn advert_qos() -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(reliable())
+        .durability(Durability::TransientLocal)
+        .history(History::KeepLast { depth: 1 })
+        .build()
+}
+
+/// QoS of the heartbeat topic: reliable, volatile (an old heartbeat is
+/// worthless), keep-last 1 per producer.
+pub fn heartbeat_qos() -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(reliable())
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth: 1 })
+        .build()
+}
+
+/// Default QoS of application data topics (`vigil produce` and
+/// [`Subscription`](super::Subscription)): reliable, volatile, keep-last 256.
+///
+/// The resource limit sizes rustdds's reliable send window. rustdds derives
+/// it from `max_samples` (default 8192) and keeps a SIGKILLed reader matched
+/// for its 50 s participant lease: at 1 kHz the default window fills in 8 s
+/// and every later sample would be refused for every reader. 65 536 covers
+/// the lease at 1 kHz.
+pub fn data_qos() -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(reliable())
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth: 256 })
+        .resource_limits(ResourceLimits {
+            max_samples: 65_536,
+            max_instances: 1024,
+            max_samples_per_instance: 65_536,
+        })
+        .build()
+}

@@ -1,0 +1,77 @@
+//! The synthetic sample of `vigil produce`, and the clocks of the shell.
+
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use rustdds::Keyed;
+use serde::{Deserialize, Serialize};
+use vigil_diag::Timestamp;
+
+/// The DDS type name of [`SyntheticSample`].
+pub const SYNTHETIC_TYPE: &str = "vigil::demo::Sample_v1";
+
+/// A sample of the synthetic producer (`vigil produce`): enough to measure
+/// what a consumer got and what it missed. Keyed by producer, so each
+/// producer is its own DDS instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyntheticSample {
+    /// The producer id.
+    pub producer: String,
+    /// 1 for the first sample, +1 per sample: a jump is a lost sample.
+    pub seq: u64,
+    /// When it was taken, nanoseconds since the Unix epoch (producers and
+    /// consumers on one host share this clock).
+    pub source_ts_ns: u64,
+    /// The producer's sample period in nanoseconds, so a consumer can count
+    /// the samples a switch between producers skipped.
+    pub period_ns: u64,
+}
+
+impl Keyed for SyntheticSample {
+    type K = String;
+
+    fn key(&self) -> String {
+        self.producer.clone()
+    }
+}
+
+/// The process-wide origin of the core's clock. A monotonic `Instant`, so
+/// leases and timers never jump with the wall clock.
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Now on the core's clock: nanoseconds since this process first asked.
+pub fn now() -> Timestamp {
+    let nanos = origin().elapsed().as_nanos();
+    Timestamp::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// The `Instant` of a core timestamp, for `tokio::time::sleep_until`.
+pub fn instant_of(at: Timestamp) -> Instant {
+    origin() + std::time::Duration::from_nanos(at.as_nanos())
+}
+
+/// Now on the wall clock, nanoseconds since the Unix epoch (0 if the clock
+/// is set before 1970).
+pub fn unix_now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_is_monotonic_and_maps_back_to_instants() {
+        let a = now();
+        let b = now();
+        assert!(b >= a);
+        let instant = instant_of(b);
+        assert!(instant <= Instant::now());
+    }
+}
