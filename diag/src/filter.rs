@@ -43,16 +43,17 @@
 //!   of the last `d`).
 //!
 //! Right after the first apply, boundaries below the raw state count as
-//! freshly tripped (a counter at `trip`, a hold starting then).
+//! freshly tripped (a counter at `trip`; a hold that starts once raw gets
+//! better), the others as clear.
 //!
 //! # Flap damping
 //!
-//! Every change of the raw state between two applies adds `penalty`; the
-//! penalty halves every `half_life`. When it rises above `suppress` the node
-//! is *suppressed*: it reports the worst state seen since suppression began
-//! (the state reported just before, and every raw and debounced state
-//! since), with trend `intermittent`, so it only ever gets worse while
-//! suppressed. Once the penalty decays below `reuse` the node is released
+//! Every apply whose raw state differs from the previous one adds
+//! `penalty`; the penalty halves every `half_life`. When it rises above
+//! `suppress` the node is *suppressed*: it reports the worst state seen
+//! since suppression began (the state reported just before, and every raw
+//! and debounced state since), with trend `intermittent`, so it only ever
+//! gets worse while suppressed. Once the penalty decays below `reuse` the node is released
 //! and reports its debounced state again. As in RFC 2439 the penalty is
 //! capped, at `reuse × 2⁴` (or `suppress + penalty` if that is higher), so a
 //! node is released at most about four half-lives after it stops flapping
