@@ -1,0 +1,375 @@
+//! Selection: which producer a consumer follows, and when it switches.
+//!
+//! A [`Selection`] follows a query over a [`Registry`]. Feed it every
+//! [`RegistryChange`] the registry returns ([`Selection::on_changes`]) and
+//! call [`Selection::tick`] at [`Selection::next_deadline`]; it returns a
+//! [`SelectionEvent`] whenever the active producer changes. It never reads
+//! a clock: the same inputs at the same times give the same events.
+//!
+//! # The chain
+//!
+//! Every advert that satisfies a clause, is reachable, and is OK or
+//! DEGRADED is in the fallback chain ([`Selection::chain`]), ordered by
+//! clause (an `ELSE` clause only after every earlier one), then health (OK
+//! before DEGRADED: a degraded producer is a reason to switch), then the
+//! query's own ranking (`PREFER` keys, confidence, producer id), then
+//! topic. FAILED, UNKNOWN and unreachable producers are never routed to,
+//! whatever the query says. The active producer is usually the chain's
+//! head, but not always: the rules below keep it during a hold-off, a
+//! wait-to-restore, or for good when non-revertive.
+//!
+//! # Switching rules (ITU-T G.8031 terms)
+//!
+//! 1. **Immediate** when the active producer is removed, unreachable,
+//!    FAILED or UNKNOWN, or stops satisfying a hard constraint of its
+//!    clause: switch to the best candidate (the chain's head that is not
+//!    flap-suppressed; a suppressed one only as the last resort), or to
+//!    none.
+//! 2. **Hold-off** before leaving a *merely degraded* active producer: one
+//!    that is DEGRADED (overall or on a node it reports) and would still
+//!    satisfy its clause if every DEGRADED read as OK. So
+//!    `health.state = OK` does not make DEGRADED a hard violation: it gets
+//!    the hold-off too. The hold-off starts when the active producer is
+//!    degraded and something better exists; if it recovers before
+//!    `hold_off` the selection stays. When it expires the selection moves
+//!    to a non-suppressed candidate ranked above it, or, if it no longer
+//!    satisfies any clause as it is, to the best candidate or to none.
+//! 3. **Wait-to-restore** (revertive): a healthy active producer is left
+//!    for a challenger ranked above it only once the challenger has been
+//!    eligible, with no health change, for `wait_to_restore`. This covers
+//!    a recovered producer ([`SwitchCause::Restored`]), a return to an
+//!    earlier clause, and a better newcomer
+//!    ([`SwitchCause::BetterCandidate`]). Non-revertive: a healthy active
+//!    producer is never left for a challenger; only rules 1 and 2 move it.
+//!    With no active producer the best candidate is taken at once.
+//! 4. **Margin**: with `margin > 0` a challenger in the same clause and
+//!    health tier must beat the active producer's first `PREFER` value by
+//!    `margin × |active value|` (ASC: smaller by, DESC: larger by). A
+//!    better clause or OK over DEGRADED needs no margin. When the first
+//!    key is not a number for both, only a missing value on the active's
+//!    side counts as beaten. `margin = 0`: any strictly better rank.
+//! 5. **Flap damping** (RFC 2439): each change of a producer's effective
+//!    health state adds a penalty ([`SwitchPolicy::flap`]); while
+//!    suppressed it cannot become active by rules 2 and 3, and by rule 1
+//!    only when nothing else qualifies. Each time it is passed over for a
+//!    switch it would have won counts once per suppression episode in
+//!    [`SelectionStats::flaps_suppressed`].
+//!
+//! # Shared components
+//!
+//! A `health('path')` condition reads the candidate's own report of that
+//! node; when its advert does not report the path, it reads
+//! [`Registry::shared_state`] for it (the vote of every reachable advert
+//! reporting it, with [`Selection::with_quorum`], default 1). When nobody
+//! reports the path the condition is UNKNOWN, as qos evaluation has it.
+//! A change in such a vote re-evaluates every candidate (rare: it happens
+//! only when a shared component's reported state changes).
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
+
+use vigil_diag::{Path, State, Timestamp};
+
+use crate::advert::AdvertKey;
+use crate::registry::{Registry, RegistryChange};
+
+mod chain;
+mod decide;
+mod explain;
+mod flap;
+mod policy;
+mod query;
+
+use chain::{Cand, Member, Members, Shared, SharedCache, Slot};
+
+pub use explain::{CandidateExplanation, CandidateStatus, SelectionExplanation};
+pub use policy::{ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy};
+pub use query::SelectionQuery;
+
+/// What one consumer follows (see the module doc).
+#[derive(Debug)]
+pub struct Selection {
+    query: SelectionQuery,
+    policy: SwitchPolicy,
+    quorum: usize,
+    members: Members,
+    shared: RefCell<SharedCache>,
+    /// Whether the members were loaded from the registry.
+    synced: bool,
+    /// Time never goes back before the latest call.
+    now: Timestamp,
+    active: Option<ActiveProducer>,
+    /// The producer left by the switch being reported.
+    previous: Option<AdvertKey>,
+    standby: Option<ActiveProducer>,
+    /// When the running hold-off expires.
+    hold_off: Option<Timestamp>,
+    deadline: Option<Timestamp>,
+    stats: SelectionStats,
+    ever_selected: bool,
+    /// `chain()` as keys, built on demand.
+    chain_keys: OnceCell<Vec<AdvertKey>>,
+}
+
+impl Selection {
+    /// A selection following `query` (a [`vigil_qos::Query`], preferably,
+    /// or a [`vigil_qos::CompiledQuery`]; see [`SelectionQuery`]).
+    pub fn new(query: impl Into<SelectionQuery>, policy: SwitchPolicy) -> Selection {
+        Selection {
+            query: query.into(),
+            policy,
+            quorum: 1,
+            members: Members::default(),
+            shared: RefCell::new(SharedCache::new()),
+            synced: false,
+            now: Timestamp::ZERO,
+            active: None,
+            previous: None,
+            standby: None,
+            hold_off: None,
+            deadline: None,
+            stats: SelectionStats::default(),
+            ever_selected: false,
+            chain_keys: OnceCell::new(),
+        }
+    }
+
+    /// How many observers a shared component's vote needs.
+    pub fn with_quorum(mut self, quorum: usize) -> Selection {
+        self.quorum = quorum;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &SwitchPolicy {
+        &self.policy
+    }
+
+    /// The query.
+    pub fn query(&self) -> &SelectionQuery {
+        &self.query
+    }
+
+    fn shared_lookup<'a>(&'a self, registry: Option<&'a Registry>) -> Shared<'a> {
+        Shared {
+            cache: &self.shared,
+            registry,
+            quorum: self.quorum,
+        }
+    }
+
+    /// Takes in what the registry reported at `now`. The first call (of
+    /// this or [`Selection::tick`]) loads every registry entry.
+    pub fn on_changes(
+        &mut self,
+        registry: &Registry,
+        changes: &[RegistryChange],
+        now: Timestamp,
+    ) -> Option<SelectionEvent> {
+        self.now = self.now.max(now);
+        if !self.synced {
+            self.rebuild(registry);
+        } else {
+            let mut seen: Vec<&AdvertKey> = Vec::with_capacity(changes.len());
+            for key in changes.iter().filter_map(RegistryChange::key) {
+                if !seen.contains(&key) {
+                    seen.push(key);
+                }
+            }
+            let mut shared_touched = false;
+            for key in seen {
+                shared_touched |= self.refresh(registry, key);
+            }
+            if shared_touched {
+                self.refresh_shared(registry);
+            }
+        }
+        self.decide(registry)
+    }
+
+    /// Runs the timers (hold-off, wait-to-restore, flap release) up to `now`.
+    pub fn tick(&mut self, registry: &Registry, now: Timestamp) -> Option<SelectionEvent> {
+        self.now = self.now.max(now);
+        if !self.synced {
+            self.rebuild(registry);
+        }
+        self.decide(registry)
+    }
+
+    /// The next time [`Selection::tick`] may change something.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    /// The producer to follow.
+    pub fn active(&self) -> Option<&ActiveProducer> {
+        self.active.as_ref()
+    }
+
+    /// The next candidate, for hot standby.
+    pub fn standby(&self) -> Option<&ActiveProducer> {
+        self.standby.as_ref()
+    }
+
+    /// The fallback chain, best first (see the module doc).
+    pub fn chain(&self) -> &[AdvertKey] {
+        self.chain_keys.get_or_init(|| {
+            self.members
+                .chain
+                .iter()
+                .map(|&s| self.members.get(s).key.clone())
+                .collect()
+        })
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> SelectionStats {
+        self.stats
+    }
+
+    /// Forgets every candidate and loads them again from `registry`: for a
+    /// caller that could not pass every change.
+    pub fn rebuild(&mut self, registry: &Registry) {
+        self.synced = true;
+        self.members = Members::default();
+        self.shared.borrow_mut().clear();
+        for view in registry.snapshot() {
+            let member = Member {
+                key: view.advert.key.clone(),
+                view,
+                clause: None,
+                in_chain: false,
+                stable_since: self.now,
+                recovered: false,
+                flap: Default::default(),
+            };
+            let slot = self.members.insert(member);
+            self.evaluate(registry, slot);
+        }
+        let shared = Shared::new(&self.shared, Some(registry), self.quorum);
+        self.members.sort(&self.query, shared);
+        self.chain_keys.take();
+    }
+
+    /// Evaluates one member's clause and chain membership.
+    fn evaluate(&mut self, registry: &Registry, slot: Slot) {
+        let shared = self.shared_lookup(Some(registry));
+        let member = self.members.get(slot);
+        let cand = Cand {
+            view: &member.view,
+            shared,
+            degraded_as_ok: false,
+        };
+        let clause = self.query.compiled().first_clause(&cand);
+        let in_chain = clause.is_some() && member.selectable();
+        let member = self.members.get_mut(slot);
+        member.clause = clause;
+        member.in_chain = in_chain;
+    }
+
+    /// Takes in one entry's new state. Returns whether it reports (or
+    /// reported) a shared path the query reads.
+    fn refresh(&mut self, registry: &Registry, key: &AdvertKey) -> bool {
+        let view = registry.get(key);
+        let now = self.now;
+        let slot = self.members.slot(key);
+        let touched = {
+            let cache = self.shared.borrow();
+            let reports =
+                |nodes: &BTreeMap<Path, State>| cache.keys().any(|p| nodes.contains_key(p));
+            view.as_ref()
+                .is_some_and(|v| reports(&v.advert.health.nodes))
+                || slot.is_some_and(|s| reports(&self.members.get(s).view.advert.health.nodes))
+        };
+        let old = slot.and_then(|s| {
+            let shared = self.shared_lookup(None);
+            let in_chain = self.members.get(s).in_chain;
+            in_chain
+                .then(|| self.members.position(&self.query, shared, s))
+                .flatten()
+        });
+        self.chain_keys.take();
+        match (slot, view) {
+            (None, None) => {}
+            (Some(s), None) => {
+                if let Some(p) = old {
+                    self.members.chain.remove(p);
+                }
+                self.members.remove(s);
+            }
+            (None, Some(view)) => {
+                let slot = self.members.insert(Member {
+                    key: key.clone(),
+                    view,
+                    clause: None,
+                    in_chain: false,
+                    stable_since: now,
+                    recovered: false,
+                    flap: Default::default(),
+                });
+                self.evaluate(registry, slot);
+                let shared = Shared::new(&self.shared, None, self.quorum);
+                self.members.reposition(&self.query, shared, slot, None);
+            }
+            (Some(s), Some(view)) => {
+                let flap_spec = self.policy.flap.clone();
+                let member = self.members.get_mut(s);
+                let (old_state, new_state) = (member.view.health.state, view.health.state);
+                if old_state != new_state {
+                    member.flap.record_change(&flap_spec, now);
+                    member.stable_since = now;
+                    // The derived order of State is severity.
+                    member.recovered |= new_state < old_state;
+                }
+                if member.view.reachable != view.reachable {
+                    member.stable_since = now;
+                    member.recovered |= view.reachable;
+                }
+                member.view = view;
+                let was_in_chain = member.in_chain;
+                self.evaluate(registry, s);
+                let member = self.members.get_mut(s);
+                if member.in_chain && !was_in_chain {
+                    member.stable_since = now;
+                    member.recovered = true;
+                }
+                let shared = Shared::new(&self.shared, None, self.quorum);
+                self.members.reposition(&self.query, shared, s, old);
+            }
+        }
+        touched
+    }
+
+    /// Recomputes the shared states the query read; when one changed,
+    /// re-evaluates every member.
+    fn refresh_shared(&mut self, registry: &Registry) {
+        let paths: Vec<_> = self.shared.borrow().keys().cloned().collect();
+        let mut changed = false;
+        for path in paths {
+            let state = (registry.reporters(&path) > 0)
+                .then(|| registry.shared_state(&path, self.quorum).state);
+            let mut cache = self.shared.borrow_mut();
+            if cache.get(&path) != Some(&state) {
+                cache.insert(path, state);
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+        let slots: Vec<Slot> = self.members.iter().map(|(s, _)| s).collect();
+        let now = self.now;
+        for slot in slots {
+            let was_in_chain = self.members.get(slot).in_chain;
+            self.evaluate(registry, slot);
+            let member = self.members.get_mut(slot);
+            if member.in_chain != was_in_chain {
+                member.stable_since = now;
+                member.recovered |= member.in_chain;
+            }
+        }
+        let shared = Shared::new(&self.shared, None, self.quorum);
+        self.members.sort(&self.query, shared);
+        self.chain_keys.take();
+    }
+}

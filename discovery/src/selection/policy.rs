@@ -1,0 +1,174 @@
+//! The switching policy and what a selection reports: events, causes,
+//! counters.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use vigil_diag::{FlapDamping, State, Timestamp};
+
+use crate::advert::AdvertKey;
+
+/// How a selection switches (ITU-T G.8031 terms; see the `selection`
+/// module doc for the rules).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwitchPolicy {
+    /// How long a merely DEGRADED active producer is kept before the
+    /// selection leaves it for a better one. Not applied to FAILED,
+    /// UNKNOWN, unreachable or removed producers: those are left at once.
+    pub hold_off: Duration,
+    /// How long a challenger (a recovered producer, a return to an earlier
+    /// clause, a better newcomer) must stay eligible before a revertive
+    /// switch to it.
+    pub wait_to_restore: Duration,
+    /// Whether a healthy active producer is ever left for a better one.
+    /// Non-revertive: only faults move the consumer.
+    pub revertive: bool,
+    /// How much better, relatively, a challenger's first `PREFER` value
+    /// must be (0.1: 10 % better). 0: any strictly better rank.
+    pub margin: f64,
+    /// Flap damping of producers' health changes (RFC 2439).
+    pub flap: FlapDamping,
+}
+
+impl Default for SwitchPolicy {
+    /// Hold-off 200 ms, wait-to-restore 1 s, revertive, no margin, default
+    /// flap damping (three quick changes suppress).
+    fn default() -> Self {
+        SwitchPolicy {
+            hold_off: Duration::from_millis(200),
+            wait_to_restore: Duration::from_secs(1),
+            revertive: true,
+            margin: 0.0,
+            flap: FlapDamping::default(),
+        }
+    }
+}
+
+/// The producer a consumer follows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActiveProducer {
+    /// Which advert.
+    pub key: AdvertKey,
+    /// The DDS writer whose samples to deliver.
+    pub writer_guid: [u8; 16],
+    /// The query clause it satisfies (0: the first, 1: the first `ELSE`...).
+    pub clause: usize,
+}
+
+/// Why a selection changed its active producer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum SwitchCause {
+    /// The first producer selected.
+    Initial,
+    /// A candidate appeared while none was active (after the first).
+    Available,
+    /// The active producer became FAILED or UNKNOWN.
+    ActiveFailed {
+        /// Its state.
+        state: State,
+    },
+    /// The active producer's lease expired.
+    ActiveUnreachable,
+    /// The active producer's advert was disposed or removed.
+    ActiveRemoved,
+    /// The active producer no longer satisfies a hard constraint of its
+    /// clause (for a reason other than being DEGRADED).
+    ConstraintViolated {
+        /// The first condition it fails.
+        reason: String,
+    },
+    /// The active producer stayed degraded for the whole hold-off.
+    HoldOffExpired {
+        /// Its state.
+        state: State,
+    },
+    /// Revertive switch to a producer that recovered (or had been active
+    /// before), after wait-to-restore.
+    Restored,
+    /// Revertive switch to a better producer that never failed while known,
+    /// after wait-to-restore.
+    BetterCandidate,
+    /// The active producer restarted: same advert key, new writer GUID.
+    EndpointChanged,
+}
+
+impl fmt::Display for SwitchCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SwitchCause::Initial => f.write_str("initial selection"),
+            SwitchCause::Available => f.write_str("a candidate became available"),
+            SwitchCause::ActiveFailed { state } => write!(f, "active producer is {state}"),
+            SwitchCause::ActiveUnreachable => {
+                f.write_str("active producer is unreachable (lease expired)")
+            }
+            SwitchCause::ActiveRemoved => f.write_str("active producer was removed"),
+            SwitchCause::ConstraintViolated { reason } => {
+                write!(f, "active producer violates its clause: {reason}")
+            }
+            SwitchCause::HoldOffExpired { state } => {
+                write!(f, "active producer stayed {state} past the hold-off")
+            }
+            SwitchCause::Restored => {
+                f.write_str("revert to a restored producer after wait-to-restore")
+            }
+            SwitchCause::BetterCandidate => f.write_str("better candidate after wait-to-restore"),
+            SwitchCause::EndpointChanged => {
+                f.write_str("active producer restarted with a new writer")
+            }
+        }
+    }
+}
+
+impl Serialize for SwitchCause {
+    /// As its text.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A change of the active producer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SelectionEvent {
+    /// When it was decided.
+    pub at: Timestamp,
+    /// The producer left, if any.
+    pub previous: Option<AdvertKey>,
+    /// The producer to follow now; `None` when no candidate qualifies.
+    pub active: Option<ActiveProducer>,
+    /// The fallback chain after the switch, best first.
+    pub chain: Vec<AdvertKey>,
+    /// Why.
+    pub cause: SwitchCause,
+    /// The next candidate, for hot standby.
+    pub standby: Option<ActiveProducer>,
+}
+
+impl fmt::Display for SelectionEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ", self.at)?;
+        match &self.previous {
+            Some(p) => write!(f, "{p}")?,
+            None => f.write_str("(none)")?,
+        }
+        f.write_str(" -> ")?;
+        match &self.active {
+            Some(a) => write!(f, "{}", a.key)?,
+            None => f.write_str("(none)")?,
+        }
+        write!(f, ": {}", self.cause)
+    }
+}
+
+/// A selection's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SelectionStats {
+    /// Changes of the active producer.
+    pub switches: u64,
+    /// Times a flap-suppressed producer was passed over for a switch it
+    /// would otherwise have won; counted once per producer per suppression
+    /// episode.
+    pub flaps_suppressed: u64,
+}
