@@ -81,9 +81,6 @@
 //! Time is monotonic per filter: a `now` earlier than the last apply is
 //! taken as the last apply's time.
 
-// Until the tree engine switches from its stand-in filter to this one.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::time::Duration;
 
 use crate::health::{State, Trend};
