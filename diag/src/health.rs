@@ -127,7 +127,9 @@ impl State {
 
     /// Parses a state name, a ROS 2 level name or a ROS 2 level digit, case
     /// insensitively, with the reason ROS 2 `STALE` implies.
-    pub fn parse_with_reason(text: &str) -> Result<(State, Option<UnknownReason>), StateParseError> {
+    pub fn parse_with_reason(
+        text: &str,
+    ) -> Result<(State, Option<UnknownReason>), StateParseError> {
         let upper = text.trim().to_ascii_uppercase();
         let parsed = match upper.as_str() {
             "OK" | "0" => (State::Ok, None),
@@ -219,7 +221,10 @@ mod tests {
             let (back, _) = State::from_ros_level(state.ros_level()).unwrap();
             assert_eq!(back, state);
         }
-        assert_eq!(State::from_ros_level(3), Some((State::Unknown, Some(UnknownReason::Stale))));
+        assert_eq!(
+            State::from_ros_level(3),
+            Some((State::Unknown, Some(UnknownReason::Stale)))
+        );
         assert_eq!(State::from_ros_level(4), None);
     }
 
@@ -228,15 +233,27 @@ mod tests {
         assert_eq!("ok".parse::<State>(), Ok(State::Ok));
         assert_eq!("WARN".parse::<State>(), Ok(State::Degraded));
         assert_eq!("2".parse::<State>(), Ok(State::Failed));
-        assert_eq!(State::parse_with_reason("stale"), Ok((State::Unknown, Some(UnknownReason::Stale))));
+        assert_eq!(
+            State::parse_with_reason("stale"),
+            Ok((State::Unknown, Some(UnknownReason::Stale)))
+        );
         let err = "broken".parse::<State>().unwrap_err();
         assert!(err.to_string().contains("`broken`"));
     }
 
     #[test]
     fn json_names() {
-        assert_eq!(serde_json::to_string(&State::Degraded).unwrap(), "\"DEGRADED\"");
-        assert_eq!(serde_json::to_string(&UnknownReason::NoData).unwrap(), "\"no_data\"");
-        assert_eq!(serde_json::to_string(&Trend::Intermittent).unwrap(), "\"intermittent\"");
+        assert_eq!(
+            serde_json::to_string(&State::Degraded).unwrap(),
+            "\"DEGRADED\""
+        );
+        assert_eq!(
+            serde_json::to_string(&UnknownReason::NoData).unwrap(),
+            "\"no_data\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Trend::Intermittent).unwrap(),
+            "\"intermittent\""
+        );
     }
 }

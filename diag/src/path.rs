@@ -70,7 +70,10 @@ impl Path {
                     position,
                 });
             }
-            if let Some(bad) = label.chars().find(|c| !c.is_ascii() || !is_label_byte(*c as u8)) {
+            if let Some(bad) = label
+                .chars()
+                .find(|c| !c.is_ascii() || !is_label_byte(*c as u8))
+            {
                 return Err(PathError::InvalidLabel {
                     input: text.to_owned(),
                     label: label.to_owned(),
@@ -243,11 +246,17 @@ mod tests {
         assert_eq!(Path::parse(""), Err(PathError::Empty));
         assert_eq!(
             Path::parse("a..b"),
-            Err(PathError::EmptyLabel { input: "a..b".into(), position: 2 })
+            Err(PathError::EmptyLabel {
+                input: "a..b".into(),
+                position: 2
+            })
         );
         assert_eq!(
             Path::parse("a."),
-            Err(PathError::EmptyLabel { input: "a.".into(), position: 2 })
+            Err(PathError::EmptyLabel {
+                input: "a.".into(),
+                position: 2
+            })
         );
         let err = Path::parse("vehicle.Forearm Cam.x").unwrap_err();
         assert_eq!(
@@ -260,8 +269,14 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("`Forearm Cam` at position 2"));
-        assert!(matches!(Path::parse("a.b-c"), Err(PathError::InvalidLabel { bad: '-', .. })));
-        assert!(matches!(Path::parse("a.µ"), Err(PathError::InvalidLabel { bad: 'µ', .. })));
+        assert!(matches!(
+            Path::parse("a.b-c"),
+            Err(PathError::InvalidLabel { bad: '-', .. })
+        ));
+        assert!(matches!(
+            Path::parse("a.µ"),
+            Err(PathError::InvalidLabel { bad: 'µ', .. })
+        ));
     }
 
     #[test]
@@ -290,7 +305,10 @@ mod tests {
         assert_eq!(p("a.b").lca(&p("a.b.c")), Some(p("a.b")));
         assert_eq!(p("a.bc").lca(&p("a.b")), Some(p("a")));
         assert_eq!(p("x").lca(&p("y")), None);
-        assert_eq!(Path::lca_of(&[p("a.b.c"), p("a.b.d.e"), p("a.x")]), Some(p("a")));
+        assert_eq!(
+            Path::lca_of(&[p("a.b.c"), p("a.b.d.e"), p("a.x")]),
+            Some(p("a"))
+        );
         assert_eq!(Path::lca_of(&[]), None);
     }
 
@@ -329,7 +347,8 @@ mod tests {
 
         #[test]
         fn display_round_trips(path in path()) {
-            prop_assert_eq!(Path::parse(&path.to_string()), Ok(path));
+            let text = format!("{path}");
+            prop_assert_eq!(Path::parse(&text), Ok(path));
         }
 
         #[test]

@@ -78,7 +78,9 @@ pub enum Rule {
 }
 
 /// How much a child's state matters to a parent that takes the worst.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Criticality {
     /// Least important: a FAILED `low` child leaves its parent DEGRADED.

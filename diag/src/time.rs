@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// A point in time, in nanoseconds from an origin the caller chose.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp(u64);
 
 impl Timestamp {
@@ -99,8 +101,17 @@ mod tests {
     fn arithmetic_saturates() {
         let t = Timestamp::from_nanos(10);
         assert_eq!(t - Duration::from_nanos(20), Timestamp::ZERO);
-        assert_eq!(Timestamp::from_nanos(u64::MAX) + Duration::from_secs(1), Timestamp::from_nanos(u64::MAX));
-        assert_eq!(t.saturating_since(Timestamp::from_nanos(20)), Duration::ZERO);
-        assert_eq!(Timestamp::from_nanos(30).saturating_since(t), Duration::from_nanos(20));
+        assert_eq!(
+            Timestamp::from_nanos(u64::MAX) + Duration::from_secs(1),
+            Timestamp::from_nanos(u64::MAX)
+        );
+        assert_eq!(
+            t.saturating_since(Timestamp::from_nanos(20)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            Timestamp::from_nanos(30).saturating_since(t),
+            Duration::from_nanos(20)
+        );
     }
 }
