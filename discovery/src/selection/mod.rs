@@ -201,6 +201,12 @@ impl Selection {
         self.deadline
     }
 
+    /// When the running hold-off expires, if one runs (the active producer
+    /// is merely degraded and something better exists).
+    pub fn hold_off_until(&self) -> Option<Timestamp> {
+        self.hold_off
+    }
+
     /// The producer to follow.
     pub fn active(&self) -> Option<&ActiveProducer> {
         self.active.as_ref()

@@ -1,0 +1,338 @@
+//! The registry in simulated time: liveness, order, bad input, disposal,
+//! heartbeat state, shared components (issue 4 items 1, 3, 7).
+
+mod core_support;
+
+use core_support::{advert, ms, path, set_state, t};
+use vigil_diag::{State, UnknownReason};
+use vigil_discovery::{
+    AdvertKey, Heartbeat, Registry, RegistryChange, RegistryConfig, RegistryInput, WIRE_VERSION,
+};
+
+fn registry() -> Registry {
+    Registry::new(RegistryConfig { grace: ms(500) })
+}
+
+fn key(p: &str) -> AdvertKey {
+    AdvertKey::new(p, "imu")
+}
+
+fn heartbeat(producer: &str, sequence: u64, state: State, advert_sequence: u64) -> RegistryInput {
+    RegistryInput::Heartbeat(
+        Heartbeat {
+            producer: producer.into(),
+            sequence,
+            state,
+            advert_sequence,
+            timestamp_ns: 0,
+        }
+        .to_wire(),
+    )
+}
+
+#[test]
+fn lease_expiry_then_removal_after_grace() {
+    let r = registry();
+    let changes = r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    assert_eq!(changes, vec![RegistryChange::Added(key("a"))]);
+    assert_eq!(r.next_deadline(), Some(t(100)));
+    r.apply(heartbeat("a", 1, State::Ok, 1), t(50));
+    assert_eq!(r.tick(t(149)), vec![]);
+    assert_eq!(
+        r.tick(t(150)),
+        vec![
+            RegistryChange::Unreachable(key("a")),
+            RegistryChange::HealthChanged {
+                key: key("a"),
+                old: State::Ok,
+                new: State::Unknown
+            },
+        ]
+    );
+    let view = r.get(&key("a")).expect("kept during grace");
+    assert!(!view.reachable);
+    assert_eq!(view.health.state, State::Unknown);
+    assert_eq!(view.health.reason, Some(UnknownReason::Unreachable));
+    assert_eq!(r.stats().reachable, 0);
+    // Grace counts from the lease expiry, even when ticked late.
+    assert_eq!(r.next_deadline(), Some(t(650)));
+    assert_eq!(r.tick(t(700)), vec![RegistryChange::Removed(key("a"))]);
+    assert!(r.get(&key("a")).is_none());
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn a_late_tick_reports_both_steps() {
+    let r = registry();
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    let changes = r.tick(t(10_000));
+    assert_eq!(
+        changes.first(),
+        Some(&RegistryChange::Unreachable(key("a")))
+    );
+    assert_eq!(changes.last(), Some(&RegistryChange::Removed(key("a"))));
+}
+
+#[test]
+fn heard_again_is_reachable() {
+    let r = registry();
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    r.tick(t(100));
+    let changes = r.apply(heartbeat("a", 1, State::Ok, 1), t(200));
+    assert_eq!(
+        changes,
+        vec![
+            RegistryChange::Reachable(key("a")),
+            RegistryChange::HealthChanged {
+                key: key("a"),
+                old: State::Unknown,
+                new: State::Ok
+            },
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some(t(300)));
+}
+
+#[test]
+fn stale_sequence_is_ignored() {
+    let r = registry();
+    let mut a = advert("a", "imu", &[]);
+    a.sequence = 5;
+    r.apply(RegistryInput::Advert(a.to_wire()), t(0));
+    let mut old = a.clone();
+    old.sequence = 4;
+    set_state(&mut old, State::Failed);
+    assert_eq!(r.apply(RegistryInput::Advert(old.to_wire()), t(10)), vec![]);
+    assert_eq!(r.get(&key("a")).map(|v| v.health.state), Some(State::Ok));
+    assert_eq!(r.stats().stale, 1);
+    // An exact repeat is a sign of life only.
+    assert_eq!(r.apply(RegistryInput::Advert(a.to_wire()), t(20)), vec![]);
+    assert_eq!(r.get(&key("a")).map(|v| v.last_heard), Some(t(20)));
+}
+
+#[test]
+fn a_new_writer_guid_is_a_new_incarnation() {
+    let r = registry();
+    let mut a = advert("a", "imu", &[]);
+    a.sequence = 40;
+    r.apply(RegistryInput::Advert(a.to_wire()), t(0));
+    let mut restarted = advert("a", "imu", &[]);
+    restarted.writer_guid = core_support::guid("a", 1);
+    restarted.sequence = 1;
+    assert_eq!(
+        r.apply(RegistryInput::Advert(restarted.to_wire()), t(10)),
+        vec![RegistryChange::Updated(key("a"))]
+    );
+    assert_eq!(r.get(&key("a")).map(|v| v.advert.sequence), Some(1));
+}
+
+#[test]
+fn malformed_is_rejected_counted_and_the_last_good_state_stays() {
+    let r = registry();
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    let mut bad = advert("a", "imu", &[]);
+    bad.sequence = 2;
+    set_state(&mut bad, State::Failed);
+    let mut wire = bad.to_wire();
+    wire.writer_guid = vec![1, 2, 3];
+    wire.health.confidence = f32::NAN;
+    let changes = r.apply(RegistryInput::Advert(wire), t(10));
+    match changes.as_slice() {
+        [RegistryChange::Rejected { what, error }] => {
+            assert_eq!(what, "advert a/imu");
+            assert!(
+                error.contains("writer_guid") && error.contains("confidence"),
+                "{error}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let garbage = RegistryInput::Malformed {
+        source: "vigil_adverts from 0102".into(),
+        error: "unexpected end of CDR".into(),
+    };
+    assert!(matches!(
+        r.apply(garbage, t(20)).as_slice(),
+        [RegistryChange::Rejected { .. }]
+    ));
+    let mut hb = Heartbeat {
+        producer: "a".into(),
+        sequence: 1,
+        state: State::Ok,
+        advert_sequence: 1,
+        timestamp_ns: 0,
+    }
+    .to_wire();
+    hb.state = 9;
+    assert!(matches!(
+        r.apply(RegistryInput::Heartbeat(hb), t(30)).as_slice(),
+        [RegistryChange::Rejected { .. }]
+    ));
+    assert_eq!(r.stats().rejected, 3);
+    let view = r.get(&key("a")).expect("last good state");
+    assert_eq!((view.health.state, view.advert.sequence), (State::Ok, 1));
+}
+
+#[test]
+fn a_reused_sequence_with_new_content_is_rejected() {
+    let r = registry();
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    let mut liar = advert("a", "imu", &[]);
+    set_state(&mut liar, State::Failed);
+    let changes = r.apply(RegistryInput::Advert(liar.to_wire()), t(1));
+    assert!(
+        matches!(changes.as_slice(), [RegistryChange::Rejected { .. }]),
+        "{changes:?}"
+    );
+    assert_eq!(r.stats().rejected, 1);
+}
+
+#[test]
+fn unknown_wire_version_is_rejected() {
+    let r = registry();
+    let mut wire = advert("a", "imu", &[]).to_wire();
+    wire.version = WIRE_VERSION + 1;
+    let changes = r.apply(RegistryInput::Advert(wire), t(0));
+    match changes.as_slice() {
+        [RegistryChange::Rejected { error, .. }] => assert!(error.contains("version"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(r.is_empty());
+}
+
+#[test]
+fn dispose_removes() {
+    let r = registry();
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    assert_eq!(
+        r.apply(RegistryInput::Disposed(key("a")), t(1)),
+        vec![RegistryChange::Removed(key("a"))]
+    );
+    assert!(r.get(&key("a")).is_none());
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.apply(RegistryInput::Disposed(key("a")), t(2)), vec![]);
+    assert_eq!(r.stats().adverts, 0);
+}
+
+#[test]
+fn heartbeat_state_overrides_until_the_next_advert() {
+    let r = registry();
+    let mut a = advert("a", "imu", &[]);
+    r.apply(RegistryInput::Advert(a.to_wire()), t(0));
+    r.apply(
+        RegistryInput::Advert(advert("a", "gps", &[]).to_wire()),
+        t(0),
+    );
+    let changes = r.apply(heartbeat("a", 1, State::Failed, 1), t(10));
+    // One heartbeat speaks for every topic of the producer.
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(
+        r.get(&key("a"))
+            .map(|v| (v.health.state, v.health.from_heartbeat)),
+        Some((State::Failed, true))
+    );
+    // A heartbeat sent before the held advert says nothing of state.
+    a.sequence = 2;
+    r.apply(RegistryInput::Advert(a.to_wire()), t(20));
+    assert_eq!(r.get(&key("a")).map(|v| v.health.state), Some(State::Ok));
+    assert_eq!(r.apply(heartbeat("a", 2, State::Failed, 1), t(30)), vec![]);
+    assert_eq!(r.get(&key("a")).map(|v| v.last_heard), Some(t(30)));
+    // An agreeing heartbeat clears an override.
+    r.apply(heartbeat("a", 3, State::Degraded, 2), t(40));
+    assert_eq!(
+        r.get(&key("a")).map(|v| v.health.state),
+        Some(State::Degraded)
+    );
+    r.apply(heartbeat("a", 4, State::Ok, 2), t(50));
+    assert_eq!(r.get(&key("a")).map(|v| v.health.state), Some(State::Ok));
+    assert_eq!(r.stats().heartbeats, 4);
+}
+
+#[test]
+fn snapshot_is_sorted_and_stats_count() {
+    let r = registry();
+    for p in ["c", "a", "b"] {
+        r.apply(RegistryInput::Advert(advert(p, "imu", &[]).to_wire()), t(0));
+    }
+    let keys: Vec<String> = r
+        .snapshot()
+        .iter()
+        .map(|v| v.advert.key.to_string())
+        .collect();
+    assert_eq!(keys, ["a/imu", "b/imu", "c/imu"]);
+    let s = r.stats();
+    assert_eq!((s.adverts, s.reachable, s.rejected), (3, 3, 0));
+}
+
+#[test]
+fn shared_state_votes_over_reachable_adverts() {
+    let r = registry();
+    let bus = path("vehicle.power.bus_a");
+    for (p, state) in [("o1", State::Ok), ("o2", State::Ok), ("o3", State::Failed)] {
+        let mut a = advert(p, "power", &[]);
+        a.health.nodes.insert(bus.clone(), state);
+        r.apply(RegistryInput::Advert(a.to_wire()), t(0));
+    }
+    let c = r.shared_state(&bus, 2);
+    assert_eq!((c.state, c.agreeing), (State::Ok, 2));
+    // o1 goes silent: OK vs FAILED cannot be settled, never OK.
+    r.apply(heartbeat("o2", 1, State::Ok, 1), t(60));
+    r.apply(heartbeat("o3", 1, State::Ok, 1), t(60));
+    r.tick(t(100));
+    let c = r.shared_state(&bus, 2);
+    assert_eq!(
+        (c.state, c.reason),
+        (State::Unknown, Some(UnknownReason::Conflicting))
+    );
+    // Quorum 3 with two observers: no data.
+    let c = r.shared_state(&bus, 3);
+    assert_eq!(
+        (c.state, c.reason),
+        (State::Unknown, Some(UnknownReason::NoData))
+    );
+    assert_eq!(
+        r.shared_state(&path("vehicle.other"), 1).reason,
+        Some(UnknownReason::NoData)
+    );
+}
+
+#[test]
+fn concurrent_readers_while_applying() {
+    let r = std::sync::Arc::new(registry());
+    let writer = {
+        let r = r.clone();
+        std::thread::spawn(move || {
+            for i in 0..2_000u64 {
+                let mut a = advert(&format!("p{}", i % 50), "imu", &[]);
+                a.sequence = i + 1;
+                r.apply(RegistryInput::Advert(a.to_wire()), t(i));
+                r.tick(t(i));
+            }
+        })
+    };
+    for _ in 0..200 {
+        let snap = r.snapshot();
+        assert!(snap.len() <= 50);
+        let _ = r.stats();
+    }
+    writer.join().expect("writer");
+    assert_eq!(r.stats().adverts, 50);
+}
