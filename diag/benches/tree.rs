@@ -258,6 +258,16 @@ fn benches(c: &mut Criterion) {
         println!(
             "tree ~{target}: allocations per update: {quiet} without a transition, {flip} with one"
         );
+        for value in [25.0, 28.0] {
+            let out = tree
+                .observe(&shared, Observation::Value(value), now)
+                .expect("accepted");
+            let causes: usize = out.iter().map(|t| t.cause.len()).sum();
+            println!(
+                "tree ~{target}: shared leaf to {value}: {} transitions, {causes} cause paths",
+                out.len()
+            );
+        }
 
         let mut group = c.benchmark_group("tree");
         group.bench_function(BenchmarkId::new("reevaluate_all", target), |b| {

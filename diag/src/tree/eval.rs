@@ -256,11 +256,17 @@ impl Tree {
             return Vec::new();
         }
         let changed = std::mem::take(&mut self.scratch.changed);
+        let mut changed_ids: Vec<NodeId> = changed.iter().map(|&(id, _)| id).collect();
+        changed_ids.sort_unstable();
         let mut out = Vec::new();
         for &(id, old) in &changed {
             let health = &self.nodes[id as usize].health;
             for path in self.transition_paths(id) {
-                let cause = self.causes_of(id, &path);
+                let cause = if health.state == State::Ok {
+                    self.recovery_causes(id, &path, &changed_ids)
+                } else {
+                    self.causes_of(id, &path)
+                };
                 out.push(Transition {
                     path,
                     old,

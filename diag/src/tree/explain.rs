@@ -6,7 +6,7 @@ use std::fmt;
 use super::{Kind, NodeId, Tree};
 use crate::health::{Health, State};
 use crate::path::Path;
-use crate::rule::{aggregate, decisive};
+use crate::rule::{aggregate, decisive, ChildHealth};
 use crate::spec::{Criticality, Rule};
 use crate::time::Timestamp;
 
@@ -81,14 +81,14 @@ impl Tree {
     pub(super) fn causes_of(&self, id: NodeId, path: &Path) -> Vec<Path> {
         let mut out = Vec::new();
         let mut stack = vec![(id, path.clone())];
-        let mut picked = Vec::new();
+        let mut buffers = Buffers::default();
         while let Some((id, path)) = stack.pop() {
             let holder = self.through_mounts(id);
             let node = &self.nodes[holder as usize];
             match node.kind {
                 Kind::Inner(_) if node.children.len > 0 => {
-                    self.decisive_children(holder, &mut picked);
-                    for &child in picked.iter().rev() {
+                    self.decisive_children(holder, &mut buffers);
+                    for &child in buffers.picked.iter().rev() {
                         let label = self.nodes[child as usize].path.leaf_label();
                         if let Ok(child_path) = path.child(label) {
                             stack.push((child, child_path));
@@ -103,19 +103,61 @@ impl Tree {
         out
     }
 
-    /// The children of an inner node that decided its raw state.
-    fn decisive_children(&self, id: NodeId, out: &mut Vec<NodeId>) {
-        out.clear();
+    /// The cause of a transition *to OK*: the leaves under `id` whose
+    /// recovery in this update made it OK, found by walking down only
+    /// through children that changed state in this update (`changed`,
+    /// sorted) and are OK now. Listing every OK leaf instead (what the
+    /// rules find decisive for OK) would cost the size of the subtree on
+    /// every recovery of a node near the root. A node that recovered by its
+    /// own timer (a debounce hold ending) has no such children: its decisive
+    /// leaves are given instead.
+    pub(super) fn recovery_causes(&self, id: NodeId, path: &Path, changed: &[NodeId]) -> Vec<Path> {
+        let is_changed = |id: NodeId| changed.binary_search(&id).is_ok();
+        let mut out = Vec::new();
+        let mut stack = vec![(id, path.clone())];
+        while let Some((id, path)) = stack.pop() {
+            let holder = self.through_mounts(id);
+            let node = &self.nodes[holder as usize];
+            if !matches!(node.kind, Kind::Inner(_)) || node.children.len == 0 {
+                out.push(path);
+                continue;
+            }
+            let before = stack.len();
+            for &child in self.children(holder) {
+                let recovered = self.nodes[child as usize].health.state == State::Ok
+                    && (is_changed(child) || is_changed(self.through_mounts(child)));
+                if recovered {
+                    let label = self.nodes[child as usize].path.leaf_label();
+                    if let Ok(child_path) = path.child(label) {
+                        stack.push((child, child_path));
+                    }
+                }
+            }
+            if stack.len() == before {
+                out.extend(self.causes_of(holder, &path));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The children of an inner node that decided its raw state, into
+    /// `buffers.picked` (the other buffers are scratch, reused across a walk).
+    fn decisive_children(&self, id: NodeId, buffers: &mut Buffers) {
+        buffers.picked.clear();
         let Kind::Inner(rule) = self.nodes[id as usize].kind else {
             return;
         };
-        let mut kids = Vec::new();
-        self.child_healths(id, &mut kids);
-        let result = aggregate(rule, &kids);
-        let mut indices = Vec::new();
-        decisive(rule, &kids, &result, &mut indices);
+        self.child_healths(id, &mut buffers.kids);
+        let result = aggregate(rule, &buffers.kids);
+        decisive(rule, &buffers.kids, &result, &mut buffers.indices);
         let children = self.children(id);
-        out.extend(indices.iter().filter_map(|&i| children.get(i).copied()));
+        let picked = buffers
+            .indices
+            .iter()
+            .filter_map(|&i| children.get(i).copied());
+        buffers.picked.extend(picked);
     }
 
     /// The causal chain of the node at `path` down to the leaves, with each
@@ -144,9 +186,9 @@ impl Tree {
             }
             Kind::Inner(_) if node.children.len == 0 => Explained::Empty,
             Kind::Inner(rule) => {
-                let mut picked = Vec::new();
-                self.decisive_children(id, &mut picked);
-                for child in picked {
+                let mut buffers = Buffers::default();
+                self.decisive_children(id, &mut buffers);
+                for child in buffers.picked {
                     let label = self.nodes[child as usize].path.leaf_label();
                     if let Ok(child_path) = path.child(label) {
                         causes.push(self.explain_node(child, child_path, now));
@@ -189,6 +231,14 @@ impl Tree {
         out.retain(|p| p != path);
         Some(out)
     }
+}
+
+/// Scratch for [`Tree::decisive_children`], reused across one walk.
+#[derive(Default)]
+struct Buffers {
+    kids: Vec<ChildHealth>,
+    indices: Vec<usize>,
+    picked: Vec<NodeId>,
 }
 
 impl fmt::Display for Explanation {
@@ -280,6 +330,27 @@ mod tests {
             [p("vehicle.sensors.imu.c")]
         );
         assert_eq!(tree.causes(&p("nowhere")), None);
+    }
+
+    #[test]
+    fn a_recovery_is_caused_by_the_leaves_that_recovered() {
+        let mut tree = failed_bus();
+        tree.observe(&p("vehicle.sensors.imu.c"), said(State::Ok), ms(11))
+            .unwrap();
+        let up = tree
+            .observe(&p("power.bus_a.voltage"), said(State::Ok), ms(12))
+            .unwrap();
+        let root = up.iter().find(|t| t.path.as_str() == "vehicle").unwrap();
+        assert_eq!((root.old, root.new), (State::Failed, State::Ok));
+        assert_eq!(
+            root.cause,
+            [
+                p("vehicle.propulsion.engine1.power.voltage"),
+                p("vehicle.propulsion.engine2.power.voltage")
+            ]
+        );
+        // Asked afterwards, every OK leaf is what keeps it OK.
+        assert_eq!(tree.causes(&p("vehicle")).unwrap().len(), 9);
     }
 
     #[test]

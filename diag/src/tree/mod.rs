@@ -178,7 +178,10 @@ pub struct Transition {
     pub new: State,
     /// The node's full health now.
     pub health: Health,
-    /// The leaves (visible paths under `path`) that made the new state.
+    /// The leaves (visible paths under `path`) that made the new state: those
+    /// [`Tree::causes`] gives, except for a recovery to OK, where they are
+    /// the leaves whose own recovery in this update made it OK (not every
+    /// OK leaf below).
     pub cause: Vec<Path>,
     /// When it changed.
     pub at: Timestamp,
