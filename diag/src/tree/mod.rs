@@ -46,7 +46,17 @@
 //!
 //! A counter debounce counts *evaluations*: a leaf is evaluated once per
 //! observation and when its deadline passes, an inner node whenever a child's
-//! reported health changes. [`Tree::reevaluate_all`] evaluates every node once.
+//! reported health changes or its own deadline (a hold, a trend window)
+//! passes. [`Tree::reevaluate_all`] evaluates every node once.
+//!
+//! # Transitions
+//!
+//! Every change of a node's reported state is a [`Transition`], in the order
+//! the nodes were evaluated (children before parents), one per visible path
+//! of the node. Its `cause` is what [`Tree::causes`] says, except that a
+//! recovery to OK names only the leaves whose own recovery made it OK.
+//! Causes are computed only for transitions: an update that changes no state
+//! allocates nothing.
 
 mod build;
 mod error;
@@ -168,9 +178,10 @@ impl Span {
 /// One change of a node's reported state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transition {
-    /// The visible path of the node. A shared node mounted in several places
-    /// gives one transition per mount path; one mounted nowhere, one with its
-    /// shared path.
+    /// The visible path of the node. A shared node gives one transition per
+    /// visible path (one per mount); at a mount path itself the mount node
+    /// reports, not the shared root it mounts. A shared node mounted nowhere
+    /// is not part of the visible tree and reports none.
     pub path: Path,
     /// The state before.
     pub old: State,
