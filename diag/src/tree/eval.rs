@@ -94,47 +94,11 @@ impl Tree {
         }
     }
 
-    fn enqueue(&mut self, id: NodeId) {
+    pub(super) fn enqueue(&mut self, id: NodeId) {
         let node = &mut self.nodes[id as usize];
         if node.mark != self.scratch.epoch {
             node.mark = self.scratch.epoch;
             self.scratch.queue.push(Reverse((node.height, id)));
-        }
-    }
-
-    /// Queues the nodes whose deadline has passed. Deadlines they set while
-    /// being evaluated wait for the next update even when already due, so a
-    /// check that keeps answering "now" cannot stall `tick`.
-    fn collect_due(&mut self, now: Timestamp) {
-        while let Some(&Reverse((at, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let node = &mut self.nodes[id as usize];
-            if node.scheduled != at {
-                continue; // superseded by an earlier entry for this node
-            }
-            node.scheduled = NEVER;
-            if node.deadline <= now {
-                self.enqueue(id);
-            } else {
-                // The deadline moved later since this entry was pushed.
-                let deadline = node.deadline;
-                self.schedule(id, deadline);
-            }
-        }
-    }
-
-    /// Records a node's next change and makes sure a timer fires no later.
-    /// At most one live entry per node; a later deadline reuses the earlier
-    /// entry, which reschedules when it fires.
-    fn schedule(&mut self, id: NodeId, deadline: Timestamp) {
-        let node = &mut self.nodes[id as usize];
-        node.deadline = deadline;
-        if deadline != NEVER && deadline < node.scheduled {
-            node.scheduled = deadline;
-            self.timers.push(Reverse((deadline, id)));
         }
     }
 
@@ -304,7 +268,6 @@ mod tests {
     use super::super::testkit::*;
     use super::super::UpdateError;
     use super::*;
-    use crate::check::{Check, ObservationError, Verdict};
     use crate::observation::Observation;
     use crate::path::Path;
     use crate::spec::{CheckSpec, NodeBody, TreeSpec};
@@ -321,44 +284,6 @@ mod tests {
             .iter()
             .map(|t| (t.path.to_string(), t.old, t.new))
             .collect()
-    }
-
-    #[test]
-    fn tick_ages_heartbeats_only_when_due() {
-        let mut tree = one("v.hb", heartbeat(100));
-        let up = tree
-            .observe(&p("v.hb"), Observation::Heartbeat, ms(0))
-            .unwrap();
-        assert_eq!(
-            summary(&up),
-            [
-                ("v.hb".into(), State::Unknown, State::Ok),
-                ("v".into(), State::Unknown, State::Ok)
-            ]
-        );
-        // Moving the deadline later keeps the leaf fresh past the first one.
-        tree.observe(&p("v.hb"), Observation::Heartbeat, ms(50))
-            .unwrap();
-        assert_eq!(tree.tick(ms(100)), []);
-        assert_eq!(tree.tick(ms(150)), []);
-        let stale = tree.tick(ms(151));
-        assert_eq!(
-            summary(&stale),
-            [
-                ("v.hb".into(), State::Ok, State::Unknown),
-                ("v".into(), State::Ok, State::Unknown)
-            ]
-        );
-        assert_eq!(stale[0].health.reason, Some(UnknownReason::Stale));
-        assert_eq!(stale[1].cause, [p("v.hb")]);
-        assert_eq!(stale[1].at, ms(151));
-        assert_eq!(tree.health(&p("v")).unwrap().since, ms(151));
-        assert_eq!(tree.tick(ms(10_000)), []);
-        // An observation also ages what is due before it applies.
-        let back = tree
-            .observe(&p("v.hb"), Observation::Heartbeat, ms(20_000))
-            .unwrap();
-        assert_eq!(back[0].new, State::Ok);
     }
 
     #[test]
@@ -472,55 +397,6 @@ mod tests {
             .observe(&p("v.user"), said(State::Failed), ms(2))
             .unwrap();
         assert_eq!(up[0].new, State::Failed);
-    }
-
-    #[test]
-    fn a_check_changing_by_itself_is_picked_up_by_tick() {
-        let mut tree = one("v.user", custom("mine"));
-        let mut check = Scripted::new();
-        check.later = Some((ms(500), State::Failed));
-        tree.install_check(&p("v.user"), Box::new(check)).unwrap();
-        tree.observe(&p("v.user"), said(State::Ok), ms(0)).unwrap();
-        assert_eq!(tree.tick(ms(499)), []);
-        assert_eq!(tree.tick(ms(500)).len(), 2);
-    }
-
-    /// A check that always claims to change right now.
-    #[derive(Debug)]
-    struct Restless;
-
-    impl Check for Restless {
-        fn kind(&self) -> &'static str {
-            "restless"
-        }
-        fn observe(&mut self, _: Observation, _: Timestamp) -> Result<(), ObservationError> {
-            Ok(())
-        }
-        fn evaluate(&self, _: Timestamp) -> Verdict {
-            Verdict {
-                state: State::Ok,
-                reason: None,
-            }
-        }
-        fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
-            Some(now)
-        }
-        fn describe(&self, _: Timestamp) -> String {
-            String::new()
-        }
-    }
-
-    #[test]
-    fn a_check_that_is_always_due_cannot_stall_tick() {
-        let mut tree = one("v.user", custom("mine"));
-        tree.install_check(&p("v.user"), Box::new(Restless))
-            .unwrap();
-        tree.observe(&p("v.user"), Observation::Heartbeat, ms(0))
-            .unwrap();
-        for t in 1..100 {
-            assert_eq!(tree.tick(ms(t)), []);
-        }
-        assert!(tree.timers.len() <= 2, "{}", tree.timers.len());
     }
 
     #[test]

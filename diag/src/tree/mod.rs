@@ -63,6 +63,7 @@ mod error;
 mod eval;
 mod explain;
 mod mount;
+mod timer;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -279,7 +280,7 @@ impl Tree {
 
     /// Installs the user-defined check of a `custom` leaf (a visible or shared
     /// path), replacing any earlier one. It is first evaluated at the next
-    /// update of the tree.
+    /// update of the tree ([`Tree::tick`], [`Tree::observe`], ...).
     pub fn install_check(&mut self, path: &Path, check: Box<dyn Check>) -> Result<(), UpdateError> {
         let id = self.leaf_for_update(path)?;
         if !self.custom.contains_key(&id) {
@@ -293,7 +294,18 @@ impl Tree {
             });
         }
         self.nodes[id as usize].kind = Kind::Leaf(Some(check));
+        // Due at once: the next update evaluates it, observed or not.
+        self.schedule(id, Timestamp::ZERO);
         Ok(())
+    }
+
+    /// The earliest time at which [`Tree::tick`] may change something
+    /// without a new observation (a heartbeat deadline, a debounce hold, a
+    /// trend window), or `None` when only observations can. Never later than
+    /// the real next change, possibly earlier (a tick then finds nothing to
+    /// do): an event loop can sleep until it.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Evaluates every node bottom-up from its inputs at `now`, ignoring what
