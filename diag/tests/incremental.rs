@@ -36,7 +36,8 @@ fn build(spec: &vigil_diag::TreeSpec) -> Tree {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // 256 cases by default; PROPTEST_CASES=N for a longer run.
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn incremental_equals_full_evaluation(shape in shape(), steps in steps(30)) {
