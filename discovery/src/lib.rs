@@ -40,10 +40,10 @@ pub use advert::{
     MAX_NAME_LEN, MAX_NODES,
 };
 pub use dds::{
-    advert_qos, data_qos, heartbeat_qos, instant_of, now, offered_qos, unix_now_ns, Advertiser,
-    AdvertiserConfig, CdrReader, CdrWriter, DdsConfig, DdsError, Delivered, Route, RouteEnd,
-    Subscription, SubscriptionConfig, SubscriptionStats, SyntheticSample, VigilParticipant,
-    SYNTHETIC_TYPE,
+    advert_qos, data_qos, dds_timestamp, guid_of, heartbeat_qos, instant_of, now, offered_qos,
+    unix_now_ns, unix_ns_of, Advertiser, AdvertiserConfig, CdrReader, CdrWriter, DdsConfig,
+    DdsError, Delivered, Route, RouteEnd, Selector, SelectorConfig, SelectorStats, Subscription,
+    SubscriptionConfig, SubscriptionStats, SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
 };
 pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,

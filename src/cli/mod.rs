@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod consume;
+mod dds_args;
+mod demo;
+mod monitor;
+mod produce;
 mod query;
 mod tree;
 
@@ -26,6 +31,16 @@ enum Command {
     /// Check constraint queries and rank adverts with them.
     #[command(subcommand)]
     Query(query::QueryCommand),
+    /// Run the failover demo: three producers, one consumer, a timeline of
+    /// faults, on a private domain. No arguments, under a minute.
+    Demo(demo::DemoArgs),
+    /// Publish synthetic samples on a topic and advertise them; diagnostic
+    /// commands on stdin.
+    Produce(produce::ProduceArgs),
+    /// Follow the best producer for a constraint query and report switches.
+    Consume(consume::ConsumeArgs),
+    /// Show the live registry: every advert, its capabilities and health.
+    Monitor(monitor::MonitorArgs),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -48,6 +63,10 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Tree(command) => tree::run(command),
         Command::Query(command) => query::run(command),
+        Command::Demo(args) => demo::run(args),
+        Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
+        Command::Monitor(args) => monitor::run(args),
     };
     match result {
         Ok(code) => code,

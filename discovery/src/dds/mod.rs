@@ -25,17 +25,19 @@ mod config;
 mod error;
 mod participant;
 mod sample;
-// mod selector;
+mod selector;
 mod subscription;
 
 pub use advertiser::{offered_qos, Advertiser, AdvertiserConfig};
 pub use config::DdsConfig;
 pub use error::DdsError;
 pub use participant::{
-    advert_qos, data_qos, heartbeat_qos, CdrReader, CdrWriter, VigilParticipant,
+    advert_qos, data_qos, guid_of, heartbeat_qos, CdrReader, CdrWriter, VigilParticipant,
 };
-pub use sample::{instant_of, now, unix_now_ns, SyntheticSample, SYNTHETIC_TYPE};
-// pub use selector::{Selector, SelectorConfig, SelectorStats};
+pub use sample::{
+    dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, SYNTHETIC_TYPE,
+};
+pub use selector::{Selector, SelectorConfig, SelectorStats};
 pub use subscription::{
     Delivered, Route, RouteEnd, Subscription, SubscriptionConfig, SubscriptionStats,
 };

@@ -9,8 +9,8 @@ use rustdds::policy::{Durability, History, Reliability, ResourceLimits};
 use rustdds::with_key::{DataReader, DataWriter};
 use rustdds::{
     CDRDeserializerAdapter, CDRSerializerAdapter, DomainParticipant, DomainParticipantBuilder, Key,
-    Keyed, Publisher, QosPolicies, QosPolicyBuilder, Subscriber, Topic, TopicDescription,
-    TopicKind,
+    Keyed, Publisher, QosPolicies, QosPolicyBuilder, RTPSEntity, Subscriber, Topic,
+    TopicDescription, TopicKind,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -225,6 +225,13 @@ impl VigilParticipant {
             .create_datareader_cdr::<HeartbeatWire>(&self.inner.heartbeats, Some(heartbeat_qos()))
             .map_err(|e| DdsError::create("heartbeat reader", HEARTBEAT_TOPIC, e))
     }
+}
+
+/// The GUID of a DDS entity (a data writer, for
+/// [`AdvertiserConfig`](super::AdvertiserConfig)) as 16 bytes: prefix and
+/// entity id.
+pub fn guid_of(entity: &impl RTPSEntity) -> [u8; 16] {
+    entity.guid().to_bytes()
 }
 
 /// Writers never wait for a full reliable window: a sample that cannot be

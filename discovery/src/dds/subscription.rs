@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::sample::{unix_now_ns, unix_ns_of};
 use super::{DdsError, VigilParticipant};
 
 /// One end of a [`Route`]: a producer and the DataWriter it publishes with.
@@ -105,7 +106,8 @@ pub struct Delivered<T> {
     pub producer: String,
     /// The writer GUID it came from.
     pub writer_guid: [u8; 16],
-    /// DDS source timestamp, nanoseconds since the Unix epoch.
+    /// DDS source timestamp, nanoseconds since the Unix epoch; the
+    /// reception time when the writer sent none.
     pub source_ts_ns: Option<u64>,
     /// Received while its producer was the standby and replayed at the
     /// switch (hot standby).
@@ -280,13 +282,6 @@ struct Filter<T> {
     _marker: PhantomData<T>,
 }
 
-/// rustdds timestamps are NTP-style 32.32 fixed-point seconds since the
-/// Unix epoch.
-fn ts_nanos(ts: rustdds::Timestamp) -> u64 {
-    let nanos = (u128::from(ts.to_ticks()) * 1_000_000_000) >> 32;
-    u64::try_from(nanos).unwrap_or(u64::MAX)
-}
-
 impl<T> Filter<T> {
     fn on_sample(&mut self, sample: rustdds::with_key::DataSample<T>, out: &mut Vec<Delivered<T>>)
     where
@@ -294,7 +289,10 @@ impl<T> Filter<T> {
     {
         let info = sample.sample_info();
         let guid = info.writer_guid().to_bytes();
-        let ts = info.source_timestamp().map(ts_nanos);
+        // rustdds sends a source timestamp only when the writer gives one;
+        // without it the reception time orders the samples (same clock for
+        // every producer, seen from here).
+        let ts = Some(info.source_timestamp().map_or_else(unix_now_ns, unix_ns_of));
         let Sample::Value(value) = sample.into_value() else {
             // A disposal carries no data; the selector learns of a
             // producer leaving from its advert.

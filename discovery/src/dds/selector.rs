@@ -1,0 +1,455 @@
+//! The consumer side: the registry and a selection, driven by DDS samples
+//! and timers in one tokio task.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::StreamExt;
+use rustdds::with_key::Sample;
+use serde::de::DeserializeOwned;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use vigil_diag::Timestamp;
+use vigil_qos::Query;
+
+use super::sample::{instant_of, now};
+use super::subscription::{Route, RouteEnd, Subscription, SubscriptionConfig};
+use super::{DdsError, VigilParticipant};
+use crate::advert::AdvertKey;
+use crate::registry::{Registry, RegistryChange, RegistryConfig, RegistryInput, RegistryStats};
+use crate::selection::{
+    ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
+    SelectionStats, SwitchPolicy,
+};
+use crate::wire::{ADVERT_TOPIC, HEARTBEAT_TOPIC};
+
+/// How a [`Selector`] switches and forgets.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct SelectorConfig {
+    /// The switching policy.
+    pub policy: SwitchPolicy,
+    /// How long the registry keeps an unreachable producer. Default: the
+    /// participant's [`DdsConfig::grace`](super::DdsConfig::grace).
+    pub grace: Option<std::time::Duration>,
+    /// How many selection events a slow [`Selector::events`] receiver may
+    /// fall behind before it misses some.
+    pub event_capacity: Option<usize>,
+    /// How long after the start to collect adverts before the first
+    /// selection. Transient-local adverts of the producers already running
+    /// arrive within a few hundred milliseconds, one by one: selecting at
+    /// once would take the first heard and switch again when the best one
+    /// arrives. Zero: select at once.
+    pub settle: std::time::Duration,
+}
+
+impl SelectorConfig {
+    /// With this switching policy.
+    pub fn with_policy(mut self, policy: SwitchPolicy) -> SelectorConfig {
+        self.policy = policy;
+        self
+    }
+
+    /// With this settle time (see the field).
+    pub fn with_settle(mut self, settle: std::time::Duration) -> SelectorConfig {
+        self.settle = settle;
+        self
+    }
+}
+
+/// Counters of a [`Selector`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SelectorStats {
+    /// The registry's counters (`rejected` counts malformed samples too).
+    pub registry: RegistryStats,
+    /// The selection's counters (zero for a registry-only selector).
+    pub selection: SelectionStats,
+    /// Samples on the vigil topics that did not even deserialize.
+    pub malformed: u64,
+}
+
+/// Follows a constraint query over the adverts on DDS.
+///
+/// A tokio task reads the advert and heartbeat topics into the
+/// [`Registry`], runs the [`Selection`] on every change and at its
+/// deadlines (hold-off, wait-to-restore, lease expiry), publishes each
+/// [`SelectionEvent`] on [`Selector::events`] and the data route on
+/// [`Selector::routes`], which [`Subscription`]s follow.
+pub struct Selector {
+    shared: Arc<Shared>,
+    participant: VigilParticipant,
+    /// Data topics of the query's clauses, first clause first.
+    topics: Vec<String>,
+    events: broadcast::Sender<SelectionEvent>,
+    /// The receiver made with the channel, handed to the first caller of
+    /// [`Selector::events`] so it sees every event since the start.
+    first_events: Mutex<Option<broadcast::Receiver<SelectionEvent>>>,
+    routes: watch::Receiver<Route>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    registry: Registry,
+    /// `None` for a registry-only selector (`vigil monitor`).
+    selection: Option<Mutex<Selection>>,
+    malformed: AtomicU64,
+}
+
+impl fmt::Debug for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Selector")
+            .field("topics", &self.topics)
+            .field("route", &*self.routes.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere; the selection is plain
+/// data and every mutation completes before it returns.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Selector {
+    /// Starts following `query`. Must be called inside a tokio runtime.
+    pub fn start(
+        participant: &VigilParticipant,
+        query: &Query,
+        config: SelectorConfig,
+    ) -> Result<Selector, DdsError> {
+        let topics = query
+            .clauses()
+            .iter()
+            .map(|c| c.topic().to_owned())
+            .collect();
+        let selection = Selection::new(SelectionQuery::new(query), config.policy.clone());
+        Selector::spawn(participant, Some(selection), topics, config)
+    }
+
+    /// Keeps the registry only, with no query: what `vigil monitor` shows.
+    pub fn registry_only(
+        participant: &VigilParticipant,
+        config: SelectorConfig,
+    ) -> Result<Selector, DdsError> {
+        Selector::spawn(participant, None, Vec::new(), config)
+    }
+
+    fn spawn(
+        participant: &VigilParticipant,
+        selection: Option<Selection>,
+        topics: Vec<String>,
+        config: SelectorConfig,
+    ) -> Result<Selector, DdsError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DdsError::Config {
+            reason: "Selector::start needs a tokio runtime".to_owned(),
+        })?;
+        let grace = config.grace.unwrap_or(participant.config().grace);
+        let shared = Arc::new(Shared {
+            registry: Registry::new(RegistryConfig { grace }),
+            selection: selection.map(Mutex::new),
+            malformed: AtomicU64::new(0),
+        });
+        let adverts = participant.advert_reader()?.async_sample_stream();
+        let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
+        let (events, first_events) =
+            broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
+        let (route_tx, routes) = watch::channel(Route::default());
+        let (stop, stopped) = watch::channel(false);
+        let driver = Driver {
+            shared: Arc::clone(&shared),
+            events: events.clone(),
+            routes: route_tx,
+            settled_at: now() + config.settle,
+            last_tick: AtomicU64::new(0),
+        };
+        let task = runtime.spawn(driver.run(adverts, heartbeats, stopped));
+        Ok(Selector {
+            shared,
+            participant: participant.clone(),
+            topics,
+            events,
+            first_events: Mutex::new(Some(first_events)),
+            routes,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// A receiver of selection events: the first call gets every event
+    /// since the selector started, later calls those from now on.
+    pub fn events(&self) -> broadcast::Receiver<SelectionEvent> {
+        lock(&self.first_events)
+            .take()
+            .unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// The data route (active and standby writers), updated at every change.
+    pub fn routes(&self) -> watch::Receiver<Route> {
+        self.routes.clone()
+    }
+
+    /// The producer followed now.
+    pub fn active(&self) -> Option<ActiveProducer> {
+        let selection = self.shared.selection.as_ref()?;
+        lock(selection).active().cloned()
+    }
+
+    /// Why the active producer was chosen and why each other one was not;
+    /// `None` for a registry-only selector.
+    pub fn explain(&self) -> Option<SelectionExplanation> {
+        let selection = self.shared.selection.as_ref()?;
+        Some(lock(selection).explain(&self.shared.registry))
+    }
+
+    /// The live registry.
+    pub fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
+    /// The data topics the query names, first clause first.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> SelectorStats {
+        SelectorStats {
+            registry: self.shared.registry.stats(),
+            selection: self
+                .shared
+                .selection
+                .as_ref()
+                .map(|s| lock(s).stats())
+                .unwrap_or_default(),
+            malformed: self.shared.malformed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A typed reader of the query's data topics (all of DDS type
+    /// `type_name`) that delivers the active producer's samples only.
+    pub fn subscribe<T>(
+        &self,
+        type_name: &str,
+        config: SubscriptionConfig,
+    ) -> Result<Subscription<T>, DdsError>
+    where
+        T: rustdds::Keyed + DeserializeOwned + Send + 'static,
+        T::K: DeserializeOwned + Send,
+    {
+        Subscription::new(
+            &self.participant,
+            &self.topics,
+            type_name,
+            self.routes(),
+            config,
+        )
+    }
+
+    /// Stops the task and waits for it.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Selector {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The task's side.
+struct Driver {
+    shared: Arc<Shared>,
+    events: broadcast::Sender<SelectionEvent>,
+    routes: watch::Sender<Route>,
+    /// No selection before this (see [`SelectorConfig::settle`]).
+    settled_at: Timestamp,
+    /// When the selection's timers last ran, in core nanoseconds.
+    last_tick: AtomicU64,
+}
+
+/// The selection's timers also run this often, deadline or not. Its
+/// `next_deadline` covers every switch, but a flap-suppressed producer is
+/// counted as passed over (`flaps_suppressed`) only when a decision runs
+/// after its wait-to-restore; this makes that happen within 50 ms.
+const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_millis(50);
+
+impl Driver {
+    async fn run<A, H>(self, mut adverts: A, mut heartbeats: H, mut stopped: watch::Receiver<bool>)
+    where
+        A: futures::Stream<
+                Item = rustdds::dds::ReadResult<rustdds::with_key::DataSample<crate::AdvertWire>>,
+            > + Unpin,
+        H: futures::Stream<
+                Item = rustdds::dds::ReadResult<
+                    rustdds::with_key::DataSample<crate::HeartbeatWire>,
+                >,
+            > + Unpin,
+    {
+        let mut settled = false;
+        loop {
+            if !settled && now() >= self.settled_at {
+                // The selection loads the registry as it is now.
+                settled = true;
+                self.select(&[], now(), true);
+            }
+            let deadline = self.next_deadline(settled);
+            let sleep = async {
+                match deadline {
+                    Some(at) => {
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(instant_of(at)))
+                            .await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                advert = adverts.next() => match advert {
+                    Some(Ok(sample)) => {
+                        let input = match sample.into_value() {
+                            Sample::Value(wire) => RegistryInput::Advert(wire),
+                            Sample::Dispose(key) => RegistryInput::Disposed(AdvertKey::new(key.producer, key.topic)),
+                        };
+                        self.apply(input, settled);
+                    }
+                    Some(Err(error)) => self.malformed(ADVERT_TOPIC, error, settled),
+                    None => return,
+                },
+                beat = heartbeats.next() => match beat {
+                    Some(Ok(sample)) => {
+                        // A disposed heartbeat instance says nothing the
+                        // advert's disposal or the lease does not.
+                        if let Sample::Value(wire) = sample.into_value() {
+                            self.apply(RegistryInput::Heartbeat(wire), settled);
+                        }
+                    }
+                    Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error, settled),
+                    None => return,
+                },
+                () = sleep => {
+                    let at = now();
+                    if let Some(late) = deadline.map(|d| at.saturating_since(d)) {
+                        if late > std::time::Duration::from_millis(20) {
+                            // A starved runtime delays failovers: say so.
+                            tracing::warn!(?late, "selector timer fired late");
+                        }
+                    }
+                    self.tick(at, settled);
+                }
+                _ = stopped.changed() => return,
+            }
+        }
+    }
+
+    fn next_deadline(&self, settled: bool) -> Option<Timestamp> {
+        let registry = self.shared.registry.next_deadline();
+        let min = |a: Option<Timestamp>, b: Timestamp| Some(a.map_or(b, |a| a.min(b)));
+        let registry = if settled {
+            registry
+        } else {
+            min(registry, self.settled_at)
+        };
+        let registry = match (&self.shared.selection, settled) {
+            (Some(_), true) => min(registry, self.housekeeping_at()),
+            _ => registry,
+        };
+        let selection = self
+            .shared
+            .selection
+            .as_ref()
+            .and_then(|s| lock(s).next_deadline());
+        match (registry, selection) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn housekeeping_at(&self) -> Timestamp {
+        Timestamp::from_nanos(self.last_tick.load(Ordering::Relaxed)) + HOUSEKEEPING
+    }
+
+    fn malformed(&self, topic: &str, error: rustdds::dds::ReadError, settled: bool) {
+        self.shared.malformed.fetch_add(1, Ordering::Relaxed);
+        // The registry counts and logs it with the other rejections.
+        self.apply(
+            RegistryInput::Malformed {
+                source: format!("a sample on `{topic}`"),
+                error: error.to_string(),
+            },
+            settled,
+        );
+    }
+
+    fn apply(&self, input: RegistryInput, settled: bool) {
+        let at = now();
+        let changes = self.shared.registry.apply(input, at);
+        if settled {
+            self.select(&changes, at, false);
+        }
+    }
+
+    fn tick(&self, at: Timestamp, settled: bool) {
+        let changes = self.shared.registry.tick(at);
+        if settled {
+            self.select(&changes, at, false);
+        }
+    }
+
+    /// Runs the selection on what changed, then on its timers when due (or
+    /// when `force`d), and publishes what that decided. Most inputs are
+    /// heartbeats that change nothing: they cost no selection work.
+    fn select(&self, changes: &[RegistryChange], at: Timestamp, force: bool) {
+        let Some(selection) = &self.shared.selection else {
+            return;
+        };
+        let registry = &self.shared.registry;
+        let mut selection = lock(selection);
+        let mut fired = Vec::new();
+        if !changes.is_empty() {
+            fired.extend(selection.on_changes(registry, changes, at));
+        }
+        if force
+            || selection.next_deadline().is_some_and(|d| d <= at)
+            || at >= self.housekeeping_at()
+        {
+            self.last_tick.store(at.as_nanos(), Ordering::Relaxed);
+            fired.extend(selection.tick(registry, at));
+        }
+        let route = Route {
+            active: selection.active().map(route_end),
+            standby: selection.standby().map(route_end),
+        };
+        drop(selection);
+        // The route first: a subscriber must follow the new producer by the
+        // time anyone reacts to the event.
+        self.routes.send_if_modified(|current| {
+            let changed = *current != route;
+            *current = route;
+            changed
+        });
+        for event in fired {
+            tracing::info!(%event, "selection changed");
+            // No receiver is fine: nobody listens yet.
+            let _ = self.events.send(event);
+        }
+    }
+}
+
+fn route_end(active: &ActiveProducer) -> RouteEnd {
+    RouteEnd {
+        producer: active.key.producer.clone(),
+        topic: active.key.topic.clone(),
+        writer_guid: active.writer_guid,
+    }
+}

@@ -1,0 +1,129 @@
+//! Flags and plumbing shared by the commands that talk DDS (`produce`,
+//! `consume`, `monitor`, `demo`).
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Args, ValueEnum};
+use vigil_discovery::DdsConfig;
+
+use super::InputError;
+
+/// Where DDS traffic goes.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct DdsArgs {
+    /// DDS domain id (0-232). Processes talk only within one domain.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) domain: u16,
+    /// IP address of the only network interface DDS may use. Default:
+    /// loopback (127.0.0.1), so nothing leaves this machine.
+    #[arg(long)]
+    pub(crate) interface: Option<IpAddr>,
+}
+
+impl DdsArgs {
+    /// The configuration, checked.
+    pub(crate) fn config(&self) -> Result<DdsConfig, InputError> {
+        let mut config = DdsConfig::new(self.domain);
+        if let Some(interface) = self.interface {
+            config = config.with_interface(interface);
+        }
+        config.validate().map_err(|e| InputError(e.to_string()))?;
+        Ok(config)
+    }
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Text for people.
+    #[default]
+    Text,
+    /// JSON: one object per line.
+    Json,
+}
+
+/// The runtime of a DDS command. Two workers: rustdds runs its own threads,
+/// and the machines vigil targets have few cores.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Warnings (rejected adverts, failed writes) to stderr; `RUST_LOG`
+/// overrides the level. rustdds's own log is off by default: on loopback it
+/// warns about multicast and locators it does not need, many times a second.
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rustdds=off"));
+    // Already set (tests, the demo running in-process): keep that one.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Seconds since the Unix epoch, for the `t` field of JSON lines.
+pub(crate) fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Parses a duration in milliseconds given as a flag.
+pub(crate) fn millis(text: &str) -> Result<Duration, String> {
+    let ms: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of milliseconds"))?;
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(format!(
+            "`{text}` must be a non-negative number of milliseconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// Parses a duration in seconds given as a flag.
+pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
+    let s: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !s.is_finite() || s < 0.0 {
+        return Err(format!("`{text}` must be a non-negative number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+/// Resolves when SIGINT or SIGTERM arrives, so commands leave cleanly
+/// (adverts disposed) instead of being cut off.
+pub(crate) async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A writer GUID as 32 hex digits.
+pub(crate) fn guid_hex(guid: &[u8; 16]) -> String {
+    guid.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,161 @@
+//! `vigil monitor`: the live registry, printed periodically.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use vigil_diag::State;
+use vigil_discovery::{now, EntryView, Selector, SelectorConfig, VigilParticipant};
+
+use super::dds_args::{guid_hex, init_logging, millis, runtime, seconds, terminated, unix_seconds};
+use super::dds_args::{DdsArgs, Format};
+
+/// Show every advert on the domain: topic, capabilities, health
+/// state/confidence and age.
+#[derive(Debug, Args)]
+pub(crate) struct MonitorArgs {
+    #[command(flatten)]
+    dds: DdsArgs,
+    /// Print one snapshot after `--settle-ms` and exit.
+    #[arg(long)]
+    once: bool,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long, value_parser = seconds)]
+    duration: Option<Duration>,
+    /// How often to print a snapshot, in milliseconds.
+    #[arg(long = "interval-ms", default_value = "1000", value_parser = millis)]
+    interval: Duration,
+    /// With `--once`: how long to listen before the snapshot, in
+    /// milliseconds (discovery takes a few hundred).
+    #[arg(long = "settle-ms", default_value = "1500", value_parser = millis)]
+    settle: Duration,
+    /// Output format: JSON prints one object per snapshot, on one line.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = args.dds.config()?;
+    runtime()?.block_on(async move {
+        let participant = VigilParticipant::new(config).context("joining DDS")?;
+        let selector = Selector::registry_only(&participant, SelectorConfig::default())?;
+        if args.once {
+            tokio::select! {
+                () = tokio::time::sleep(args.settle) => {}
+                () = terminated() => {}
+            }
+            print_snapshot(&selector, args.format);
+            selector.shutdown().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let stop = async {
+            match args.duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stop);
+        let terminated = terminated();
+        tokio::pin!(terminated);
+        let mut ticker = tokio::time::interval(args.interval);
+        // The first snapshot after one interval: discovery needs the time.
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => print_snapshot(&selector, args.format),
+                () = &mut stop => break,
+                () = &mut terminated => break,
+            }
+        }
+        selector.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_snapshot(selector: &Selector, format: Format) {
+    let entries = selector.registry().snapshot();
+    let stats = selector.stats();
+    let at = now();
+    match format {
+        Format::Json => {
+            let adverts: Vec<serde_json::Value> =
+                entries.iter().map(|e| entry_json(e, at)).collect();
+            let line = json!({
+                "t": unix_seconds(),
+                "adverts": adverts,
+                "stats": {
+                    "adverts": stats.registry.adverts,
+                    "reachable": stats.registry.reachable,
+                    "rejected": stats.registry.rejected,
+                    "malformed": stats.malformed,
+                    "heartbeats": stats.registry.heartbeats,
+                    "stale": stats.registry.stale,
+                },
+            });
+            println!("{line}");
+        }
+        Format::Text => {
+            println!(
+                "{} advert(s), {} reachable, {} rejected",
+                stats.registry.adverts, stats.registry.reachable, stats.registry.rejected
+            );
+            for e in &entries {
+                let h = &e.health;
+                let reason = h.reason.map_or(String::new(), |r| format!(" ({r})"));
+                let caps: Vec<String> = e
+                    .advert
+                    .capabilities
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "  {:<16} {:<12} {:<9}{reason} conf {:.2}  age {:>6.0} ms  [{}]",
+                    e.advert.key.producer,
+                    e.advert.key.topic,
+                    h.state.as_str(),
+                    h.confidence,
+                    age_ms(e, at),
+                    caps.join(", ")
+                );
+            }
+        }
+    }
+}
+
+fn age_ms(entry: &EntryView, at: vigil_diag::Timestamp) -> f64 {
+    at.saturating_since(entry.last_heard).as_secs_f64() * 1000.0
+}
+
+fn entry_json(e: &EntryView, at: vigil_diag::Timestamp) -> serde_json::Value {
+    let a = &e.advert;
+    let capabilities: serde_json::Map<String, serde_json::Value> = a
+        .capabilities
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v.to_string())))
+        .collect();
+    let nodes: serde_json::Map<String, serde_json::Value> = a
+        .health
+        .nodes
+        .iter()
+        .map(|(p, s): (&vigil_diag::Path, &State)| (p.to_string(), json!(s.as_str())))
+        .collect();
+    json!({
+        "producer": a.key.producer,
+        "topic": a.key.topic,
+        "type_name": a.type_name,
+        "writer_guid": guid_hex(&a.writer_guid),
+        "capabilities": capabilities,
+        "state": e.health.state.as_str(),
+        "reason": e.health.reason.map(|r| r.as_str()),
+        "confidence": e.health.confidence,
+        "trend": e.health.trend.as_str(),
+        "reachable": e.reachable,
+        "age_ms": age_ms(e, at),
+        "sequence": a.sequence,
+        "diagnostic_root": a.diagnostic_root.as_ref().map(|p| p.to_string()),
+        "nodes": nodes,
+    })
+}

@@ -1,0 +1,375 @@
+//! `vigil produce`: a synthetic producer that publishes samples at a rate,
+//! advertises itself, and takes diagnostic commands on stdin.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+use vigil_diag::{
+    load_tree_str, CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path,
+    State, Tree, TreeSpec,
+};
+use vigil_discovery::{
+    dds_timestamp, guid_of, unix_now_ns, Advertiser, AdvertiserConfig, SyntheticSample,
+    VigilParticipant, SYNTHETIC_TYPE,
+};
+use vigil_qos::{Capabilities, Degradation, Value};
+
+use super::dds_args::{guid_hex, init_logging, millis, runtime, terminated, unix_seconds};
+use super::dds_args::{DdsArgs, Format};
+use super::InputError;
+
+/// Publish synthetic samples ({producer, seq, source timestamp}) on a topic
+/// and advertise them. Reads commands on stdin, one per line:
+/// `set PATH STATE`, `value PATH X`, `cap KEY=VALUE`, `quit`.
+#[derive(Debug, Args)]
+pub(crate) struct ProduceArgs {
+    #[command(flatten)]
+    dds: DdsArgs,
+    /// The data topic.
+    #[arg(long)]
+    topic: String,
+    /// The producer id, unique in the domain.
+    #[arg(long)]
+    id: String,
+    /// A capability, KEY=VALUE: `accuracy=0.001`, `latency_p99=0.5ms`,
+    /// `rate_hz=1000Hz`, `frame=imu_link`. Repeatable.
+    #[arg(long = "cap", value_name = "KEY=VALUE")]
+    caps: Vec<String>,
+    /// Diagnostic tree file (YAML). Default: one status leaf `<ID>.health`,
+    /// reported OK at start.
+    #[arg(long)]
+    tree: Option<PathBuf>,
+    /// The tree node whose health is advertised. Default: the tree's only
+    /// root.
+    #[arg(long)]
+    root: Option<String>,
+    /// Degradation rules, a JSON array of
+    /// {"when": PATH, "state": STATE, "key": KEY, "action": {"multiply": 2}}.
+    #[arg(long)]
+    degrade: Option<PathBuf>,
+    /// Samples per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Heartbeat period in milliseconds.
+    #[arg(long = "heartbeat-ms", default_value = "20", value_parser = millis)]
+    heartbeat: Duration,
+    /// Lease in milliseconds: consumers hold this producer unreachable
+    /// after this long without a heartbeat.
+    #[arg(long = "lease-ms", default_value = "100", value_parser = millis)]
+    lease: Duration,
+    /// Exit when stdin closes: a parent holding the pipe (`vigil demo`, a
+    /// test) takes its producers with it even when it is killed.
+    #[arg(long)]
+    exit_on_eof: bool,
+    /// Output format of the event lines on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// What the flags say, checked before touching DDS.
+struct Plan {
+    capabilities: Capabilities,
+    tree: Tree,
+    root: Option<Path>,
+    degradation: Degradation,
+    /// The default tree's leaf, reported OK at start.
+    default_leaf: Option<Path>,
+    period: Duration,
+}
+
+pub(crate) fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let plan = plan(&args)?;
+    let config = args.dds.config()?.with_liveness(args.heartbeat, args.lease);
+    config.validate().map_err(|e| InputError(e.to_string()))?;
+    runtime()?.block_on(produce(args, plan, config))
+}
+
+fn plan(args: &ProduceArgs) -> Result<Plan, InputError> {
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 100_000.0) {
+        return Err(InputError(format!(
+            "--rate {} must be above 0 and at most 100000",
+            args.rate
+        )));
+    }
+    let mut capabilities = Capabilities::new();
+    let mut problems = Vec::new();
+    for cap in &args.caps {
+        if let Err(e) = parse_cap(cap).and_then(|(k, v)| {
+            capabilities
+                .insert(&k, v)
+                .map(|_| ())
+                .map_err(|e| format!("--cap {cap}: {e}"))
+        }) {
+            problems.push(e);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(InputError(problems.join("\n")));
+    }
+    let (spec, default_leaf) = match &args.tree {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+            let spec = load_tree_str(&text, &file.display().to_string())
+                .map_err(|e| InputError(e.to_string()))?;
+            (spec, None)
+        }
+        None => {
+            let leaf = Path::parse(&format!("{}.health", args.id)).map_err(|e| {
+                InputError(format!(
+                    "--id {}: the default tree needs an id that is a tree label ({e}); \
+                     give a --tree",
+                    args.id
+                ))
+            })?;
+            (default_tree(&leaf), Some(leaf))
+        }
+    };
+    let tree = Tree::build(&spec).map_err(|e| InputError(e.to_string()))?;
+    let root = match &args.root {
+        Some(text) => {
+            Some(Path::parse(text).map_err(|e| InputError(format!("--root {text}: {e}")))?)
+        }
+        None => None,
+    };
+    let degradation = match &args.degrade {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| InputError(format!("{}: {e}", file.display())))?
+        }
+        None => Degradation::default(),
+    };
+    Ok(Plan {
+        capabilities,
+        tree,
+        root,
+        degradation,
+        default_leaf,
+        period: Duration::from_secs_f64(1.0 / args.rate),
+    })
+}
+
+/// One status leaf, so `set <id>.health STATE` works without a tree file.
+fn default_tree(leaf: &Path) -> TreeSpec {
+    TreeSpec {
+        nodes: vec![NodeSpec {
+            path: leaf.clone(),
+            body: NodeBody::Leaf(CheckSpec::Status { stale_after: None }),
+            criticality: Criticality::default(),
+            filter: FilterSpec::default(),
+            origin: None,
+        }],
+        shared: Vec::new(),
+    }
+}
+
+fn parse_cap(text: &str) -> Result<(String, Value), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected KEY=VALUE"))?;
+    let value = Value::parse_capability(value.trim()).map_err(|e| format!("`{text}`: {e}"))?;
+    Ok((key.trim().to_owned(), value))
+}
+
+async fn produce(
+    args: ProduceArgs,
+    plan: Plan,
+    config: vigil_discovery::DdsConfig,
+) -> anyhow::Result<ExitCode> {
+    let participant = VigilParticipant::new(config).context("joining DDS")?;
+    let topic = participant.data_topic(&args.topic, SYNTHETIC_TYPE)?;
+    let writer = participant.data_writer::<SyntheticSample>(&topic, None)?;
+    let guid = guid_of(&writer);
+    let mut tree = plan.tree;
+    if let Some(leaf) = &plan.default_leaf {
+        let ok = Observation::Status {
+            state: State::Ok,
+            reason: None,
+        };
+        tree.observe(leaf, ok, vigil_discovery::now())?;
+    }
+    let declaration = AdvertiserConfig::new(&args.id, &args.topic, SYNTHETIC_TYPE, guid)
+        .with_capabilities(plan.capabilities)
+        .with_tree(tree, plan.root)
+        .with_degradation(plan.degradation);
+    let advertiser =
+        Advertiser::start(&participant, declaration).map_err(|e| InputError(e.to_string()))?;
+    let out = Out {
+        format: args.format,
+    };
+    let root = advertiser.advert().diagnostic_root;
+    out.event(
+        json!({"event": "ready", "producer": args.id, "topic": args.topic,
+               "writer_guid": guid_hex(&guid), "domain": args.dds.domain,
+               "rate": args.rate, "diagnostic_root": root}),
+        || {
+            format!(
+                "ready: {} publishing `{}` at {} Hz (writer {}, diagnostic root `{root}`)",
+                args.id,
+                args.topic,
+                args.rate,
+                guid_hex(&guid)
+            )
+        },
+    );
+
+    let dropped = Arc::new(AtomicU64::new(0));
+    let samples = tokio::spawn(publish(
+        writer,
+        args.id.clone(),
+        plan.period,
+        Arc::clone(&dropped),
+    ));
+
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let terminated = terminated();
+    tokio::pin!(terminated);
+    loop {
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => {
+                    if !command(&advertiser, &line, &out) {
+                        break;
+                    }
+                }
+                // stdin closed or unreadable.
+                Ok(None) | Err(_) => {
+                    if args.exit_on_eof {
+                        break;
+                    }
+                    // Keep producing until a signal.
+                    (&mut terminated).await;
+                    break;
+                }
+            },
+            () = &mut terminated => break,
+        }
+    }
+    samples.abort();
+    advertiser.shutdown().await?;
+    let dropped = dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        eprintln!("{}: {dropped} sample(s) not admitted by DDS", args.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one sample per period. A sample DDS cannot admit (a full reliable
+/// window) is counted and skipped: the producer never stalls.
+async fn publish(
+    writer: vigil_discovery::CdrWriter<SyntheticSample>,
+    producer: String,
+    period: Duration,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut interval = tokio::time::interval(period);
+    // After a stall the sequence stays dense; the rate dips instead of
+    // bursting samples with the same timestamp.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+    let mut seq = 0u64;
+    loop {
+        interval.tick().await;
+        seq += 1;
+        let ts = unix_now_ns();
+        let sample = SyntheticSample {
+            producer: producer.clone(),
+            seq,
+            source_ts_ns: ts,
+            period_ns,
+        };
+        if writer.write(sample, Some(dds_timestamp(ts))).is_err() {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Prints event lines.
+struct Out {
+    format: Format,
+}
+
+impl Out {
+    fn event(&self, value: serde_json::Value, text: impl FnOnce() -> String) {
+        match self.format {
+            Format::Json => {
+                let mut value = value;
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("t".to_owned(), json!(unix_seconds()));
+                }
+                println!("{value}");
+            }
+            Format::Text => println!("{}", text()),
+        }
+    }
+}
+
+/// Runs one stdin command; false to quit. A bad command is reported on
+/// stderr and the producer keeps running.
+fn command(advertiser: &Advertiser, line: &str, out: &Out) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let result = match words.as_slice() {
+        [] => return true,
+        [first, ..] if first.starts_with('#') => return true,
+        ["quit"] | ["exit"] => return false,
+        ["set", path, state] => State::parse_with_reason(state)
+            .map_err(|e| e.to_string())
+            .and_then(|(state, reason)| {
+                observe(advertiser, path, Observation::Status { state, reason })
+            }),
+        ["value", path, x] => x
+            .parse::<f64>()
+            .map_err(|_| format!("`{x}` is not a number"))
+            .and_then(|x| observe(advertiser, path, Observation::Value(x))),
+        ["cap", assignment] => parse_cap(assignment).and_then(|(key, value)| {
+            advertiser
+                .set_capability(&key, value)
+                .map(|()| true)
+                .map_err(|e| e.to_string())
+        }),
+        _ => Err(format!(
+            "unknown command `{line}`; expected `set PATH STATE`, `value PATH X`, \
+             `cap KEY=VALUE` or `quit`"
+        )),
+    };
+    match result {
+        Ok(republished) => {
+            let advert = advertiser.advert();
+            let state = State::from_ros_level(advert.health.state).map_or("?", |(s, _)| s.as_str());
+            out.event(
+                json!({"event": "applied", "command": line.trim(), "republished": republished,
+                       "sequence": advert.sequence, "state": state}),
+                || format!("{}: advert {} is {state}", line.trim(), advert.sequence),
+            );
+        }
+        Err(error) => eprintln!("error: {error}"),
+    }
+    true
+}
+
+/// Observes a leaf given as an absolute path or relative to the root.
+fn observe(advertiser: &Advertiser, path: &str, observation: Observation) -> Result<bool, String> {
+    let path = Path::parse(path).map_err(|e| format!("`{path}`: {e}"))?;
+    let root = advertiser.advert().diagnostic_root;
+    let resolved = if advertiser.health(&path).is_some() || root.is_empty() {
+        path
+    } else {
+        match Path::parse(&root) {
+            Ok(root) if advertiser.health(&root.join(&path)).is_some() => root.join(&path),
+            _ => path,
+        }
+    };
+    advertiser
+        .observe(&resolved, observation)
+        .map_err(|e| e.to_string())
+}

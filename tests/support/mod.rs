@@ -1,0 +1,252 @@
+//! Shared harness of the end-to-end tests: `vigil` child processes whose
+//! JSON lines are read on threads, killed when dropped.
+//!
+//! Every test uses its own DDS domain, so tests running in parallel never
+//! hear each other. Waits are on events with generous limits: on a loaded
+//! 2-core machine things get slower, never wrong.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long to wait for anything that should happen "soon".
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Leases in tests are longer than the 100 ms default so that a heartbeat
+/// delayed on a busy machine does not look like a crash.
+pub const TEST_LEASE_MS: &str = "300";
+
+/// The vigil binary under test.
+pub fn vigil() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+}
+
+/// A running `vigil` process.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Value>,
+    /// Every JSON line read so far, for assertions and failure messages.
+    pub seen: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    /// Starts `vigil ARGS`, reading its stdout as JSON lines.
+    pub fn spawn(name: &str, args: &[&str]) -> Proc {
+        let mut child = vigil()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr_pipe = child.stderr.take().expect("stderr piped");
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(value).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        Proc {
+            name: name.to_owned(),
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    /// A synthetic producer on `domain`, waited for until it is ready.
+    pub fn producer(domain: u16, id: &str, caps: &[&str], extra: &[&str]) -> Proc {
+        let domain = domain.to_string();
+        let mut args = vec![
+            "produce",
+            "--domain",
+            &domain,
+            "--topic",
+            "imu",
+            "--id",
+            id,
+            "--rate",
+            "200",
+            "--lease-ms",
+            TEST_LEASE_MS,
+            "--format",
+            "json",
+            "--exit-on-eof",
+        ];
+        for cap in caps {
+            args.push("--cap");
+            args.push(cap);
+        }
+        args.extend_from_slice(extra);
+        let mut p = Proc::spawn(id, &args);
+        p.wait_for(PATIENCE, |v| v["event"] == "ready");
+        p
+    }
+
+    /// A consumer on `domain` following `query`.
+    pub fn consumer(domain: u16, query: &str, extra: &[&str]) -> Proc {
+        let domain = domain.to_string();
+        let mut args = vec![
+            "consume",
+            "--domain",
+            &domain,
+            "--query",
+            query,
+            "--format",
+            "json",
+            "--stats-ms",
+            "250",
+        ];
+        args.extend_from_slice(extra);
+        Proc::spawn("consumer", &args)
+    }
+
+    /// Sends one line on stdin.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to child stdin");
+        stdin.flush().expect("flush child stdin");
+    }
+
+    /// Closes stdin.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit and returns whether it succeeded.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<bool> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.success());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The next JSON line matching `pred`, reading for at most `limit`.
+    /// Panics with everything seen when none comes.
+    pub fn wait_for(&mut self, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        match self.try_wait_for(limit, pred) {
+            Some(v) => v,
+            None => panic!(
+                "{}: no matching line within {limit:?}\nseen:\n{}\nstderr:\n{}",
+                self.name,
+                self.seen
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Like [`Proc::wait_for`], `None` instead of a panic.
+    pub fn try_wait_for(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return None
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    /// No orphans: a failed test still kills its processes.
+    fn drop(&mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `selected` line naming `producer`.
+pub fn selected(v: &Value, producer: &str) -> bool {
+    v["event"] == "selected" && v["producer"] == producer
+}
+
+/// Unix seconds of a line.
+pub fn t(v: &Value) -> f64 {
+    v["t"].as_f64().unwrap_or(f64::NAN)
+}
+
+/// Sends SIGTERM (a clean stop: the consumer prints its summary).
+pub fn terminate(p: &Proc) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &p.pid().to_string()])
+        .status();
+}
+
+/// Now, Unix seconds (the `t` clock of the JSON lines).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
