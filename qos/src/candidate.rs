@@ -1,13 +1,16 @@
 //! What matching sees of a producer: the [`Candidate`] trait, and
 //! [`AdvertView`], a plain owned implementation of it.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use vigil_diag::{Path, State, Trend};
 
-use crate::capability::Capabilities;
+use crate::capability::{Capabilities, Key};
 use crate::dds_qos::QosPolicies;
+use crate::value::Value;
 
 /// A producer as a query sees it.
 ///
@@ -21,9 +24,9 @@ pub trait Candidate {
     fn producer(&self) -> &str;
     /// The topic it publishes (DDS or ROS 2 name).
     fn topic(&self) -> &str;
-    /// Its capability vector (already degraded by its health, if it uses
-    /// degradation rules).
-    fn capabilities(&self) -> &Capabilities;
+    /// The value of one capability (already degraded by its health, if it
+    /// uses degradation rules); `None` when it does not offer it.
+    fn capability(&self, key: &Key) -> Option<&Value>;
     /// Its overall health state.
     fn health_state(&self) -> State;
     /// Confidence in that state, in `[0, 1]`.
@@ -46,8 +49,8 @@ impl<T: Candidate + ?Sized> Candidate for &T {
     fn topic(&self) -> &str {
         (**self).topic()
     }
-    fn capabilities(&self) -> &Capabilities {
-        (**self).capabilities()
+    fn capability(&self, key: &Key) -> Option<&Value> {
+        (**self).capability(key)
     }
     fn health_state(&self) -> State {
         (**self).health_state()
@@ -83,7 +86,7 @@ pub struct HealthView {
     pub trend: Trend,
     /// States of nodes of the producer's diagnostic tree, by absolute path.
     #[serde(default)]
-    pub nodes: BTreeMap<Path, State>,
+    pub nodes: NodeStates,
 }
 
 impl Default for HealthView {
@@ -93,7 +96,7 @@ impl Default for HealthView {
             state: State::Unknown,
             confidence: 0.0,
             trend: Trend::Stable,
-            nodes: BTreeMap::new(),
+            nodes: NodeStates::default(),
         }
     }
 }
@@ -106,6 +109,109 @@ fn confidence<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Erro
         Err(serde::de::Error::custom(format_args!(
             "confidence {value} is outside [0, 1]"
         )))
+    }
+}
+
+/// The states of some nodes of a producer's diagnostic tree, by absolute
+/// path. Adverts carry a handful, so they are kept in a vector sorted by
+/// path and found by comparing lengths before bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStates {
+    entries: Vec<(Path, State)>,
+}
+
+impl NodeStates {
+    /// No nodes.
+    pub fn new() -> NodeStates {
+        NodeStates::default()
+    }
+
+    /// Sets the state of `path`, returning the previous one.
+    pub fn insert(&mut self, path: Path, state: State) -> Option<State> {
+        match self.entries.binary_search_by(|(p, _)| p.cmp(&path)) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, state)),
+            Err(i) => {
+                self.entries.insert(i, (path, state));
+                None
+            }
+        }
+    }
+
+    /// The state of `path`, if reported.
+    #[inline]
+    pub fn get(&self, path: &Path) -> Option<State> {
+        if self.entries.len() > 16 {
+            let i = self.entries.binary_search_by(|(p, _)| p.cmp(path)).ok()?;
+            return Some(self.entries[i].1);
+        }
+        self.entries
+            .iter()
+            .find(|(p, _)| crate::str_eq(p.as_str(), path.as_str()))
+            .map(|(_, s)| *s)
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no node is reported.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The nodes in path order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Path, State)> {
+        self.entries.iter().map(|(p, s)| (p, *s))
+    }
+}
+
+impl FromIterator<(Path, State)> for NodeStates {
+    fn from_iter<I: IntoIterator<Item = (Path, State)>>(iter: I) -> NodeStates {
+        let mut nodes = NodeStates::new();
+        for (p, s) in iter {
+            nodes.insert(p, s);
+        }
+        nodes
+    }
+}
+
+impl Serialize for NodeStates {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (p, s) in &self.entries {
+            map.serialize_entry(p, s)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeStates {
+    /// A map of path → state; a duplicate path is an error.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NodesVisitor;
+
+        impl<'de> Visitor<'de> for NodesVisitor {
+            type Value = NodeStates;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of node paths to states")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeStates, A::Error> {
+                use serde::de::Error;
+                let mut nodes = NodeStates::new();
+                while let Some(path) = map.next_key::<Path>()? {
+                    let state: State = map.next_value()?;
+                    if nodes.insert(path.clone(), state).is_some() {
+                        return Err(A::Error::custom(format_args!("duplicate node `{path}`")));
+                    }
+                }
+                Ok(nodes)
+            }
+        }
+
+        deserializer.deserialize_map(NodesVisitor)
     }
 }
 
@@ -166,8 +272,9 @@ impl Candidate for AdvertView {
     fn topic(&self) -> &str {
         &self.topic
     }
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    #[inline]
+    fn capability(&self, key: &Key) -> Option<&Value> {
+        self.capabilities.get_key(key)
     }
     fn health_state(&self) -> State {
         self.health.state
@@ -179,7 +286,7 @@ impl Candidate for AdvertView {
         self.health.trend
     }
     fn node_state(&self, path: &Path) -> Option<State> {
-        self.health.nodes.get(path).copied()
+        self.health.nodes.get(path)
     }
     fn offered_qos(&self) -> &QosPolicies {
         &self.qos
@@ -210,7 +317,7 @@ mod tests {
             Some(State::Degraded)
         );
         assert_eq!(advert.node_state(&Path::parse("vehicle").unwrap()), None);
-        assert_eq!(advert.capabilities().len(), 3);
+        assert_eq!(advert.capabilities.len(), 3);
     }
 
     #[test]

@@ -235,6 +235,12 @@ impl Key {
         &self.name
     }
 
+    /// Index of its well-known key in [`WellKnown::all`] order, if any.
+    #[inline]
+    pub(crate) fn well_known_index(&self) -> Option<usize> {
+        self.well_known.map(|tag| usize::from(tag.0))
+    }
+
     /// The well-known key it is, if any.
     pub fn well_known(&self) -> Option<WellKnown> {
         self.well_known.map(|tag| WELL_KNOWN[usize::from(tag.0)].0)

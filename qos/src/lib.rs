@@ -36,6 +36,7 @@
 //! - `dds_qos`: DDS QoS policies and requested-vs-offered compatibility
 //!   ([`incompatibilities`]).
 //! - `candidate`: the [`Candidate`] trait matching reads, and [`AdvertView`].
+//! - `table`: [`MatchTable`], candidates stored by column for fast matching.
 //! - `query`: the language ([`Query`], its AST and [`ParseError`]), the
 //!   [`CompiledQuery`] evaluator, [`Ranking`] and [`Rejection`] reasons.
 #![forbid(unsafe_code)]
@@ -51,10 +52,11 @@ mod capability;
 mod dds_qos;
 mod degrade;
 mod query;
+mod table;
 mod unit;
 mod value;
 
-pub use candidate::{AdvertView, Candidate, HealthView};
+pub use candidate::{AdvertView, Candidate, HealthView, NodeStates};
 pub use capability::{Capabilities, CapabilityError, DecodeError, Key, WellKnown, MAX_KEY_LEN};
 pub use dds_qos::{
     incompatibilities, is_compatible, DestinationOrder, Durability, Incompatibility, Liveliness,
@@ -65,5 +67,29 @@ pub use query::{
     Clause, CmpOp, CompiledQuery, Direction, Expr, Literal, Operand, Order, ParseError, QosField,
     Query, Ranked, Ranking, Reason, Rejection,
 };
+pub use table::{MatchTable, Row};
 pub use unit::{Dimension, Unit};
 pub use value::{DimensionMismatch, Quantity, Value, ValueError};
+
+/// String equality for the short strings of matching (topics, paths):
+/// lengths first, then eight bytes at a time, without a `memcmp` call.
+#[inline]
+pub(crate) fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut chunks_a = a.chunks_exact(8);
+    let mut chunks_b = b.chunks_exact(8);
+    let word = |c: &[u8]| u64::from_ne_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+    for (x, y) in (&mut chunks_a).zip(&mut chunks_b) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    chunks_a
+        .remainder()
+        .iter()
+        .zip(chunks_b.remainder())
+        .all(|(x, y)| x == y)
+}

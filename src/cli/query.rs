@@ -249,7 +249,7 @@ impl<'a> Report<'a> {
                 r.clause,
                 a.health_state(),
                 a.health_confidence(),
-                a.capabilities()
+                a.capabilities
             );
         }
         let _ = writeln!(s, "rejected ({}):", self.ranking.rejected().len());

@@ -84,10 +84,41 @@ impl Scalar<'_> {
     }
 }
 
+/// A constant, converted to its evaluation form once, at compile time.
+#[derive(Clone, Debug)]
+pub(crate) enum Konst {
+    Num(f64, Dimension),
+    Text(Box<str>),
+    Bool(bool),
+    Ord(Kind, u8),
+}
+
+impl Konst {
+    fn new(lit: &Literal) -> Konst {
+        match Scalar::of_literal(lit) {
+            Scalar::Num(x, d) => Konst::Num(x, d),
+            Scalar::Text(t) => Konst::Text(t.into()),
+            Scalar::Bool(b) => Konst::Bool(b),
+            Scalar::Ord(k, r) => Konst::Ord(k, r),
+            Scalar::Missing => Konst::Bool(false),
+        }
+    }
+
+    #[inline]
+    fn scalar(&self) -> Scalar<'_> {
+        match self {
+            Konst::Num(x, d) => Scalar::Num(*x, *d),
+            Konst::Text(t) => Scalar::Text(t),
+            Konst::Bool(b) => Scalar::Bool(*b),
+            Konst::Ord(k, r) => Scalar::Ord(*k, *r),
+        }
+    }
+}
+
 /// Where a value comes from.
 #[derive(Clone, Debug)]
 pub(crate) enum Access {
-    Const(Literal),
+    Const(Konst),
     Key(Key),
     HealthState,
     HealthConfidence,
@@ -101,7 +132,7 @@ impl Access {
     pub(crate) fn new(operand: &Operand) -> Access {
         match operand {
             Operand::Key(k) => Access::Key(k.clone()),
-            Operand::Literal(l) => Access::Const(l.clone()),
+            Operand::Literal(l) => Access::Const(Konst::new(l)),
             Operand::HealthState => Access::HealthState,
             Operand::HealthConfidence => Access::HealthConfidence,
             Operand::HealthTrend => Access::HealthTrend,
@@ -128,11 +159,8 @@ impl Access {
     #[inline]
     pub(crate) fn read<'a, C: Candidate + ?Sized>(&'a self, c: &'a C) -> Scalar<'a> {
         match self {
-            Access::Const(l) => Scalar::of_literal(l),
-            Access::Key(k) => c
-                .capabilities()
-                .get_key(k)
-                .map_or(Scalar::Missing, Scalar::of_value),
+            Access::Const(k) => k.scalar(),
+            Access::Key(k) => c.capability(k).map_or(Scalar::Missing, Scalar::of_value),
             Access::HealthState => Scalar::Ord(Kind::State, c.health_state() as u8),
             Access::HealthConfidence => Scalar::Num(c.health_confidence(), Dimension::Ratio),
             Access::HealthTrend => Scalar::Ord(Kind::Trend, c.health_trend() as u8),
@@ -177,8 +205,8 @@ impl Access {
     /// The value as text, for rejection reasons.
     pub(crate) fn describe<C: Candidate + ?Sized>(&self, c: &C) -> Option<String> {
         Some(match self {
-            Access::Const(l) => l.to_string(),
-            Access::Key(k) => c.capabilities().get_key(k)?.to_string(),
+            Access::Const(_) => String::new(),
+            Access::Key(k) => c.capability(k)?.to_string(),
             Access::HealthState => c.health_state().to_string(),
             Access::HealthConfidence => c.health_confidence().to_string(),
             Access::HealthTrend => c.health_trend().to_string(),
@@ -233,7 +261,7 @@ pub(crate) enum Node {
     },
     In {
         access: Access,
-        list: Box<[Literal]>,
+        list: Box<[Konst]>,
         text: Box<str>,
     },
     Exists(Key),
@@ -258,6 +286,18 @@ impl Node {
                 Node::Any(nodes.into())
             }
             Expr::Not(inner) => Node::Not(Box::new(Node::compile(inner)), expr.to_string().into()),
+            // A constant goes to the right (`5ms > x` is `x < 5ms`), so
+            // evaluators need to recognize only one shape.
+            Expr::Compare {
+                left: left @ Operand::Literal(_),
+                op,
+                right,
+            } if !matches!(right, Operand::Literal(_)) => Node::Cmp {
+                left: Access::new(right),
+                op: op.flipped(),
+                right: Access::new(left),
+                text: expr.to_string().into(),
+            },
             Expr::Compare { left, op, right } => Node::Cmp {
                 left: Access::new(left),
                 op: *op,
@@ -266,7 +306,7 @@ impl Node {
             },
             Expr::In { operand, list } => Node::In {
                 access: Access::new(operand),
-                list: list.clone().into(),
+                list: list.iter().map(Konst::new).collect(),
                 text: expr.to_string().into(),
             },
             Expr::Exists(k) => Node::Exists(k.clone()),
@@ -326,7 +366,7 @@ impl Node {
                 let value = access.read(c);
                 let mut out = Tri::Unknown;
                 for lit in list.iter() {
-                    match value.compare(&Scalar::of_literal(lit)) {
+                    match value.compare(&lit.scalar()) {
                         Some(Ordering::Equal) => return Tri::True,
                         Some(_) => out = Tri::False,
                         None => {}
@@ -335,7 +375,7 @@ impl Node {
                 out
             }
             Node::Exists(k) => {
-                if c.capabilities().get_key(k).is_some() {
+                if c.capability(k).is_some() {
                     Tri::True
                 } else {
                     Tri::False
@@ -416,7 +456,7 @@ impl Node {
 }
 
 /// `key = value` for each non-constant access.
-fn actuals<'a, C: Candidate + ?Sized, const N: usize>(c: &C, accesses: [&'a Access; N]) -> String {
+fn actuals<C: Candidate + ?Sized, const N: usize>(c: &C, accesses: [&Access; N]) -> String {
     let parts: Vec<String> = accesses
         .iter()
         .filter(|a| !a.is_const())
@@ -450,51 +490,98 @@ fn flatten<'e>(expr: &'e Expr, and: bool, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// One `PREFER` key's value for sorting.
+/// The order of `PREFER` values: a total order (sorting panics on anything
+/// less). Missing values sort last whatever the direction; values of
+/// different kinds (possible only for custom keys) order numbers, then
+/// strings, then booleans and enumerations.
+pub(crate) fn sort_cmp(a: &Scalar<'_>, b: &Scalar<'_>, descending: bool) -> Ordering {
+    let kind = |s: &Scalar<'_>| match s {
+        Scalar::Num(..) => 0,
+        Scalar::Text(_) => 1,
+        Scalar::Bool(_) | Scalar::Ord(..) => 2,
+        Scalar::Missing => 3,
+    };
+    let o = match (a, b) {
+        (Scalar::Missing, Scalar::Missing) => return Ordering::Equal,
+        (Scalar::Missing, _) => return Ordering::Greater,
+        (_, Scalar::Missing) => return Ordering::Less,
+        (Scalar::Num(x, _), Scalar::Num(y, _)) => x.total_cmp(y),
+        (Scalar::Text(x), Scalar::Text(y)) => x.cmp(y),
+        (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
+        (Scalar::Ord(_, x), Scalar::Ord(_, y)) => x.cmp(y),
+        (Scalar::Bool(x), Scalar::Ord(_, y)) => u8::from(*x).cmp(y),
+        (Scalar::Ord(_, x), Scalar::Bool(y)) => x.cmp(&u8::from(*y)),
+        _ => kind(a).cmp(&kind(b)),
+    };
+    if descending {
+        o.reverse()
+    } else {
+        o
+    }
+}
+
+/// The bits of `x` as an integer ordered like `f64::total_cmp`.
+#[inline]
+pub(crate) fn ordered_bits(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+/// A `PREFER` value copied out of its candidate for sorting; strings are
+/// not copied (that would allocate) but read again when two meet.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum SortAtom<'a> {
+pub(crate) enum SortAtom {
     Num(f64),
-    Text(&'a str),
+    Text,
     Rank(u8),
     Missing,
 }
 
-impl<'a> SortAtom<'a> {
-    pub(crate) fn of(s: Scalar<'a>) -> SortAtom<'a> {
+impl SortAtom {
+    pub(crate) fn of(s: Scalar<'_>) -> SortAtom {
         match s {
             Scalar::Num(x, _) => SortAtom::Num(x),
-            Scalar::Text(t) => SortAtom::Text(t),
+            Scalar::Text(_) => SortAtom::Text,
             Scalar::Bool(b) => SortAtom::Rank(u8::from(b)),
             Scalar::Ord(_, r) => SortAtom::Rank(r),
             Scalar::Missing => SortAtom::Missing,
         }
     }
 
-    fn kind(&self) -> u8 {
-        match self {
-            SortAtom::Num(_) => 0,
-            SortAtom::Text(_) => 1,
-            SortAtom::Rank(_) => 2,
-            SortAtom::Missing => 3,
+    /// An integer whose order is [`sort_cmp`]'s for numbers, booleans,
+    /// enumerations and missing values (strings are not encoded: callers
+    /// sort those with [`sort_cmp`]).
+    #[inline]
+    pub(crate) fn encode(&self, descending: bool) -> u128 {
+        let (kind, bits) = match self {
+            SortAtom::Num(x) => (0u128, ordered_bits(*x)),
+            SortAtom::Text => (1, 0),
+            SortAtom::Rank(r) => (2, u64::from(*r)),
+            SortAtom::Missing => return 3 << 64,
+        };
+        if descending {
+            ((2 - kind) << 64) | u128::from(!bits)
+        } else {
+            (kind << 64) | u128::from(bits)
         }
     }
 
-    /// A total order (sorting panics on anything less); missing values
-    /// sort last whatever the direction.
-    pub(crate) fn cmp(&self, other: &SortAtom<'_>, descending: bool) -> Ordering {
-        let o = match (self, other) {
-            (SortAtom::Missing, SortAtom::Missing) => return Ordering::Equal,
-            (SortAtom::Missing, _) => return Ordering::Greater,
-            (_, SortAtom::Missing) => return Ordering::Less,
-            (SortAtom::Num(a), SortAtom::Num(b)) => a.total_cmp(b),
-            (SortAtom::Text(a), SortAtom::Text(b)) => a.cmp(b),
-            (SortAtom::Rank(a), SortAtom::Rank(b)) => a.cmp(b),
-            _ => self.kind().cmp(&other.kind()),
+    /// [`sort_cmp`] on the copies; `None` when both are strings.
+    #[inline]
+    pub(crate) fn cmp(&self, other: &SortAtom, descending: bool) -> Option<Ordering> {
+        let scalar = |a: &SortAtom| match a {
+            SortAtom::Num(x) => Scalar::Num(*x, Dimension::Ratio),
+            SortAtom::Text => Scalar::Text(""),
+            SortAtom::Rank(r) => Scalar::Ord(Kind::State, *r),
+            SortAtom::Missing => Scalar::Missing,
         };
-        if descending {
-            o.reverse()
-        } else {
-            o
+        match (self, other) {
+            (SortAtom::Text, SortAtom::Text) => None,
+            _ => Some(sort_cmp(&scalar(self), &scalar(other), descending)),
         }
     }
 }

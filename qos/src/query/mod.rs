@@ -4,11 +4,13 @@ use std::cmp::Ordering;
 use std::str::FromStr;
 
 mod ast;
+mod columnar;
 mod error;
 mod eval;
 mod lexer;
 mod parser;
 mod reason;
+mod typing;
 
 pub use ast::{Clause, CmpOp, Direction, Expr, Literal, Operand, Order, QosField, Query};
 pub use error::ParseError;
@@ -16,6 +18,7 @@ pub use reason::{Reason, Rejection};
 
 use crate::candidate::Candidate;
 use crate::dds_qos::{self, QosPolicies};
+use crate::table::MatchTable;
 use eval::{Access, Node, SortAtom, Tri};
 
 impl Query {
@@ -74,7 +77,11 @@ impl CompiledClause {
 
     #[inline]
     fn topic_matches(&self, topic: &str) -> bool {
-        *self.topic == *topic || self.alias.as_deref() == Some(topic)
+        crate::str_eq(&self.topic, topic)
+            || self
+                .alias
+                .as_deref()
+                .is_some_and(|a| crate::str_eq(a, topic))
     }
 }
 
@@ -99,11 +106,27 @@ pub struct Ranked {
 /// The result of ranking candidates: the fallback chain (every candidate
 /// that satisfies some clause; clause 0's first, each clause's in
 /// preference order) and the rest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Ranking {
     chain: Vec<Ranked>,
     rejected: Vec<usize>,
+    // Scratch buffers kept between calls of `rank_into`.
+    atoms: Vec<SortAtom>,
+    order: Vec<u32>,
+    sorted: Vec<Ranked>,
+    keys: Vec<u128>,
+    selection: Vec<u32>,
+    assigned: Vec<bool>,
+    beyond_limit: usize,
 }
+
+impl PartialEq for Ranking {
+    fn eq(&self, other: &Ranking) -> bool {
+        self.chain == other.chain && self.rejected == other.rejected
+    }
+}
+
+impl Eq for Ranking {}
 
 impl Ranking {
     /// The chain, best first; its head is the selected producer.
@@ -114,6 +137,12 @@ impl Ranking {
     /// The head of the chain.
     pub fn selected(&self) -> Option<Ranked> {
         self.chain.first().copied()
+    }
+
+    /// How many candidates satisfy a clause but were left out of a chain
+    /// ranked with a limit.
+    pub fn beyond_limit(&self) -> usize {
+        self.beyond_limit
     }
 
     /// Indices of the candidates that satisfy no clause, in input order;
@@ -162,18 +191,17 @@ impl CompiledQuery {
     pub fn compare<C: Candidate + ?Sized>(&self, clause: usize, a: &C, b: &C) -> Ordering {
         if let Some(cl) = self.clauses.get(clause) {
             for (access, desc) in cl.prefer.iter() {
-                let o = SortAtom::of(access.read(a)).cmp(&SortAtom::of(access.read(b)), *desc);
+                let o = eval::sort_cmp(&access.read(a), &access.read(b), *desc);
                 if o != Ordering::Equal {
                     return o;
                 }
             }
         }
-        b.health_confidence()
-            .total_cmp(&a.health_confidence())
-            .then_with(|| a.producer().cmp(b.producer()))
+        tie_break(a, b)
     }
 
-    /// Ranks `candidates` (see [`Ranking`]).
+    /// Ranks `candidates` (see [`Ranking`]); indices are positions in the
+    /// slice.
     pub fn rank<C: Candidate>(&self, candidates: &[C]) -> Ranking {
         let mut ranking = Ranking::default();
         self.rank_into(candidates, &mut ranking);
@@ -182,14 +210,60 @@ impl CompiledQuery {
 
     /// [`CompiledQuery::rank`] reusing `out`'s buffers.
     pub fn rank_into<C: Candidate>(&self, candidates: &[C], out: &mut Ranking) {
+        self.rank_with(candidates.len(), |i| candidates.get(i), out);
+    }
+
+    /// Ranks the live rows of `table`; indices are slots.
+    pub fn rank_table(&self, table: &MatchTable) -> Ranking {
+        let mut ranking = Ranking::default();
+        self.rank_table_into(table, &mut ranking);
+        ranking
+    }
+
+    /// [`CompiledQuery::rank_table`] reusing `out`'s buffers. Evaluates
+    /// condition by condition over the table's columns, which is several
+    /// times faster than candidate by candidate; same result as
+    /// [`CompiledQuery::rank`] over the same adverts.
+    pub fn rank_table_into(&self, table: &MatchTable, out: &mut Ranking) {
+        columnar::assign(self, table, out);
+        self.sort_chain(|i| table.row(i), usize::MAX, out);
+    }
+
+    /// [`CompiledQuery::rank_table_into`] keeping only the best `limit`
+    /// entries of the chain, in order (a consumer's active producer and its
+    /// standbys); the others that satisfy a clause are counted in
+    /// [`Ranking::beyond_limit`]. Selecting the best few is linear, so this
+    /// is cheaper than ranking everything when many candidates qualify.
+    pub fn rank_table_top_into(&self, table: &MatchTable, limit: usize, out: &mut Ranking) {
+        columnar::assign(self, table, out);
+        self.sort_chain(|i| table.row(i), limit, out);
+    }
+
+    fn rank_with<C: Candidate>(
+        &self,
+        n: usize,
+        get: impl Fn(usize) -> Option<C>,
+        out: &mut Ranking,
+    ) {
         out.chain.clear();
         out.rejected.clear();
-        for (index, c) in candidates.iter().enumerate() {
-            match self.first_clause(c) {
+        for index in 0..n {
+            let Some(c) = get(index) else { continue };
+            match self.first_clause(&c) {
                 Some(clause) => out.chain.push(Ranked { index, clause }),
                 None => out.rejected.push(index),
             }
         }
+        self.sort_chain(get, usize::MAX, out);
+    }
+
+    /// Sorts `out.chain` by clause, then preference (see [`CompiledQuery::compare`]).
+    fn sort_chain<C: Candidate>(
+        &self,
+        get: impl Fn(usize) -> Option<C>,
+        limit: usize,
+        out: &mut Ranking,
+    ) {
         // Read every sort key once, then sort on the copies.
         let stride = self
             .clauses
@@ -197,41 +271,106 @@ impl CompiledQuery {
             .map(|c| c.prefer.len())
             .max()
             .unwrap_or(0);
-        let mut atoms: Vec<SortAtom<'_>> = Vec::with_capacity(out.chain.len() * stride);
+        out.atoms.clear();
+        out.atoms.reserve(out.chain.len() * stride);
         for r in &out.chain {
-            let c = &candidates[r.index];
+            let Some(c) = get(r.index) else { continue };
             let prefer = &self.clauses[r.clause].prefer;
-            atoms.extend(prefer.iter().map(|(a, _)| SortAtom::of(a.read(c))));
-            atoms.extend(std::iter::repeat_n(
+            out.atoms
+                .extend(prefer.iter().map(|(a, _)| SortAtom::of(a.read(&c))));
+            out.atoms.extend(std::iter::repeat_n(
                 SortAtom::Missing,
                 stride - prefer.len(),
             ));
         }
-        let mut order: Vec<(u32, Ranked)> = out
-            .chain
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i as u32, *r))
-            .collect();
-        order.sort_unstable_by(|(ia, a), (ib, b)| {
+        out.order.clear();
+        out.order.extend(0..out.chain.len() as u32);
+        if !out.atoms.iter().any(|a| matches!(a, SortAtom::Text)) {
+            self.sort_encoded(&get, stride, limit, out);
+        } else {
+            self.sort_general(&get, stride, limit, out);
+        }
+        out.beyond_limit = out.chain.len() - out.order.len();
+        out.sorted.clear();
+        out.sorted
+            .extend(out.order.iter().map(|&i| out.chain[i as usize]));
+        std::mem::swap(&mut out.chain, &mut out.sorted);
+    }
+
+    /// Sorts `out.order` with keys encoded as integers: the clause, each
+    /// `PREFER` value (direction applied, missing last), then confidence
+    /// descending, compared as slices; the producer id only on a full tie.
+    fn sort_encoded<C: Candidate>(
+        &self,
+        get: &impl Fn(usize) -> Option<C>,
+        stride: usize,
+        limit: usize,
+        out: &mut Ranking,
+    ) {
+        let width = stride + 2;
+        out.keys.clear();
+        out.keys.reserve(out.chain.len() * width);
+        for (i, r) in out.chain.iter().enumerate() {
+            out.keys.push(r.clause as u128);
+            let prefer = &self.clauses[r.clause].prefer;
+            for j in 0..stride {
+                let desc = prefer.get(j).is_some_and(|(_, d)| *d);
+                out.keys.push(out.atoms[i * stride + j].encode(desc));
+            }
+            let confidence = get(r.index).map_or(0.0, |c| c.health_confidence());
+            out.keys.push(u128::from(!eval::ordered_bits(confidence)));
+        }
+        let (chain, keys) = (&out.chain, &out.keys);
+        sort_prefix(&mut out.order, limit, |&ia, &ib| {
+            let (ka, kb) = (ia as usize * width, ib as usize * width);
+            keys[ka..ka + width]
+                .cmp(&keys[kb..kb + width])
+                .then_with(|| {
+                    let (a, b) = (chain[ia as usize], chain[ib as usize]);
+                    match (get(a.index), get(b.index)) {
+                        (Some(ca), Some(cb)) => ca.producer().cmp(cb.producer()),
+                        _ => Ordering::Equal,
+                    }
+                    .then(a.index.cmp(&b.index))
+                })
+        });
+    }
+
+    /// Sorts `out.order` reading string keys from the candidates.
+    fn sort_general<C: Candidate>(
+        &self,
+        get: &impl Fn(usize) -> Option<C>,
+        stride: usize,
+        limit: usize,
+        out: &mut Ranking,
+    ) {
+        let (chain, atoms) = (&out.chain, &out.atoms);
+        sort_prefix(&mut out.order, limit, |&ia, &ib| {
+            let (a, b) = (chain[ia as usize], chain[ib as usize]);
             a.clause.cmp(&b.clause).then_with(|| {
+                let (ca, cb) = (get(a.index), get(b.index));
                 let prefer = &self.clauses[a.clause].prefer;
-                let (ka, kb) = (*ia as usize * stride, *ib as usize * stride);
-                for (j, (_, desc)) in prefer.iter().enumerate() {
-                    let o = atoms[ka + j].cmp(&atoms[kb + j], *desc);
+                let (ka, kb) = (ia as usize * stride, ib as usize * stride);
+                for (j, (access, desc)) in prefer.iter().enumerate() {
+                    let o = atoms[ka + j].cmp(&atoms[kb + j], *desc).unwrap_or_else(|| {
+                        match (&ca, &cb) {
+                            (Some(ca), Some(cb)) => {
+                                eval::sort_cmp(&access.read(ca), &access.read(cb), *desc)
+                            }
+                            _ => Ordering::Equal,
+                        }
+                    });
                     if o != Ordering::Equal {
                         return o;
                     }
                 }
-                let (ca, cb) = (&candidates[a.index], &candidates[b.index]);
-                cb.health_confidence()
-                    .total_cmp(&ca.health_confidence())
-                    .then_with(|| ca.producer().cmp(cb.producer()))
-                    .then(a.index.cmp(&b.index))
+                match (&ca, &cb) {
+                    (Some(ca), Some(cb)) => tie_break(ca, cb),
+                    _ => Ordering::Equal,
+                }
+                .then(a.index.cmp(&b.index))
             })
         });
-        out.chain.clear();
-        out.chain.extend(order.into_iter().map(|(_, r)| r));
     }
 
     /// Why `c` satisfies no clause: for each clause on its topic, the
@@ -277,5 +416,28 @@ impl CompiledQuery {
     }
 }
 
+/// Sorts the `limit` smallest elements of `order` to its front and drops
+/// the rest: a selection in linear time, then a sort of the prefix only.
+fn sort_prefix(order: &mut Vec<u32>, limit: usize, mut cmp: impl FnMut(&u32, &u32) -> Ordering) {
+    if limit == 0 {
+        order.clear();
+        return;
+    }
+    if limit < order.len() {
+        order.select_nth_unstable_by(limit - 1, &mut cmp);
+        order.truncate(limit);
+    }
+    order.sort_unstable_by(cmp);
+}
+
+/// Higher confidence first, then producer id.
+fn tie_break<C: Candidate + ?Sized>(a: &C, b: &C) -> Ordering {
+    b.health_confidence()
+        .total_cmp(&a.health_confidence())
+        .then_with(|| a.producer().cmp(b.producer()))
+}
+
+#[cfg(test)]
+mod roundtrip;
 #[cfg(test)]
 mod tests;

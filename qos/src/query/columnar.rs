@@ -1,0 +1,149 @@
+//! Condition-major evaluation over a [`MatchTable`]: one tight loop per
+//! condition over a selection of slots, reading one column, instead of one
+//! walk of the condition tree per candidate.
+//!
+//! Only the top of a `WHERE` is split this way: an AND chain keeps the slots
+//! whose every condition is TRUE, which is exactly the Kleene result the
+//! row-wise evaluator gives. Conditions that do not read a column (OR, NOT,
+//! `health('...')`, custom keys...) run the row-wise evaluator on the slots
+//! still selected, so the result is always the same as [`CompiledQuery::rank`].
+
+use std::cmp::Ordering;
+
+use super::eval::{Access, Kind, Konst, Node, Tri};
+use super::{CmpOp, CompiledQuery, Ranked, Ranking};
+use crate::dds_qos;
+use crate::table::MatchTable;
+use crate::unit::Dimension;
+use crate::value::compare_base;
+
+/// Fills `out.chain` (unsorted) and `out.rejected`.
+pub(super) fn assign(query: &CompiledQuery, table: &MatchTable, out: &mut Ranking) {
+    out.chain.clear();
+    out.rejected.clear();
+    let n = table.slots();
+    let live = table.live_column();
+    let topics = table.topic_column();
+    out.assigned.clear();
+    out.assigned.resize(n, false);
+    for (k, clause) in query.clauses.iter().enumerate() {
+        let ids = [
+            table.topic_id(&clause.topic),
+            clause.alias.as_deref().and_then(|a| table.topic_id(a)),
+        ];
+        if ids == [None, None] {
+            continue;
+        }
+        let sel = &mut out.selection;
+        sel.clear();
+        for (i, (&alive, &topic)) in live.iter().zip(topics).enumerate() {
+            if alive && !out.assigned[i] && (ids[0] == Some(topic) || ids[1] == Some(topic)) {
+                sel.push(i as u32);
+            }
+        }
+        if let Some(requested) = &query.requested {
+            keep(sel, |i| {
+                dds_qos::is_compatible(table.qos_at(i as usize), requested)
+            });
+        }
+        if let Some(filter) = &clause.filter {
+            retain(filter, table, sel);
+        }
+        for &i in sel.iter() {
+            out.assigned[i as usize] = true;
+            out.chain.push(Ranked {
+                index: i as usize,
+                clause: k,
+            });
+        }
+    }
+    for (i, (&alive, &assigned)) in live.iter().zip(&out.assigned).enumerate() {
+        if alive && !assigned {
+            out.rejected.push(i);
+        }
+    }
+}
+
+/// Keeps the slots of `sel` for which `pred` holds, in order. Branchless:
+/// every slot is written and the write position advances only on a match,
+/// which beats `Vec::retain` when about half the slots go.
+#[inline]
+fn keep(sel: &mut Vec<u32>, mut pred: impl FnMut(u32) -> bool) {
+    let mut w = 0;
+    for r in 0..sel.len() {
+        let i = sel[r];
+        sel[w] = i;
+        w += usize::from(pred(i));
+    }
+    sel.truncate(w);
+}
+
+/// Keeps the slots of `sel` for which `node` is TRUE.
+fn retain(node: &Node, table: &MatchTable, sel: &mut Vec<u32>) {
+    match node {
+        Node::All(children) => {
+            for child in children.iter() {
+                if sel.is_empty() {
+                    return;
+                }
+                retain(child, table, sel);
+            }
+        }
+        Node::Cmp {
+            left,
+            op,
+            right: Access::Const(k),
+            ..
+        } if column_cmp(left, *op, k, table, sel) => {}
+        _ => keep(sel, |i| {
+            table
+                .row(i as usize)
+                .is_some_and(|row| node.eval(&row) == Tri::True)
+        }),
+    }
+}
+
+/// `left op k` over one column; false (and `sel` untouched) when `left` is
+/// not a column this knows.
+fn column_cmp(left: &Access, op: CmpOp, k: &Konst, table: &MatchTable, sel: &mut Vec<u32>) -> bool {
+    let holds = |o: Ordering| op.holds(o);
+    match (left, k) {
+        (Access::HealthState, Konst::Ord(Kind::State, r)) => {
+            let states = table.state_column();
+            keep(sel, |i| holds((states[i as usize] as u8).cmp(r)));
+        }
+        (Access::HealthTrend, Konst::Ord(Kind::Trend, r)) => {
+            let trends = table.trend_column();
+            keep(sel, |i| holds((trends[i as usize] as u8).cmp(r)));
+        }
+        (Access::HealthConfidence, Konst::Num(x, Dimension::Ratio)) => {
+            let confidences = table.confidence_column();
+            keep(sel, |i| holds(compare_base(confidences[i as usize], *x)));
+        }
+        (Access::Key(key), Konst::Num(x, d)) => {
+            let Some(column) = key.well_known_index().map(|w| table.number_column(w)) else {
+                return false;
+            };
+            keep(sel, |i| {
+                let (value, dimension) = column[i as usize];
+                dimension == Some(*d) && holds(compare_base(value, *x))
+            });
+        }
+        (Access::HealthOf(path), Konst::Ord(Kind::State, r)) => {
+            // A node nobody reports is missing everywhere: never TRUE.
+            let Some(id) = table.path_id(path) else {
+                sel.clear();
+                return true;
+            };
+            let nodes = table.node_id_column();
+            keep(sel, |i| {
+                nodes[i as usize]
+                    .iter()
+                    .find(|(p, _)| *p == id)
+                    .is_some_and(|(_, s)| holds((*s as u8).cmp(r)))
+            });
+        }
+        _ => return false,
+    }
+    true
+}
