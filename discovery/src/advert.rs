@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use vigil_diag::{Path, State, Trend, UnknownReason};
 use vigil_qos::{
-    Candidate, Capabilities, DestinationOrder, Durability, Liveliness, LivelinessKind, Ownership,
-    Period, QosPolicies, Reliability,
+    Candidate, Capabilities, DestinationOrder, Durability, Key, Liveliness, LivelinessKind,
+    Ownership, Period, QosPolicies, Reliability, Value,
 };
 
 mod error;
@@ -542,8 +542,8 @@ impl Candidate for Advert {
     fn topic(&self) -> &str {
         &self.key.topic
     }
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+    fn capability(&self, key: &Key) -> Option<&Value> {
+        self.capabilities.get_key(key)
     }
     fn health_state(&self) -> State {
         self.health.state

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp, Trend, UnknownReason};
-use vigil_qos::{Candidate, Capabilities, QosPolicies};
+use vigil_qos::{Candidate, Key, QosPolicies, Value};
 
 use crate::advert::Advert;
 
@@ -96,8 +96,8 @@ impl Candidate for EntryView {
     fn topic(&self) -> &str {
         &self.advert.key.topic
     }
-    fn capabilities(&self) -> &Capabilities {
-        &self.advert.capabilities
+    fn capability(&self, key: &Key) -> Option<&Value> {
+        self.advert.capabilities.get_key(key)
     }
     fn health_state(&self) -> State {
         self.health.state

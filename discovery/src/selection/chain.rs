@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use vigil_diag::{Path, State, Timestamp, Trend};
-use vigil_qos::{Candidate, Capabilities, QosPolicies};
+use vigil_qos::{Candidate, Key, QosPolicies, Value};
 
 use super::flap::Flap;
 use super::query::{tier, SelectionQuery};
@@ -124,8 +124,8 @@ impl Candidate for Cand<'_> {
     fn topic(&self) -> &str {
         self.view.topic()
     }
-    fn capabilities(&self) -> &Capabilities {
-        self.view.capabilities()
+    fn capability(&self, key: &Key) -> Option<&Value> {
+        self.view.capability(key)
     }
     fn health_state(&self) -> State {
         self.lift(self.view.health_state())

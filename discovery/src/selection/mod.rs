@@ -170,14 +170,14 @@ impl Selection {
         if !self.synced {
             self.rebuild(registry);
         } else {
-            let mut seen: Vec<&AdvertKey> = Vec::with_capacity(changes.len());
-            for key in changes.iter().filter_map(RegistryChange::key) {
-                if !seen.contains(&key) {
-                    seen.push(key);
-                }
-            }
             let mut shared_touched = false;
-            for key in seen {
+            for (i, change) in changes.iter().enumerate() {
+                let Some(key) = change.key() else { continue };
+                // Changes come in ones and twos: a quadratic dedup beats
+                // allocating a set on this hot path.
+                if changes[..i].iter().any(|c| c.key() == Some(key)) {
+                    continue;
+                }
                 shared_touched |= self.refresh(registry, key);
             }
             if shared_touched {

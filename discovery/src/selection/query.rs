@@ -86,7 +86,7 @@ impl SelectionQuery {
     /// a number.
     pub(crate) fn margin_value<C: Candidate + ?Sized>(&self, clause: usize, c: &C) -> Option<f64> {
         let (value, descending) = match self.margin_keys.get(clause)?.as_ref()? {
-            MarginKey::Capability { key, descending } => match c.capabilities().get_key(key)? {
+            MarginKey::Capability { key, descending } => match c.capability(key)? {
                 Value::Number(q) => (q.base(), *descending),
                 _ => return None,
             },
