@@ -15,7 +15,7 @@ use vigil_diag::{Path, State, Timestamp, Trend};
 use vigil_qos::{Candidate, Key, QosPolicies, Value};
 
 use super::flap::Flap;
-use super::query::{tier, SelectionQuery};
+use super::query::{SelectionQuery, SortKey};
 use crate::advert::AdvertKey;
 use crate::registry::{EntryView, Registry};
 
@@ -151,10 +151,35 @@ impl Candidate for Cand<'_> {
     }
 }
 
+/// What the chain order reads of a member, cached densely by slot so a
+/// binary search over 10 000 members touches one small array, not the
+/// adverts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RankKey {
+    pub(crate) clause: usize,
+    pub(crate) tier: u8,
+    pub(crate) sort: SortKey,
+    pub(crate) confidence: f64,
+}
+
+impl RankKey {
+    const NONE: RankKey = RankKey {
+        clause: usize::MAX,
+        tier: u8::MAX,
+        sort: SortKey::NONE,
+        confidence: 0.0,
+    };
+}
+
 /// The slab of members and the sorted chain.
 #[derive(Debug, Default)]
 pub(crate) struct Members {
     slots: Vec<Option<Member>>,
+    /// By slot.
+    keys: Vec<RankKey>,
+    /// By slot: [`SelectionQuery::prefix`] of the key, what most
+    /// comparisons need, in 16 bytes.
+    prefixes: Vec<(u64, u64)>,
     free: Vec<Slot>,
     index: HashMap<AdvertKey, Slot>,
     /// Slots of the members in the chain, best first.
@@ -164,6 +189,15 @@ pub(crate) struct Members {
 impl Members {
     pub(crate) fn slot(&self, key: &AdvertKey) -> Option<Slot> {
         self.index.get(key).copied()
+    }
+
+    /// `hint` if it still holds `key`, else the index lookup: saves hashing
+    /// the key of the active member on every decision.
+    pub(crate) fn slot_hinted(&self, hint: Option<Slot>, key: &AdvertKey) -> Option<Slot> {
+        match hint.and_then(|s| self.slots.get(s as usize)) {
+            Some(Some(m)) if m.key == *key => hint,
+            _ => self.slot(key),
+        }
     }
 
     pub(crate) fn get(&self, slot: Slot) -> &Member {
@@ -190,24 +224,47 @@ impl Members {
             .filter_map(|(i, m)| Some((i as Slot, m.as_ref()?)))
     }
 
-    /// Chain order of two members (both must have a clause).
+    /// Sets a member's cached rank key (after evaluating it).
+    pub(crate) fn set_key(&mut self, slot: Slot, key: RankKey, prefix: (u64, u64)) {
+        if let (Some(k), Some(p)) = (
+            self.keys.get_mut(slot as usize),
+            self.prefixes.get_mut(slot as usize),
+        ) {
+            *k = key;
+            *p = prefix;
+        }
+    }
+
+    /// Chain order of two members (both must have a clause): clause, health
+    /// tier, the query's ranking (cached `PREFER` values, confidence,
+    /// producer id), topic.
     pub(crate) fn cmp(&self, q: &SelectionQuery, shared: Shared<'_>, a: Slot, b: Slot) -> Ordering {
-        let (ma, mb) = (self.get(a), self.get(b));
-        let (ca, cb) = (
-            ma.clause.unwrap_or(usize::MAX),
-            mb.clause.unwrap_or(usize::MAX),
-        );
-        ca.cmp(&cb)
-            .then_with(|| tier(ma.view.health.state).cmp(&tier(mb.view.health.state)))
-            .then_with(|| {
-                let wrap = |view| Cand {
-                    view,
-                    shared,
-                    degraded_as_ok: false,
-                };
-                q.compiled().compare(ca, &wrap(&ma.view), &wrap(&mb.view))
+        let (pa, pb) = (self.prefixes[a as usize], self.prefixes[b as usize]);
+        if pa != pb {
+            return pa.cmp(&pb);
+        }
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        ka.clause
+            .cmp(&kb.clause)
+            .then(ka.tier.cmp(&kb.tier))
+            .then_with(|| match q.compare_cached(ka.clause, &ka.sort, &kb.sort) {
+                Some(Ordering::Equal) => kb
+                    .confidence
+                    .total_cmp(&ka.confidence)
+                    .then_with(|| self.get(a).key.producer.cmp(&self.get(b).key.producer)),
+                Some(o) => o,
+                None => {
+                    let wrap = |view| Cand {
+                        view,
+                        shared,
+                        degraded_as_ok: false,
+                    };
+                    let (ma, mb) = (self.get(a), self.get(b));
+                    q.compiled()
+                        .compare(ka.clause, &wrap(&ma.view), &wrap(&mb.view))
+                }
             })
-            .then_with(|| ma.key.topic.cmp(&mb.key.topic))
+            .then_with(|| self.get(a).key.topic.cmp(&self.get(b).key.topic))
     }
 
     /// The position of `slot` in the chain (it must be in it).
@@ -233,10 +290,14 @@ impl Members {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(member);
+                self.keys[slot as usize] = RankKey::NONE;
+                self.prefixes[slot as usize] = (u64::MAX, 0);
                 slot
             }
             None => {
                 self.slots.push(Some(member));
+                self.keys.push(RankKey::NONE);
+                self.prefixes.push((u64::MAX, 0));
                 (self.slots.len() - 1) as Slot
             }
         };

@@ -72,7 +72,7 @@ impl Selection {
                 None => Verdict::Stay,
             };
         };
-        let Some(slot) = self.members.slot(&active.key) else {
+        let Some(slot) = self.members.slot_hinted(self.active_slot, &active.key) else {
             return self.forced(None, SwitchCause::ActiveRemoved, now);
         };
         let m = self.members.get(slot);
@@ -172,9 +172,14 @@ impl Selection {
             if cm.flap.suppressed_at(now) {
                 let release = cm.flap.release_at();
                 if now >= ready {
+                    // It would win now: passed over, counted; look again
+                    // when it is released.
                     self.count_suppressed(c);
+                    wake.at(release);
+                } else {
+                    // Wake when it would win, to count it then.
+                    wake.at(ready);
                 }
-                wake.at(release.max(ready));
                 continue;
             }
             if now < ready {
@@ -332,6 +337,7 @@ impl Selection {
         }
         self.previous = previous;
         self.active = target.map(|s| self.producer(s));
+        self.active_slot = target;
         self.ever_selected |= self.active.is_some();
         self.hold_off = None;
     }
@@ -340,7 +346,7 @@ impl Selection {
     /// writer.
     fn endpoint_changed(&mut self) -> Option<SwitchCause> {
         let active = self.active.as_mut()?;
-        let slot = self.members.slot(&active.key)?;
+        let slot = self.members.slot_hinted(self.active_slot, &active.key)?;
         let guid = self.members.get(slot).view.advert.writer_guid;
         if guid == active.writer_guid {
             return None;
@@ -351,7 +357,10 @@ impl Selection {
     }
 
     fn pick_standby(&self, now: Timestamp) -> Option<ActiveProducer> {
-        let active = self.active.as_ref().and_then(|a| self.members.slot(&a.key));
+        let active = self
+            .active
+            .as_ref()
+            .and_then(|a| self.members.slot_hinted(self.active_slot, &a.key));
         let others = || {
             self.members
                 .chain

@@ -80,7 +80,8 @@ mod flap;
 mod policy;
 mod query;
 
-use chain::{Cand, Member, Members, Shared, SharedCache, Slot};
+use chain::{Cand, Member, Members, RankKey, Shared, SharedCache, Slot};
+use query::{tier, SortKey};
 
 pub use explain::{CandidateExplanation, CandidateStatus, SelectionExplanation};
 pub use policy::{ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy};
@@ -99,6 +100,9 @@ pub struct Selection {
     /// Time never goes back before the latest call.
     now: Timestamp,
     active: Option<ActiveProducer>,
+    /// Where the active producer's member was last seen (a hint: slots are
+    /// reused, so it is checked against the key).
+    active_slot: Option<Slot>,
     /// The producer left by the switch being reported.
     previous: Option<AdvertKey>,
     standby: Option<ActiveProducer>,
@@ -124,6 +128,7 @@ impl Selection {
             synced: false,
             now: Timestamp::ZERO,
             active: None,
+            active_slot: None,
             previous: None,
             standby: None,
             hold_off: None,
@@ -257,9 +262,9 @@ impl Selection {
         self.chain_keys.take();
     }
 
-    /// Evaluates one member's clause and chain membership.
+    /// Evaluates one member's clause, chain membership and rank key.
     fn evaluate(&mut self, registry: &Registry, slot: Slot) {
-        let shared = self.shared_lookup(Some(registry));
+        let shared = Shared::new(&self.shared, Some(registry), self.quorum);
         let member = self.members.get(slot);
         let cand = Cand {
             view: &member.view,
@@ -268,9 +273,19 @@ impl Selection {
         };
         let clause = self.query.compiled().first_clause(&cand);
         let in_chain = clause.is_some() && member.selectable();
+        let key = RankKey {
+            clause: clause.unwrap_or(usize::MAX),
+            tier: tier(member.view.health.state),
+            sort: clause.map_or(SortKey::NONE, |k| self.query.sort_key(k, &cand)),
+            confidence: member.view.health.confidence,
+        };
+        let prefix = self
+            .query
+            .prefix(key.clause, key.tier, &key.sort, key.confidence);
         let member = self.members.get_mut(slot);
         member.clause = clause;
         member.in_chain = in_chain;
+        self.members.set_key(slot, key, prefix);
     }
 
     /// Takes in one entry's new state. Returns whether it reports (or
