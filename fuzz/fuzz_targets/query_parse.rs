@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(rate) = Quantity::parse("100Hz") {
         let _ = advert.capabilities.insert("rate", rate);
     }
-    let _ = advert.capabilities.insert("frame", Value::Text("imu".into()));
+    let _ = advert
+        .capabilities
+        .insert("frame", Value::Text("imu".into()));
     let adverts = [advert];
     let _ = compiled.rank(&adverts);
     let _ = compiled.explain(&adverts[0]);

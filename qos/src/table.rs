@@ -12,6 +12,25 @@ use crate::dds_qos::QosPolicies;
 use crate::unit::Dimension;
 use crate::value::Value;
 
+/// How many node states a row keeps inline (adverts usually report a few).
+const INLINE_NODES: usize = 4;
+
+/// A row's first node states, by interned path id, stored in the column.
+#[derive(Clone, Copy, Debug)]
+struct InlineNodes {
+    len: u8,
+    items: [(u32, State); INLINE_NODES],
+}
+
+impl Default for InlineNodes {
+    fn default() -> InlineNodes {
+        InlineNodes {
+            len: 0,
+            items: [(0, State::Unknown); INLINE_NODES],
+        }
+    }
+}
+
 /// Candidates in struct-of-arrays form, addressed by slot.
 ///
 /// Each well-known capability is a column of its own; custom capabilities,
@@ -25,6 +44,9 @@ pub struct MatchTable {
     topics: Vec<u32>,
     topic_names: Vec<Box<str>>,
     topic_ids: HashMap<Box<str>, u32>,
+    /// `topic_slots[topic]`: the live slots on that topic, ascending, so a
+    /// query starts from its topic's rows instead of scanning all of them.
+    topic_slots: Vec<Vec<u32>>,
     states: Vec<State>,
     confidences: Vec<f64>,
     trends: Vec<Trend>,
@@ -35,8 +57,10 @@ pub struct MatchTable {
     numbers: Vec<Vec<(f64, Option<Dimension>)>>,
     custom: Vec<Capabilities>,
     nodes: Vec<NodeStates>,
-    /// `node_ids[slot]`: the same states by interned path id, for scans.
-    node_ids: Vec<Vec<(u32, State)>>,
+    /// `node_ids[slot]`: the same states by interned path id, for scans;
+    /// inline up to [`INLINE_NODES`], the rest in `node_overflow[slot]`.
+    node_ids: Vec<InlineNodes>,
+    node_overflow: Vec<Vec<(u32, State)>>,
     path_ids: HashMap<Path, u32>,
     qos: Vec<QosPolicies>,
     roots: Vec<Option<Path>>,
@@ -100,7 +124,8 @@ impl MatchTable {
                 }
                 self.custom.push(Capabilities::new());
                 self.nodes.push(NodeStates::new());
-                self.node_ids.push(Vec::new());
+                self.node_ids.push(InlineNodes::default());
+                self.node_overflow.push(Vec::new());
                 self.qos.push(QosPolicies::default());
                 self.roots.push(None);
                 slot
@@ -125,11 +150,13 @@ impl MatchTable {
         if !self.live.get(slot).copied().unwrap_or(false) {
             return false;
         }
+        self.unlist_topic(slot);
         self.live[slot] = false;
         self.clear_well_known(slot);
         self.custom[slot] = Capabilities::new();
         self.nodes[slot] = NodeStates::new();
-        self.node_ids[slot] = Vec::new();
+        self.node_ids[slot] = InlineNodes::default();
+        self.node_overflow[slot] = Vec::new();
         self.roots[slot] = None;
         self.producers[slot] = "".into();
         self.free.push(slot);
@@ -159,6 +186,7 @@ impl MatchTable {
         let id = self.topic_names.len() as u32;
         self.topic_names.push(topic.into());
         self.topic_ids.insert(topic.into(), id);
+        self.topic_slots.push(Vec::new());
         id
     }
 
@@ -171,8 +199,24 @@ impl MatchTable {
         }
     }
 
+    /// Takes a live slot out of its topic's list.
+    fn unlist_topic(&mut self, slot: usize) {
+        let list = &mut self.topic_slots[self.topics[slot] as usize];
+        if let Ok(i) = list.binary_search(&(slot as u32)) {
+            list.remove(i);
+        }
+    }
+
     fn write(&mut self, slot: usize, advert: &AdvertView) {
-        self.topics[slot] = self.intern_topic(&advert.topic);
+        if self.live[slot] {
+            self.unlist_topic(slot);
+        }
+        let topic = self.intern_topic(&advert.topic);
+        self.topics[slot] = topic;
+        let list = &mut self.topic_slots[topic as usize];
+        if let Err(i) = list.binary_search(&(slot as u32)) {
+            list.insert(i, slot as u32);
+        }
         self.live[slot] = true;
         self.producers[slot] = advert.producer.as_str().into();
         self.states[slot] = advert.health.state;
@@ -201,7 +245,19 @@ impl MatchTable {
             let id = *self.path_ids.entry(path.clone()).or_insert(next);
             ids.push((id, state));
         }
-        self.node_ids[slot] = ids;
+        let mut inline = InlineNodes::default();
+        let mut overflow = Vec::new();
+        for (n, (id, state)) in ids.into_iter().enumerate() {
+            match inline.items.get_mut(n) {
+                Some(item) => {
+                    *item = (id, state);
+                    inline.len += 1;
+                }
+                None => overflow.push((id, state)),
+            }
+        }
+        self.node_ids[slot] = inline;
+        self.node_overflow[slot] = overflow;
         self.nodes[slot] = advert.health.nodes.clone();
         self.qos[slot] = advert.qos;
         self.roots[slot] = advert.path.clone();
@@ -212,10 +268,6 @@ impl MatchTable {
 impl MatchTable {
     pub(crate) fn live_column(&self) -> &[bool] {
         &self.live
-    }
-
-    pub(crate) fn topic_column(&self) -> &[u32] {
-        &self.topics
     }
 
     pub(crate) fn state_column(&self) -> &[State] {
@@ -238,13 +290,31 @@ impl MatchTable {
         &self.qos[slot]
     }
 
-    pub(crate) fn node_id_column(&self) -> &[Vec<(u32, State)>] {
-        &self.node_ids
+    /// The state of node `id` in `slot`: inline first, then the overflow.
+    #[inline]
+    pub(crate) fn node_state_by_id(&self, slot: usize, id: u32) -> Option<State> {
+        let inline = &self.node_ids[slot];
+        let found = inline.items[..usize::from(inline.len)]
+            .iter()
+            .find(|(p, _)| *p == id);
+        match found {
+            Some((_, state)) => Some(*state),
+            None if usize::from(inline.len) < INLINE_NODES => None,
+            None => self.node_overflow[slot]
+                .iter()
+                .find(|(p, _)| *p == id)
+                .map(|(_, s)| *s),
+        }
     }
 
     /// The id of a node path some candidate ever reported.
     pub(crate) fn path_id(&self, path: &Path) -> Option<u32> {
         self.path_ids.get(path).copied()
+    }
+
+    /// The live slots on topic `id`, ascending.
+    pub(crate) fn topic_slots(&self, id: u32) -> &[u32] {
+        self.topic_slots.get(id as usize).map_or(&[], Vec::as_slice)
     }
 
     /// The id of a topic some candidate ever had.
@@ -409,7 +479,33 @@ mod tests {
             let n = k.min(full.chain().len());
             assert_eq!(top.chain(), &full.chain()[..n], "k = {k}");
             assert_eq!(top.beyond_limit(), full.chain().len() - n);
-            assert_eq!(top.rejected(), full.rejected());
+            assert!(top.rejected().is_empty());
+        }
+    }
+
+    #[test]
+    fn node_states_beyond_the_inline_ones_are_found() {
+        let mut a = advert("a", "10Hz", None);
+        for n in 0..7 {
+            let state = if n == 6 { State::Degraded } else { State::Ok };
+            a.health
+                .nodes
+                .insert(Path::parse(&format!("v.n{n}")).unwrap(), state);
+        }
+        let mut table = MatchTable::new();
+        table.insert(&a);
+        for (q, selected) in [
+            ("imu WHERE health('v.n6') = DEGRADED", true),
+            (
+                "imu WHERE health('v.n0') = OK AND health('v.n5') = OK",
+                true,
+            ),
+            ("imu WHERE health('v.n6') = OK", false),
+            ("imu WHERE health('v.n9') = OK", false),
+        ] {
+            let q = Query::parse(q).unwrap().compile();
+            assert_eq!(q.rank_table(&table).selected().is_some(), selected);
+            assert_eq!(q.rank(std::slice::from_ref(&a)), q.rank_table(&table));
         }
     }
 }

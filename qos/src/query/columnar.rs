@@ -17,29 +17,32 @@ use crate::table::MatchTable;
 use crate::unit::Dimension;
 use crate::value::compare_base;
 
-/// Fills `out.chain` (unsorted) and `out.rejected`.
-pub(super) fn assign(query: &CompiledQuery, table: &MatchTable, out: &mut Ranking) {
+/// Fills `out.chain` (unsorted) and, when `rejected`, `out.rejected`.
+pub(super) fn assign(query: &CompiledQuery, table: &MatchTable, rejected: bool, out: &mut Ranking) {
     out.chain.clear();
     out.rejected.clear();
-    let n = table.slots();
-    let live = table.live_column();
-    let topics = table.topic_column();
-    out.assigned.clear();
-    out.assigned.resize(n, false);
+    let several = query.clauses.len() > 1;
+    if several || rejected {
+        out.assigned.clear();
+        out.assigned.resize(table.slots(), false);
+    }
     for (k, clause) in query.clauses.iter().enumerate() {
+        let sel = &mut out.selection;
+        sel.clear();
         let ids = [
             table.topic_id(&clause.topic),
             clause.alias.as_deref().and_then(|a| table.topic_id(a)),
         ];
-        if ids == [None, None] {
-            continue;
+        for id in ids.into_iter().flatten() {
+            sel.extend_from_slice(table.topic_slots(id));
         }
-        let sel = &mut out.selection;
-        sel.clear();
-        for (i, (&alive, &topic)) in live.iter().zip(topics).enumerate() {
-            if alive && !out.assigned[i] && (ids[0] == Some(topic) || ids[1] == Some(topic)) {
-                sel.push(i as u32);
-            }
+        if ids[0].is_some() && ids[1].is_some() {
+            // Two topic lists: keep slot order for a deterministic chain.
+            sel.sort_unstable();
+        }
+        if k > 0 {
+            let assigned = &out.assigned;
+            keep(sel, |i| !assigned[i as usize]);
         }
         if let Some(requested) = &query.requested {
             keep(sel, |i| {
@@ -50,16 +53,21 @@ pub(super) fn assign(query: &CompiledQuery, table: &MatchTable, out: &mut Rankin
             retain(filter, table, sel);
         }
         for &i in sel.iter() {
-            out.assigned[i as usize] = true;
+            if several || rejected {
+                out.assigned[i as usize] = true;
+            }
             out.chain.push(Ranked {
                 index: i as usize,
                 clause: k,
             });
         }
     }
-    for (i, (&alive, &assigned)) in live.iter().zip(&out.assigned).enumerate() {
-        if alive && !assigned {
-            out.rejected.push(i);
+    if rejected {
+        let live = table.live_column();
+        for (i, (&alive, &assigned)) in live.iter().zip(&out.assigned).enumerate() {
+            if alive && !assigned {
+                out.rejected.push(i);
+            }
         }
     }
 }
@@ -135,12 +143,10 @@ fn column_cmp(left: &Access, op: CmpOp, k: &Konst, table: &MatchTable, sel: &mut
                 sel.clear();
                 return true;
             };
-            let nodes = table.node_id_column();
             keep(sel, |i| {
-                nodes[i as usize]
-                    .iter()
-                    .find(|(p, _)| *p == id)
-                    .is_some_and(|(_, s)| holds((*s as u8).cmp(r)))
+                table
+                    .node_state_by_id(i as usize, id)
+                    .is_some_and(|s| holds((s as u8).cmp(r)))
             });
         }
         _ => return false,

@@ -225,7 +225,7 @@ impl CompiledQuery {
     /// times faster than candidate by candidate; same result as
     /// [`CompiledQuery::rank`] over the same adverts.
     pub fn rank_table_into(&self, table: &MatchTable, out: &mut Ranking) {
-        columnar::assign(self, table, out);
+        columnar::assign(self, table, true, out);
         self.sort_chain(|i| table.row(i), usize::MAX, out);
     }
 
@@ -234,8 +234,12 @@ impl CompiledQuery {
     /// standbys); the others that satisfy a clause are counted in
     /// [`Ranking::beyond_limit`]. Selecting the best few is linear, so this
     /// is cheaper than ranking everything when many candidates qualify.
+    /// It does not list the rejected candidates ([`Ranking::rejected`] is
+    /// empty): that is a pass over every slot, which a consumer's hot path
+    /// does not need; [`CompiledQuery::explain`] still says why any row was
+    /// not chosen.
     pub fn rank_table_top_into(&self, table: &MatchTable, limit: usize, out: &mut Ranking) {
-        columnar::assign(self, table, out);
+        columnar::assign(self, table, false, out);
         self.sort_chain(|i| table.row(i), limit, out);
     }
 
