@@ -71,7 +71,7 @@ fn advert(i: usize, rng: &mut Rng) -> Advert {
         qos: QosPolicies::default(),
         diagnostic_root: None,
         health: HealthSummary {
-            state: if i % 10 == 0 {
+            state: if i.is_multiple_of(10) {
                 State::Degraded
             } else {
                 State::Ok

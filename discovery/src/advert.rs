@@ -11,6 +11,7 @@
 //! The `signature` field of the wire is reserved (issue 4 item 1) and is
 //! neither checked nor kept by this version.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -342,19 +343,23 @@ fn health_from_wire(wire: &HealthWire, p: &mut Problems) -> Option<HealthSummary
         );
     } else {
         for (i, NodeStateWire { path, state }) in wire.nodes.iter().enumerate() {
-            let path = p.check(
-                &format!("health.nodes[{i}].path"),
-                Path::parse(path).map_err(ProblemKind::Path),
-            );
-            let state = p.check(&format!("health.nodes[{i}].state"), state_of(*state));
+            // Field names are formatted only for problems: a valid advert
+            // with many nodes costs no allocation per node here.
+            let path = Path::parse(path)
+                .map_err(|e| p.push(format!("health.nodes[{i}].path"), ProblemKind::Path(e)))
+                .ok();
+            let state = state_of(*state)
+                .map_err(|e| p.push(format!("health.nodes[{i}].state"), e))
+                .ok();
             if let (Some(path), Some(state)) = (path, state) {
-                if nodes.contains_key(&path) {
-                    p.push(
+                match nodes.entry(path) {
+                    Entry::Occupied(taken) => p.push(
                         format!("health.nodes[{i}].path"),
-                        ProblemKind::DuplicateNode(path),
-                    );
-                } else {
-                    nodes.insert(path, state);
+                        ProblemKind::DuplicateNode(taken.key().clone()),
+                    ),
+                    Entry::Vacant(free) => {
+                        free.insert(state);
+                    }
                 }
             }
         }

@@ -79,6 +79,9 @@ impl Default for RegistryConfig {
 }
 
 /// One input to the registry.
+// Inputs are moved once per sample and never stored: boxing the advert
+// would cost an allocation per sample for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum RegistryInput {
     /// An advert sample.

@@ -170,10 +170,7 @@ fn invariants(sim: &Sim, compiled: &vigil_qos::CompiledQuery) {
         }
     }
     // The incremental chain is the full ranking.
-    let mut fresh = Selection::new(
-        &Query::parse(QUERY).expect("query"),
-        SwitchPolicy::default(),
-    );
+    let mut fresh = Selection::new(Query::parse(QUERY).expect("query"), SwitchPolicy::default());
     fresh.rebuild(&sim.registry);
     assert_eq!(sim.selection.chain(), fresh.chain());
 }
