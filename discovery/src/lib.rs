@@ -52,6 +52,7 @@ pub use registry::{
 pub use selection::{
     ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
     SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
+    EVENT_CHAIN_MAX,
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{

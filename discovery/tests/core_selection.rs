@@ -554,3 +554,22 @@ fn timers_are_reported_as_deadlines() {
     sim.advance(ms(250));
     assert_eq!(sim.selection.hold_off_until(), None);
 }
+
+#[test]
+fn events_carry_the_head_of_a_long_chain() {
+    let mut sim = Sim::new(IMU, SwitchPolicy::default());
+    for i in 0..40 {
+        let accuracy = format!("0.{:03}", i + 1);
+        sim.publish(advert(
+            &format!("p{i:02}"),
+            "imu",
+            &[("latency_p99", "0.5ms"), ("accuracy", &accuracy)],
+        ));
+    }
+    sim.state("p00", "imu", State::Failed);
+    let e = sim.last_event();
+    assert_eq!(e.chain.len(), vigil_discovery::EVENT_CHAIN_MAX);
+    assert_eq!(e.chain_len, 39);
+    assert_eq!(sim.selection.chain().len(), 39);
+    assert_eq!(e.chain[0].producer, "p01");
+}

@@ -4,7 +4,7 @@
 use vigil_diag::{State, Timestamp};
 
 use super::chain::{Cand, Slot};
-use super::policy::{ActiveProducer, SelectionEvent, SwitchCause};
+use super::policy::{ActiveProducer, SelectionEvent, SwitchCause, EVENT_CHAIN_MAX};
 use super::query::tier;
 use super::Selection;
 use crate::registry::Registry;
@@ -52,8 +52,10 @@ impl Selection {
                 .members
                 .chain
                 .iter()
+                .take(EVENT_CHAIN_MAX)
                 .map(|&s| self.members.get(s).key.clone())
                 .collect(),
+            chain_len: self.members.chain.len(),
             cause,
             standby: self.standby.clone(),
         })

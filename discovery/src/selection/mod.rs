@@ -84,7 +84,9 @@ use chain::{Cand, Member, Members, RankKey, Shared, SharedCache, Slot};
 use query::{tier, SortKey};
 
 pub use explain::{CandidateExplanation, CandidateStatus, SelectionExplanation};
-pub use policy::{ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy};
+pub use policy::{
+    ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
+};
 pub use query::SelectionQuery;
 
 /// What one consumer follows (see the module doc).

@@ -128,6 +128,11 @@ impl Serialize for SwitchCause {
     }
 }
 
+/// At most this many chain entries travel in a [`SelectionEvent`]: with
+/// 10 000 candidates, copying the whole chain would cost milliseconds of the
+/// reroute itself. [`crate::Selection::chain`] has all of it.
+pub const EVENT_CHAIN_MAX: usize = 32;
+
 /// A change of the active producer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SelectionEvent {
@@ -137,8 +142,11 @@ pub struct SelectionEvent {
     pub previous: Option<AdvertKey>,
     /// The producer to follow now; `None` when no candidate qualifies.
     pub active: Option<ActiveProducer>,
-    /// The fallback chain after the switch, best first.
+    /// The head of the fallback chain after the switch, best first: at most
+    /// [`EVENT_CHAIN_MAX`] entries.
     pub chain: Vec<AdvertKey>,
+    /// The length of the whole chain.
+    pub chain_len: usize,
     /// Why.
     pub cause: SwitchCause,
     /// The next candidate, for hot standby.
