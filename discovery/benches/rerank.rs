@@ -168,7 +168,7 @@ fn rerank(c: &mut Criterion) {
     };
     println!(
         "rerank_one_of_10000, 100 000 single changes: median {:?}, p99 {:?}; \
-         {} of them switched the active producer (median {:?}: the event carries the 10 000-key chain)",
+         {} of them switched the active producer (median {:?}, event included)",
         pick(&all, 0.5),
         pick(&all, 0.99),
         switching.len(),
