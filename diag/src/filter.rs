@@ -83,6 +83,7 @@
 
 use std::time::Duration;
 
+use crate::damping::FlapPenalty;
 use crate::health::{State, Trend};
 use crate::spec::{Debounce, FilterSpec, FlapDamping};
 use crate::time::Timestamp;
@@ -90,9 +91,6 @@ use crate::time::Timestamp;
 /// How long after a change of the reported state the trend says
 /// `degrading` or `recovering`.
 pub(crate) const TREND_WINDOW: Duration = Duration::from_secs(10);
-
-/// The flap penalty ceiling is `reuse × 2^MAX_SUPPRESS_HALF_LIVES`.
-const MAX_SUPPRESS_HALF_LIVES: i32 = 4;
 
 /// The filter of one node.
 ///
@@ -155,16 +153,9 @@ enum Debouncer {
 #[derive(Clone, Debug)]
 struct Flap {
     spec: FlapDamping,
-    ceiling: f64,
-    /// The penalty as of `at`.
-    penalty: f64,
-    at: Timestamp,
-    suppressed: bool,
+    penalty: FlapPenalty,
     /// Worst state seen since suppression began.
     worst: State,
-    /// When a suppressed node is released. Computed once per penalty
-    /// increase so that `next_change` and `apply` agree to the nanosecond.
-    release_at: Timestamp,
 }
 
 fn rank(state: State) -> usize {
@@ -280,50 +271,15 @@ impl Debouncer {
 
 impl Flap {
     fn new(spec: &FlapDamping, now: Timestamp, raw: State) -> Flap {
-        let ceiling =
-            (spec.reuse * 2f64.powi(MAX_SUPPRESS_HALF_LIVES)).max(spec.suppress + spec.penalty);
         Flap {
             spec: spec.clone(),
-            ceiling,
-            penalty: 0.0,
-            at: now,
-            suppressed: false,
+            penalty: FlapPenalty::new(now),
             worst: raw,
-            release_at: now,
         }
-    }
-
-    fn decayed(&self, now: Timestamp) -> f64 {
-        let elapsed = now.saturating_since(self.at).as_secs_f64();
-        let half_life = self.spec.half_life.as_secs_f64();
-        if elapsed == 0.0 {
-            self.penalty
-        } else if half_life == 0.0 {
-            0.0
-        } else {
-            self.penalty * (-elapsed / half_life).exp2()
-        }
-    }
-
-    /// The first instant the penalty, `self.penalty` at `self.at`, is
-    /// strictly below `reuse`: `at + half_life × log2(penalty / reuse)`,
-    /// plus one nanosecond.
-    fn release_time(&self) -> Timestamp {
-        let ratio = self.penalty / self.spec.reuse;
-        if ratio.is_nan() || ratio < 1.0 {
-            return self.at;
-        }
-        let nanos = self.spec.half_life.as_secs_f64() * ratio.log2() * 1e9;
-        let nanos = if nanos.is_finite() {
-            nanos.floor() as u64
-        } else {
-            u64::MAX
-        };
-        Timestamp::from_nanos(self.at.as_nanos().saturating_add(nanos).saturating_add(1))
     }
 
     fn suppressed_at(&self, now: Timestamp) -> bool {
-        self.suppressed && now < self.release_at
+        self.penalty.suppressed_at(now)
     }
 
     /// Runs one apply through flap damping; returns the state to report.
@@ -335,22 +291,10 @@ impl Flap {
         reported: State,
         now: Timestamp,
     ) -> State {
-        self.penalty = self.decayed(now);
-        self.at = now;
-        if self.suppressed && now >= self.release_at {
-            self.suppressed = false;
+        if changed && self.penalty.record_change(&self.spec, now) {
+            self.worst = reported.max(raw);
         }
-        if changed {
-            self.penalty = (self.penalty + self.spec.penalty).min(self.ceiling);
-            if !self.suppressed && self.penalty > self.spec.suppress {
-                self.suppressed = true;
-                self.worst = reported.max(raw);
-            }
-            if self.suppressed {
-                self.release_at = self.release_time();
-            }
-        }
-        if !self.suppressed {
+        if !self.suppressed_at(now) {
             return debounced;
         }
         self.worst = self.worst.max(raw).max(debounced);
@@ -445,7 +389,9 @@ impl Filter {
         let suppressed_at = |t| flap.is_some_and(|f| f.suppressed_at(t));
         let pending_at = |t| !latched && debounce.is_some_and(|d| d.state(t) > raw);
         if let Some(f) = flap.filter(|f| f.suppressed_at(now)) {
-            offer(f.release_at);
+            if let Some(release) = f.penalty.release_at() {
+                offer(release);
+            }
         } else if let (Some(d), false) = (debounce, latched) {
             if let Some(t) = d.next_change(now) {
                 offer(t);

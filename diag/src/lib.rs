@@ -14,7 +14,10 @@
 //! - `file`: YAML tree files into a [`TreeSpec`] ([`load_tree_str`]), every problem reported.
 //! - `replay`: the JSON-lines replay format ([`parse_events`]).
 //! - `observation`: [`Observation`], what a leaf can be told.
-//! - `check`: the [`Check`] trait for leaves.
+//! - `check`: the [`Check`] trait for leaves, and the built-in checks.
+//! - `rule`: aggregation by [`Rule`] (semantics documented on [`Rule`]).
+//! - `filter`: per-node debounce, flap damping, latching and trend ([`FilterSpec`]).
+//! - `damping`: [`FlapPenalty`], RFC 2439 flap damping, shared with discovery.
 //! - `tree`: the live [`Tree`]: built from a spec, incremental evaluation
 //!   returning [`Transition`]s, mounts, causes, [`Explanation`]s and impact.
 #![forbid(unsafe_code)]
@@ -26,6 +29,7 @@
 )]
 
 mod check;
+mod damping;
 mod file;
 mod filter;
 mod health;
@@ -39,6 +43,7 @@ mod time;
 mod tree;
 
 pub use check::{Check, ObservationError, Verdict};
+pub use damping::FlapPenalty;
 pub use file::{load_tree_partial, load_tree_str, LoadError, LoadProblem, LoadProblemKind};
 pub use health::{Health, State, StateParseError, Trend, UnknownReason};
 pub use observation::Observation;

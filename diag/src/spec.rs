@@ -61,8 +61,85 @@ pub enum NodeBody {
     Mount(Path),
 }
 
-/// How an inner node combines its children. Exact semantics are documented
-/// on the aggregation module.
+/// How an inner node combines its children.
+///
+/// An inner node sees each child's *reported* health (after the child's
+/// filter) and combines them with its [`Rule`]. States are compared by the
+/// severity order `OK < DEGRADED < UNKNOWN < FAILED`. Three rules hold for
+/// every rule below:
+///
+/// - **No children: UNKNOWN(no_data)**, confidence 0, never OK (an empty or
+///   discarded group is not evidence of health).
+/// - **UNKNOWN never aggregates to OK**: a result is OK only when OK children
+///   alone make it so.
+/// - **Monotone**: making any one child worse never makes the result better,
+///   and the result does not depend on the order of the children.
+///
+/// # `worst`
+///
+/// The worst child, after criticality caps each child's effect:
+///
+/// | child criticality | child state | counts as |
+/// | --- | --- | --- |
+/// | `low` | FAILED or UNKNOWN | DEGRADED |
+/// | `low` | OK or DEGRADED | itself |
+/// | `standard`, `essential`, `critical` | any | itself |
+///
+/// `essential` and `critical` have no further meaning here yet; they record
+/// intent for reconfiguration and behave as `standard`.
+///
+/// # `vote: k`
+///
+/// k-of-n voting among redundant children (ArduPilot's 2-of-3 EKF check).
+/// Criticality is ignored: redundant units matter equally. Count the
+/// children OK (`o`), DEGRADED (`d`) and UNKNOWN (`u`); FAILED make up the
+/// rest of `n`. An UNKNOWN child could turn out to be in any state, so the
+/// vote is decided only when every possibility gives the same answer:
+///
+/// | counts | result | decisive children |
+/// | --- | --- | --- |
+/// | `o ≥ k` | OK | the OK ones |
+/// | `o < k ≤ o + d` | DEGRADED | the ones not OK |
+/// | `o + d + u < k` (failed > n − k) | FAILED | the FAILED ones |
+/// | `o + d < k ≤ o + d + u` | UNKNOWN | see below |
+///
+/// Row two also covers the case where the UNKNOWN children could still make
+/// it OK (`o + u ≥ k`): at worst it is DEGRADED and at best OK, so the vote
+/// reports the worse of the two, DEGRADED (UNKNOWN would be honest too, but
+/// then an UNKNOWN child turning FAILED could *improve* the vote from
+/// UNKNOWN to DEGRADED, breaking monotonicity).
+///
+/// Row four is the undecidable vote: the UNKNOWN children decide between
+/// FAILED and something better. Its reason is `conflicting` when the known
+/// children disagree (they are not all in the same state; all children are
+/// decisive), otherwise the UNKNOWN children's reason (they are decisive).
+///
+/// A `k` outside `1..=n` is rejected by [`Tree::build`](crate::Tree::build).
+///
+/// # `any`
+///
+/// Redundant paths: OK when any child is OK. Otherwise the best child state,
+/// which is then never OK: DEGRADED if any child is DEGRADED, else UNKNOWN if
+/// any is UNKNOWN, else FAILED. Criticality is ignored. Decisive: the OK
+/// children when OK, otherwise every child (none of them is OK).
+///
+/// # UNKNOWN reasons
+///
+/// When a result is UNKNOWN for the UNKNOWN children's sake, its reason is
+/// the most telling of theirs, in the order
+/// `unreachable > stale > conflicting > no_data` (a lost source says more
+/// than a silent one, which says more than a disagreement or missing data).
+/// Equal reasons are the same reason, so the pick is order-independent. A
+/// child UNKNOWN without a reason counts as `no_data`.
+///
+/// # Confidence
+///
+/// A leaf's confidence is 1.0 when its state is determinate and fresh and
+/// 0.0 when UNKNOWN. An inner node's confidence is the plain mean of its
+/// children's confidences, each child counting once whatever its rule,
+/// criticality or subtree size (values outside `[0, 1]` are clamped, NaN
+/// counts as 0). So it is 1.0 exactly when every contributing leaf is fresh
+/// and determinate, and 0.0 for no children.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
