@@ -1,3 +1,693 @@
-//! End-to-end failover harness (work in progress).
+//! End-to-end harness of issue 4's benchmarks, over loopback DDS. Prints
+//! medians and p99; BENCHMARKS.md records the figures.
+//!
+//! `cargo bench --bench failover` runs everything (about two minutes);
+//! `cargo bench --bench failover -- reroute` (or `sigkill`, `throughput`,
+//! `rss`) runs one part.
+//!
+//! - **reroute**: a producer's health goes FAILED (its advert is published)
+//!   → the consumer's first sample from the next producer. Producers and
+//!   consumer in this process, three participants, producers at 1 kHz.
+//! - **sigkill**: a `vigil produce` child at 1 kHz with a 100 ms lease is
+//!   SIGKILLed → the consumer's first sample from the standby (hot
+//!   standby on), and the samples lost.
+//! - **throughput**: samples per second through a [`Subscription`] vs a
+//!   plain rustdds reader on the same topic, writer as fast as DDS takes.
+//! - **rss**: resident memory of a consumer process holding 1 000 adverts
+//!   with 10 tree nodes each (10 000 nodes).
 
-fn main() {}
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use vigil_diag::{Observation, Path, State};
+use vigil_discovery::{
+    advert_qos, dds_timestamp, guid_of, unix_now_ns, AdvertKeyWire, AdvertWire, Advertiser,
+    AdvertiserConfig, DdsConfig, HealthWire, NodeStateWire, OfferedQosWire, Route, RouteEnd,
+    Selector, SelectorConfig, Subscription, SubscriptionConfig, SwitchPolicy, SyntheticSample,
+    VigilParticipant, ADVERT_TOPIC, ADVERT_TYPE, NOT_SET, SYNTHETIC_TYPE, WIRE_VERSION,
+};
+use vigil_qos::{Capabilities, Query, Value};
+
+const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--role") {
+        let role = args.get(i + 1).map(String::as_str).unwrap_or("");
+        let domain: u16 = args.get(i + 2).and_then(|d| d.parse().ok()).unwrap_or(90);
+        let n: usize = args.get(i + 3).and_then(|d| d.parse().ok()).unwrap_or(1000);
+        let rt = runtime();
+        match role {
+            "advert-flood" => rt.block_on(advert_flood(domain, n)),
+            "rss-consumer" => rt.block_on(rss_consumer(domain, n, true)),
+            "rss-registry" => rt.block_on(rss_consumer(domain, n, false)),
+            "rss-raw" => rt.block_on(rss_raw(domain, n)),
+            other => eprintln!("unknown role {other}"),
+        }
+        return;
+    }
+    let only: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| only.is_empty() || only.contains(&name);
+    let rt = runtime();
+    if wants("reroute") {
+        rt.block_on(reroute(200, false));
+        rt.block_on(reroute(200, true));
+    }
+    if wants("sigkill") {
+        rt.block_on(sigkill(20));
+    }
+    if wants("throughput") {
+        rt.block_on(throughput(7, Duration::from_secs(3)));
+    }
+    if wants("rss") {
+        rss(1000);
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Prints median, p99 and max of `xs` (milliseconds).
+fn report(what: &str, xs: &mut [f64]) {
+    if xs.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    xs.sort_by(f64::total_cmp);
+    let at = |q: f64| xs[((xs.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{what}: n={} median={:.3} ms p99={:.3} ms max={:.3} ms min={:.3} ms",
+        xs.len(),
+        at(0.5),
+        at(0.99),
+        xs[xs.len() - 1],
+        xs[0]
+    );
+}
+
+/// A producer in this process: data writer at `rate` and an advertiser.
+struct LocalProducer {
+    advertiser: Advertiser,
+    leaf: Path,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalProducer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn local_producer(config: &DdsConfig, id: &str, accuracy: f64, rate: f64) -> LocalProducer {
+    let p = VigilParticipant::new(config.clone()).expect("participant");
+    let topic = p.data_topic("imu", SYNTHETIC_TYPE).expect("topic");
+    let writer = p
+        .data_writer::<SyntheticSample>(&topic, None)
+        .expect("writer");
+    let leaf = Path::parse(&format!("{id}.health")).expect("path");
+    let mut spec = vigil_diag::TreeSpec::default();
+    spec.nodes.push(vigil_diag::NodeSpec {
+        path: leaf.clone(),
+        body: vigil_diag::NodeBody::Leaf(vigil_diag::CheckSpec::Status { stale_after: None }),
+        criticality: Default::default(),
+        filter: Default::default(),
+        origin: None,
+    });
+    let mut tree = vigil_diag::Tree::build(&spec).expect("tree");
+    let ok = Observation::Status {
+        state: State::Ok,
+        reason: None,
+    };
+    tree.observe(&leaf, ok, vigil_discovery::now()).expect("ok");
+    let mut caps = Capabilities::new();
+    caps.insert("accuracy", Value::number(accuracy).expect("number"))
+        .expect("cap");
+    let advertiser = Advertiser::start(
+        &p,
+        AdvertiserConfig::new(id, "imu", SYNTHETIC_TYPE, guid_of(&writer))
+            .with_capabilities(caps)
+            .with_tree(tree, None),
+    )
+    .expect("advertiser");
+    let producer = id.to_owned();
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let task = tokio::spawn(async move {
+        let _keep = p;
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut seq = 0;
+        loop {
+            interval.tick().await;
+            seq += 1;
+            let ts = unix_now_ns();
+            let sample = SyntheticSample {
+                producer: producer.clone(),
+                seq,
+                source_ts_ns: ts,
+                period_ns: period.as_nanos() as u64,
+            };
+            let _ = writer.write(sample, Some(dds_timestamp(ts)));
+        }
+    });
+    LocalProducer {
+        advertiser,
+        leaf,
+        task,
+    }
+}
+
+/// Receives until a sample of `producer` arrives; the time it did.
+async fn first_from(
+    sub: &mut Subscription<SyntheticSample>,
+    producer: &str,
+    limit: Duration,
+) -> Option<Instant> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, sub.recv()).await {
+            Ok(Some(d)) if d.value.producer == producer => return Some(Instant::now()),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+fn no_flap_damping() -> vigil_diag::FlapDamping {
+    vigil_diag::FlapDamping {
+        suppress: 1e12,
+        reuse: 1e11,
+        ..Default::default()
+    }
+}
+
+async fn reroute(reps: usize, hot_standby: bool) {
+    let config = DdsConfig::new(if hot_standby { 89 } else { 91 });
+    let mode = if hot_standby {
+        "hot standby"
+    } else {
+        "no hot standby"
+    };
+    let a = local_producer(&config, "bench_a", 0.001, 1000.0);
+    let _b = local_producer(&config, "bench_b", 0.002, 1000.0);
+    let consumer = VigilParticipant::new(config).expect("participant");
+    let policy = SwitchPolicy {
+        wait_to_restore: Duration::from_millis(50),
+        flap: no_flap_damping(),
+        ..SwitchPolicy::default()
+    };
+    let query = Query::parse(QUERY).expect("query");
+    let selector = Selector::start(
+        &consumer,
+        &query,
+        SelectorConfig::default()
+            .with_policy(policy)
+            .with_settle(Duration::from_millis(500)),
+    )
+    .expect("selector");
+    let mut sub = selector
+        .subscribe::<SyntheticSample>(
+            SYNTHETIC_TYPE,
+            SubscriptionConfig::default().with_hot_standby(hot_standby),
+        )
+        .expect("subscription");
+    let mut events = selector.events();
+    let mut to_sample = Vec::new();
+    let mut to_decision = Vec::new();
+    for _ in 0..reps {
+        if first_from(&mut sub, "bench_a", Duration::from_secs(10))
+            .await
+            .is_none()
+        {
+            println!("reroute: consumer never (re)selected bench_a; stopping");
+            break;
+        }
+        while events.try_recv().is_ok() {}
+        let failed = Observation::Status {
+            state: State::Failed,
+            reason: None,
+        };
+        let t0 = Instant::now();
+        a.advertiser.observe(&a.leaf, failed).expect("observe");
+        let Some(t1) = first_from(&mut sub, "bench_b", Duration::from_secs(10)).await else {
+            println!("reroute: no sample from bench_b within 10 s");
+            break;
+        };
+        to_sample.push((t1 - t0).as_secs_f64() * 1e3);
+        // The decision: the selector's event for this switch.
+        if let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+            let decided = vigil_discovery::instant_of(event.at);
+            to_decision.push(decided.saturating_duration_since(t0).as_secs_f64() * 1e3);
+        }
+        let ok = Observation::Status {
+            state: State::Ok,
+            reason: None,
+        };
+        a.advertiser.observe(&a.leaf, ok).expect("observe");
+    }
+    report(
+        &format!("reroute ({mode}): health change published -> first sample from the new producer (1 kHz)"),
+        &mut to_sample,
+    );
+    report(
+        &format!("reroute ({mode}): health change published -> switch decided"),
+        &mut to_decision,
+    );
+}
+
+/// A `vigil produce` child.
+fn spawn_producer(domain: u16, id: &str, accuracy: &str) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "produce",
+            "--domain",
+            &domain.to_string(),
+            "--topic",
+            "imu",
+            "--id",
+            id,
+        ])
+        .args(["--cap", &format!("accuracy={accuracy}"), "--rate", "1000"])
+        .args([
+            "--lease-ms",
+            "100",
+            "--heartbeat-ms",
+            "20",
+            "--format",
+            "json",
+        ])
+        .arg("--exit-on-eof")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigil produce");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.map(|l| l.contains("\"ready\"")).unwrap_or(false) {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+async fn sigkill(reps: usize) {
+    let domain = 92;
+    let config = DdsConfig::new(domain);
+    let mut b = spawn_producer(domain, "kill_b", "0.002");
+    let consumer = VigilParticipant::new(config).expect("participant");
+    let policy = SwitchPolicy {
+        wait_to_restore: Duration::from_millis(100),
+        flap: no_flap_damping(),
+        ..SwitchPolicy::default()
+    };
+    let query = Query::parse(QUERY).expect("query");
+    let selector = Selector::start(
+        &consumer,
+        &query,
+        SelectorConfig::default().with_policy(policy),
+    )
+    .expect("selector");
+    let mut sub = selector
+        .subscribe::<SyntheticSample>(
+            SYNTHETIC_TYPE,
+            SubscriptionConfig::default().with_hot_standby(true),
+        )
+        .expect("subscription");
+    // Every sample kill_b sends, seen by a plain reader beside the
+    // subscription: a sample is lost when kill_b sent it after the last one
+    // delivered from kill_a and it was not delivered before kill_b's first.
+    let seen_b = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let witness = {
+        let topic = consumer.data_topic("imu", SYNTHETIC_TYPE).expect("topic");
+        let reader = consumer
+            .data_reader::<SyntheticSample>(&topic, None)
+            .expect("reader");
+        let seen_b = std::sync::Arc::clone(&seen_b);
+        tokio::spawn(async move {
+            let mut stream = reader.async_sample_stream();
+            while let Some(s) = stream.next().await {
+                if let Ok(s) = s {
+                    if let rustdds::with_key::Sample::Value(v) = s.value() {
+                        if v.producer == "kill_b" {
+                            if let Ok(mut seen) = seen_b.lock() {
+                                seen.push(v.source_ts_ns);
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let mut failover = Vec::new();
+    let mut lost_total = 0u64;
+    let mut lost_max = 0u64;
+    for _ in 0..reps {
+        let mut a = spawn_producer(domain, "kill_a", "0.001");
+        if first_from(&mut sub, "kill_a", Duration::from_secs(20))
+            .await
+            .is_none()
+        {
+            println!("sigkill: consumer never selected kill_a; stopping");
+            let _ = a.kill();
+            break;
+        }
+        // Warm the standby buffer, and let the standby be chosen.
+        let warm_until = tokio::time::Instant::now() + Duration::from_millis(400);
+        let mut last_ts = 0;
+        while let Ok(Some(d)) = tokio::time::timeout_at(warm_until, sub.recv()).await {
+            last_ts = d.value.source_ts_ns;
+        }
+        let t0 = Instant::now();
+        let _ = a.kill();
+        let mut lost = None;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(d)) = tokio::time::timeout_at(deadline, sub.recv()).await {
+            if d.value.producer == "kill_b" {
+                failover.push(t0.elapsed().as_secs_f64() * 1e3);
+                let first = d.value.source_ts_ns;
+                // Give the witness time to have seen everything up to `first`.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let missed = seen_b
+                    .lock()
+                    .map(|seen| {
+                        seen.iter()
+                            .filter(|&&ts| ts > last_ts && ts < first)
+                            .count()
+                    })
+                    .unwrap_or(0);
+                lost = Some(missed as u64);
+                break;
+            }
+            last_ts = d.value.source_ts_ns;
+        }
+        let _ = a.wait();
+        let lost = lost.unwrap_or(u64::MAX);
+        lost_total = lost_total.saturating_add(lost);
+        lost_max = lost_max.max(lost);
+    }
+    let _ = b.kill();
+    let _ = b.wait();
+    witness.abort();
+    report(
+        "sigkill: kill -9 of the active producer (lease 100 ms, 1 kHz) -> first sample from the standby",
+        &mut failover,
+    );
+    println!(
+        "sigkill: samples lost with hot standby: total {lost_total} over {} failovers, max {lost_max}; incomplete replays {}",
+        failover.len(),
+        sub.stats().incomplete_replays
+    );
+}
+
+/// Writes as fast as DDS admits for `run`; returns samples per second the
+/// reader side received.
+async fn throughput_once(domain: u16, filtered: bool, run: Duration) -> f64 {
+    let config = DdsConfig::new(domain);
+    let wp = VigilParticipant::new(config.clone()).expect("participant");
+    let rp = VigilParticipant::new(config).expect("participant");
+    let topic = wp.data_topic("tput", SYNTHETIC_TYPE).expect("topic");
+    let writer = wp
+        .data_writer::<SyntheticSample>(&topic, None)
+        .expect("writer");
+    let guid = guid_of(&writer);
+    let rtopic = rp.data_topic("tput", SYNTHETIC_TYPE).expect("topic");
+    let (_route_tx, route_rx) = watch::channel(Route {
+        active: Some(RouteEnd {
+            producer: "w".to_owned(),
+            topic: "tput".to_owned(),
+            writer_guid: guid,
+        }),
+        standby: None,
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_w = std::sync::Arc::clone(&stop);
+    // Discovery first, then the clock starts.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let writer_task = tokio::task::spawn_blocking(move || {
+        let mut seq = 0u64;
+        while !stop_w.load(std::sync::atomic::Ordering::Relaxed) {
+            seq += 1;
+            let ts = unix_now_ns();
+            let s = SyntheticSample {
+                producer: "w".to_owned(),
+                seq,
+                source_ts_ns: ts,
+                period_ns: 0,
+            };
+            if writer.write(s, Some(dds_timestamp(ts))).is_err() {
+                std::thread::yield_now();
+            }
+        }
+    });
+    let count = if filtered {
+        let mut sub = Subscription::<SyntheticSample>::new(
+            &rp,
+            &["tput".to_owned()],
+            SYNTHETIC_TYPE,
+            route_rx,
+            SubscriptionConfig::default(),
+        )
+        .expect("subscription");
+        first_from(&mut sub, "w", Duration::from_secs(10)).await;
+        let end = tokio::time::Instant::now() + run;
+        let mut n = 0u64;
+        while let Ok(Some(_)) = tokio::time::timeout_at(end, sub.recv()).await {
+            n += 1;
+        }
+        n
+    } else {
+        let reader = rp
+            .data_reader::<SyntheticSample>(&rtopic, None)
+            .expect("reader");
+        let mut stream = reader.async_sample_stream();
+        let _ = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        let end = tokio::time::Instant::now() + run;
+        let mut n = 0u64;
+        while let Ok(Some(s)) = tokio::time::timeout_at(end, stream.next()).await {
+            if s.is_ok() {
+                n += 1;
+            }
+        }
+        n
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = writer_task.await;
+    count as f64 / run.as_secs_f64()
+}
+
+async fn throughput(rounds: u16, run: Duration) {
+    let mut raw = Vec::new();
+    let mut vigil = Vec::new();
+    for round in 0..rounds {
+        // Alternate, on fresh domains, so neither side gets a warmer machine.
+        raw.push(throughput_once(93 + 2 * round, false, run).await);
+        vigil.push(throughput_once(94 + 2 * round, true, run).await);
+    }
+    raw.sort_by(f64::total_cmp);
+    vigil.sort_by(f64::total_cmp);
+    let (r, v) = (raw[raw.len() / 2], vigil[vigil.len() / 2]);
+    println!(
+        "throughput: plain rustdds reader median {r:.0} samples/s, vigil Subscription median {v:.0} samples/s, ratio {:.3} (runs: raw {raw:.0?}, vigil {vigil:.0?})",
+        v / r
+    );
+}
+
+fn vm_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Child role: publishes `n` adverts with 10 nodes each, until stdin closes.
+async fn advert_flood(domain: u16, n: usize) {
+    use rustdds::TopicKind;
+    let p = VigilParticipant::new(DdsConfig::new(domain)).expect("participant");
+    let topic = p
+        .dds()
+        .create_topic(
+            ADVERT_TOPIC.to_owned(),
+            ADVERT_TYPE.to_owned(),
+            &advert_qos(),
+            TopicKind::WithKey,
+        )
+        .expect("topic");
+    let writer = p
+        .publisher()
+        .create_datawriter_cdr::<AdvertWire>(&topic, Some(advert_qos()))
+        .expect("writer");
+    let mut caps = Capabilities::new();
+    caps.insert("accuracy", Value::number(0.001).expect("n"))
+        .expect("cap");
+    caps.insert(
+        "latency_p99",
+        vigil_qos::Quantity::parse("0.5ms").expect("q"),
+    )
+    .expect("cap");
+    for i in 0..n {
+        let producer = format!("flood_{i:04}");
+        let nodes = (0..10)
+            .map(|k| NodeStateWire {
+                path: format!("{producer}.unit{k}"),
+                state: 0,
+            })
+            .collect();
+        let advert = AdvertWire {
+            version: WIRE_VERSION,
+            key: AdvertKeyWire {
+                producer: producer.clone(),
+                topic: "imu".to_owned(),
+            },
+            type_name: SYNTHETIC_TYPE.to_owned(),
+            writer_guid: (0..16).map(|b| (b as u8) ^ (i as u8)).collect(),
+            capabilities: caps.encode_cdr(),
+            qos: OfferedQosWire::default(),
+            diagnostic_root: producer.clone(),
+            health: HealthWire {
+                state: 0,
+                reason: NOT_SET,
+                confidence: 1.0,
+                trend: 0,
+                nodes,
+            },
+            heartbeat_period_ns: 1_000_000_000,
+            // No heartbeats: a long lease keeps them all reachable.
+            lease_ns: 600_000_000_000,
+            sequence: 1,
+            timestamp_ns: unix_now_ns(),
+            signature: Vec::new(),
+        };
+        while writer.write(advert.clone(), None).is_err() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    println!("published");
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await;
+}
+
+/// Child role: a consumer (with a query, or the registry only); prints its
+/// RSS before and after `n` adverts.
+async fn rss_consumer(domain: u16, n: usize, with_query: bool) {
+    let p = VigilParticipant::new(DdsConfig::new(domain)).expect("participant");
+    let query = Query::parse(QUERY).expect("query");
+    let selector = if with_query {
+        Selector::start(&p, &query, SelectorConfig::default())
+    } else {
+        Selector::registry_only(&p, SelectorConfig::default())
+    }
+    .expect("selector");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("baseline {}", vm_rss_kb());
+    let _ = std::io::stdout().flush();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while selector.registry().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!(
+        "loaded {} {} {}",
+        selector.registry().len(),
+        vm_rss_kb(),
+        selector
+            .active()
+            .map(|a| a.key.producer)
+            .unwrap_or_default()
+    );
+}
+
+/// Child role: the same adverts read by a plain rustdds reader and dropped:
+/// what DDS alone costs.
+async fn rss_raw(domain: u16, n: usize) {
+    use rustdds::TopicKind;
+    let p = VigilParticipant::new(DdsConfig::new(domain)).expect("participant");
+    let topic = p
+        .dds()
+        .create_topic(
+            ADVERT_TOPIC.to_owned(),
+            ADVERT_TYPE.to_owned(),
+            &advert_qos(),
+            TopicKind::WithKey,
+        )
+        .expect("topic");
+    let reader = p
+        .subscriber()
+        .create_datareader_cdr::<AdvertWire>(&topic, Some(advert_qos()))
+        .expect("reader");
+    let mut stream = reader.async_sample_stream();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("baseline {}", vm_rss_kb());
+    let _ = std::io::stdout().flush();
+    let mut seen = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while seen.len() < n {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(s))) => {
+                if let rustdds::with_key::Sample::Value(v) = s.value() {
+                    seen.insert(v.key.producer.clone());
+                }
+            }
+            Ok(Some(Err(_))) => {}
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!("loaded {} {} -", seen.len(), vm_rss_kb());
+}
+
+fn rss(n: usize) {
+    rss_role("rss-consumer", "consumer with a query", n, "99");
+    rss_role("rss-registry", "registry only (vigil monitor)", n, "98");
+    rss_role("rss-raw", "plain rustdds reader, adverts dropped", n, "97");
+}
+
+fn rss_role(role: &str, what: &str, n: usize, domain: &str) {
+    let exe = std::env::current_exe().expect("bench executable");
+    let mut consumer = Command::new(&exe)
+        .args(["--role", role, domain, &n.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("consumer");
+    let mut lines = BufReader::new(consumer.stdout.take().expect("stdout")).lines();
+    let baseline = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    let mut flood = Command::new(&exe)
+        .args(["--role", "advert-flood", domain, &n.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flood");
+    let loaded = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    drop(flood.stdin.take());
+    let _ = flood.wait();
+    let _ = consumer.wait();
+    let kb = |s: &str, i: usize| s.split_whitespace().nth(i).unwrap_or("?").to_owned();
+    println!(
+        "rss ({what}): VmRSS {} kB before adverts, {} kB holding {} adverts x 10 nodes (active {})",
+        kb(&baseline, 1),
+        kb(&loaded, 2),
+        kb(&loaded, 1),
+        kb(&loaded, 3)
+    );
+}

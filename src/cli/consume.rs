@@ -182,7 +182,8 @@ pub(crate) enum ConsumerEvent {
         /// Samples the switch skipped: the time between the last sample of
         /// the previous producer and this one, in sample periods, minus one.
         lost: u64,
-        /// It was replayed from the hot-standby buffer.
+        /// It was replayed from a hot-standby buffer that covered the whole
+        /// switch (`lost` is then exactly 0).
         replayed: bool,
     },
     /// Counts since the last `stats` line.
@@ -261,7 +262,7 @@ pub(crate) async fn follow(
             },
             delivered = subscription.recv() => match delivered {
                 Some(d) => {
-                    if let Some(first) = tally.sample(&d.value, d.replayed) {
+                    if let Some(first) = tally.sample(&d.value, d.replayed && d.gapless) {
                         sink(first);
                     }
                 }
@@ -298,17 +299,20 @@ struct Tally {
 
 impl Tally {
     /// Counts one delivered sample; returns a `first_sample` event when it
-    /// is the first of a producer after another one.
-    fn sample(&mut self, s: &SyntheticSample, replayed: bool) -> Option<ConsumerEvent> {
+    /// is the first of a producer after another one. `gapless`: it was
+    /// replayed by a hot standby whose buffer covered the whole switch.
+    fn sample(&mut self, s: &SyntheticSample, gapless: bool) -> Option<ConsumerEvent> {
         self.total += 1;
         *self.samples.entry(s.producer.clone()).or_default() += 1;
         let mut first = None;
         match &self.last {
             Some((producer, last_ts)) if *producer != s.producer => {
                 // A switch: what the time between the two producers' samples
-                // did not cover, in the new producer's periods.
+                // did not cover, in the new producer's periods. Exact when
+                // the hot standby says so; otherwise an estimate (its
+                // rounding absorbs phase, not scheduling jitter).
                 let gap = s.source_ts_ns.saturating_sub(*last_ts);
-                let lost = if s.period_ns == 0 {
+                let lost = if gapless || s.period_ns == 0 {
                     0
                 } else {
                     let periods = (gap as f64 / s.period_ns as f64).round() as u64;
@@ -325,7 +329,7 @@ impl Tally {
                     producer: s.producer.clone(),
                     after_switch_ms,
                     lost,
-                    replayed,
+                    replayed: gapless,
                 });
             }
             None => {
@@ -334,7 +338,7 @@ impl Tally {
                     producer: s.producer.clone(),
                     after_switch_ms: None,
                     lost: 0,
-                    replayed,
+                    replayed: gapless,
                 });
             }
             _ => {}

@@ -238,8 +238,8 @@ impl Selector {
         config: SubscriptionConfig,
     ) -> Result<Subscription<T>, DdsError>
     where
-        T: rustdds::Keyed + DeserializeOwned + Send + 'static,
-        T::K: DeserializeOwned + Send,
+        T: rustdds::Keyed + DeserializeOwned + 'static,
+        T::K: DeserializeOwned,
     {
         Subscription::new(
             &self.participant,

@@ -9,16 +9,15 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{select_all, StreamExt};
-use rustdds::with_key::Sample;
-use rustdds::{Keyed, QosPolicies};
+use futures::stream::{select_all, SelectAll, StreamExt};
+use futures::FutureExt;
+use rustdds::with_key::{DataReaderStream, Sample};
+use rustdds::{CDRDeserializerAdapter, Keyed, QosPolicies};
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use super::sample::{unix_now_ns, unix_ns_of};
 use super::{DdsError, VigilParticipant};
@@ -59,9 +58,6 @@ pub struct SubscriptionConfig {
     pub standby_capacity: usize,
     /// QoS of the readers; default [`data_qos`](super::data_qos).
     pub qos: Option<QosPolicies>,
-    /// Delivered samples the application has not taken yet before the
-    /// reader task waits (and DDS history absorbs the rest).
-    pub channel_capacity: usize,
 }
 
 impl Default for SubscriptionConfig {
@@ -72,7 +68,6 @@ impl Default for SubscriptionConfig {
             standby_window: Duration::from_secs(1),
             standby_capacity: 16_384,
             qos: None,
-            channel_capacity: 4096,
         }
     }
 }
@@ -103,7 +98,8 @@ pub struct Delivered<T> {
     /// The sample.
     pub value: T,
     /// The producer it came from (the active one when it was delivered).
-    pub producer: String,
+    /// Shared, so a delivery allocates nothing.
+    pub producer: Arc<str>,
     /// The writer GUID it came from.
     pub writer_guid: [u8; 16],
     /// DDS source timestamp, nanoseconds since the Unix epoch; the
@@ -112,6 +108,10 @@ pub struct Delivered<T> {
     /// Received while its producer was the standby and replayed at the
     /// switch (hot standby).
     pub replayed: bool,
+    /// Replayed from a standby buffer that reached back past the last
+    /// sample delivered before the switch: every standby sample after that
+    /// one is delivered, so the switch lost nothing.
+    pub gapless: bool,
 }
 
 /// Counters of a [`Subscription`].
@@ -127,59 +127,72 @@ pub struct SubscriptionStats {
     /// Buffered standby samples dropped as already covered by the previous
     /// producer (source timestamp not newer than the last delivered).
     pub deduplicated: u64,
+    /// Hot-standby switches whose buffer did not reach back to the last
+    /// delivered sample (standby too new, or the window too short): some
+    /// samples may be missing there.
+    pub incomplete_replays: u64,
     /// Samples rustdds could not deserialize.
     pub errors: u64,
 }
 
 #[derive(Default)]
 struct Counters {
-    delivered: AtomicU64,
-    replayed: AtomicU64,
-    filtered: AtomicU64,
-    deduplicated: AtomicU64,
-    errors: AtomicU64,
+    delivered: u64,
+    replayed: u64,
+    filtered: u64,
+    deduplicated: u64,
+    incomplete_replays: u64,
+    errors: u64,
 }
 
 /// A typed data reader on the topics a consumer's query names that
 /// delivers samples from the active producer only, switching when the
 /// route changes. See the module docs.
-pub struct Subscription<T> {
-    rx: mpsc::Receiver<Delivered<T>>,
-    counters: Arc<Counters>,
-    task: JoinHandle<()>,
+///
+/// It has no task of its own: [`Subscription::recv`] reads DDS and filters
+/// in the caller's task, so a delivered sample costs no extra wake-up or
+/// channel hop over a plain rustdds reader. Samples wait in the DDS reader
+/// history (keep-last 256 per producer by default) between calls.
+pub struct Subscription<T>
+where
+    T: Keyed + DeserializeOwned + 'static,
+    T::K: DeserializeOwned,
+{
+    samples: Streams<T>,
+    routes: watch::Receiver<Route>,
+    /// False once the selector is gone: the last route is kept.
+    routes_open: bool,
+    filter: Filter<T>,
+    /// Delivered but not returned yet (a hot-standby replay).
+    pending: VecDeque<Delivered<T>>,
 }
 
-impl<T> fmt::Debug for Subscription<T> {
+impl<T> fmt::Debug for Subscription<T>
+where
+    T: Keyed + DeserializeOwned + 'static,
+    T::K: DeserializeOwned,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
+            .field("route", &self.filter.route)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
 
-impl<T> Drop for Subscription<T> {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl<T> Subscription<T>
 where
-    T: Keyed + DeserializeOwned + Send + 'static,
-    T::K: DeserializeOwned + Send,
+    T: Keyed + DeserializeOwned + 'static,
+    T::K: DeserializeOwned,
 {
-    /// Reads `topics` (all of type `type_name`) and follows `routes`. Must
-    /// be called inside a tokio runtime.
+    /// Reads `topics` (all of type `type_name`) and follows `routes`.
     pub fn new(
         participant: &VigilParticipant,
         topics: &[String],
         type_name: &str,
-        routes: watch::Receiver<Route>,
+        mut routes: watch::Receiver<Route>,
         config: SubscriptionConfig,
     ) -> Result<Subscription<T>, DdsError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DdsError::Config {
-            reason: "Subscription::new needs a tokio runtime".to_owned(),
-        })?;
         let mut streams = Vec::with_capacity(topics.len());
         let mut seen: Vec<&String> = Vec::new();
         for topic in topics {
@@ -191,81 +204,139 @@ where
             let reader = participant.data_reader::<T>(&dds_topic, config.qos.clone())?;
             streams.push(reader.async_sample_stream());
         }
-        let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
-        let counters = Arc::new(Counters::default());
-        let filter = Filter {
+        let mut filter = Filter {
             config,
             route: Route::default(),
+            active_name: None,
             buffer: VecDeque::new(),
             last_delivered_ts: None,
-            counters: Arc::clone(&counters),
+            counters: Counters::default(),
             _marker: PhantomData,
         };
-        let task = runtime.spawn(run(select_all(streams), routes, tx, filter));
-        Ok(Subscription { rx, counters, task })
-    }
-}
-
-impl<T> Subscription<T> {
-    /// The next sample from the active producer; `None` once the reader
-    /// task has stopped.
-    pub async fn recv(&mut self) -> Option<Delivered<T>> {
-        self.rx.recv().await
-    }
-
-    /// The counters so far.
-    pub fn stats(&self) -> SubscriptionStats {
-        let c = &self.counters;
-        SubscriptionStats {
-            delivered: c.delivered.load(Ordering::Relaxed),
-            replayed: c.replayed.load(Ordering::Relaxed),
-            filtered: c.filtered.load(Ordering::Relaxed),
-            deduplicated: c.deduplicated.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
-        }
-    }
-}
-
-async fn run<T, S>(
-    mut samples: S,
-    mut routes: watch::Receiver<Route>,
-    tx: mpsc::Sender<Delivered<T>>,
-    mut filter: Filter<T>,
-) where
-    S: futures::Stream<Item = rustdds::dds::ReadResult<rustdds::with_key::DataSample<T>>> + Unpin,
-    T: Keyed,
-{
-    let mut out = Vec::new();
-    let initial = routes.borrow_and_update().clone();
-    filter.on_route(initial, &mut out);
-    let mut routes_open = true;
-    loop {
-        for delivered in out.drain(..) {
-            if tx.send(delivered).await.is_err() {
-                return;
-            }
-        }
-        tokio::select! {
-            // A route change first: a sample of the new producer that
-            // arrived together with it is then delivered, not filtered.
-            biased;
-            changed = routes.changed(), if routes_open => match changed {
-                Ok(()) => {
-                    let route = routes.borrow_and_update().clone();
-                    filter.on_route(route, &mut out);
-                }
-                // The selector is gone: keep following the last route.
-                Err(_) => routes_open = false,
+        let mut out = Vec::new();
+        let initial = routes.borrow_and_update().clone();
+        filter.on_route(initial, &mut out);
+        Ok(Subscription {
+            samples: if streams.len() == 1 {
+                Streams::One(streams.remove(0))
+            } else {
+                Streams::Many(select_all(streams))
             },
-            sample = samples.next() => match sample {
-                Some(Ok(sample)) => filter.on_sample(sample, &mut out),
-                Some(Err(error)) => {
-                    filter.counters.errors.fetch_add(1, Ordering::Relaxed);
+            routes,
+            routes_open: true,
+            filter,
+            pending: out.into(),
+        })
+    }
+
+    /// The next sample from the active producer; `None` when there is no
+    /// topic to read. Cancel-safe: use it in `tokio::select!`.
+    pub async fn recv(&mut self) -> Option<Delivered<T>> {
+        let mut out = Vec::new();
+        loop {
+            if let Some(delivered) = self.pending.pop_front() {
+                return Some(delivered);
+            }
+            // Fast path, without registering wakers: a route change first
+            // (a sample of the new producer that arrived with it is then
+            // delivered, not filtered), then a sample already waiting.
+            let sample = match self.routes.has_changed() {
+                Ok(true) => {
+                    let route = self.routes.borrow_and_update().clone();
+                    self.filter.on_route(route, &mut out);
+                    None
+                }
+                Ok(false) => self.samples.next().now_or_never(),
+                // The selector is gone: keep following the last route.
+                Err(_) => {
+                    self.routes_open = false;
+                    self.samples.next().now_or_never()
+                }
+            };
+            let sample = match sample {
+                Some(sample) => Some(sample),
+                None if !out.is_empty() => None,
+                None => {
+                    tokio::select! {
+                        biased;
+                        changed = self.routes.changed(), if self.routes_open => {
+                            match changed {
+                                Ok(()) => {
+                                    let route = self.routes.borrow_and_update().clone();
+                                    self.filter.on_route(route, &mut out);
+                                }
+                                Err(_) => self.routes_open = false,
+                            }
+                            None
+                        }
+                        sample = self.samples.next() => Some(sample),
+                    }
+                }
+            };
+            match sample {
+                Some(Some(Ok(sample))) => self.filter.on_sample(sample, &mut out),
+                Some(Some(Err(error))) => {
+                    self.filter.counters.errors += 1;
                     tracing::warn!(?error, "data sample dropped");
                 }
-                None => return,
-            },
-            () = tx.closed() => return,
+                Some(None) => return None,
+                None => {}
+            }
+            // The common case, one live sample: no queueing.
+            if out.len() == 1 && self.pending.is_empty() {
+                return out.pop();
+            }
+            self.pending.extend(out.drain(..));
+        }
+    }
+}
+
+impl<T> Subscription<T>
+where
+    T: Keyed + DeserializeOwned + 'static,
+    T::K: DeserializeOwned,
+{
+    /// The counters so far.
+    pub fn stats(&self) -> SubscriptionStats {
+        let c = &self.filter.counters;
+        SubscriptionStats {
+            delivered: c.delivered,
+            replayed: c.replayed,
+            filtered: c.filtered,
+            deduplicated: c.deduplicated,
+            incomplete_replays: c.incomplete_replays,
+            errors: c.errors,
+        }
+    }
+
+    /// The route followed now.
+    pub fn route(&self) -> &Route {
+        &self.filter.route
+    }
+}
+
+type Reader<T> = DataReaderStream<T, CDRDeserializerAdapter<T>>;
+
+/// The readers of the query's topics. One topic (the usual case) is read
+/// directly: merging streams costs a waker indirection per sample.
+enum Streams<T>
+where
+    T: Keyed + DeserializeOwned + 'static,
+    T::K: DeserializeOwned,
+{
+    One(Reader<T>),
+    Many(SelectAll<Reader<T>>),
+}
+
+impl<T> Streams<T>
+where
+    T: Keyed + DeserializeOwned + 'static,
+    T::K: DeserializeOwned,
+{
+    async fn next(&mut self) -> Option<rustdds::dds::ReadResult<rustdds::with_key::DataSample<T>>> {
+        match self {
+            Streams::One(s) => s.next().await,
+            Streams::Many(s) => s.next().await,
         }
     }
 }
@@ -274,11 +345,13 @@ async fn run<T, S>(
 struct Filter<T> {
     config: SubscriptionConfig,
     route: Route,
+    /// The active producer's id, shared by every delivery.
+    active_name: Option<Arc<str>>,
     /// The standby's recent samples, oldest first, with source timestamps.
     buffer: VecDeque<(u64, T)>,
     /// Source timestamp of the last sample delivered.
     last_delivered_ts: Option<u64>,
-    counters: Arc<Counters>,
+    counters: Counters,
     _marker: PhantomData<T>,
 }
 
@@ -302,18 +375,24 @@ impl<T> Filter<T> {
     }
 
     fn accept(&mut self, guid: [u8; 16], ts: Option<u64>, value: T, out: &mut Vec<Delivered<T>>) {
-        if let Some(active) = self.route.active.as_ref().filter(|a| a.writer_guid == guid) {
+        let is_active = self
+            .route
+            .active
+            .as_ref()
+            .is_some_and(|a| a.writer_guid == guid);
+        if let (true, Some(name)) = (is_active, &self.active_name) {
             if ts.is_some() {
                 self.last_delivered_ts = ts.max(self.last_delivered_ts);
             }
             out.push(Delivered {
                 value,
-                producer: active.producer.clone(),
+                producer: Arc::clone(name),
                 writer_guid: guid,
                 source_ts_ns: ts,
                 replayed: false,
+                gapless: false,
             });
-            self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+            self.counters.delivered += 1;
             return;
         }
         let is_standby = self.config.hot_standby
@@ -335,7 +414,7 @@ impl<T> Filter<T> {
                 }
             }
             _ => {
-                self.counters.filtered.fetch_add(1, Ordering::Relaxed);
+                self.counters.filtered += 1;
             }
         }
     }
@@ -345,6 +424,11 @@ impl<T> Filter<T> {
             return;
         }
         let old = std::mem::replace(&mut self.route, route);
+        self.active_name = self
+            .route
+            .active
+            .as_ref()
+            .map(|a| Arc::from(a.producer.as_str()));
         let active_guid = |r: &Route| r.active.as_ref().map(|a| a.writer_guid);
         let standby_guid = |r: &Route| r.standby.as_ref().map(|s| s.writer_guid);
         let switched = active_guid(&old) != active_guid(&self.route);
@@ -353,26 +437,39 @@ impl<T> Filter<T> {
             && active_guid(&self.route).is_some()
             && active_guid(&self.route) == standby_guid(&old);
         if promoted {
-            if let Some(active) = self.route.active.clone() {
+            if let (Some(active), Some(name)) = (&self.route.active, self.active_name.clone()) {
+                let writer_guid = active.writer_guid;
                 let mut buffer = std::mem::take(&mut self.buffer);
                 buffer.make_contiguous().sort_by_key(|(ts, _)| *ts);
+                // The buffer holds every standby sample since its oldest, so
+                // it covers the gap when that one is not newer than the last
+                // delivered sample.
+                let gapless = match (self.last_delivered_ts, buffer.front()) {
+                    (None, _) => true,
+                    (Some(last), Some((oldest, _))) => *oldest <= last,
+                    (Some(_), None) => false,
+                };
+                if !gapless {
+                    self.counters.incomplete_replays += 1;
+                }
                 for (ts, value) in buffer {
                     // Deduplicate: what the previous producer covered up to
                     // its last delivered sample is not replayed.
                     if self.last_delivered_ts.is_some_and(|last| ts <= last) {
-                        self.counters.deduplicated.fetch_add(1, Ordering::Relaxed);
+                        self.counters.deduplicated += 1;
                         continue;
                     }
                     self.last_delivered_ts = Some(ts);
                     out.push(Delivered {
                         value,
-                        producer: active.producer.clone(),
-                        writer_guid: active.writer_guid,
+                        producer: Arc::clone(&name),
+                        writer_guid,
                         source_ts_ns: Some(ts),
                         replayed: true,
+                        gapless,
                     });
-                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    self.counters.replayed.fetch_add(1, Ordering::Relaxed);
+                    self.counters.delivered += 1;
+                    self.counters.replayed += 1;
                 }
             }
         }
@@ -398,9 +495,10 @@ mod tests {
         Filter {
             config: SubscriptionConfig::default().with_hot_standby(hot),
             route: Route::default(),
+            active_name: None,
             buffer: VecDeque::new(),
             last_delivered_ts: None,
-            counters: Arc::new(Counters::default()),
+            counters: Counters::default(),
             _marker: PhantomData,
         }
     }
@@ -418,7 +516,7 @@ mod tests {
         f.accept([2; 16], Some(11), 2, &mut out);
         f.accept([3; 16], Some(12), 3, &mut out);
         assert_eq!(out.iter().map(|d| d.value).collect::<Vec<_>>(), vec![1]);
-        assert_eq!(f.counters.filtered.load(Ordering::Relaxed), 2);
+        assert_eq!(f.counters.filtered, 2);
     }
 
     #[test]
@@ -437,8 +535,9 @@ mod tests {
         f.on_route(route(Some(end("b", 2)), None), &mut out);
         let replayed: Vec<u64> = out.iter().map(|d| d.value).collect();
         assert_eq!(replayed, vec![21, 31, 41]);
-        assert!(out.iter().all(|d| d.replayed && d.producer == "b"));
-        assert_eq!(f.counters.deduplicated.load(Ordering::Relaxed), 1);
+        assert!(out.iter().all(|d| d.replayed && &*d.producer == "b"));
+        assert_eq!(f.counters.deduplicated, 1);
+        assert!(out.iter().all(|d| d.gapless));
         // Live samples of b follow.
         out.clear();
         f.accept([2; 16], Some(51), 51, &mut out);
