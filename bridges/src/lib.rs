@@ -1,7 +1,18 @@
 //! Bridges from vigil to ROS 2 (naming, `diagnostic_msgs`, an agent for
 //! unmodified nodes, over plain DDS) and to Zenoh networks (feature `zenoh`).
 //!
-//! Not built yet: this crate holds its contract only until its issue is taken.
+//! What is built so far is the pure ROS 2 part: no sockets, no clock.
+//!
+//! # Layout
+//!
+//! - `ros2::naming`: ROS 2 topic, service and type names ↔ DDS names, with
+//!   the ROS 2 name rules ([`topic_to_dds`], [`type_to_dds`], [`NameError`]).
+//! - `ros2::msgs`: `diagnostic_msgs` wire types, CDR-compatible with ROS 2
+//!   ([`DiagnosticArray`], [`encode`], [`decode`]).
+//! - `ros2::ingest`: diagnostic_aggregator analyzer files as vigil trees, and
+//!   routing of incoming statuses to tree leaves ([`Analyzers`]).
+//! - `ros2::publish`: the tree as `/diagnostics_agg` and
+//!   `/diagnostics_toplevel_state`, and when to publish ([`PublishPolicy`]).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -9,3 +20,22 @@
     unreachable_pub,
     rust_2018_idioms
 )]
+
+mod ros2;
+
+pub use ros2::ingest::{
+    sanitize_label, Analyzers, ImportError, ImportProblem, ImportProblemKind, Mapping, MappingKind,
+    RouteError,
+};
+pub use ros2::msgs::{
+    decode, decode_status, encode, level, DiagnosticArray, DiagnosticStatus, Header, KeyValue,
+    Time, WireError, DIAGNOSTICS_AGG_TOPIC, DIAGNOSTICS_TOPIC, DIAGNOSTICS_TOPLEVEL_TOPIC,
+    DIAGNOSTIC_ARRAY_TYPE, DIAGNOSTIC_STATUS_TYPE,
+};
+pub use ros2::naming::{
+    resolve_name, service_from_dds, service_to_dds, service_type_to_dds, topic_from_dds,
+    topic_to_dds, type_from_dds, type_to_dds, validate_fully_qualified, validate_name, NameError,
+    NameErrorKind, ServiceRole, TypeNameError, MAX_NAME_LEN, REPLY_PREFIX, REQUEST_PREFIX,
+    TOPIC_PREFIX,
+};
+pub use ros2::publish::{aggregated_array, ros_name, toplevel_state, PublishPolicy};
