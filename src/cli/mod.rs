@@ -13,6 +13,7 @@ mod demo;
 mod monitor;
 mod produce;
 mod query;
+mod ros;
 mod tree;
 
 /// Diagnostic-aware service discovery for DDS/pub-sub systems.
@@ -41,6 +42,10 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// Show the live registry: every advert, its capabilities and health.
     Monitor(monitor::MonitorArgs),
+    /// ROS 2 interoperation: import a diagnostic_aggregator analyzers file
+    /// as a tree file.
+    #[command(subcommand)]
+    Ros(ros::RosCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -67,6 +72,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Monitor(args) => monitor::run(args),
+        Command::Ros(command) => ros::run(command),
     };
     match result {
         Ok(code) => code,

@@ -367,7 +367,10 @@ impl Reader<'_> {
                 }
                 Some(t) => match Duration::try_from_secs_f64(t) {
                     // A positive timeout below a nanosecond is still a timeout.
-                    Ok(d) => Some(d.max(Duration::from_nanos(1))),
+                    Ok(d) => {
+                        note.push(format!("timeout: {t}s"));
+                        Some(d.max(Duration::from_nanos(1)))
+                    }
                     Err(_) => {
                         self.push(
                             v,
