@@ -112,6 +112,13 @@ fn malformed_stdin_commands_keep_the_producer_running() {
     let applied = a.wait_for(PATIENCE, |v| v["event"] == "applied");
     assert_eq!(applied["command"], "cap accuracy=0.003");
     assert!(a.running());
+    // stderr is read on its own thread: give it the time to catch up.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !(a.stderr().contains("NOT_A_STATE") && a.stderr().contains("frobnicate"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let stderr = a.stderr();
     assert!(stderr.contains("NOT_A_STATE"), "{stderr}");
     assert!(stderr.contains("frobnicate"), "{stderr}");

@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use vigil_diag::FlapDamping;
 use vigil_discovery::{
-    now, Selector, SelectorConfig, Subscription, SubscriptionConfig, SwitchPolicy, SyntheticSample,
-    VigilParticipant, SYNTHETIC_TYPE,
+    now, SelectionEvent, Selector, SelectorConfig, Subscription, SubscriptionConfig, SwitchPolicy,
+    SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
 };
 use vigil_qos::Query;
 
@@ -243,18 +243,7 @@ pub(crate) async fn follow(
             // waiting; it must be counted after the switch it follows.
             biased;
             event = events.recv() => match event {
-                Ok(event) => {
-                    tally.switched_at = Some(event.at);
-                    sink(ConsumerEvent::Selected {
-                        t: unix_seconds(),
-                        previous: event.previous.as_ref().map(|k| k.producer.clone()),
-                        producer: event.active.as_ref().map(|a| a.key.producer.clone()),
-                        topic: event.active.as_ref().map(|a| a.key.topic.clone()),
-                        chain: event.chain.iter().map(|k| k.producer.clone()).collect(),
-                        standby: event.standby.as_ref().map(|a| a.key.producer.clone()),
-                        cause: event.cause.to_string(),
-                    });
-                }
+                Ok(event) => sink(selected(&mut tally, &event)),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "selection events missed (consumer too slow)");
                 }
@@ -262,6 +251,14 @@ pub(crate) async fn follow(
             },
             delivered = subscription.recv() => match delivered {
                 Some(d) => {
+                    if tally.is_switch(&d.value) {
+                        // The selector moves the route just before it sends
+                        // the event: report the switch before its first
+                        // sample.
+                        while let Ok(event) = events.try_recv() {
+                            sink(selected(&mut tally, &event));
+                        }
+                    }
                     if let Some(first) = tally.sample(&d.value, d.replayed && d.gapless) {
                         sink(first);
                     }
@@ -283,6 +280,19 @@ pub(crate) async fn follow(
     }
 }
 
+fn selected(tally: &mut Tally, event: &SelectionEvent) -> ConsumerEvent {
+    tally.switched_at = Some(event.at);
+    ConsumerEvent::Selected {
+        t: unix_seconds(),
+        previous: event.previous.as_ref().map(|k| k.producer.clone()),
+        producer: event.active.as_ref().map(|a| a.key.producer.clone()),
+        topic: event.active.as_ref().map(|a| a.key.topic.clone()),
+        chain: event.chain.iter().map(|k| k.producer.clone()).collect(),
+        standby: event.standby.as_ref().map(|a| a.key.producer.clone()),
+        cause: event.cause.to_string(),
+    }
+}
+
 /// Running counts of the consumer loop.
 #[derive(Default)]
 struct Tally {
@@ -298,6 +308,11 @@ struct Tally {
 }
 
 impl Tally {
+    /// Whether `s` comes from another producer than the last sample.
+    fn is_switch(&self, s: &SyntheticSample) -> bool {
+        self.last.as_ref().is_none_or(|(p, _)| *p != s.producer)
+    }
+
     /// Counts one delivered sample; returns a `first_sample` event when it
     /// is the first of a producer after another one. `gapless`: it was
     /// replayed by a hot standby whose buffer covered the whole switch.

@@ -21,13 +21,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use vigil_discovery::{
-    DdsConfig, Selector, SelectorConfig, SubscriptionConfig, SwitchPolicy, SyntheticSample,
-    VigilParticipant, SYNTHETIC_TYPE,
+    DdsConfig, SelectionExplanation, Selector, SelectorConfig, SubscriptionConfig, SwitchPolicy,
+    SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
 };
 use vigil_qos::Query;
 
 use super::consume::{follow, ConsumerEvent, Summary};
-use super::dds_args::{init_logging, runtime, terminated, unix_seconds, Format};
+use super::dds_args::{init_logging, millis, runtime, terminated, unix_seconds, Format};
 use super::InputError;
 
 /// Run the failover demo on a private domain: no setup, under a minute.
@@ -44,12 +44,17 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     interface: Option<IpAddr>,
     /// Samples per second of each producer.
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, default_value_t = 200.0)]
     rate: f64,
     /// Turn the consumer's hot standby off, to see what a failover costs
     /// without it.
     #[arg(long)]
     no_hot_standby: bool,
+    /// The producers' lease in milliseconds: how long after its last
+    /// heartbeat a SIGKILLed producer is noticed. Longer tolerates a busy
+    /// machine better.
+    #[arg(long = "lease-ms", default_value = "100", value_parser = millis)]
+    lease: Duration,
 }
 
 /// The producers: same topic, different qualities.
@@ -86,7 +91,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let domain = args
         .domain
         .unwrap_or_else(|| 100 + (std::process::id() % 100) as u16);
-    let mut config = DdsConfig::new(domain);
+    let mut config =
+        DdsConfig::new(domain).with_liveness(DdsConfig::DEFAULT_HEARTBEAT_PERIOD, args.lease);
     if let Some(interface) = args.interface {
         config = config.with_interface(interface);
     }
@@ -238,12 +244,13 @@ async fn demo(args: &DemoArgs, config: DdsConfig) -> anyhow::Result<ExitCode> {
     };
     let _ = stop_tx.send(());
     let summary = consumer.await.unwrap_or_default();
+    let explanation = selector.explain();
     while let Ok(entry) = rx.try_recv() {
         report.record(entry, since());
     }
     drop(producers);
     script_result?;
-    report.finish(&summary, since(), hot_standby);
+    report.finish(&summary, since(), hot_standby, explanation.as_ref());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -487,8 +494,27 @@ impl Report {
         }
     }
 
-    fn finish(&self, summary: &Summary, elapsed: f64, hot_standby: bool) {
+    fn finish(
+        &self,
+        summary: &Summary,
+        elapsed: f64,
+        hot_standby: bool,
+        explanation: Option<&SelectionExplanation>,
+    ) {
         if self.text {
+            if let Some(e) = explanation {
+                // What `Selector::explain` says at the end: why this one, and
+                // why not the others (the flapping one is suppressed).
+                println!("\nat the end: {}", e.why_active);
+                for c in &e.candidates {
+                    let why = if c.reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", c.reasons.join("; "))
+                    };
+                    println!("  {:<8} {:?} ({}){why}", c.key.producer, c.status, c.state);
+                }
+            }
             for s in self.switches.iter().filter(|s| s.reroute_ms.is_none()) {
                 println!(
                     "  {:>6.2}s  {} -> {}: {} (no sample from it before the end)",
@@ -517,6 +543,7 @@ impl Report {
                 "replayed": summary.replayed,
                 "hot_standby": hot_standby,
                 "actions": self.actions,
+                "explanation": explanation,
                 "elapsed_s": round3(elapsed),
             });
             println!("{out}");
