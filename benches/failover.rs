@@ -370,6 +370,7 @@ async fn sigkill(reps: usize) {
     let mut failover = Vec::new();
     let mut lost_total = 0u64;
     let mut lost_max = 0u64;
+    let mut unobserved = 0usize;
     for _ in 0..reps {
         let mut a = spawn_producer(domain, "kill_a", "0.001");
         if first_from(&mut sub, "kill_a", Duration::from_secs(20))
@@ -410,9 +411,15 @@ async fn sigkill(reps: usize) {
             last_ts = d.value.source_ts_ns;
         }
         let _ = a.wait();
-        let lost = lost.unwrap_or(u64::MAX);
-        lost_total = lost_total.saturating_add(lost);
-        lost_max = lost_max.max(lost);
+        // A failover that never completed is reported apart: folding a
+        // sentinel into the sum would print nonsense.
+        match lost {
+            Some(lost) => {
+                lost_total += lost;
+                lost_max = lost_max.max(lost);
+            }
+            None => unobserved += 1,
+        }
     }
     let _ = b.kill();
     let _ = b.wait();
@@ -422,7 +429,7 @@ async fn sigkill(reps: usize) {
         &mut failover,
     );
     println!(
-        "sigkill: samples lost with hot standby: total {lost_total} over {} failovers, max {lost_max}; incomplete replays {}",
+        "sigkill: samples lost with hot standby: total {lost_total} over {} failovers, max {lost_max}; incomplete replays {}; failovers not seen within 10 s: {unobserved}",
         failover.len(),
         sub.stats().incomplete_replays
     );
