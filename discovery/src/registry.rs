@@ -44,7 +44,7 @@
 //! are serialized by one mutex that also guards the deadline queue and the
 //! producer index; reads never take it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -54,10 +54,13 @@ use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
 
 use crate::advert::{Advert, AdvertKey, Heartbeat};
-use crate::vote::{combine_reports, Combined};
+use crate::vote::Combined;
 use crate::wire::{AdvertWire, HeartbeatWire};
 
+mod reports;
 mod view;
+
+use reports::Reports;
 
 pub use view::{EffectiveHealth, EntryView};
 
@@ -207,8 +210,8 @@ struct Inner {
 pub struct Registry {
     config: RegistryConfig,
     entries: DashMap<AdvertKey, Entry>,
-    /// Node reports of reachable entries: path → reporting entry → state.
-    reports: DashMap<Path, BTreeMap<AdvertKey, State>>,
+    /// Node reports of reachable entries, by path.
+    reports: Reports,
     inner: Mutex<Inner>,
     reachable: AtomicUsize,
     rejected: AtomicU64,
@@ -222,7 +225,7 @@ impl Registry {
         Registry {
             config,
             entries: DashMap::new(),
-            reports: DashMap::new(),
+            reports: Reports::default(),
             inner: Mutex::new(Inner::default()),
             reachable: AtomicUsize::new(0),
             rejected: AtomicU64::new(0),
@@ -305,7 +308,7 @@ impl Registry {
                 .or_default()
                 .insert(key.topic.clone());
             inner.deadlines.insert((entry.deadline, key.clone()));
-            self.add_reports(&key, &entry.advert);
+            self.reports.add(&entry.advert);
             self.reachable.fetch_add(1, Ordering::Relaxed);
             self.entries.insert(key.clone(), entry);
             changes.push(RegistryChange::Added(key));
@@ -326,7 +329,7 @@ impl Registry {
             // A repeat: only a sign of life.
             let mut entry = old;
             if self.heard(inner, &key, &mut entry, now, changes) {
-                self.add_reports(&key, &entry.advert);
+                self.reports.add(&entry.advert);
             }
             self.entries.insert(key, entry);
             return;
@@ -334,7 +337,7 @@ impl Registry {
         let old_state = old.effective_state();
         let mut entry = old.clone();
         if old.reachable {
-            self.remove_reports(&key, &old.advert);
+            self.reports.remove(&old.advert);
         }
         entry.advert = Arc::new(advert);
         entry.heartbeat_state = None;
@@ -343,7 +346,7 @@ impl Registry {
         }
         self.heard(inner, &key, &mut entry, now, changes);
         // Reachable now in any case: the new advert's reports count.
-        self.add_reports(&key, &entry.advert);
+        self.reports.add(&entry.advert);
         let new_state = entry.effective_state();
         self.entries.insert(key.clone(), entry);
         changes.push(RegistryChange::Updated(key.clone()));
@@ -406,7 +409,7 @@ impl Registry {
                 entry.last_heartbeat = Some(hb.sequence);
             }
             if self.heard(inner, &key, &mut entry, now, changes) {
-                self.add_reports(&key, &entry.advert);
+                self.reports.add(&entry.advert);
             }
             let new_state = entry.effective_state();
             self.entries.insert(key.clone(), entry);
@@ -438,7 +441,7 @@ impl Registry {
                 let old_state = entry.effective_state();
                 entry.reachable = false;
                 self.reachable.fetch_sub(1, Ordering::Relaxed);
-                self.remove_reports(&key, &entry.advert);
+                self.reports.remove(&entry.advert);
                 // Grace counts from the lease expiry, not from this tick, so
                 // a late tick does not keep a dead producer longer.
                 entry.deadline = deadline + self.config.grace;
@@ -478,28 +481,7 @@ impl Registry {
         }
         if entry.reachable {
             self.reachable.fetch_sub(1, Ordering::Relaxed);
-            self.remove_reports(key, &entry.advert);
-        }
-    }
-
-    fn add_reports(&self, key: &AdvertKey, advert: &Advert) {
-        for (path, state) in &advert.health.nodes {
-            self.reports
-                .entry(path.clone())
-                .or_default()
-                .insert(key.clone(), *state);
-        }
-    }
-
-    fn remove_reports(&self, key: &AdvertKey, advert: &Advert) {
-        for path in advert.health.nodes.keys() {
-            let empty = self.reports.get_mut(path).is_some_and(|mut r| {
-                r.remove(key);
-                r.is_empty()
-            });
-            if empty {
-                self.reports.remove_if(path, |_, r| r.is_empty());
-            }
+            self.reports.remove(&entry.advert);
         }
     }
 
@@ -539,17 +521,12 @@ impl Registry {
     /// What the reachable adverts together say about `path`, voted with
     /// `quorum` (each producer is one observer).
     pub fn shared_state(&self, path: &Path, quorum: usize) -> Combined {
-        let reports: Vec<(String, State)> = self.reports.get(path).map_or_else(Vec::new, |r| {
-            r.iter()
-                .map(|(key, state)| (key.producer.clone(), *state))
-                .collect()
-        });
-        combine_reports(&reports, quorum)
+        self.reports.shared_state(path, quorum)
     }
 
     /// How many reachable adverts report `path`.
     pub fn reporters(&self, path: &Path) -> usize {
-        self.reports.get(path).map_or(0, |r| r.len())
+        self.reports.reporters(path)
     }
 }
 
