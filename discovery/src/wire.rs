@@ -18,8 +18,9 @@ pub const WIRE_VERSION: u16 = 1;
 pub const ADVERT_TOPIC: &str = "vigil_adverts";
 /// The DDS type name of [`AdvertWire`].
 pub const ADVERT_TYPE: &str = "vigil::wire::Advert_v1";
-/// The DDS topic carrying producer heartbeats: reliable, volatile, keep-last 1
-/// per producer.
+/// The DDS topic carrying producer heartbeats: best effort (a lost heartbeat
+/// is superseded by the next, never repaired), volatile, keep-last 1 per
+/// producer.
 pub const HEARTBEAT_TOPIC: &str = "vigil_heartbeats";
 /// The DDS type name of [`HeartbeatWire`].
 pub const HEARTBEAT_TYPE: &str = "vigil::wire::Heartbeat_v1";

@@ -235,8 +235,10 @@ pub fn guid_of(entity: &impl RTPSEntity) -> [u8; 16] {
 }
 
 /// Writers never wait for a full reliable window: a sample that cannot be
-/// admitted is reported at once. A blocked heartbeat task would make its
-/// producer look dead, which is worse than one lost sample.
+/// admitted is reported at once. The advertiser's heartbeat task also
+/// republishes the advert, so a blocked advert write would stop its
+/// heartbeats and make the producer look dead, which is worse than one lost
+/// sample (the advert is retried at the next heartbeat).
 fn reliable() -> Reliability {
     Reliability::Reliable {
         max_blocking_time: rustdds::Duration::ZERO,
@@ -253,11 +255,22 @@ pub fn advert_qos() -> QosPolicies {
         .build()
 }
 
-/// QoS of the heartbeat topic: reliable, volatile (an old heartbeat is
+/// QoS of the heartbeat topic: best effort, volatile (an old heartbeat is
 /// worthless), keep-last 1 per producer.
+///
+/// Best effort because each heartbeat supersedes the one before it. Were the
+/// topic reliable, one lost datagram would hold every later heartbeat of
+/// that producer in the reader until the RTPS repair (a writer HEARTBEAT,
+/// the reader's ACKNACK, the resend: 100 ms to 1 s), and a lease of 100 ms
+/// would expire on a producer that is alive and still sending. Best effort,
+/// the next heartbeat simply arrives one period later.
+///
+/// A best-effort reader matches a reliable writer but not the reverse
+/// (DDS 1.4 §2.2.3, RELIABILITY: offered must be >= requested), so every
+/// vigil process must use this same QoS for the topic.
 pub fn heartbeat_qos() -> QosPolicies {
     QosPolicyBuilder::new()
-        .reliability(reliable())
+        .reliability(Reliability::BestEffort)
         .durability(Durability::Volatile)
         .history(History::KeepLast { depth: 1 })
         .build()
