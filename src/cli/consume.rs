@@ -253,11 +253,10 @@ pub(crate) async fn follow(
                 Some(d) => {
                     if tally.is_switch(&d.value) {
                         // The selector moves the route just before it sends
-                        // the event: report the switch before its first
-                        // sample.
-                        while let Ok(event) = events.try_recv() {
-                            sink(selected(&mut tally, &event));
-                        }
+                        // the event, so the event of this switch may be a
+                        // few microseconds behind its first sample: wait for
+                        // it, so the switch is always reported first.
+                        report_switch(&mut events, &d.value.producer, &mut tally, &mut sink).await;
                     }
                     if let Some(first) = tally.sample(&d.value, d.replayed && d.gapless) {
                         sink(first);
@@ -277,6 +276,40 @@ pub(crate) async fn follow(
         samples: tally.total,
         replayed: subscription.stats().replayed,
         rejected: stats.registry.rejected,
+    }
+}
+
+/// How long a first sample waits for the selection event of its switch.
+/// The selector sends the event right after moving the route, so this only
+/// bounds the wait should the event have been lost to a lagging channel.
+const SWITCH_EVENT_GRACE: Duration = Duration::from_millis(200);
+
+/// Reports every queued selection event, waiting (at most
+/// [`SWITCH_EVENT_GRACE`]) for the one that made `producer` active.
+async fn report_switch(
+    events: &mut tokio::sync::broadcast::Receiver<SelectionEvent>,
+    producer: &str,
+    tally: &mut Tally,
+    sink: &mut impl FnMut(ConsumerEvent),
+) {
+    let deadline = tokio::time::Instant::now() + SWITCH_EVENT_GRACE;
+    loop {
+        let event = match events.try_recv() {
+            Ok(event) => event,
+            Err(_) => match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(event)) => event,
+                _ => return,
+            },
+        };
+        sink(selected(tally, &event));
+        let made_active = event
+            .active
+            .as_ref()
+            .is_some_and(|a| a.key.producer == producer);
+        if made_active {
+            // Later events (if any) are drained by the main loop.
+            return;
+        }
     }
 }
 
