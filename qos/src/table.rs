@@ -15,18 +15,26 @@ use crate::value::Value;
 /// How many node states a row keeps inline (adverts usually report a few).
 const INLINE_NODES: usize = 4;
 
+/// Marks an unused entry of [`InlineNodes::ids`]; never an interned id
+/// (ids are handed out from 0 and would need 2^32 distinct paths).
+const NO_NODE: u32 = u32::MAX;
+
 /// A row's first node states, by interned path id, stored in the column.
+/// Ids and states are kept apart (20 bytes a row, not 36) because a
+/// `health('...')` scan reads this column for every selected row and the
+/// whole working set of a query should stay in a core's cache.
 #[derive(Clone, Copy, Debug)]
 struct InlineNodes {
-    len: u8,
-    items: [(u32, State); INLINE_NODES],
+    /// Used entries first, then [`NO_NODE`].
+    ids: [u32; INLINE_NODES],
+    states: [State; INLINE_NODES],
 }
 
 impl Default for InlineNodes {
     fn default() -> InlineNodes {
         InlineNodes {
-            len: 0,
-            items: [(0, State::Unknown); INLINE_NODES],
+            ids: [NO_NODE; INLINE_NODES],
+            states: [State::Unknown; INLINE_NODES],
         }
     }
 }
@@ -52,9 +60,12 @@ pub struct MatchTable {
     trends: Vec<Trend>,
     /// `well_known[k][slot]`: well-known key `k` (in `WellKnown::all` order).
     well_known: Vec<Vec<Option<Value>>>,
-    /// `numbers[k][slot]`: the base magnitude and dimension of well-known
-    /// key `k` when it is a number, so comparisons read 9 bytes a row.
-    numbers: Vec<Vec<(f64, Option<Dimension>)>>,
+    /// `number_values[k][slot]`: the base magnitude of well-known key `k`
+    /// when it is a number (NaN otherwise), and `number_dims[k][slot]` its
+    /// dimension (`None` when not a number): two dense arrays, so scans and
+    /// sorts read 9 bytes a row instead of a 24-byte `Option<Value>`.
+    number_values: Vec<Vec<f64>>,
+    number_dims: Vec<Vec<Option<Dimension>>>,
     custom: Vec<Capabilities>,
     nodes: Vec<NodeStates>,
     /// `node_ids[slot]`: the same states by interned path id, for scans;
@@ -80,7 +91,8 @@ impl MatchTable {
     pub fn new() -> MatchTable {
         MatchTable {
             well_known: WellKnown::all().map(|_| Vec::new()).collect(),
-            numbers: WellKnown::all().map(|_| Vec::new()).collect(),
+            number_values: WellKnown::all().map(|_| Vec::new()).collect(),
+            number_dims: WellKnown::all().map(|_| Vec::new()).collect(),
             ..MatchTable::default()
         }
     }
@@ -114,13 +126,17 @@ impl MatchTable {
                 self.trends.push(Trend::Stable);
                 if self.well_known.is_empty() {
                     self.well_known = WellKnown::all().map(|_| Vec::new()).collect();
-                    self.numbers = WellKnown::all().map(|_| Vec::new()).collect();
+                    self.number_values = WellKnown::all().map(|_| Vec::new()).collect();
+                    self.number_dims = WellKnown::all().map(|_| Vec::new()).collect();
                 }
                 for column in &mut self.well_known {
                     column.push(None);
                 }
-                for column in &mut self.numbers {
-                    column.push((f64::NAN, None));
+                for column in &mut self.number_values {
+                    column.push(f64::NAN);
+                }
+                for column in &mut self.number_dims {
+                    column.push(None);
                 }
                 self.custom.push(Capabilities::new());
                 self.nodes.push(NodeStates::new());
@@ -194,8 +210,11 @@ impl MatchTable {
         for column in &mut self.well_known {
             column[slot] = None;
         }
-        for column in &mut self.numbers {
-            column[slot] = (f64::NAN, None);
+        for column in &mut self.number_values {
+            column[slot] = f64::NAN;
+        }
+        for column in &mut self.number_dims {
+            column[slot] = None;
         }
     }
 
@@ -228,7 +247,8 @@ impl MatchTable {
             match key.well_known_index() {
                 Some(k) => {
                     if let Value::Number(q) = value {
-                        self.numbers[k][slot] = (q.base(), Some(q.dimension()));
+                        self.number_values[k][slot] = q.base();
+                        self.number_dims[k][slot] = Some(q.dimension());
                     }
                     self.well_known[k][slot] = Some(value.clone());
                 }
@@ -248,12 +268,11 @@ impl MatchTable {
         let mut inline = InlineNodes::default();
         let mut overflow = Vec::new();
         for (n, (id, state)) in ids.into_iter().enumerate() {
-            match inline.items.get_mut(n) {
-                Some(item) => {
-                    *item = (id, state);
-                    inline.len += 1;
-                }
-                None => overflow.push((id, state)),
+            if n < INLINE_NODES {
+                inline.ids[n] = id;
+                inline.states[n] = state;
+            } else {
+                overflow.push((id, state));
             }
         }
         self.node_ids[slot] = inline;
@@ -282,8 +301,10 @@ impl MatchTable {
         &self.confidences
     }
 
-    pub(crate) fn number_column(&self, k: usize) -> &[(f64, Option<Dimension>)] {
-        &self.numbers[k]
+    /// Well-known key `k`'s numbers: base magnitudes and dimensions, by
+    /// slot (`None` dimension where the value is missing or not a number).
+    pub(crate) fn number_column(&self, k: usize) -> (&[f64], &[Option<Dimension>]) {
+        (&self.number_values[k], &self.number_dims[k])
     }
 
     pub(crate) fn qos_at(&self, slot: usize) -> &QosPolicies {
@@ -294,12 +315,17 @@ impl MatchTable {
     #[inline]
     pub(crate) fn node_state_by_id(&self, slot: usize, id: u32) -> Option<State> {
         let inline = &self.node_ids[slot];
-        let found = inline.items[..usize::from(inline.len)]
-            .iter()
-            .find(|(p, _)| *p == id);
+        // Every entry is compared (a path appears at most once), so the
+        // compiler selects the state with conditional moves, not branches.
+        let mut found = None;
+        for (p, s) in inline.ids.iter().zip(inline.states) {
+            if *p == id {
+                found = Some(s);
+            }
+        }
         match found {
-            Some((_, state)) => Some(*state),
-            None if usize::from(inline.len) < INLINE_NODES => None,
+            Some(state) => Some(state),
+            None if inline.ids[INLINE_NODES - 1] == NO_NODE => None,
             None => self.node_overflow[slot]
                 .iter()
                 .find(|(p, _)| *p == id)
@@ -451,6 +477,37 @@ mod tests {
         for &i in from_table.rejected() {
             let row = table.row(i).unwrap();
             assert_eq!(q.explain(&row), q.explain(&expected[i]));
+        }
+    }
+
+    #[test]
+    fn node_states_inline_and_overflow_rank_like_the_slice() {
+        let adverts: Vec<AdvertView> = (0..30)
+            .map(|i| {
+                let mut a = advert(&format!("p{i:02}"), &format!("{}Hz", 10 + i), None);
+                // 0 to 6 nodes: some rows spill past the inline entries.
+                for n in 0..(i % 7) {
+                    let state = if (i + n) % 3 == 0 {
+                        State::Failed
+                    } else {
+                        State::Ok
+                    };
+                    let path = Path::parse(&format!("v.n{n}")).unwrap();
+                    a.health.nodes.insert(path, state);
+                }
+                a
+            })
+            .collect();
+        let mut table = MatchTable::new();
+        for a in &adverts {
+            table.insert(a);
+        }
+        for n in 0..7 {
+            for op in ["=", "!=", ">="] {
+                let text = format!("imu WHERE health('v.n{n}') {op} FAILED PREFER rate DESC");
+                let q = Query::parse(&text).unwrap().compile();
+                assert_eq!(q.rank(&adverts), q.rank_table(&table), "{text}");
+            }
         }
     }
 

@@ -10,12 +10,12 @@
 
 use std::cmp::Ordering;
 
-use super::eval::{Access, Kind, Konst, Node, Tri};
+use super::eval::{Access, Kind, Konst, Node, SortAtom, Tri};
 use super::{CmpOp, CompiledQuery, Ranked, Ranking};
 use crate::dds_qos;
 use crate::table::MatchTable;
 use crate::unit::Dimension;
-use crate::value::compare_base;
+use crate::value::{compare_base_bit, ordering_bit};
 
 /// Fills `out.chain` (unsorted) and, when `rejected`, `out.rejected`.
 pub(super) fn assign(query: &CompiledQuery, table: &MatchTable, rejected: bool, out: &mut Ranking) {
@@ -111,30 +111,49 @@ fn retain(node: &Node, table: &MatchTable, sel: &mut Vec<u32>) {
     }
 }
 
+/// The orderings (as [`ordering_bit`]s) for which `op` holds, so a scan
+/// tests a bit instead of matching on the operator for every row.
+fn holds_mask(op: CmpOp) -> u8 {
+    [Ordering::Less, Ordering::Equal, Ordering::Greater]
+        .into_iter()
+        .filter(|&o| op.holds(o))
+        .map(ordering_bit)
+        .fold(0, |m, b| m | b)
+}
+
 /// `left op k` over one column; false (and `sel` untouched) when `left` is
 /// not a column this knows.
 fn column_cmp(left: &Access, op: CmpOp, k: &Konst, table: &MatchTable, sel: &mut Vec<u32>) -> bool {
-    let holds = |o: Ordering| op.holds(o);
+    let mask = holds_mask(op);
+    let holds = |bit: u8| mask & bit != 0;
     match (left, k) {
         (Access::HealthState, Konst::Ord(Kind::State, r)) => {
             let states = table.state_column();
-            keep(sel, |i| holds((states[i as usize] as u8).cmp(r)));
+            keep(sel, |i| {
+                holds(ordering_bit((states[i as usize] as u8).cmp(r)))
+            });
         }
         (Access::HealthTrend, Konst::Ord(Kind::Trend, r)) => {
             let trends = table.trend_column();
-            keep(sel, |i| holds((trends[i as usize] as u8).cmp(r)));
+            keep(sel, |i| {
+                holds(ordering_bit((trends[i as usize] as u8).cmp(r)))
+            });
         }
         (Access::HealthConfidence, Konst::Num(x, Dimension::Ratio)) => {
             let confidences = table.confidence_column();
-            keep(sel, |i| holds(compare_base(confidences[i as usize], *x)));
+            keep(sel, |i| {
+                holds(compare_base_bit(confidences[i as usize], *x))
+            });
         }
         (Access::Key(key), Konst::Num(x, d)) => {
-            let Some(column) = key.well_known_index().map(|w| table.number_column(w)) else {
+            let Some((values, dims)) = key.well_known_index().map(|w| table.number_column(w))
+            else {
                 return false;
             };
+            // `&`, not `&&`: a missing value (NaN, no dimension) is compared
+            // too, and dropped by the dimension test, without a branch.
             keep(sel, |i| {
-                let (value, dimension) = column[i as usize];
-                dimension == Some(*d) && holds(compare_base(value, *x))
+                (dims[i as usize] == Some(*d)) & holds(compare_base_bit(values[i as usize], *x))
             });
         }
         (Access::HealthOf(path), Konst::Ord(Kind::State, r)) => {
@@ -146,10 +165,50 @@ fn column_cmp(left: &Access, op: CmpOp, k: &Konst, table: &MatchTable, sel: &mut
             keep(sel, |i| {
                 table
                     .node_state_by_id(i as usize, id)
-                    .is_some_and(|s| holds((s as u8).cmp(r)))
+                    .is_some_and(|s| holds(ordering_bit((s as u8).cmp(r))))
             });
         }
         _ => return false,
     }
     true
+}
+
+/// Fills `out.atoms` for the table's chain like [`CompiledQuery`]'s generic
+/// path does, `stride` atoms a row, but reading the dense columns where the
+/// access has one: numbers of well-known keys, health state, confidence and
+/// trend. Anything else (strings, custom keys, QoS...) is read from the row.
+pub(super) fn fill_atoms(
+    query: &CompiledQuery,
+    table: &MatchTable,
+    stride: usize,
+    out: &mut Ranking,
+) {
+    out.atoms.clear();
+    out.atoms
+        .resize(out.chain.len() * stride, SortAtom::Missing);
+    for (k, clause) in query.clauses.iter().enumerate() {
+        for (j, (access, _)) in clause.prefer.iter().enumerate() {
+            let column = match access {
+                Access::Key(key) => key.well_known_index().map(|w| table.number_column(w)),
+                _ => None,
+            };
+            let rows = out.chain.iter().zip(out.atoms.chunks_exact_mut(stride));
+            for (r, atoms) in rows.filter(|(r, _)| r.clause == k) {
+                let slot = r.index;
+                atoms[j] = match (access, column) {
+                    // A number's atom is its base magnitude, which the column
+                    // holds; other values of the key are read from the row.
+                    (_, Some((values, dims))) if dims[slot].is_some() => {
+                        SortAtom::Num(values[slot])
+                    }
+                    (Access::HealthState, _) => SortAtom::Rank(table.state_column()[slot] as u8),
+                    (Access::HealthTrend, _) => SortAtom::Rank(table.trend_column()[slot] as u8),
+                    (Access::HealthConfidence, _) => SortAtom::Num(table.confidence_column()[slot]),
+                    _ => table
+                        .row(slot)
+                        .map_or(SortAtom::Missing, |row| SortAtom::of(access.read(&row))),
+                };
+            }
+        }
+    }
 }

@@ -226,7 +226,7 @@ impl CompiledQuery {
     /// [`CompiledQuery::rank`] over the same adverts.
     pub fn rank_table_into(&self, table: &MatchTable, out: &mut Ranking) {
         columnar::assign(self, table, true, out);
-        self.sort_chain(|i| table.row(i), usize::MAX, out);
+        self.sort_table_chain(table, usize::MAX, out);
     }
 
     /// [`CompiledQuery::rank_table_into`] keeping only the best `limit`
@@ -240,7 +240,24 @@ impl CompiledQuery {
     /// not chosen.
     pub fn rank_table_top_into(&self, table: &MatchTable, limit: usize, out: &mut Ranking) {
         columnar::assign(self, table, false, out);
-        self.sort_chain(|i| table.row(i), limit, out);
+        self.sort_table_chain(table, limit, out);
+    }
+
+    /// [`CompiledQuery::sort_chain`] for a table's rows, reading the sort
+    /// keys from its columns.
+    fn sort_table_chain(&self, table: &MatchTable, limit: usize, out: &mut Ranking) {
+        let stride = self.prefer_stride();
+        columnar::fill_atoms(self, table, stride, out);
+        self.sort_atoms(|i| table.row(i), stride, limit, out);
+    }
+
+    /// The most `PREFER` keys of any clause: the atoms kept per chain entry.
+    fn prefer_stride(&self) -> usize {
+        self.clauses
+            .iter()
+            .map(|c| c.prefer.len())
+            .max()
+            .unwrap_or(0)
     }
 
     fn rank_with<C: Candidate>(
@@ -269,12 +286,7 @@ impl CompiledQuery {
         out: &mut Ranking,
     ) {
         // Read every sort key once, then sort on the copies.
-        let stride = self
-            .clauses
-            .iter()
-            .map(|c| c.prefer.len())
-            .max()
-            .unwrap_or(0);
+        let stride = self.prefer_stride();
         out.atoms.clear();
         out.atoms.reserve(out.chain.len() * stride);
         for r in &out.chain {
@@ -287,6 +299,17 @@ impl CompiledQuery {
                 stride - prefer.len(),
             ));
         }
+        self.sort_atoms(get, stride, limit, out);
+    }
+
+    /// Sorts `out.chain` once `out.atoms` holds `stride` sort keys per entry.
+    fn sort_atoms<C: Candidate>(
+        &self,
+        get: impl Fn(usize) -> Option<C>,
+        stride: usize,
+        limit: usize,
+        out: &mut Ranking,
+    ) {
         out.order.clear();
         out.order.extend(0..out.chain.len() as u32);
         if !out.atoms.iter().any(|a| matches!(a, SortAtom::Text)) {
