@@ -292,6 +292,10 @@ async fn report_switch(
     tally: &mut Tally,
     sink: &mut impl FnMut(ConsumerEvent),
 ) {
+    if tally.announced.as_deref() == Some(producer) {
+        // The main loop already reported the event of this switch.
+        return;
+    }
     let deadline = tokio::time::Instant::now() + SWITCH_EVENT_GRACE;
     loop {
         let event = match events.try_recv() {
@@ -315,6 +319,7 @@ async fn report_switch(
 
 fn selected(tally: &mut Tally, event: &SelectionEvent) -> ConsumerEvent {
     tally.switched_at = Some(event.at);
+    tally.announced = event.active.as_ref().map(|a| a.key.producer.clone());
     ConsumerEvent::Selected {
         t: unix_seconds(),
         previous: event.previous.as_ref().map(|k| k.producer.clone()),
@@ -336,6 +341,8 @@ struct Tally {
     /// The last delivered sample: producer and source timestamp.
     last: Option<(String, u64)>,
     switched_at: Option<vigil_diag::Timestamp>,
+    /// The producer the last reported selection event made active.
+    announced: Option<String>,
     lost: u64,
     total: u64,
 }
