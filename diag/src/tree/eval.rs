@@ -272,20 +272,6 @@ mod tests {
     use crate::path::Path;
     use crate::spec::{CheckSpec, NodeBody, TreeSpec};
 
-    fn one(path: &str, body: NodeBody) -> Tree {
-        built(&TreeSpec {
-            nodes: vec![node(path, body, 1)],
-            shared: vec![],
-        })
-    }
-
-    fn summary(transitions: &[Transition]) -> Vec<(String, State, State)> {
-        transitions
-            .iter()
-            .map(|t| (t.path.to_string(), t.old, t.new))
-            .collect()
-    }
-
     #[test]
     fn only_state_changes_are_transitions() {
         let mut tree = one("v.s", status());

@@ -9,7 +9,7 @@ use crate::path::Path;
 use crate::spec::{CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Origin, Rule, TreeSpec};
 use crate::time::Timestamp;
 
-use super::Tree;
+use super::{Transition, Tree};
 
 pub(super) fn p(text: &str) -> Path {
     Path::parse(text).unwrap()
@@ -150,4 +150,20 @@ impl Check for Scripted {
     fn describe(&self, _now: Timestamp) -> String {
         format!("scripted {}", self.now.state)
     }
+}
+
+/// A tree of one node at `path` (and its implied parents).
+pub(super) fn one(path: &str, body: NodeBody) -> Tree {
+    built(&TreeSpec {
+        nodes: vec![node(path, body, 1)],
+        shared: vec![],
+    })
+}
+
+/// Transitions as (path, old, new), for compact assertions.
+pub(super) fn summary(transitions: &[Transition]) -> Vec<(String, State, State)> {
+    transitions
+        .iter()
+        .map(|t| (t.path.to_string(), t.old, t.new))
+        .collect()
 }

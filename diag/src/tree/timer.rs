@@ -54,22 +54,6 @@ mod tests {
     use crate::check::{Check, ObservationError, Verdict};
     use crate::health::{State, UnknownReason};
     use crate::observation::Observation;
-    use crate::spec::{NodeBody, TreeSpec};
-    use crate::Transition;
-
-    fn one(path: &str, body: NodeBody) -> Tree {
-        built(&TreeSpec {
-            nodes: vec![node(path, body, 1)],
-            shared: vec![],
-        })
-    }
-
-    fn summary(transitions: &[Transition]) -> Vec<(String, State, State)> {
-        transitions
-            .iter()
-            .map(|t| (t.path.to_string(), t.old, t.new))
-            .collect()
-    }
 
     #[test]
     fn tick_ages_heartbeats_only_when_due() {
