@@ -21,7 +21,12 @@
     rust_2018_idioms
 )]
 
+mod raw;
 mod ros2;
+
+pub use raw::{
+    KeyError, RawCdr2Le, RawCdrLe, RawDecoder, RawEncoding, RawKeyedSample, RawReader, RawSample,
+};
 
 pub use ros2::ingest::{
     sanitize_label, Analyzers, ImportError, ImportProblem, ImportProblemKind, Mapping, MappingKind,

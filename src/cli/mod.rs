@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agent;
+mod bridge;
 mod consume;
 mod dds_args;
 mod demo;
@@ -46,6 +48,12 @@ enum Command {
     /// as a tree file.
     #[command(subcommand)]
     Ros(ros::RosCommand),
+    /// Advertise unmodified ROS 2 nodes (their measured rate, their
+    /// `/diagnostics`) and relay the best producer onto a stable topic.
+    Agent(agent::AgentArgs),
+    /// Bridge the DDS registry and data to other networks (Zenoh).
+    #[command(subcommand)]
+    Bridge(bridge::BridgeCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -73,6 +81,8 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Consume(args) => consume::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Ros(command) => ros::run(command),
+        Command::Agent(args) => agent::run(args),
+        Command::Bridge(command) => bridge::run(command),
     };
     match result {
         Ok(code) => code,

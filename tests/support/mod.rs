@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -41,8 +42,37 @@ pub struct Proc {
 impl Proc {
     /// Starts `vigil ARGS`, reading its stdout as JSON lines.
     pub fn spawn(name: &str, args: &[&str]) -> Proc {
-        let mut child = vigil()
+        let mut command = vigil();
+        command.args(args);
+        Proc::spawn_command(name, command)
+    }
+
+    /// Starts a third-party peer: `SCRIPT ARGS` from `tests/peers/` with the
+    /// Python of the peers' virtualenv (`scripts/peers` installs it; a
+    /// missing one fails the test, it is never skipped). `env` is added to
+    /// the child's environment.
+    pub fn python_peer(name: &str, script: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = std::env::var_os("VIGIL_PEERS_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/peers-venv/bin/python"));
+        assert!(
+            python.exists(),
+            "{name}: the interop peers are not installed ({} missing): run scripts/peers",
+            python.display()
+        );
+        let mut command = Command::new(python);
+        command
+            .arg("-u")
+            .arg(root.join("tests/peers").join(script))
             .args(args)
+            .envs(env.iter().copied());
+        Proc::spawn_command(name, command)
+    }
+
+    /// Starts `command`, reading its stdout as JSON lines.
+    pub fn spawn_command(name: &str, mut command: Command) -> Proc {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -224,6 +254,21 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `CYCLONEDDS_URI` that makes Cyclone DDS talk to rustdds on loopback:
+/// no multicast there, so unicast discovery with 127.0.0.1 as the peer
+/// (REFERENCES.md, measured facts).
+pub const CYCLONE_LOOPBACK: &str = "<General><Interfaces><NetworkInterface name=\"lo\"/></Interfaces>\
+<AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
+<MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery>";
+
+/// A free TCP port on 127.0.0.1 (for a Zenoh endpoint).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
 }
 
 /// A `selected` line naming `producer`.

@@ -1,0 +1,271 @@
+//! Type-agnostic DDS samples: the serialized payload as it came off the
+//! wire, with its encoding, so a relay can forward samples of a type it
+//! has never seen (`sensor_msgs/msg/Imu`, a vendor's message) unchanged.
+//!
+//! rustdds strips the 4-byte encapsulation header (representation id and
+//! options) before a deserializer adapter sees the bytes, and puts one back
+//! from the serializer adapter's `output_encoding` on the way out. So a
+//! [`RawSample`] keeps the representation id next to the body, and the
+//! writer side has one adapter per encoding it may have to reproduce:
+//! [`RawCdrLe`] (XCDR1 little endian, what ROS 2 and Cyclone send for plain
+//! types) and [`RawCdr2Le`] (XCDR2 little endian). A relay picks the writer
+//! whose encoding matches the sample ([`RawSample::encoding`]); anything
+//! else cannot be forwarded without knowing the type and is counted, not
+//! transcoded.
+//!
+//! [`RawKeyedSample`] is the same for keyed topics: vigil's own data topics
+//! are keyed by producer id (a CDR string, like
+//! [`SyntheticSample`](vigil_discovery::SyntheticSample)), so writing a raw
+//! sample with the producer id as its key gives the instance key hash a
+//! typed writer would have computed.
+
+use std::convert::Infallible;
+
+use rustdds::bytes::Bytes;
+use rustdds::no_key::{Decode, DefaultDecoder, DeserializerAdapter, SerializerAdapter};
+use rustdds::{Keyed, RepresentationIdentifier};
+
+/// One serialized sample, its encapsulation header split off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawSample {
+    /// The representation identifier of the encapsulation header.
+    pub encoding: RepresentationIdentifier,
+    /// The serialized body, after the 4-byte header.
+    pub body: Bytes,
+}
+
+impl RawSample {
+    /// The sample as one byte string with its encapsulation header (what
+    /// Zenoh bridges carry): representation id, two zero option bytes,
+    /// body.
+    pub fn to_encapsulated(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 4);
+        out.extend_from_slice(&self.encoding.to_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// Splits an encapsulated sample (header and body). `None` when it is
+    /// shorter than the 4-byte header.
+    pub fn from_encapsulated(bytes: &[u8]) -> Option<RawSample> {
+        let (header, body) = bytes.split_at_checked(4)?;
+        let encoding = RepresentationIdentifier::from_bytes(&header[..2]).ok()?;
+        Some(RawSample {
+            encoding,
+            body: Bytes::copy_from_slice(body),
+        })
+    }
+
+    /// Whether [`RawCdrLe`] or [`RawCdr2Le`] can write this sample as it
+    /// came.
+    pub fn writable_encoding(&self) -> Option<RawEncoding> {
+        RawEncoding::of(self.encoding)
+    }
+}
+
+/// The encodings a raw writer can reproduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RawEncoding {
+    /// XCDR1 (plain CDR), little endian.
+    CdrLe,
+    /// XCDR2, little endian.
+    Cdr2Le,
+}
+
+impl RawEncoding {
+    /// The writable encoding of a representation id, if it is one.
+    pub fn of(id: RepresentationIdentifier) -> Option<RawEncoding> {
+        if id == RepresentationIdentifier::CDR_LE {
+            Some(RawEncoding::CdrLe)
+        } else if id == RepresentationIdentifier::CDR2_LE {
+            Some(RawEncoding::Cdr2Le)
+        } else {
+            None
+        }
+    }
+}
+
+/// Every encoding a raw reader accepts: it never looks inside.
+const ACCEPTED: &[RepresentationIdentifier] = &[
+    RepresentationIdentifier::CDR_LE,
+    RepresentationIdentifier::CDR_BE,
+    RepresentationIdentifier::PL_CDR_LE,
+    RepresentationIdentifier::PL_CDR_BE,
+    RepresentationIdentifier::CDR2_LE,
+    RepresentationIdentifier::CDR2_BE,
+    RepresentationIdentifier::PL_CDR2_LE,
+    RepresentationIdentifier::PL_CDR2_BE,
+    RepresentationIdentifier::D_CDR_LE,
+    RepresentationIdentifier::D_CDR_BE,
+];
+
+/// The reader adapter of [`RawSample`]: keeps the bytes, never fails.
+#[derive(Debug)]
+pub struct RawReader;
+
+/// The decoder behind [`RawReader`].
+#[derive(Clone, Copy, Debug)]
+pub struct RawDecoder;
+
+impl<'de> Decode<'de, RawSample> for RawDecoder {
+    type Error = Infallible;
+
+    fn decode_bytes(
+        self,
+        input_bytes: &'de [u8],
+        encoding: RepresentationIdentifier,
+    ) -> Result<RawSample, Infallible> {
+        Ok(RawSample {
+            encoding,
+            body: Bytes::copy_from_slice(input_bytes),
+        })
+    }
+}
+
+impl DeserializerAdapter<RawSample> for RawReader {
+    type Error = Infallible;
+    type Decoded = RawSample;
+
+    fn supported_encodings() -> &'static [RepresentationIdentifier] {
+        ACCEPTED
+    }
+
+    fn transform_decoded(decoded: RawSample) -> RawSample {
+        decoded
+    }
+}
+
+impl DefaultDecoder<RawSample> for RawReader {
+    type Decoder = RawDecoder;
+    const DECODER: RawDecoder = RawDecoder;
+}
+
+/// The writer adapter that sends a raw body as XCDR1 little endian.
+#[derive(Debug)]
+pub struct RawCdrLe;
+
+/// The writer adapter that sends a raw body as XCDR2 little endian.
+#[derive(Debug)]
+pub struct RawCdr2Le;
+
+impl SerializerAdapter<RawSample> for RawCdrLe {
+    type Error = Infallible;
+
+    fn output_encoding() -> RepresentationIdentifier {
+        RepresentationIdentifier::CDR_LE
+    }
+
+    fn to_bytes(value: &RawSample) -> Result<Bytes, Infallible> {
+        Ok(value.body.clone())
+    }
+}
+
+impl SerializerAdapter<RawSample> for RawCdr2Le {
+    type Error = Infallible;
+
+    fn output_encoding() -> RepresentationIdentifier {
+        RepresentationIdentifier::CDR2_LE
+    }
+
+    fn to_bytes(value: &RawSample) -> Result<Bytes, Infallible> {
+        Ok(value.body.clone())
+    }
+}
+
+/// A raw sample of a keyed topic whose key is one string (vigil's data
+/// topics: the producer id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawKeyedSample {
+    /// The instance key.
+    pub key: String,
+    /// The serialized sample.
+    pub sample: RawSample,
+}
+
+impl Keyed for RawKeyedSample {
+    type K = String;
+
+    fn key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+impl SerializerAdapter<RawKeyedSample> for RawCdrLe {
+    type Error = cdr_key::KeyError;
+
+    fn output_encoding() -> RepresentationIdentifier {
+        RepresentationIdentifier::CDR_LE
+    }
+
+    fn to_bytes(value: &RawKeyedSample) -> Result<Bytes, cdr_key::KeyError> {
+        Ok(value.sample.body.clone())
+    }
+}
+
+impl rustdds::with_key::SerializerAdapter<RawKeyedSample> for RawCdrLe {
+    fn key_to_bytes(value: &String) -> Result<Bytes, cdr_key::KeyError> {
+        cdr_key::string(value)
+    }
+}
+
+/// The serialized key of a [`RawKeyedSample`] (sent with a dispose), as the
+/// typed CDR writer would send it.
+mod cdr_key {
+    use rustdds::bytes::Bytes;
+
+    /// A key that CDR cannot encode (longer than 4 GiB).
+    #[derive(Debug, thiserror::Error)]
+    #[error("the instance key cannot be CDR-encoded: {0}")]
+    pub struct KeyError(String);
+
+    /// A CDR little-endian string: length with the terminating NUL, bytes,
+    /// NUL.
+    pub(super) fn string(key: &str) -> Result<Bytes, KeyError> {
+        let length = u32::try_from(key.len() + 1).map_err(|e| KeyError(e.to_string()))?;
+        let mut out = Vec::with_capacity(key.len() + 5);
+        out.extend_from_slice(&length.to_le_bytes());
+        out.extend_from_slice(key.as_bytes());
+        out.push(0);
+        Ok(Bytes::from(out))
+    }
+}
+
+pub use cdr_key::KeyError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encapsulation_round_trips_and_short_input_is_refused() {
+        let sample = RawSample {
+            encoding: RepresentationIdentifier::CDR_LE,
+            body: Bytes::from_static(&[1, 2, 3]),
+        };
+        let bytes = sample.to_encapsulated();
+        assert_eq!(bytes, [0, 1, 0, 0, 1, 2, 3]);
+        assert_eq!(RawSample::from_encapsulated(&bytes), Some(sample));
+        assert_eq!(RawSample::from_encapsulated(&[0, 1, 0]), None);
+    }
+
+    #[test]
+    fn only_little_endian_cdr_is_writable() {
+        assert_eq!(
+            RawEncoding::of(RepresentationIdentifier::CDR_LE),
+            Some(RawEncoding::CdrLe)
+        );
+        assert_eq!(
+            RawEncoding::of(RepresentationIdentifier::CDR2_LE),
+            Some(RawEncoding::Cdr2Le)
+        );
+        assert_eq!(RawEncoding::of(RepresentationIdentifier::CDR_BE), None);
+    }
+
+    #[test]
+    fn the_string_key_is_the_cdr_of_a_string() {
+        let encoded = cdr::serialize::<_, _, cdr::CdrLe>(&"imu_a", cdr::Infinite).unwrap();
+        // cdr adds its own 4-byte encapsulation header.
+        assert_eq!(cdr_key::string("imu_a").unwrap().as_ref(), &encoded[4..]);
+    }
+}
