@@ -23,6 +23,9 @@
 
 mod raw;
 mod ros2;
+mod yaml;
+#[cfg(feature = "zenoh")]
+pub mod zenoh;
 
 pub use raw::{
     KeyError, RawCdr2Le, RawCdrLe, RawDecoder, RawEncoding, RawKeyedSample, RawReader, RawSample,

@@ -77,7 +77,6 @@ use super::msgs::DiagnosticStatus;
 mod parse;
 mod render;
 mod suggest;
-mod yaml;
 
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,10 @@ use vigil_diag::{Path, Tree};
 
 use super::suggest::did_you_mean;
 use super::{
-    compile, sanitize_label, yaml, Analyzer, Analyzers, Entry, ImportError, ImportProblem,
+    compile, sanitize_label, Analyzer, Analyzers, Entry, ImportError, ImportProblem,
     ImportProblemKind, Mapping, MappingKind,
 };
+use crate::yaml;
 
 const GENERIC: &str = "GenericAnalyzer";
 const GROUP: &str = "AnalyzerGroup";

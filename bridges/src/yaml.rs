@@ -8,7 +8,7 @@ use saphyr::{MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
 use saphyr_parser::Parser;
 
 /// Loads every document of `text`, or the scanner's first error.
-pub(super) fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
+pub(crate) fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
     let mut parser = Parser::new_from_str(text);
     let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
     loader.early_parse(false);
@@ -20,7 +20,7 @@ pub(super) fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
 }
 
 /// The 1-based line where `node` starts.
-pub(super) fn line(node: &MarkedYaml<'_>) -> u32 {
+pub(crate) fn line(node: &MarkedYaml<'_>) -> u32 {
     u32::try_from(node.span.start.line())
         .unwrap_or(u32::MAX)
         .max(1)
@@ -34,7 +34,7 @@ fn untagged<'n, 'a>(node: &'n MarkedYaml<'a>) -> &'n MarkedYaml<'a> {
 }
 
 /// The entries of a mapping, in document order; `None` if `node` is not one.
-pub(super) fn entries<'n, 'a>(
+pub(crate) fn entries<'n, 'a>(
     node: &'n MarkedYaml<'a>,
 ) -> Option<impl Iterator<Item = (&'n MarkedYaml<'a>, &'n MarkedYaml<'a>)>> {
     match &untagged(node).data {
@@ -44,7 +44,7 @@ pub(super) fn entries<'n, 'a>(
 }
 
 /// The items of a sequence; `None` if `node` is not one.
-pub(super) fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<'a>]> {
+pub(crate) fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<'a>]> {
     match &untagged(node).data {
         YamlData::Sequence(items) => Some(items),
         _ => None,
@@ -52,7 +52,7 @@ pub(super) fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<
 }
 
 /// The text of a scalar as written (without quotes); `None` otherwise.
-pub(super) fn raw<'n>(node: &'n MarkedYaml<'_>) -> Option<&'n str> {
+pub(crate) fn raw<'n>(node: &'n MarkedYaml<'_>) -> Option<&'n str> {
     match &untagged(node).data {
         YamlData::Representation(text, _, _) => Some(text),
         YamlData::Value(Scalar::String(text)) => Some(text),
@@ -71,7 +71,7 @@ fn resolved<'a>(node: &MarkedYaml<'a>) -> Option<Scalar<'a>> {
 }
 
 /// A finite number (integer or float).
-pub(super) fn number(node: &MarkedYaml<'_>) -> Option<f64> {
+pub(crate) fn number(node: &MarkedYaml<'_>) -> Option<f64> {
     match resolved(node)? {
         Scalar::Integer(i) => Some(i as f64),
         Scalar::FloatingPoint(f) if f.is_finite() => Some(f.into_inner()),
@@ -80,7 +80,7 @@ pub(super) fn number(node: &MarkedYaml<'_>) -> Option<f64> {
 }
 
 /// A non-negative integer.
-pub(super) fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
+pub(crate) fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
     match resolved(node)? {
         Scalar::Integer(i) => u64::try_from(i).ok(),
         _ => None,
@@ -88,7 +88,7 @@ pub(super) fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
 }
 
 /// A boolean.
-pub(super) fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
+pub(crate) fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
     match resolved(node)? {
         Scalar::Boolean(b) => Some(b),
         _ => None,
@@ -96,7 +96,7 @@ pub(super) fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
 }
 
 /// What `node` is, for "expected X, found Y" messages.
-pub(super) fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
+pub(crate) fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
     match &untagged(node).data {
         YamlData::Mapping(_) => "a mapping".into(),
         YamlData::Sequence(_) => "a sequence".into(),
@@ -114,7 +114,7 @@ pub(super) fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
 }
 
 /// Long user text clipped for messages.
-pub(super) fn shorten(text: &str) -> Cow<'_, str> {
+pub(crate) fn shorten(text: &str) -> Cow<'_, str> {
     const MAX: usize = 60;
     match text.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &text[..cut]).into(),

@@ -1,0 +1,1 @@
+//! The Zenoh bridge (feature `zenoh`): under construction.
