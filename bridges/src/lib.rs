@@ -31,6 +31,10 @@ pub use raw::{
     KeyError, RawCdr2Le, RawCdrLe, RawDecoder, RawEncoding, RawKeyedSample, RawReader, RawSample,
 };
 
+pub use ros2::agent::{
+    Agent, AgentConfig, AgentEvent, ConfigError, ConfigProblem, ProducerConfig, RelayConfig,
+    TopicConfig,
+};
 pub use ros2::ingest::{
     sanitize_label, Analyzers, ImportError, ImportProblem, ImportProblemKind, Mapping, MappingKind,
     RouteError,

@@ -1,11 +1,20 @@
 //! `vigil agent`: advertise unmodified ROS 2 nodes and relay the best one.
+//!
+//! The config is read first, every problem printed as `FILE:LINE: KEY:
+//! message` with exit 2. Then the agent runs until SIGINT or SIGTERM,
+//! printing its events: with `--format json` one JSON line each (`t`,
+//! `event` and the fields of [`AgentEvent`]); `selected` lines are the
+//! routing decisions.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
+use vigil_bridges::{Agent, AgentConfig, AgentEvent};
 
-use super::dds_args::{DdsArgs, Format};
+use super::dds_args::{init_logging, runtime, terminated, unix_seconds, DdsArgs, Format};
+use super::InputError;
 
 /// Watch DDS discovery for writers of the configured ROS 2 topics, advertise
 /// them with their measured rate and their `/diagnostics` health, and relay
@@ -17,12 +26,115 @@ pub(crate) struct AgentArgs {
     config: PathBuf,
     #[command(flatten)]
     dds: DdsArgs,
-    /// Output format: one JSON line per routing decision with `json`.
+    /// Output format: one JSON line per event with `json` (`selected`:
+    /// a routing decision).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// Check the config, print what the agent would watch, and exit.
+    #[arg(long)]
+    check: bool,
 }
 
 pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
-    let _ = (&args.config, &args.dds, args.format);
-    anyhow::bail!("vigil agent is not built yet")
+    let config = read_config(&args.config)?;
+    if args.check {
+        println!("{}", summary(&config));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dds = args.dds.config()?;
+    init_logging();
+    runtime()?.block_on(async move {
+        let (agent, mut events) = Agent::start(config, dds).context("cannot start the agent")?;
+        let mut failed = None;
+        tokio::select! {
+            _ = terminated() => {}
+            _ = async {
+                while let Some(event) = events.recv().await {
+                    print_event(args.format, &event);
+                    if let AgentEvent::Error { reason } = event {
+                        failed = Some(reason);
+                        break;
+                    }
+                }
+            } => {}
+        }
+        agent.shutdown().await;
+        match failed {
+            Some(reason) => Err(anyhow::anyhow!(reason)),
+            None => Ok(ExitCode::SUCCESS),
+        }
+    })
+}
+
+/// Reads and checks the config; every problem is an input error.
+pub(crate) fn read_config(path: &std::path::Path) -> anyhow::Result<AgentConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    AgentConfig::from_yaml(&text, &path.display().to_string())
+        .map_err(|e| InputError(e.to_string()).into())
+}
+
+fn summary(config: &AgentConfig) -> String {
+    let topics: Vec<String> = config
+        .topics
+        .iter()
+        .map(|t| match &t.relay {
+            Some(relay) => format!(
+                "{} ({}) -> relay {}",
+                t.ros_topic, t.ros_type, relay.ros_topic
+            ),
+            None => format!("{} ({})", t.ros_topic, t.ros_type),
+        })
+        .collect();
+    format!("{}: ok: {}", config.source, topics.join("; "))
+}
+
+fn print_event(format: Format, event: &AgentEvent) {
+    match format {
+        Format::Json => {
+            let mut line = match serde_json::to_value(event) {
+                Ok(line) => line,
+                Err(e) => return eprintln!("error: cannot print an event: {e}"),
+            };
+            if let Some(object) = line.as_object_mut() {
+                object.insert("t".to_owned(), serde_json::json!(unix_seconds()));
+            }
+            println!("{line}");
+        }
+        Format::Text => match event {
+            AgentEvent::Stats { .. } => {}
+            AgentEvent::Selected {
+                relay,
+                previous,
+                producer,
+                cause,
+                ..
+            } => println!(
+                "{relay}: relaying {} (was {}): {cause}",
+                producer.as_deref().unwrap_or("nothing"),
+                previous.as_deref().unwrap_or("nothing"),
+            ),
+            AgentEvent::Proxy {
+                topic,
+                producer,
+                state,
+                cause,
+                ..
+            } => println!("{topic}: proxy {producer} {state}: {cause}"),
+            AgentEvent::Health {
+                topic,
+                producer,
+                state,
+                cause,
+                ..
+            } => println!(
+                "{topic}: {producer} is {state}{}",
+                cause.as_ref().map_or(String::new(), |c| format!(": {c}"))
+            ),
+            other => match serde_json::to_string(other) {
+                Ok(text) => println!("{text}"),
+                Err(e) => eprintln!("error: cannot print an event: {e}"),
+            },
+        },
+    }
 }

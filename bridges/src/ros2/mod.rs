@@ -2,6 +2,7 @@
 //! and the aggregated output. Pure: the agent that moves these over DDS
 //! sits on top.
 
+pub(crate) mod agent;
 pub(crate) mod ingest;
 pub(crate) mod msgs;
 pub(crate) mod naming;

@@ -34,6 +34,17 @@ pub struct Time {
     pub nanosec: u32,
 }
 
+impl Time {
+    /// The time `unix_ns` nanoseconds after the Unix epoch (seconds
+    /// saturate at `i32::MAX`, in 2038, as ROS 2's `Time` does).
+    pub fn from_unix_nanos(unix_ns: u64) -> Time {
+        Time {
+            sec: i32::try_from(unix_ns / 1_000_000_000).unwrap_or(i32::MAX),
+            nanosec: (unix_ns % 1_000_000_000) as u32,
+        }
+    }
+}
+
 /// `std_msgs/msg/Header`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {

@@ -318,6 +318,41 @@ impl Advertiser {
         self.shared.publish_if_dirty()
     }
 
+    /// Replaces the diagnostic tree (a tree that grew a leaf, as the ROS 2
+    /// agent's trees do when a node reports a new status item) and
+    /// republishes if the advert changed. The diagnostic root given at the
+    /// start is kept (or, if none was given, the new tree's only root is
+    /// taken). Refused, with nothing changed, when the root is not in the
+    /// new tree. Returns whether it republished.
+    pub fn replace_tree(&self, tree: Tree) -> Result<bool, DdsError> {
+        let changed = {
+            let mut state = lock(&self.shared.state);
+            let root =
+                resolve_root(&tree, state.config.diagnostic_root.as_ref()).map_err(|reason| {
+                    DdsError::Advertiser {
+                        producer: state.config.producer.clone(),
+                        topic: state.config.topic.clone(),
+                        reason,
+                    }
+                })?;
+            state.current.diagnostic_root = root.as_str().to_owned();
+            state.root = Some(root);
+            state.config.tree = Some(tree);
+            state.refresh()
+        };
+        if changed {
+            self.shared.publish_if_dirty()?;
+        }
+        Ok(changed)
+    }
+
+    /// Runs `read` on the diagnostic tree, if there is one (to publish it,
+    /// say, as ROS 2 `/diagnostics_agg`).
+    pub fn with_tree<R>(&self, read: impl FnOnce(&Tree) -> R) -> Option<R> {
+        let state = lock(&self.shared.state);
+        state.config.tree.as_ref().map(read)
+    }
+
     /// The advert as last built (published unless a write failed; it is
     /// retried at the next heartbeat).
     pub fn advert(&self) -> AdvertWire {

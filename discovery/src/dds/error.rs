@@ -63,7 +63,9 @@ pub enum DdsError {
 }
 
 impl DdsError {
-    pub(crate) fn create(what: &'static str, topic: &str, error: impl std::fmt::Debug) -> DdsError {
+    /// A failure to create a DDS entity (`what`: "topic", "raw reader", ...)
+    /// on `topic`, with rustdds's error.
+    pub fn create(what: &'static str, topic: &str, error: impl std::fmt::Debug) -> DdsError {
         DdsError::Create {
             what,
             topic: topic.to_owned(),

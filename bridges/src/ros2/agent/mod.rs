@@ -1,0 +1,233 @@
+//! The agent for unmodified ROS 2 nodes (`vigil agent`).
+//!
+//! A ROS 2 node that knows nothing of vigil still shows on DDS what vigil
+//! needs: its data writers (discovery), how often it publishes (its
+//! samples), and how it is doing (`/diagnostics`). The agent turns that
+//! into vigil adverts and relays the best writer onto a stable topic.
+//!
+//! # Contract
+//!
+//! - Every writer of a configured topic, of the configured type, seen in
+//!   DDS discovery, is advertised on vigil's topics as a *proxy* producer:
+//!   the advert's writer GUID is the node's own writer, so any vigil
+//!   consumer (not only the relay) can follow it directly. Its id is its
+//!   node's name, learnt from the node's `/diagnostics` (see
+//!   [`proxy`](self::proxy) for how), or `w<GUID>`.
+//! - A proxy's capabilities are the config's, plus `rate`: the measured
+//!   rate, updated when it moves by more than 10 %, at most once a second.
+//! - A proxy's health is its tree: the stream's freshness (UNKNOWN(stale)
+//!   after `stale_after` without a sample), its rate against `min_rate`,
+//!   and one `status` leaf per DiagnosticStatus its node reports
+//!   (OK/WARN/ERROR/STALE → OK/DEGRADED/FAILED/UNKNOWN(stale); stale after
+//!   the diagnostics timeout). A writer that leaves discovery is withdrawn
+//!   (its advert disposed) at once.
+//! - A topic with a `relay` runs a vigil selection with the relay's query
+//!   and forwards the selected writer's samples, raw (the agent never
+//!   knows the type), onto the relay topic; when the selection switches,
+//!   so does the relay, sample by sample.
+//! - The proxies' trees are published as `/diagnostics_agg` (every node,
+//!   `/`-separated names) and `/diagnostics_toplevel_state`: at once when
+//!   a proxy got worse, otherwise at `publish_rate`.
+//! - Malformed diagnostics and writers of the wrong type are counted,
+//!   logged and reported ([`AgentEvent::Rejected`]); nothing else changes.
+//!
+//! Two DDS participants: one watches (discovery, samples, diagnostics, the
+//! relays' selections), one speaks (adverts, relay writers, aggregated
+//! diagnostics), so the relay's selector hears the proxies' adverts as any
+//! other consumer would.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use vigil_discovery::{
+    DdsConfig, DdsError, SelectionEvent, Selector, SelectorConfig, VigilParticipant,
+};
+
+mod config;
+mod dds;
+mod proxy;
+mod runner;
+
+pub use config::{
+    AgentConfig, ConfigError, ConfigProblem, ProducerConfig, RelayConfig, TopicConfig,
+};
+
+/// What the agent reports, one JSON line each in `vigil agent --format json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AgentEvent {
+    /// The agent listens.
+    Ready {
+        /// The watched ROS 2 topics.
+        topics: Vec<String>,
+        /// The relay topics.
+        relays: Vec<String>,
+    },
+    /// A proxy producer was advertised (`up`) or withdrawn (`down`).
+    Proxy {
+        /// The ROS 2 topic.
+        topic: String,
+        /// The producer id.
+        producer: String,
+        /// The ROS node, when known.
+        node: Option<String>,
+        /// The writer GUID, hex.
+        writer: String,
+        /// `up` or `down`.
+        state: &'static str,
+        /// Why.
+        cause: String,
+    },
+    /// A proxy's advertised health changed.
+    Health {
+        /// The ROS 2 topic.
+        topic: String,
+        /// The producer id.
+        producer: String,
+        /// The new state.
+        state: String,
+        /// Why it is UNKNOWN, if it is.
+        reason: Option<String>,
+        /// The explanation of the tree.
+        cause: Option<String>,
+    },
+    /// A relay's routing decision: the writer it forwards changed.
+    Selected {
+        /// The relay topic (ROS 2 name).
+        relay: String,
+        /// The DDS topic of the producer followed now.
+        topic: Option<String>,
+        /// The producer left.
+        previous: Option<String>,
+        /// The producer followed now (`None`: nothing qualifies, nothing
+        /// is relayed).
+        producer: Option<String>,
+        /// The fallback chain, best first.
+        chain: Vec<String>,
+        /// Why.
+        cause: String,
+    },
+    /// Once a second: samples relayed per producer since the last one,
+    /// and totals of dropped samples and rejected input.
+    Stats {
+        /// Samples relayed, by producer.
+        relayed: BTreeMap<String, u64>,
+        /// Samples that could not be relayed, in all.
+        dropped: u64,
+        /// Input rejected, in all.
+        malformed: u64,
+    },
+    /// Input refused: what, from whom, why.
+    Rejected {
+        /// `diagnostics`, `sample` or `writer`.
+        what: String,
+        /// Where it came from.
+        from: String,
+        /// Why.
+        reason: String,
+    },
+    /// The agent cannot go on.
+    Error {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A running agent. Dropping it stops it without withdrawing its adverts
+/// (consumers then see the leases expire); [`Agent::shutdown`] withdraws
+/// them.
+#[derive(Debug)]
+pub struct Agent {
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    forwarders: Vec<JoinHandle<()>>,
+}
+
+impl Agent {
+    /// Joins the domain of `dds` and starts watching. Events arrive on the
+    /// returned receiver. Must be called inside a tokio runtime.
+    pub fn start(
+        config: AgentConfig,
+        dds: DdsConfig,
+    ) -> Result<(Agent, mpsc::UnboundedReceiver<AgentEvent>), DdsError> {
+        let proxies = VigilParticipant::new(dds.clone())?;
+        let watching = VigilParticipant::new(dds)?;
+        let (events, receiver) = mpsc::unbounded_channel();
+        let mut selectors = Vec::new();
+        let mut forwarders = Vec::new();
+        for (index, topic) in config.topics.iter().enumerate() {
+            let Some(relay) = &topic.relay else { continue };
+            let selector = Selector::start(&watching, &relay.query, SelectorConfig::default())?;
+            forwarders.push(tokio::spawn(forward_selections(
+                relay.ros_topic.clone(),
+                selector.events(),
+                events.clone(),
+            )));
+            selectors.push((index, selector));
+        }
+        let runner = runner::Runner::new(config, proxies, watching, selectors, events)?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(runner.run(stopped));
+        Ok((
+            Agent {
+                stop,
+                task: Some(task),
+                forwarders,
+            },
+            receiver,
+        ))
+    }
+
+    /// Stops the agent, withdrawing every proxy advert.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        for forwarder in self.forwarders.drain(..) {
+            forwarder.abort();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for forwarder in &self.forwarders {
+            forwarder.abort();
+        }
+    }
+}
+
+/// Turns a relay's selection events into [`AgentEvent::Selected`].
+async fn forward_selections(
+    relay: String,
+    mut selections: tokio::sync::broadcast::Receiver<SelectionEvent>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = match selections.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, relay = %relay, "routing decisions not reported");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let selected = AgentEvent::Selected {
+            relay: relay.clone(),
+            topic: event.active.as_ref().map(|a| a.key.topic.clone()),
+            previous: event.previous.as_ref().map(|k| k.producer.clone()),
+            producer: event.active.as_ref().map(|a| a.key.producer.clone()),
+            chain: event.chain.iter().map(|k| k.producer.clone()).collect(),
+            cause: event.cause.to_string(),
+        };
+        if events.send(selected).is_err() {
+            return;
+        }
+    }
+}
