@@ -337,15 +337,24 @@ fn cyclone_ros_node_reaches_rustdds_diagnostics_and_imu() {
     check_node_status(warn.value(), level::WARN, "bias drifting");
 
     // pause-imu stops the samples (what staleness tests rely on), and
-    // resume-imu restarts them where the count stopped.
+    // resume-imu restarts them where the count stopped. The count comes from
+    // an array published after the pause (a level change publishes at once).
     node.send("pause-imu");
     node.wait_for(PATIENCE, |v| v["event"] == "paused");
-    // Samples written just before the pause may still be on their way.
-    let tail = drain(&mut imu, Duration::from_millis(300));
-    let mut last_seq = last.expect("IMU samples seen");
-    for sample in &tail {
-        last_seq = check_imu_sample(sample, &imu_writer);
+    node.send("level 0");
+    let after_pause = take_until(&mut diagnostics, "array at level 0", |s| {
+        is_node_status(s.value()) && s.value().status[0].level == level::OK
+    });
+    let paused_at = check_node_status(after_pause.value(), level::OK, "ok");
+    // Every sample written before the pause arrives, in order, then none.
+    let mut seq = last.expect("IMU samples seen");
+    while seq < paused_at {
+        let sample = take_until(&mut imu, "Imu sample written before the pause", |_| true);
+        let next = check_imu_sample(&sample, &imu_writer);
+        assert_eq!(next, seq + 1, "IMU samples in order, none lost");
+        seq = next;
     }
+    assert_eq!(seq, paused_at, "no IMU sample after the pause");
     let while_paused = drain(&mut imu, Duration::from_millis(500));
     assert!(
         while_paused.is_empty(),
@@ -355,7 +364,7 @@ fn cyclone_ros_node_reaches_rustdds_diagnostics_and_imu() {
     node.send("resume-imu");
     node.wait_for(PATIENCE, |v| v["event"] == "resumed");
     let resumed = take_until(&mut imu, "Imu sample after resume-imu", |_| true);
-    assert_eq!(check_imu_sample(&resumed, &imu_writer), last_seq + 1);
+    assert_eq!(check_imu_sample(&resumed, &imu_writer), paused_at + 1);
 
     node.send("quit");
     assert_eq!(node.wait_exit(PATIENCE), Some(true), "{}", node.stderr());

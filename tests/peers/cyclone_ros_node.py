@@ -3,6 +3,7 @@ publishes sensor_msgs/Imu and its own diagnostic_msgs/DiagnosticArray.
 
     cyclone_ros_node.py --domain N --node NAME [--rate HZ] [--diag-period S]
                         [--level L] [--message TEXT] [--imu-topic rt/imu/data]
+                        [--xcdr2]
 
 Stdin, one command a line: `level L [message...]`, `pause-imu`,
 `resume-imu`, `quit`. EOF on stdin is `quit`.
@@ -78,8 +79,9 @@ class Node:
         qos = qos_ros_default()
         imu_topic = Topic(self.dp, args.imu_topic, Imu, qos=qos)
         diag_topic = Topic(self.dp, DIAGNOSTICS_TOPIC, DiagnosticArray, qos=qos)
-        self.imu_writer = DataWriter(self.dp, imu_topic, qos=qos)
-        self.diag_writer = DataWriter(self.dp, diag_topic, qos=qos)
+        writer_qos = qos_ros_default(xcdr2=args.xcdr2)
+        self.imu_writer = DataWriter(self.dp, imu_topic, qos=writer_qos)
+        self.diag_writer = DataWriter(self.dp, diag_topic, qos=writer_qos)
         # One sample reused: building the nested dataclasses at 1 kHz costs
         # more than serializing them.
         self.imu = Imu()
@@ -118,19 +120,20 @@ class Node:
 
     def command(self, line: str) -> None:
         """Applies one stdin command; a bad one is reported, not fatal."""
-        words = line.split()
+        # The message is the rest of the line, spaces and all.
+        words = line.split(maxsplit=2)
         if not words:
             return
-        verb, rest = words[0], words[1:]
-        if verb == "level" and rest:
+        verb = words[0]
+        if verb == "level":
             try:
-                level = parse_level(rest[0])
+                level = parse_level(words[1] if len(words) > 1 else "")
             except ValueError as e:
-                print(f"bad level command {line!r}: {e}", file=sys.stderr)
+                print(f"bad command {line!r} (level L [message...]): {e}", file=sys.stderr)
                 return
             with self.lock:
                 self.level = level
-                self.message = " ".join(rest[1:]) or default_message(level)
+                self.message = words[2] if len(words) > 2 else default_message(level)
             # At once, not at the next period: tests time the reaction.
             self.publish_diagnostics()
             emit({"event": "level", "level": level})
@@ -201,6 +204,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--level", type=parse_level, default=0, help="initial level")
     p.add_argument("--message", default=None, help="initial diagnostic message")
     p.add_argument("--imu-topic", default="rt/imu/data", help="DDS topic of the IMU")
+    p.add_argument(
+        "--xcdr2",
+        action="store_true",
+        help="write XCDR2 (encapsulation 00 07) instead of ROS 2's plain CDR",
+    )
     args = p.parse_args(argv)
     if args.rate <= 0 or args.diag_period <= 0:
         p.error("--rate and --diag-period must be positive")

@@ -119,13 +119,19 @@ def stamp_now(now_ns: int) -> Time:
     return Time(sec=now_ns // 1_000_000_000, nanosec=now_ns % 1_000_000_000)
 
 
-def qos_ros_default() -> Qos:
-    """rclcpp's default QoS profile: reliable, volatile, keep last 10."""
-    return Qos(
+def qos_ros_default(xcdr2: bool = False) -> Qos:
+    """rclcpp's default QoS profile: reliable, volatile, keep last 10.
+
+    `xcdr2` makes a writer send XCDR2 (encapsulation 00 07) rather than the
+    plain CDR (00 01) ROS 2 sends, to test what a peer does with it."""
+    policies = [
         Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)),
         Policy.Durability.Volatile,
         Policy.History.KeepLast(10),
-    )
+    ]
+    if xcdr2:
+        policies.append(Policy.DataRepresentation(use_xcdrv2_representation=True))
+    return Qos(*policies)
 
 
 def participant(domain: int) -> DomainParticipant:
