@@ -220,6 +220,9 @@ fn check_imu_sample(sample: &DataSample<RawSample>, writer: &str) -> u64 {
         "IMU sample from the node's IMU writer"
     );
     let raw = sample.value();
+    // What the relay's raw writers can reproduce. Note rustdds's `CDR2_LE`
+    // is 00 11; Cyclone's XCDR2 is 00 07 (rustdds `XCDR2_LE`), and Cyclone
+    // drops a 00 11 sample as a malformed packet (measured by hand).
     let max_align = match raw.encoding {
         RepresentationIdentifier::CDR_LE => 8,
         RepresentationIdentifier::CDR2_LE => 4,
