@@ -233,6 +233,119 @@ mod cdr_key {
 
 pub use cdr_key::KeyError;
 
+/// The reader adapter of [`RawKeyedSample`]: reads a keyed topic of any
+/// type without knowing it, so a bridge can forward it as it came.
+///
+/// rustdds only creates a keyed reader for a keyed topic, and a keyed
+/// reader must name each sample's instance. The instance key is taken as
+/// the sample's leading CDR string when it has one (vigil's data types and
+/// [`RawKeyedSample`] writers put the producer id there) and is empty
+/// otherwise: the key only sorts samples into reader-side instances, and a
+/// relay that follows writers by GUID does not depend on it. Decoding never
+/// fails and never trusts a length it read.
+// Only the Zenoh bridge reads keyed topics raw so far.
+#[cfg_attr(not(feature = "zenoh"), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) struct RawKeyedReader;
+
+/// The decoder behind [`RawKeyedReader`].
+// Only the Zenoh bridge reads keyed topics raw so far.
+#[cfg_attr(not(feature = "zenoh"), allow(dead_code))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawKeyedDecoder;
+
+/// The leading CDR string of `bytes` (a u32 length that counts the
+/// terminating NUL, in the byte order of `encoding`, then the bytes and the
+/// NUL), or an empty string when `bytes` does not start with one.
+// Only the Zenoh bridge reads keyed topics raw so far.
+#[cfg_attr(not(feature = "zenoh"), allow(dead_code))]
+fn leading_string(bytes: &[u8], encoding: RepresentationIdentifier) -> String {
+    let big_endian = [
+        RepresentationIdentifier::CDR_BE,
+        RepresentationIdentifier::PL_CDR_BE,
+        RepresentationIdentifier::CDR2_BE,
+        RepresentationIdentifier::PL_CDR2_BE,
+        RepresentationIdentifier::D_CDR_BE,
+    ]
+    .contains(&encoding);
+    let Some((length, rest)) = bytes.split_first_chunk::<4>() else {
+        return String::new();
+    };
+    let length = if big_endian {
+        u32::from_be_bytes(*length)
+    } else {
+        u32::from_le_bytes(*length)
+    };
+    let Ok(length) = usize::try_from(length) else {
+        return String::new();
+    };
+    match rest.get(..length) {
+        Some([text @ .., 0]) => std::str::from_utf8(text)
+            .map(str::to_owned)
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+impl<'de> Decode<'de, RawKeyedSample> for RawKeyedDecoder {
+    type Error = Infallible;
+
+    fn decode_bytes(
+        self,
+        input_bytes: &'de [u8],
+        encoding: RepresentationIdentifier,
+    ) -> Result<RawKeyedSample, Infallible> {
+        Ok(RawKeyedSample {
+            key: leading_string(input_bytes, encoding),
+            sample: RawSample {
+                encoding,
+                body: Bytes::copy_from_slice(input_bytes),
+            },
+        })
+    }
+}
+
+impl<'de> rustdds::with_key::Decode<'de, RawKeyedSample, String> for RawKeyedDecoder {
+    fn decode_key_bytes(
+        self,
+        input_key_bytes: &'de [u8],
+        encoding: RepresentationIdentifier,
+    ) -> Result<String, Infallible> {
+        Ok(leading_string(input_key_bytes, encoding))
+    }
+}
+
+impl DeserializerAdapter<RawKeyedSample> for RawKeyedReader {
+    type Error = Infallible;
+    type Decoded = RawKeyedSample;
+
+    fn supported_encodings() -> &'static [RepresentationIdentifier] {
+        ACCEPTED
+    }
+
+    fn transform_decoded(decoded: RawKeyedSample) -> RawKeyedSample {
+        decoded
+    }
+}
+
+impl DefaultDecoder<RawKeyedSample> for RawKeyedReader {
+    type Decoder = RawKeyedDecoder;
+    const DECODER: RawKeyedDecoder = RawKeyedDecoder;
+}
+
+impl rustdds::with_key::DeserializerAdapter<RawKeyedSample> for RawKeyedReader {
+    type DecodedKey = String;
+
+    fn transform_decoded_key(decoded_key: String) -> String {
+        decoded_key
+    }
+}
+
+impl rustdds::with_key::DefaultDecoder<RawKeyedSample> for RawKeyedReader {
+    type Decoder = RawKeyedDecoder;
+    const DECODER: RawKeyedDecoder = RawKeyedDecoder;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +380,29 @@ mod tests {
         let encoded = cdr::serialize::<_, _, cdr::CdrLe>(&"imu_a", cdr::Infinite).unwrap();
         // cdr adds its own 4-byte encapsulation header.
         assert_eq!(cdr_key::string("imu_a").unwrap().as_ref(), &encoded[4..]);
+    }
+
+    #[test]
+    fn the_keyed_reader_takes_the_leading_string_as_key_and_never_fails() {
+        let le = RepresentationIdentifier::CDR_LE;
+        let body = cdr::serialize::<_, _, cdr::CdrLe>(&("imu_a", 7u64), cdr::Infinite).unwrap();
+        let decoded = RawKeyedDecoder.decode_bytes(&body[4..], le).unwrap();
+        assert_eq!(decoded.key, "imu_a");
+        assert_eq!(decoded.sample.body.as_ref(), &body[4..]);
+        let be = cdr::serialize::<_, _, cdr::CdrBe>(&"imu_b", cdr::Infinite).unwrap();
+        assert_eq!(
+            leading_string(&be[4..], RepresentationIdentifier::CDR_BE),
+            "imu_b"
+        );
+        // Lengths past the end, no NUL, not UTF-8, too short: empty key.
+        for bad in [
+            &[0xff, 0xff, 0xff, 0x7f, b'a'][..],
+            &[2, 0, 0, 0, b'a', b'b'],
+            &[2, 0, 0, 0, 0xff, 0],
+            &[1, 0],
+            &[],
+        ] {
+            assert_eq!(leading_string(bad, le), "", "{bad:?}");
+        }
     }
 }

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::dds_args::{DdsArgs, Format};
-use super::InputError;
 
 /// `vigil bridge` subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,15 +22,106 @@ pub(crate) enum BridgeCommand {
         /// Output format: one JSON line per routing decision with `json`.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Only check the config: print a one-line summary and exit 0, or
+        /// every problem with its line and exit 2.
+        #[arg(long)]
+        check: bool,
     },
 }
 
+#[cfg(not(feature = "zenoh"))]
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BridgeCommand::Zenoh { .. } => Err(InputError(
+        BridgeCommand::Zenoh { .. } => Err(super::InputError(
             "this vigil was built without the Zenoh bridge: build it with `cargo build --features zenoh`"
                 .to_owned(),
         )
         .into()),
+    }
+}
+
+#[cfg(feature = "zenoh")]
+pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BridgeCommand::Zenoh {
+            config,
+            dds,
+            format,
+            check,
+        } => zenoh::run(&config, &dds, format, check),
+    }
+}
+
+#[cfg(feature = "zenoh")]
+mod zenoh {
+    use std::path::Path;
+    use std::process::ExitCode;
+
+    use anyhow::Context;
+    use serde_json::json;
+    use vigil_bridges::zenoh::{BridgeConfig, BridgeEvent};
+    use vigil_discovery::{DdsConfig, VigilParticipant};
+
+    use super::super::dds_args::{init_logging, runtime, terminated, unix_seconds};
+    use super::super::{InputError, EXIT_INPUT};
+    use super::{DdsArgs, Format};
+
+    pub(super) fn run(
+        path: &Path,
+        dds: &DdsArgs,
+        format: Format,
+        check: bool,
+    ) -> anyhow::Result<ExitCode> {
+        init_logging();
+        let config = match BridgeConfig::load(path) {
+            Ok(config) => config,
+            Err(error) => {
+                for problem in &error.problems {
+                    eprintln!("error: {problem}");
+                }
+                return Ok(ExitCode::from(EXIT_INPUT));
+            }
+        };
+        let dds_config = dds_config(dds, &config)?;
+        if check {
+            println!("ok: {}", config.summary());
+            return Ok(ExitCode::SUCCESS);
+        }
+        runtime()?.block_on(async move {
+            let participant = VigilParticipant::new(dds_config).context("joining DDS")?;
+            vigil_bridges::zenoh::run(config, participant, terminated(), |event| {
+                print(format, &event)
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    }
+
+    /// The DDS side: the flags' domain and interface, the config's
+    /// liveness contract for the producers it advertises.
+    fn dds_config(dds: &DdsArgs, config: &BridgeConfig) -> Result<DdsConfig, InputError> {
+        let base = dds.config()?;
+        let heartbeat = config.dds.heartbeat.unwrap_or(base.heartbeat_period);
+        let lease = config.dds.lease.unwrap_or(base.lease);
+        let dds_config = base.with_liveness(heartbeat, lease);
+        dds_config
+            .validate()
+            .map_err(|e| InputError(format!("{}: {e}", config.source)))?;
+        Ok(dds_config)
+    }
+
+    fn print(format: Format, event: &BridgeEvent) {
+        match format {
+            Format::Json => match serde_json::to_value(event) {
+                Ok(mut value) => {
+                    if let Some(map) = value.as_object_mut() {
+                        map.insert("t".to_owned(), json!(unix_seconds()));
+                    }
+                    println!("{value}");
+                }
+                Err(e) => eprintln!("error: cannot print an event: {e}"),
+            },
+            Format::Text => println!("{event}"),
+        }
     }
 }

@@ -1,1 +1,96 @@
-//! The Zenoh bridge (feature `zenoh`): under construction.
+//! The Zenoh bridge (feature `zenoh`): DDS producers' adverts, health,
+//! liveliness and data out to a Zenoh key space, and Zenoh producers in as
+//! DDS producers, so a DDS consumer can select and fail over to a producer
+//! on the Zenoh side and a Zenoh client can ask for the best producer of a
+//! topic and get its data.
+//!
+//! # Contract
+//!
+//! Under a key prefix (`vigil` by default; see [`keys`](self) in the
+//! layout for names with `/` and reserved characters):
+//!
+//! - `vigil/adverts/<topic>/<producer>`: each DDS producer's advert as JSON
+//!   ([`AdvertJson`], `origin: "dds"`), put again whenever its advert or
+//!   its health as the registry sees it changes (a lost lease reads
+//!   `UNKNOWN (unreachable)`), deleted when it leaves the registry. Also a
+//!   queryable for late joiners.
+//! - `vigil/alive/<topic>/<producer>`: a liveliness token held while the
+//!   DDS producer's lease holds.
+//! - `vigil/data/<topic>/<producer>`: each sample of a bridged topic as
+//!   encapsulated CDR (the 4-byte header `00 01 00 00` then the CDR body,
+//!   as zenoh-bridge-ros2dds carries it), encoding `application/cdr` with
+//!   the DDS type name as schema.
+//! - `vigil/registry`: queryable; the whole registry as one JSON object
+//!   `{"key_prefix", "bridge", "adverts": [...]}`, Zenoh producers included
+//!   (`origin: "zenoh"`).
+//! - `vigil/best/<topic>?query=<vigil query>`: queryable; vigil's own
+//!   selection run once over the registry (the query may also be the
+//!   query's payload; none means `<topic>` alone). The reply is
+//!   `{"topic", "query", "producer", "origin", "data", "advert", "chain",
+//!   "why"}`; `data` is the key to subscribe to. A bad query gets an error
+//!   reply `{"error": ...}`.
+//!
+//! A producer living on Zenoh puts its advert (`origin: "zenoh"`) on its
+//! advert key, declares its liveliness token, answers queries on its
+//! advert key (so a bridge that starts later finds it), and puts its
+//! samples on its data key. While both advert and token are there, the
+//! bridge advertises it on DDS with a raw writer of its own (keyed by the
+//! producer id for keyed topics) whose GUID the advert names, and writes
+//! its samples there. When the token goes (the producer left, or was
+//! killed: Zenoh drops a dead session's tokens when its TCP link closes)
+//! the bridge disposes that advert at once, so DDS consumers fail over
+//! without waiting for a lease.
+//!
+//! A malformed advert from Zenoh (not JSON, a bad field, a key that does
+//! not match its body, a type the topic does not carry) is refused with
+//! every problem named, counted ([`BridgeStats::adverts_rejected`]), logged
+//! and reported as a [`BridgeEvent::Rejected`]; nothing changes on DDS.
+//!
+//! # Deviations and limits
+//!
+//! - Adverts of origin `dds` are never imported: they are some bridge's
+//!   export of a DDS producer, and importing them would loop DDS → Zenoh →
+//!   DDS. One bridge per DDS domain and Zenoh network.
+//! - A proxied producer's health comes from a one-leaf tree
+//!   (`<producer>.health`) fed with the Zenoh advert's state and reason;
+//!   its confidence and trend are the tree's.
+//! - Zenoh samples are written on DDS only in XCDR1 little endian (what
+//!   vigil, ROS 2 and Cyclone send for plain types); others are counted as
+//!   dropped.
+//! - A DDS writer whose samples arrive before its advert is not forwarded
+//!   (vigil routes advertised producers, not anonymous writers).
+//!
+//! # Layout
+//!
+//! - `config`: [`BridgeConfig`], the YAML config file, every problem with
+//!   its line ([`ConfigError`]).
+//! - `keys`: the key space and the escaping of names into chunks.
+//! - `advert_json`: [`AdvertJson`], the advert schema on Zenoh, checked
+//!   field by field.
+//! - `producers`: when a Zenoh producer is up or down (pure).
+//! - `export`: what of the DDS registry to (re)publish (pure diff).
+//! - `best`: the best-producer answer (pure, on vigil's selection).
+//! - `proxy`: a Zenoh producer's raw DDS writer and advertiser.
+//! - `event`: [`BridgeEvent`], one per routing decision.
+//! - `error`: [`ConfigError`], [`BridgeError`].
+//! - `bridge`: the I/O shell, [`run`].
+
+mod advert_json;
+mod best;
+mod bridge;
+mod config;
+mod error;
+mod event;
+mod export;
+mod keys;
+mod producers;
+mod proxy;
+
+pub use advert_json::{
+    AdvertJson, AdvertJsonError, FieldIssue, HealthJson, Origin, ADVERT_JSON_VERSION,
+    MAX_ADVERT_BYTES,
+};
+pub use bridge::run;
+pub use config::{BridgeConfig, DdsSettings, Forward, TopicRoute, ZenohMode, ZenohSettings};
+pub use error::{BridgeError, ConfigError, ConfigProblem};
+pub use event::{BridgeEvent, BridgeStats, ProducerState};

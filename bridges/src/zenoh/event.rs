@@ -1,0 +1,222 @@
+//! The bridge's routing decisions, one event each: JSON for tools and
+//! tests, one readable line for people.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::advert_json::Origin;
+
+/// Up or down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProducerState {
+    /// Bridged: advertised on the other side.
+    Up,
+    /// Still bridged, advert changed (health or capabilities).
+    Updated,
+    /// No longer bridged.
+    Down,
+}
+
+impl fmt::Display for ProducerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProducerState::Up => "up",
+            ProducerState::Updated => "updated",
+            ProducerState::Down => "down",
+        })
+    }
+}
+
+/// Counters of a bridge run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BridgeStats {
+    /// Zenoh adverts refused (malformed, wrong key, wrong type).
+    pub adverts_rejected: u64,
+    /// DDS samples put on Zenoh.
+    pub samples_to_zenoh: u64,
+    /// Zenoh samples written on DDS.
+    pub samples_to_dds: u64,
+    /// Samples not forwarded: no known producer, unwritable encoding, or a
+    /// write DDS refused.
+    pub samples_dropped: u64,
+    /// Registry and best-producer queries answered.
+    pub queries: u64,
+}
+
+/// One routing decision (see the module doc).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BridgeEvent {
+    /// The Zenoh session is open and the DDS side is up.
+    Ready {
+        /// The Zenoh endpoints listened on.
+        listen: Vec<String>,
+        /// The Zenoh endpoints connected to.
+        connect: Vec<String>,
+        /// The DDS domain.
+        domain: u16,
+        /// The key prefix.
+        key_prefix: String,
+        /// The bridged topics.
+        topics: Vec<String>,
+        /// The bridge's Zenoh id.
+        zid: String,
+    },
+    /// A producer living on Zenoh is advertised on DDS, updated, or
+    /// withdrawn.
+    ZenohProducer {
+        /// Producer id.
+        producer: String,
+        /// Topic.
+        topic: String,
+        /// What happened.
+        state: ProducerState,
+        /// Why.
+        cause: String,
+        /// The DDS writer the bridge writes its samples with (up only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        writer_guid: Option<String>,
+    },
+    /// A DDS producer's liveliness token is declared or withdrawn on Zenoh.
+    DdsProducer {
+        /// Producer id.
+        producer: String,
+        /// Topic.
+        topic: String,
+        /// What happened.
+        state: ProducerState,
+        /// Why.
+        cause: String,
+    },
+    /// A best-producer query was answered.
+    Best {
+        /// The topic asked about.
+        topic: String,
+        /// The query (normalized when it parsed).
+        query: String,
+        /// The answer; `None` when nothing qualifies or the query is bad.
+        producer: Option<String>,
+        /// Where it lives.
+        origin: Option<Origin>,
+        /// Where its samples are on Zenoh.
+        data: Option<String>,
+        /// Why the query was refused, if it was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Something received from Zenoh was refused; nothing changed.
+    Rejected {
+        /// The key it came on.
+        key: String,
+        /// What was wrong.
+        error: String,
+        /// Refused adverts since the start.
+        rejected: u64,
+    },
+    /// The bridge stopped.
+    Stopped {
+        /// Its counters.
+        stats: BridgeStats,
+    },
+}
+
+impl fmt::Display for BridgeEvent {
+    /// One line for people.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BridgeEvent::Ready {
+                listen,
+                connect,
+                domain,
+                key_prefix,
+                topics,
+                zid,
+            } => write!(
+                f,
+                "ready: zenoh {zid} listening on [{}] connecting to [{}], DDS domain {domain}, keys under `{key_prefix}/`, topics [{}]",
+                listen.join(", "),
+                connect.join(", "),
+                topics.join(", ")
+            ),
+            BridgeEvent::ZenohProducer {
+                producer,
+                topic,
+                state,
+                cause,
+                ..
+            } => write!(f, "zenoh producer {producer} on `{topic}` {state} on DDS: {cause}"),
+            BridgeEvent::DdsProducer {
+                producer,
+                topic,
+                state,
+                cause,
+            } => write!(f, "DDS producer {producer} on `{topic}` {state} on Zenoh: {cause}"),
+            BridgeEvent::Best {
+                topic,
+                query,
+                producer,
+                error,
+                ..
+            } => match (producer, error) {
+                (_, Some(error)) => write!(f, "best for `{topic}` refused: {error}"),
+                (Some(p), None) => write!(f, "best for `{query}`: {p}"),
+                (None, None) => write!(f, "best for `{query}`: none qualifies"),
+            },
+            BridgeEvent::Rejected {
+                key,
+                error,
+                rejected,
+            } => write!(f, "rejected {key} ({rejected} so far): {error}"),
+            BridgeEvent::Stopped { stats } => write!(
+                f,
+                "stopped: {} sample(s) to Zenoh, {} to DDS, {} dropped, {} advert(s) rejected, {} quer(ies) answered",
+                stats.samples_to_zenoh,
+                stats.samples_to_dds,
+                stats.samples_dropped,
+                stats.adverts_rejected,
+                stats.queries
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_tagged_json_and_one_line_of_text() {
+        let event = BridgeEvent::ZenohProducer {
+            producer: "zenoh_imu".to_owned(),
+            topic: "imu".to_owned(),
+            state: ProducerState::Down,
+            cause: "liveliness token deleted".to_owned(),
+            writer_guid: None,
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["event"], "zenoh_producer");
+        assert_eq!(json["state"], "down");
+        assert!(json.get("writer_guid").is_none());
+        let text = event.to_string();
+        assert_eq!(
+            text,
+            "zenoh producer zenoh_imu on `imu` down on DDS: liveliness token deleted"
+        );
+        let best = BridgeEvent::Best {
+            topic: "imu".to_owned(),
+            query: "imu".to_owned(),
+            producer: None,
+            origin: None,
+            data: None,
+            error: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&best).unwrap()["producer"],
+            serde_json::Value::Null
+        );
+    }
+}
