@@ -81,6 +81,12 @@ pub async fn run(
         .map_err(|e| BridgeError::zenoh("opening the session", e))?;
     let keys = KeySpace::new(&config.zenoh.key_prefix);
     let selector = Selector::registry_only(&participant, SelectorConfig::default())?;
+    // rustdds does not deliver a participant's own samples to its own
+    // readers: proxies on the registry's participant would be invisible to
+    // the bridge's registry (and so to `registry` and `best` queries).
+    // On a participant of their own they reach it over DDS, like they
+    // reach every consumer.
+    let proxies = VigilParticipant::new(participant.config().clone())?;
     let (inputs, mut input_rx) = mpsc::unbounded_channel();
     let (data_tx, mut data_rx) = mpsc::channel::<Sample>(DATA_QUEUE);
     let declared = declare(&session, &keys, &config, &inputs, data_tx).await?;
@@ -90,6 +96,7 @@ pub async fn run(
         keys,
         config,
         participant,
+        proxy_participant: proxies,
         session,
         selector,
         inputs,
@@ -257,7 +264,10 @@ struct OutRoute {
 struct Shell<F> {
     keys: KeySpace,
     config: BridgeConfig,
+    /// Joins the registry and reads the DDS data forwarded to Zenoh.
     participant: VigilParticipant,
+    /// Writes and advertises the Zenoh producers (see [`run`]).
+    proxy_participant: VigilParticipant,
     session: Session,
     /// The DDS registry, kept by a registry-only selector.
     selector: Selector,
@@ -566,7 +576,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let Some(route) = self.to_dds(&key.topic).cloned() else {
             return;
         };
-        match Proxy::start(&self.participant, &route, advert) {
+        match Proxy::start(&self.proxy_participant, &route, advert) {
             Ok(proxy) => {
                 let guid = proxy.guid();
                 self.bridge_writers.insert(guid);

@@ -41,6 +41,12 @@
 //! the bridge disposes that advert at once, so DDS consumers fail over
 //! without waiting for a lease.
 //!
+//! The proxies live on a second DDS participant of the bridge: rustdds
+//! does not deliver a participant's own samples to itself, and on their
+//! own participant the Zenoh producers reach the bridge's registry over
+//! DDS, as they reach every consumer's. So `vigil/registry` and
+//! `vigil/best` see Zenoh and DDS producers alike.
+//!
 //! A malformed advert from Zenoh (not JSON, a bad field, a key that does
 //! not match its body, a type the topic does not carry) is refused with
 //! every problem named, counted ([`BridgeStats::adverts_rejected`]), logged

@@ -1,0 +1,315 @@
+"""A Zenoh application on the other side of `vigil bridge zenoh`.
+
+It joins the bridge as a Zenoh peer (`--connect tcp/127.0.0.1:PORT`,
+multicast scouting off) and prints one JSON line per thing it sees:
+
+  {"event": "ready", "zid": ...}
+  {"event": "advert", "kind": "put"|"delete", "key", "producer", "topic",
+   "origin", "state", "capabilities"}            every advert key sample
+  {"event": "alive", "kind": "put"|"delete", "key"}   every liveliness change
+  {"event": "registry", "adverts": [...]}        reply of `<prefix>/registry`
+  {"event": "best", ...}                         reply of `<prefix>/best/<topic>`
+  {"event": "data", "key", "producer", "seq", "count"}
+                                                 samples of a followed key
+                                                 (the 1st, 10th, every 50th)
+  {"event": "advertised", "producer", "key"}     a producer of its own is up
+  {"event": "error", "message"}                  a command it could not do
+
+Commands, from the flags or one per line on stdin:
+
+  advertise ID [KEY=VALUE ...]   a producer of its own: advert (origin zenoh),
+                                 liveliness token, a queryable answering its
+                                 advert, samples at --rate as encapsulated CDR
+  state ID STATE                 re-put ID's advert with another health state
+  put KEY TEXT                   put raw TEXT on KEY (malformed adverts)
+  token KEY                      declare a bare liveliness token
+  registry                       ask `<prefix>/registry`
+  best TOPIC QUERY...            ask `<prefix>/best/TOPIC?query=QUERY`
+  follow KEY                     subscribe to KEY and count its samples
+  follow-best TOPIC QUERY...     ask best, then follow the answer's data key
+  quit
+
+Samples are vigil's `SyntheticSample` {producer: string, seq: u64,
+source_ts_ns: u64, period_ns: u64} in CDR little endian: the encapsulation
+header 00 01 00 00, then the string as a u32 length (with its NUL), the
+bytes and the NUL, padding to 8 bytes from the start of the body, the
+three u64.
+"""
+
+import argparse
+import json
+import struct
+import sys
+import threading
+import time
+
+import zenoh
+
+LOCK = threading.Lock()
+
+
+def emit(event, **fields):
+    fields = {"event": event, "t": time.time(), **fields}
+    with LOCK:
+        sys.stdout.write(json.dumps(fields) + "\n")
+        sys.stdout.flush()
+
+
+def encode_sample(producer, seq, ts_ns, period_ns):
+    text = producer.encode() + b"\0"
+    body = struct.pack("<I", len(text)) + text
+    body += b"\0" * (-len(body) % 8)
+    body += struct.pack("<QQQ", seq, ts_ns, period_ns)
+    return b"\x00\x01\x00\x00" + body
+
+
+def decode_sample(payload):
+    """(producer, seq) of an encapsulated SyntheticSample, or None."""
+    if len(payload) < 8 or payload[:2] != b"\x00\x01":
+        return None
+    body = payload[4:]
+    (length,) = struct.unpack_from("<I", body, 0)
+    end = 4 + length
+    if length == 0 or end > len(body):
+        return None
+    producer = body[4 : end - 1].decode(errors="replace")
+    at = end + (-end % 8)
+    if at + 24 > len(body):
+        return None
+    seq, _ts, _period = struct.unpack_from("<QQQ", body, at)
+    return producer, seq
+
+
+def parse_value(text):
+    """Capabilities as vigil writes them: plain numbers as numbers."""
+    try:
+        return float(text) if "." in text or "e" in text.lower() else int(text)
+    except ValueError:
+        return text
+
+
+class Peer:
+    def __init__(self, args):
+        self.args = args
+        self.prefix = args.prefix
+        conf = zenoh.Config()
+        conf.insert_json5("mode", json.dumps("peer"))
+        conf.insert_json5("connect/endpoints", json.dumps(args.connect))
+        conf.insert_json5("listen/endpoints", json.dumps([]))
+        conf.insert_json5("scouting/multicast/enabled", "false")
+        self.session = zenoh.open(conf)
+        self.keep = []  # declared entities live as long as the peer
+        self.producers = {}
+        self.counts = {}
+        if args.watch:
+            self.keep.append(
+                self.session.declare_subscriber(f"{self.prefix}/adverts/**", self.on_advert)
+            )
+            self.keep.append(
+                self.session.liveliness().declare_subscriber(
+                    f"{self.prefix}/alive/**", self.on_alive, history=True
+                )
+            )
+            # Adverts put before this peer joined: ask for them (the
+            # bridge answers for its DDS producers).
+            for reply in self.session.get(f"{self.prefix}/adverts/**", timeout=10.0):
+                if reply.ok is not None:
+                    self.on_advert(reply.ok, via="query")
+        emit("ready", zid=str(self.session.zid()))
+
+    # ---- what it sees ----
+
+    def on_advert(self, sample, via="put"):
+        key = str(sample.key_expr)
+        kind = "put" if sample.kind == zenoh.SampleKind.PUT else "delete"
+        fields = {"kind": kind, "key": key, "via": via}
+        if sample.kind == zenoh.SampleKind.PUT:
+            try:
+                advert = json.loads(sample.payload.to_bytes())
+                fields.update(
+                    producer=advert.get("producer"),
+                    topic=advert.get("topic"),
+                    origin=advert.get("origin"),
+                    state=(advert.get("health") or {}).get("state"),
+                    reachable=advert.get("reachable"),
+                    capabilities=advert.get("capabilities"),
+                )
+            except (ValueError, AttributeError) as e:
+                fields.update(error=str(e))
+        else:
+            fields.update(producer=key.rsplit("/", 1)[-1])
+        emit("advert", **fields)
+
+    def on_alive(self, sample):
+        key = str(sample.key_expr)
+        kind = "put" if sample.kind == zenoh.SampleKind.PUT else "delete"
+        emit("alive", kind=kind, key=key, producer=key.rsplit("/", 1)[-1])
+
+    def on_data(self, sample):
+        key = str(sample.key_expr)
+        count = self.counts.get(key, 0) + 1
+        self.counts[key] = count
+        if count in (1, 10) or count % 50 == 0:
+            decoded = decode_sample(sample.payload.to_bytes())
+            producer, seq = decoded if decoded else (None, None)
+            emit("data", key=key, producer=producer, seq=seq, count=count)
+
+    # ---- what it does ----
+
+    def advert_json(self, producer, topic, caps, state):
+        return json.dumps(
+            {
+                "version": 1,
+                "producer": producer,
+                "topic": topic,
+                "type_name": self.args.type,
+                "origin": "zenoh",
+                "capabilities": caps,
+                "health": {"state": state, "confidence": 1.0},
+            }
+        )
+
+    def advertise(self, producer, caps):
+        topic = self.args.topic
+        advert_key = f"{self.prefix}/adverts/{topic}/{producer}"
+        entry = {"caps": caps, "state": "OK", "advert_key": advert_key, "topic": topic}
+        self.producers[producer] = entry
+
+        def answer(query):
+            query.reply(advert_key, self.advert_json(producer, topic, entry["caps"], entry["state"]))
+
+        # Answers a bridge that joins after the put.
+        entry["queryable"] = self.session.declare_queryable(advert_key, answer)
+        self.session.put(advert_key, self.advert_json(producer, topic, caps, "OK"))
+        entry["token"] = self.session.liveliness().declare_token(
+            f"{self.prefix}/alive/{topic}/{producer}"
+        )
+        data_key = f"{self.prefix}/data/{topic}/{producer}"
+        publisher = self.session.declare_publisher(data_key, encoding=zenoh.Encoding.APPLICATION_CDR)
+        entry["publisher"] = publisher
+        period_ns = int(1e9 / self.args.rate)
+
+        def publish():
+            seq = 0
+            next_at = time.monotonic()
+            while entry.get("running", True):
+                seq += 1
+                publisher.put(encode_sample(producer, seq, time.time_ns(), period_ns))
+                next_at += period_ns / 1e9
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+        threading.Thread(target=publish, daemon=True).start()
+        emit("advertised", producer=producer, key=advert_key, data=data_key)
+
+    def set_state(self, producer, state):
+        entry = self.producers[producer]
+        entry["state"] = state
+        self.session.put(
+            entry["advert_key"], self.advert_json(producer, entry["topic"], entry["caps"], state)
+        )
+        emit("state", producer=producer, state=state)
+
+    def get_json(self, selector, event):
+        replies = 0
+        for reply in self.session.get(selector, timeout=10.0):
+            replies += 1
+            if reply.ok is not None:
+                try:
+                    body = json.loads(reply.ok.payload.to_bytes())
+                except ValueError as e:
+                    emit(event, error=f"not JSON: {e}")
+                    continue
+                if isinstance(body, dict):
+                    emit(event, key=str(reply.ok.key_expr), **body)
+                else:
+                    emit(event, key=str(reply.ok.key_expr), body=body)
+                return body
+            emit(event, error=reply.err.payload.to_string())
+            return None
+        if replies == 0:
+            emit(event, error="no reply")
+        return None
+
+    def close(self):
+        for entry in self.producers.values():
+            entry["running"] = False
+        self.keep.clear()
+        self.session.close()
+
+    def follow(self, key):
+        self.keep.append(self.session.declare_subscriber(key, self.on_data))
+        emit("following", key=key)
+
+    def command(self, line):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            return True
+        cmd, rest = words[0], words[1:]
+        if cmd == "quit":
+            return False
+        if cmd == "advertise" and rest:
+            caps = {}
+            for kv in rest[1:]:
+                k, _, v = kv.partition("=")
+                caps[k] = parse_value(v)
+            self.advertise(rest[0], caps)
+        elif cmd == "state" and len(rest) == 2:
+            self.set_state(rest[0], rest[1])
+        elif cmd == "put" and len(rest) >= 1:
+            text = line.split(None, 2)[2] if len(rest) >= 2 else ""
+            self.session.put(rest[0], text)
+            emit("put", key=rest[0])
+        elif cmd == "token" and len(rest) == 1:
+            self.keep.append(self.session.liveliness().declare_token(rest[0]))
+            emit("token", key=rest[0])
+        elif cmd == "registry":
+            self.get_json(f"{self.prefix}/registry", "registry")
+        elif cmd in ("best", "follow-best") and len(rest) >= 1:
+            topic = rest[0]
+            query = " ".join(rest[1:])
+            selector = f"{self.prefix}/best/{topic}"
+            if query:
+                selector += f"?query={query}"
+            answer = self.get_json(selector, "best")
+            if cmd == "follow-best":
+                if answer and answer.get("data"):
+                    self.follow(answer["data"])
+                else:
+                    emit("error", message=f"no data key to follow in {answer!r}")
+        elif cmd == "follow" and len(rest) == 1:
+            self.follow(rest[0])
+        else:
+            emit("error", message=f"unknown command: {line.strip()}")
+        return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connect", action="append", required=True, help="zenoh endpoint, e.g. tcp/127.0.0.1:7447")
+    parser.add_argument("--prefix", default="vigil")
+    parser.add_argument("--topic", default="imu")
+    parser.add_argument("--type", default="vigil::demo::Sample_v1")
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--watch", action="store_true", help="print adverts and liveliness changes")
+    parser.add_argument("--do", action="append", default=[], help="a command to run at the start")
+    args = parser.parse_args()
+    peer = Peer(args)
+    for line in args.do:
+        try:
+            if not peer.command(line):
+                peer.close()
+                return
+        except Exception as e:  # a bad command must not kill the peer
+            emit("error", message=f"{line}: {e}")
+    for line in sys.stdin:
+        try:
+            if not peer.command(line):
+                break
+        except Exception as e:
+            emit("error", message=f"{line.strip()}: {e}")
+    # `quit`, or stdin closed (the test harness is gone): leave cleanly.
+    peer.close()
+
+
+if __name__ == "__main__":
+    main()
