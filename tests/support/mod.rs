@@ -223,6 +223,30 @@ impl Proc {
         }
     }
 
+    /// Like [`Proc::wait_for`], but a line already read (while waiting for
+    /// something else) counts too: for events whose order is not fixed.
+    pub fn wait_seen(&mut self, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_since(0, limit, pred)
+    }
+
+    /// How many lines have been read: a mark for [`Proc::wait_since`].
+    pub fn mark(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Like [`Proc::wait_seen`], counting only lines read after `mark`.
+    pub fn wait_since(
+        &mut self,
+        mark: usize,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().skip(mark).find(|v| pred(v)) {
+            return v.clone();
+        }
+        self.wait_for(limit, pred)
+    }
+
     /// Like [`Proc::wait_for`], `None` instead of a panic.
     pub fn try_wait_for(
         &mut self,

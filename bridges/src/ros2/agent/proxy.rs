@@ -276,6 +276,15 @@ impl RateMeter {
         Some((self.arrivals.len() - 1) as f64 * 1e9 / span as f64)
     }
 
+    /// How long the window's arrivals span: a rate measured over less than
+    /// a few periods is noise.
+    pub(crate) fn span(&self) -> Duration {
+        match (self.arrivals.front(), self.arrivals.back()) {
+            (Some(first), Some(last)) => last.saturating_since(*first),
+            _ => Duration::ZERO,
+        }
+    }
+
     /// The arrivals in the window, oldest first.
     pub(crate) fn arrivals(&self) -> impl Iterator<Item = Timestamp> + '_ {
         self.arrivals.iter().copied()

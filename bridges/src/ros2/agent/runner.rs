@@ -38,6 +38,8 @@ const TICK: Duration = Duration::from_millis(50);
 const MAX_ITEMS_PER_PARTICIPANT: usize = 256;
 /// The advertised rate is updated at most this often.
 const RATE_UPDATE_EVERY: Duration = Duration::from_secs(1);
+/// The first measured rate is advertised once samples span this long.
+const FIRST_RATE_AFTER: Duration = Duration::from_millis(200);
 
 type Prefix = [u8; 12];
 
@@ -406,6 +408,7 @@ impl Runner {
             if self.writers.contains_key(&guid) {
                 continue;
             }
+            tracing::debug!(writer = %hex(&guid), topic = %publication.topic_name, "writer discovered");
             let expected = &self.config.topics[topic].dds_type;
             if &publication.type_name != expected {
                 let reason = format!(
@@ -720,7 +723,13 @@ impl Proxy {
     /// Timers: the advertised rate, and states that changed with time.
     fn on_tick(&mut self, at: Timestamp) -> Option<AgentEvent> {
         if let Some(hz) = self.meter.hz() {
-            let due = at.saturating_since(self.rate_updated) >= RATE_UPDATE_EVERY;
+            // The first rate as soon as it means something (a proxy without
+            // `rate` fails every query that asks for one), then at most
+            // once a period.
+            let due = match self.advertised_rate {
+                None => self.meter.span() >= FIRST_RATE_AFTER,
+                Some(_) => at.saturating_since(self.rate_updated) >= RATE_UPDATE_EVERY,
+            };
             if due && rate_moved(self.advertised_rate, hz) {
                 self.rate_updated = at;
                 let rounded = (hz * 10.0).round() / 10.0;

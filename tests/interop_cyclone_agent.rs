@@ -1,0 +1,258 @@
+//! `vigil agent` with real Cyclone DDS processes playing unmodified ROS 2
+//! nodes: two IMU drivers publishing `rt/imu/data` and `rt/diagnostics`,
+//! and a plain Cyclone subscriber of the relay's `rt/imu/data/best`.
+//!
+//! Domains 52 and 53. Every wait is on an event with a generous limit; what
+//! is asserted is behaviour (who is relayed, which samples arrive, why the
+//! relay switched), never speed. The figures measured are printed.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Proc, CYCLONE_LOOPBACK, PATIENCE};
+
+/// The agent config of these tests: two known nodes, imu_a more accurate.
+fn config(dir: &tempfile::TempDir) -> PathBuf {
+    let path = dir.path().join("agent.yaml");
+    let text = "\
+diagnostics:
+  timeout: 5s
+  publish_rate: 2Hz
+identify_within: 3s
+topics:
+  - topic: /imu/data
+    type: sensor_msgs/msg/Imu
+    stale_after: 600ms
+    capabilities: { accuracy: 0.05 }
+    producers:
+      - node: imu_a
+        capabilities: { accuracy: 0.01 }
+      - node: imu_b
+        capabilities: { accuracy: 0.02 }
+    relay:
+      topic: /imu/data/best
+      query: WHERE health.state = OK AND rate >= 20Hz PREFER accuracy ASC
+";
+    std::fs::write(&path, text).expect("write the agent config");
+    path
+}
+
+fn env() -> [(&'static str, &'static str); 1] {
+    [("CYCLONEDDS_URI", CYCLONE_LOOPBACK)]
+}
+
+fn node(domain: u16, name: &str) -> Proc {
+    let domain = domain.to_string();
+    let args = ["--domain", &domain, "--node", name, "--rate", "50"];
+    let mut p = Proc::python_peer(name, "cyclone_ros_node.py", &args, &env());
+    p.wait_for(PATIENCE, |v| v["event"] == "ready");
+    p
+}
+
+fn reader(domain: u16, topic: &str, kind: &str) -> Proc {
+    let domain = domain.to_string();
+    let args = ["--domain", &domain, "--topic", topic, "--kind", kind];
+    let mut p = Proc::python_peer("reader", "cyclone_reader.py", &args, &env());
+    p.wait_for(PATIENCE, |v| v["event"] == "ready");
+    p
+}
+
+fn agent(domain: u16, config: &std::path::Path) -> Proc {
+    let domain = domain.to_string();
+    let config = config.to_string_lossy().into_owned();
+    let args = [
+        "agent", "--config", &config, "--domain", &domain, "--format", "json",
+    ];
+    let mut p = Proc::spawn("agent", &args);
+    p.wait_for(PATIENCE, |v| v["event"] == "ready");
+    p
+}
+
+fn proxy_up(v: &Value, producer: &str) -> bool {
+    v["event"] == "proxy" && v["state"] == "up" && v["producer"] == producer
+}
+
+fn health(v: &Value, producer: &str, state: &str) -> bool {
+    v["event"] == "health" && v["producer"] == producer && v["state"] == state
+}
+
+fn relay_selected(v: &Value, producer: &str) -> bool {
+    v["event"] == "selected" && v["relay"] == "/imu/data/best" && v["producer"] == producer
+}
+
+/// The reader's samples as (t, node, seq), in arrival order.
+fn samples(reader: &Proc) -> Vec<(f64, String, u64)> {
+    reader
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "sample")
+        .map(|v| {
+            (
+                v["t"].as_f64().unwrap_or(f64::NAN),
+                v["node"].as_str().unwrap_or("").to_owned(),
+                v["seq"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Samples of `node` are consecutive (no sample of it lost while it was
+/// relayed).
+fn assert_contiguous(samples: &[(f64, String, u64)], node: &str) {
+    let seqs: Vec<u64> = samples
+        .iter()
+        .filter(|(_, n, _)| n == node)
+        .map(|(_, _, s)| *s)
+        .collect();
+    for pair in seqs.windows(2) {
+        assert_eq!(
+            pair[1],
+            pair[0] + 1,
+            "{node}: sample {} followed by {} on the relay",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+#[test]
+fn an_error_status_reroutes_the_relay_with_no_gap_beyond_the_reroute() {
+    let domain = 52;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&dir);
+    let mut imu_a = node(domain, "imu_a");
+    let _imu_b = node(domain, "imu_b");
+    let mut best = reader(domain, "rt/imu/data/best", "imu");
+    let mut agent = agent(domain, &config);
+
+    // Both writers become candidates, named by their diagnostics.
+    agent.wait_seen(PATIENCE, |v| proxy_up(v, "imu_a"));
+    agent.wait_seen(PATIENCE, |v| proxy_up(v, "imu_b"));
+    let ok = agent.wait_seen(PATIENCE, |v| health(v, "imu_a", "OK"));
+    // The node's DiagnosticStatus is a leaf of the proxy's tree.
+    let cause = ok["cause"].as_str().unwrap_or("");
+    assert!(
+        cause.contains("imu_a.diagnostics.imu_a_imu_driver"),
+        "the tree ingests the node's status: {cause}"
+    );
+    // imu_a may be heard second: then the relay starts on imu_b and
+    // reverts to imu_a after wait-to-restore.
+    agent.wait_seen(PATIENCE, |v| relay_selected(v, "imu_a"));
+    best.wait_for(PATIENCE, |v| v["event"] == "sample" && v["node"] == "imu_a");
+    // A while on imu_a, so its stream on the relay can be checked.
+    std::thread::sleep(Duration::from_secs(1));
+
+    let error_sent = support::unix_now();
+    let mark = agent.mark();
+    imu_a.send("level 2 gyro saturated");
+    let failed = agent.wait_since(mark, PATIENCE, |v| health(v, "imu_a", "FAILED"));
+    assert!(
+        failed["cause"]
+            .as_str()
+            .unwrap_or("")
+            .contains("imu_a_imu_driver: FAILED"),
+        "the ERROR status is the cause: {failed}"
+    );
+    let switch = agent.wait_since(mark, PATIENCE, |v| relay_selected(v, "imu_b"));
+    assert_eq!(switch["previous"], "imu_a", "{switch}");
+    assert!(
+        switch["cause"].as_str().unwrap_or("").contains("FAILED"),
+        "{switch}"
+    );
+    let reroute = support::t(&switch) - error_sent;
+    best.wait_for(PATIENCE, |v| v["event"] == "sample" && v["node"] == "imu_b");
+    // Another while on imu_b.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        best.try_wait_for(Duration::from_millis(100), |_| false);
+    }
+
+    let got = samples(&best);
+    let last_a = got
+        .iter()
+        .rposition(|(_, n, _)| n == "imu_a")
+        .expect("imu_a relayed");
+    let first_b = got
+        .iter()
+        .position(|(_, n, _)| n == "imu_b")
+        .expect("imu_b relayed");
+    assert!(
+        last_a < first_b,
+        "after the switch only imu_b is relayed: {:?}",
+        &got[first_b.saturating_sub(3)..(last_a + 3).min(got.len())]
+    );
+    assert_contiguous(&got, "imu_a");
+    assert_contiguous(&got, "imu_b");
+    let gap = got[first_b].0 - got[last_a].0;
+    eprintln!(
+        "reroute: ERROR sent -> relay switched {:.1} ms; relay gap {:.1} ms (50 Hz: 20 ms period)",
+        reroute * 1000.0,
+        gap * 1000.0
+    );
+    // No gap beyond the reroute: the relay is silent for at most the time
+    // from the ERROR to the switch, plus a sample period and scheduling.
+    assert!(
+        gap <= reroute + 0.5,
+        "relay gap {gap:.3} s, reroute {reroute:.3} s"
+    );
+}
+
+#[test]
+fn a_silent_writer_goes_stale_and_the_trees_are_published_as_diagnostics_agg() {
+    let domain = 53;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&dir);
+    let mut imu_a = node(domain, "imu_a");
+    let _imu_b = node(domain, "imu_b");
+    let mut agg = reader(domain, "rt/diagnostics_agg", "diagnostics");
+    let mut agent = agent(domain, &config);
+
+    agent.wait_seen(PATIENCE, |v| relay_selected(v, "imu_a"));
+    // The aggregated view on ROS 2's topic, with the aggregator's names.
+    // Every node of every proxy, the nodes' own statuses among them.
+    let names = [
+        "/imu_a",
+        "/imu_a/diagnostics/imu_a_imu_driver",
+        "/imu_a/stream/fresh",
+        "/imu_b",
+        "/imu_b/diagnostics/imu_b_imu_driver",
+        "/imu_b/stream/fresh",
+    ];
+    let array = agg.wait_for(PATIENCE, |v| {
+        v["event"] == "array"
+            && v["statuses"].as_array().is_some_and(|s| {
+                names
+                    .iter()
+                    .all(|name| s.iter().any(|s| s["name"] == *name && s["level"] == 0))
+            })
+    });
+    eprintln!("/diagnostics_agg: {array}");
+
+    let mark = agent.mark();
+    imu_a.send("pause-imu");
+    let stale = agent.wait_since(mark, PATIENCE, |v| health(v, "imu_a", "UNKNOWN"));
+    assert_eq!(stale["reason"], "stale", "{stale}");
+    let switch = agent.wait_since(mark, PATIENCE, |v| relay_selected(v, "imu_b"));
+    assert_eq!(switch["previous"], "imu_a", "{switch}");
+    // The degradation is published at once, not at the next 2 Hz period.
+    agg.wait_for(PATIENCE, |v| {
+        v["event"] == "array"
+            && v["statuses"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|s| s["name"] == "/imu_a/stream/fresh" && s["level"] == 3)
+            })
+    });
+
+    // Back: imu_a is better, and the relay returns after wait-to-restore.
+    let mark = agent.mark();
+    imu_a.send("resume-imu");
+    agent.wait_since(mark, PATIENCE, |v| health(v, "imu_a", "OK"));
+    let back = agent.wait_since(mark, PATIENCE, |v| relay_selected(v, "imu_a"));
+    assert!(
+        back["cause"].as_str().unwrap_or("").contains("wait-to-restore"),
+        "{back}"
+    );
+}
