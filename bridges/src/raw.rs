@@ -8,7 +8,12 @@
 //! [`RawSample`] keeps the representation id next to the body, and the
 //! writer side has one adapter per encoding it may have to reproduce:
 //! [`RawCdrLe`] (XCDR1 little endian, what ROS 2 and Cyclone send for plain
-//! types) and [`RawCdr2Le`] (XCDR2 little endian). A relay picks the writer
+//! types, measured) and [`RawCdr2Le`] (plain XCDR2 little endian, written
+//! as `00 07`; a sample labelled with either numbering of it, `00 07` or
+//! `00 11`, is forwarded as `00 07`). Note that a Cyclone writer set to
+//! XCDR2 does not match a rustdds reader at all (rustdds announces no data
+//! representation, which means XCDR1), so in practice relayed samples are
+//! XCDR1. A relay picks the writer
 //! whose encoding matches the sample ([`RawSample::encoding`]); anything
 //! else cannot be forwarded without knowing the type and is counted, not
 //! transcoded.
@@ -78,7 +83,9 @@ impl RawEncoding {
     pub fn of(id: RepresentationIdentifier) -> Option<RawEncoding> {
         if id == RepresentationIdentifier::CDR_LE {
             Some(RawEncoding::CdrLe)
-        } else if id == RepresentationIdentifier::CDR2_LE {
+        } else if id == RepresentationIdentifier::XCDR2_LE
+            || id == RepresentationIdentifier::CDR2_LE
+        {
             Some(RawEncoding::Cdr2Le)
         } else {
             None
@@ -98,6 +105,12 @@ const ACCEPTED: &[RepresentationIdentifier] = &[
     RepresentationIdentifier::PL_CDR2_BE,
     RepresentationIdentifier::D_CDR_LE,
     RepresentationIdentifier::D_CDR_BE,
+    RepresentationIdentifier::XCDR2_LE,
+    RepresentationIdentifier::XCDR2_BE,
+    RepresentationIdentifier::D_CDR2_LE,
+    RepresentationIdentifier::D_CDR2_BE,
+    RepresentationIdentifier::PL_XCDR2_LE,
+    RepresentationIdentifier::PL_XCDR2_BE,
 ];
 
 /// The reader adapter of [`RawSample`]: keeps the bytes, never fails.
@@ -164,8 +177,11 @@ impl SerializerAdapter<RawSample> for RawCdrLe {
 impl SerializerAdapter<RawSample> for RawCdr2Le {
     type Error = Infallible;
 
+    /// `00 07`, XCDR2 as DDS-XTypes 1.3 numbers it and Cyclone DDS sends
+    /// it. rustdds's `CDR2_LE` (`00 11`) is an older numbering that Cyclone
+    /// rejects as a malformed packet, dropping the whole RTPS message.
     fn output_encoding() -> RepresentationIdentifier {
-        RepresentationIdentifier::CDR2_LE
+        RepresentationIdentifier::XCDR2_LE
     }
 
     fn to_bytes(value: &RawSample) -> Result<Bytes, Infallible> {
@@ -371,6 +387,14 @@ mod tests {
         assert_eq!(
             RawEncoding::of(RepresentationIdentifier::CDR2_LE),
             Some(RawEncoding::Cdr2Le)
+        );
+        assert_eq!(
+            RawEncoding::of(RepresentationIdentifier::XCDR2_LE),
+            Some(RawEncoding::Cdr2Le)
+        );
+        assert_eq!(
+            <RawCdr2Le as SerializerAdapter<RawSample>>::output_encoding().to_bytes(),
+            [0, 7]
         );
         assert_eq!(RawEncoding::of(RepresentationIdentifier::CDR_BE), None);
     }
