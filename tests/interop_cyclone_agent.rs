@@ -252,7 +252,10 @@ fn a_silent_writer_goes_stale_and_the_trees_are_published_as_diagnostics_agg() {
     agent.wait_since(mark, PATIENCE, |v| health(v, "imu_a", "OK"));
     let back = agent.wait_since(mark, PATIENCE, |v| relay_selected(v, "imu_a"));
     assert!(
-        back["cause"].as_str().unwrap_or("").contains("wait-to-restore"),
+        back["cause"]
+            .as_str()
+            .unwrap_or("")
+            .contains("wait-to-restore"),
         "{back}"
     );
 }
