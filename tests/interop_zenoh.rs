@@ -1,0 +1,385 @@
+//! The Zenoh bridge against a real Zenoh peer (Python `eclipse-zenoh`
+//! 1.10, `tests/peers/zenoh_peer.py`), all on loopback: the peer sees vigil
+//! adverts and liveliness tokens, advertises a producer of its own that a
+//! DDS-side vigil consumer selects, and its `kill -9` makes that consumer
+//! fail over at once; a late-joining peer gets the registry, a best answer
+//! and that producer's data; malformed adverts from Zenoh change nothing;
+//! a DDS producer's health and death reach Zenoh.
+//!
+//! One DDS domain per test (54–57) and a fresh TCP port each, so the tests
+//! run in parallel. A missing peer (no `target/peers-venv`) fails the test.
+#![cfg(feature = "zenoh")]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::{free_port, selected, t, unix_now, Proc, PATIENCE, TEST_LEASE_MS};
+
+const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
+
+/// A bridge config on `port`, with the tests' lease, in a temporary
+/// directory that lives as long as the test.
+fn config(port: u16) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("bridge.yaml");
+    let text = format!(
+        "zenoh:\n  mode: peer\n  listen: [tcp/127.0.0.1:{port}]\n  multicast_scouting: false\n  key_prefix: vigil\n\
+         dds:\n  heartbeat_ms: 50\n  lease_ms: {TEST_LEASE_MS}\n\
+         topics:\n  - topic: imu\n    type: vigil::demo::Sample_v1\n    keyed: true\n    forward: both\n"
+    );
+    std::fs::write(&path, text).expect("write the bridge config");
+    (dir, path)
+}
+
+/// `vigil bridge zenoh` on `domain`, waited for until it is ready.
+fn bridge(domain: u16, config: &Path) -> Proc {
+    let domain = domain.to_string();
+    let config = config.to_str().expect("utf-8 path");
+    let args = [
+        "bridge", "zenoh", "--config", config, "--domain", &domain, "--format", "json",
+    ];
+    let mut bridge = Proc::spawn("bridge", &args);
+    bridge.wait_for(PATIENCE, |v| v["event"] == "ready");
+    bridge
+}
+
+/// The Zenoh peer, connected to the bridge, waited for until it is ready.
+fn peer(name: &str, port: u16, extra: &[&str]) -> Proc {
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let mut args = vec!["--connect", endpoint.as_str()];
+    args.extend_from_slice(extra);
+    let mut peer = Proc::python_peer(name, "zenoh_peer.py", &args, &[]);
+    peer.wait_for(PATIENCE, |v| v["event"] == "ready");
+    peer
+}
+
+/// A line matching `pred` already read, or the next one. For events
+/// whose order between each other is not part of the contract (a token and
+/// an advert of the same producer).
+fn seen_or_wait(p: &mut Proc, pred: impl Fn(&Value) -> bool) -> Value {
+    match p.seen.iter().find(|v| pred(v)) {
+        Some(v) => v.clone(),
+        None => p.wait_for(PATIENCE, pred),
+    }
+}
+
+fn event<'a>(kind: &'a str, producer: &'a str) -> impl Fn(&Value) -> bool + 'a {
+    move |v| v["event"] == kind && v["producer"] == producer
+}
+
+fn producer_state<'a>(
+    kind: &'a str,
+    producer: &'a str,
+    state: &'a str,
+) -> impl Fn(&Value) -> bool + 'a {
+    move |v| v["event"] == kind && v["producer"] == producer && v["state"] == state
+}
+
+fn advert_producers(registry: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = registry["adverts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|ad| {
+                    (
+                        ad["producer"].as_str().unwrap_or("?").to_owned(),
+                        ad["origin"].as_str().unwrap_or("?").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_example_config_checks_and_this_vigil_has_the_bridge() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join("examples/zenoh-bridge.yaml");
+    let out = support::vigil()
+        .args(["bridge", "zenoh", "--check", "--config"])
+        .arg(&example)
+        .output()
+        .expect("run vigil");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+}
+
+#[test]
+fn a_dds_consumer_selects_a_zenoh_producer_and_fails_over_when_it_is_killed() {
+    let domain = 54;
+    let port = free_port();
+    let (_dir, path) = config(port);
+    let mut bridge = bridge(domain, &path);
+    let _dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &[]);
+    bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_imu", "up"));
+
+    // The Zenoh side sees the DDS producer: its advert and its token.
+    let mut zenoh = peer("zenoh_peer", port, &["--watch"]);
+    let advert = seen_or_wait(&mut zenoh, |v| {
+        v["event"] == "advert" && v["producer"] == "dds_imu" && v["kind"] == "put"
+    });
+    assert_eq!(advert["origin"], "dds", "{advert}");
+    assert_eq!(advert["state"], "OK", "{advert}");
+    assert_eq!(advert["capabilities"]["accuracy"], 0.002, "{advert}");
+    seen_or_wait(&mut zenoh, |v| {
+        v["event"] == "alive" && v["key"] == "vigil/alive/imu/dds_imu" && v["kind"] == "put"
+    });
+
+    // It advertises a better producer of its own...
+    zenoh.send("advertise zenoh_imu accuracy=0.001");
+    let up = bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "zenoh_imu", "up"),
+    );
+    assert!(up["writer_guid"].is_string(), "{up}");
+
+    // ...which a DDS consumer selects and receives.
+    let mut consumer = Proc::consumer(domain, QUERY, &[]);
+    let first = consumer.wait_for(PATIENCE, |v| v["event"] == "selected");
+    assert_eq!(first["producer"], "zenoh_imu", "{first}");
+    consumer.wait_for(PATIENCE, event("first_sample", "zenoh_imu"));
+
+    // kill -9: Zenoh drops the peer's token when its TCP link closes, the
+    // bridge disposes the advert, the consumer fails over at once.
+    let killed_at = unix_now();
+    zenoh.kill9();
+    let down = bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "zenoh_imu", "down"),
+    );
+    let cause = down["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("liveliness token deleted"), "{down}");
+    let switch = consumer.wait_for(PATIENCE, |v| selected(v, "dds_imu"));
+    assert_eq!(switch["previous"], "zenoh_imu", "{switch}");
+    let cause = switch["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("removed") || cause.contains("unreachable"),
+        "the switch must be caused by the advert's removal: {switch}"
+    );
+    let first_dds = consumer.wait_for(PATIENCE, event("first_sample", "dds_imu"));
+    // Reported, not asserted: timing is the benches' job.
+    eprintln!(
+        "zenoh peer kill -9 -> bridge withdraws it {:.1} ms -> consumer switches {:.1} ms -> first DDS sample {:.1} ms (DDS lease {TEST_LEASE_MS} ms)",
+        (t(&down) - killed_at) * 1000.0,
+        (t(&switch) - killed_at) * 1000.0,
+        (t(&first_dds) - killed_at) * 1000.0,
+    );
+}
+
+#[test]
+fn a_late_zenoh_peer_gets_the_registry_the_best_producer_and_its_data() {
+    let domain = 55;
+    let port = free_port();
+    let (_dir, path) = config(port);
+    let mut bridge = bridge(domain, &path);
+    let _a = Proc::producer(domain, "dds_a", &["accuracy=0.002"], &[]);
+    let _b = Proc::producer(domain, "dds_b", &["accuracy=0.001"], &[]);
+    bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_a", "up"));
+    bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_b", "up"));
+    // A Zenoh producer too, worse than both: the registry holds every
+    // origin, the best answer is still on DDS.
+    let mut zenoh = peer("zenoh_producer", port, &[]);
+    zenoh.send("advertise zenoh_c accuracy=0.005");
+    bridge.wait_for(PATIENCE, producer_state("zenoh_producer", "zenoh_c", "up"));
+
+    let follow = format!("follow-best imu {QUERY}");
+    let mut late = peer("late_peer", port, &["--do", "registry", "--do", &follow]);
+    let registry = late.wait_for(PATIENCE, |v| v["event"] == "registry");
+    let best = late.wait_for(PATIENCE, |v| v["event"] == "best");
+    assert_eq!(best["producer"], "dds_b", "{best}");
+    assert_eq!(best["origin"], "dds", "{best}");
+    assert_eq!(best["data"], "vigil/data/imu/dds_b", "{best}");
+    let chain: Vec<&str> = best["chain"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|r| r["producer"].as_str()).collect())
+        .unwrap_or_default();
+    // zenoh_c reaches the bridge's registry over DDS, so it may be a moment
+    // behind its `up`; when it is there, it ranks last.
+    assert!(
+        chain == ["dds_b", "dds_a"] || chain == ["dds_b", "dds_a", "zenoh_c"],
+        "{best}"
+    );
+    bridge.wait_for(PATIENCE, |v| {
+        v["event"] == "best" && v["producer"] == "dds_b"
+    });
+
+    // Its data, over Zenoh, decoded as the DDS producer's samples.
+    let data = late.wait_for(PATIENCE, |v| {
+        v["event"] == "data" && v["key"] == "vigil/data/imu/dds_b" && v["count"] == 10
+    });
+    assert_eq!(data["producer"], "dds_b", "{data}");
+    assert!(data["seq"].as_u64().is_some_and(|s| s > 0), "{data}");
+
+    // The registry holds every producer with its origin (asked again until
+    // zenoh_c has made its way in over DDS).
+    let expected = [
+        ("dds_a".to_owned(), "dds".to_owned()),
+        ("dds_b".to_owned(), "dds".to_owned()),
+        ("zenoh_c".to_owned(), "zenoh".to_owned()),
+    ];
+    let mut registry = registry;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while advert_producers(&registry) != expected && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        late.send("registry");
+        registry = late.wait_for(PATIENCE, |v| v["event"] == "registry");
+    }
+    assert_eq!(advert_producers(&registry), expected, "{registry}");
+
+    // A bad query gets an error reply, not a guess.
+    late.send("best imu imu WHERE");
+    let refused = late.wait_for(PATIENCE, |v| {
+        v["event"] == "best" && v.get("error").is_some()
+    });
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(error.contains("imu WHERE"), "{refused}");
+}
+
+#[test]
+fn malformed_zenoh_adverts_are_refused_counted_and_change_nothing() {
+    let domain = 56;
+    let port = free_port();
+    let (_dir, path) = config(port);
+    let mut bridge = bridge(domain, &path);
+    let _dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &[]);
+    bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_imu", "up"));
+    let mut consumer = Proc::consumer(domain, QUERY, &[]);
+    consumer.wait_for(PATIENCE, |v| selected(v, "dds_imu"));
+
+    let mut zenoh = peer("zenoh_peer", port, &[]);
+    let valid = |producer: &str, type_name: &str| {
+        format!(
+            r#"{{"version": 1, "producer": "{producer}", "topic": "imu", "type_name": "{type_name}", "origin": "zenoh", "capabilities": {{"accuracy": 0.0001}}, "health": {{"state": "OK"}}}}"#
+        )
+    };
+    let bad = [
+        ("bad_json", "{not json".to_owned(), "not JSON"),
+        (
+            "liar",
+            valid("someone_else", "vigil::demo::Sample_v1"),
+            "was put on the key of `liar`",
+        ),
+        ("wrong_type", valid("wrong_type", "other::Type"), "type `other::Type`"),
+        (
+            "bad_fields",
+            r#"{"version": 2, "producer": "bad_fields", "topic": "imu", "origin": "mars", "capabilities": {"rate": "100Hzz"}, "health": {"state": "FINE"}}"#.to_owned(),
+            "version 2",
+        ),
+    ];
+    for (producer, payload, _) in &bad {
+        // A token too: were the advert accepted, the producer would be up.
+        zenoh.send(&format!("token vigil/alive/imu/{producer}"));
+        zenoh.send(&format!("put vigil/adverts/imu/{producer} {payload}"));
+    }
+    for (i, (producer, _, why)) in bad.iter().enumerate() {
+        let key = format!("vigil/adverts/imu/{producer}");
+        let rejected = bridge.wait_for(PATIENCE, |v| v["event"] == "rejected" && v["key"] == key);
+        let error = rejected["error"].as_str().unwrap_or_default();
+        assert!(error.contains(why), "{rejected}");
+        // Counted, in the order they came.
+        assert_eq!(rejected["rejected"], i as u64 + 1, "{rejected}");
+    }
+    let fields = bridge
+        .seen
+        .iter()
+        .find(|v| v["event"] == "rejected" && v["key"] == "vigil/adverts/imu/bad_fields")
+        .cloned()
+        .unwrap_or_default();
+    let error = fields["error"].as_str().unwrap_or_default();
+    for field in [
+        "type_name: missing",
+        "origin:",
+        "capabilities.rate:",
+        "health.state:",
+    ] {
+        assert!(error.contains(field), "every bad field is named: {fields}");
+    }
+
+    // The bridge keeps working: a valid producer after them goes up...
+    zenoh.send("advertise good_zenoh accuracy=0.01");
+    bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "good_zenoh", "up"),
+    );
+    // ...and the registry holds exactly the good ones.
+    let expected = [
+        ("dds_imu".to_owned(), "dds".to_owned()),
+        ("good_zenoh".to_owned(), "zenoh".to_owned()),
+    ];
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut registry = Value::Null;
+    while advert_producers(&registry) != expected && std::time::Instant::now() < deadline {
+        zenoh.send("registry");
+        registry = zenoh.wait_for(PATIENCE, |v| v["event"] == "registry");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(advert_producers(&registry), expected, "{registry}");
+    assert!(bridge.running(), "the bridge survived");
+    assert!(
+        bridge.stderr().contains("rejected"),
+        "rejections are logged: {}",
+        bridge.stderr()
+    );
+    // The DDS consumer never heard of the refused producers.
+    consumer.wait_for(PATIENCE, |v| v["event"] == "stats");
+    for line in &consumer.seen {
+        let text = line.to_string();
+        for (producer, _, _) in &bad {
+            assert!(!text.contains(producer), "{producer} reached DDS: {text}");
+        }
+    }
+}
+
+#[test]
+fn a_dds_producers_health_and_death_reach_zenoh() {
+    let domain = 57;
+    let port = free_port();
+    let (_dir, path) = config(port);
+    let mut bridge = bridge(domain, &path);
+    let mut zenoh = peer("zenoh_peer", port, &["--watch"]);
+    let mut dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &[]);
+    seen_or_wait(&mut zenoh, |v| {
+        v["event"] == "alive" && v["producer"] == "dds_imu" && v["kind"] == "put"
+    });
+    seen_or_wait(&mut zenoh, |v| {
+        v["event"] == "advert" && v["producer"] == "dds_imu" && v["state"] == "OK"
+    });
+
+    dds.send("set dds_imu.health DEGRADED");
+    zenoh.wait_for(PATIENCE, |v| {
+        v["event"] == "advert" && v["producer"] == "dds_imu" && v["state"] == "DEGRADED"
+    });
+
+    let killed_at = unix_now();
+    dds.kill9();
+    // After its lease the registry holds it UNKNOWN (unreachable): the
+    // advert says so and the token goes.
+    let unknown = zenoh.wait_for(PATIENCE, |v| {
+        v["event"] == "advert" && v["producer"] == "dds_imu" && v["state"] == "UNKNOWN"
+    });
+    assert_eq!(unknown["reachable"], false, "{unknown}");
+    let gone = seen_or_wait(&mut zenoh, |v| {
+        v["event"] == "alive" && v["producer"] == "dds_imu" && v["kind"] == "delete"
+    });
+    let down = bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_imu", "down"));
+    assert!(
+        down["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unreachable"),
+        "{down}"
+    );
+    eprintln!(
+        "DDS producer kill -9 -> token deleted on Zenoh {:.1} ms (lease {TEST_LEASE_MS} ms)",
+        (t(&gone) - killed_at) * 1000.0
+    );
+}
