@@ -19,13 +19,26 @@ use support::{free_port, selected, t, unix_now, Proc, PATIENCE, TEST_LEASE_MS};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 
+/// Which side of the TCP link the bridge is.
+#[derive(Clone, Copy)]
+enum Side {
+    /// The bridge listens on the port; peers connect.
+    Listen,
+    /// A peer listens; the bridge connects.
+    Connect,
+}
+
 /// A bridge config on `port`, with the tests' lease, in a temporary
 /// directory that lives as long as the test.
-fn config(port: u16) -> (tempfile::TempDir, PathBuf) {
+fn config(port: u16, side: Side) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("bridge.yaml");
+    let endpoint = match side {
+        Side::Listen => format!("  listen: [tcp/127.0.0.1:{port}]\n"),
+        Side::Connect => format!("  connect: [tcp/127.0.0.1:{port}]\n"),
+    };
     let text = format!(
-        "zenoh:\n  mode: peer\n  listen: [tcp/127.0.0.1:{port}]\n  multicast_scouting: false\n  key_prefix: vigil\n\
+        "zenoh:\n  mode: peer\n{endpoint}  multicast_scouting: false\n  key_prefix: vigil\n\
          dds:\n  heartbeat_ms: 50\n  lease_ms: {TEST_LEASE_MS}\n\
          topics:\n  - topic: imu\n    type: vigil::demo::Sample_v1\n    keyed: true\n    forward: both\n"
     );
@@ -47,8 +60,13 @@ fn bridge(domain: u16, config: &Path) -> Proc {
 
 /// The Zenoh peer, connected to the bridge, waited for until it is ready.
 fn peer(name: &str, port: u16, extra: &[&str]) -> Proc {
+    peer_on(name, "--connect", port, extra)
+}
+
+/// The Zenoh peer with `--connect` or `--listen` on `port`.
+fn peer_on(name: &str, how: &str, port: u16, extra: &[&str]) -> Proc {
     let endpoint = format!("tcp/127.0.0.1:{port}");
-    let mut args = vec!["--connect", endpoint.as_str()];
+    let mut args = vec![how, endpoint.as_str()];
     args.extend_from_slice(extra);
     let mut peer = Proc::python_peer(name, "zenoh_peer.py", &args, &[]);
     peer.wait_for(PATIENCE, |v| v["event"] == "ready");
@@ -117,7 +135,7 @@ fn the_example_config_checks_and_this_vigil_has_the_bridge() {
 fn a_dds_consumer_selects_a_zenoh_producer_and_fails_over_when_it_is_killed() {
     let domain = 54;
     let port = free_port();
-    let (_dir, path) = config(port);
+    let (_dir, path) = config(port, Side::Listen);
     let mut bridge = bridge(domain, &path);
     let _dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &[]);
     bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_imu", "up"));
@@ -146,6 +164,23 @@ fn a_dds_consumer_selects_a_zenoh_producer_and_fails_over_when_it_is_killed() {
     let mut consumer = Proc::consumer(domain, QUERY, &[]);
     let first = consumer.wait_for(PATIENCE, |v| v["event"] == "selected");
     assert_eq!(first["producer"], "zenoh_imu", "{first}");
+    consumer.wait_for(PATIENCE, event("first_sample", "zenoh_imu"));
+
+    // Its health, as its advert reports it, is what DDS consumers see.
+    zenoh.send("state zenoh_imu FAILED");
+    bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "zenoh_imu", "updated"),
+    );
+    let away = consumer.wait_for(PATIENCE, |v| selected(v, "dds_imu"));
+    let cause = away["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("FAILED"), "{away}");
+    // Let the failure age so flap damping does not see a quick bounce.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    zenoh.send("state zenoh_imu OK");
+    let back = consumer.wait_for(PATIENCE, |v| selected(v, "zenoh_imu"));
+    let cause = back["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("restore"), "{back}");
     consumer.wait_for(PATIENCE, event("first_sample", "zenoh_imu"));
 
     // kill -9: Zenoh drops the peer's token when its TCP link closes, the
@@ -179,7 +214,7 @@ fn a_dds_consumer_selects_a_zenoh_producer_and_fails_over_when_it_is_killed() {
 fn a_late_zenoh_peer_gets_the_registry_the_best_producer_and_its_data() {
     let domain = 55;
     let port = free_port();
-    let (_dir, path) = config(port);
+    let (_dir, path) = config(port, Side::Listen);
     let mut bridge = bridge(domain, &path);
     let _a = Proc::producer(domain, "dds_a", &["accuracy=0.002"], &[]);
     let _b = Proc::producer(domain, "dds_b", &["accuracy=0.001"], &[]);
@@ -248,7 +283,7 @@ fn a_late_zenoh_peer_gets_the_registry_the_best_producer_and_its_data() {
 fn malformed_zenoh_adverts_are_refused_counted_and_change_nothing() {
     let domain = 56;
     let port = free_port();
-    let (_dir, path) = config(port);
+    let (_dir, path) = config(port, Side::Listen);
     let mut bridge = bridge(domain, &path);
     let _dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &[]);
     bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_imu", "up"));
@@ -340,12 +375,24 @@ fn malformed_zenoh_adverts_are_refused_counted_and_change_nothing() {
 }
 
 #[test]
-fn a_dds_producers_health_and_death_reach_zenoh() {
+fn a_late_bridge_finds_a_zenoh_producer_and_dds_health_and_death_reach_zenoh() {
     let domain = 57;
     let port = free_port();
-    let (_dir, path) = config(port);
+    // The peer is there first, listening, with a producer of its own; the
+    // bridge connects to it later.
+    let mut zenoh = peer_on("zenoh_peer", "--listen", port, &["--watch"]);
+    zenoh.send("advertise zenoh_early accuracy=0.004");
+    zenoh.wait_for(PATIENCE, event("advertised", "zenoh_early"));
+    let (_dir, path) = config(port, Side::Connect);
     let mut bridge = bridge(domain, &path);
-    let mut zenoh = peer("zenoh_peer", port, &["--watch"]);
+    // Its token comes from liveliness history, its advert from the
+    // producer's own queryable: the put happened before the bridge was.
+    let up = bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "zenoh_early", "up"),
+    );
+    assert!(up["writer_guid"].is_string(), "{up}");
+
     let mut dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &[]);
     seen_or_wait(&mut zenoh, |v| {
         v["event"] == "alive" && v["producer"] == "dds_imu" && v["kind"] == "put"

@@ -1,7 +1,8 @@
 """A Zenoh application on the other side of `vigil bridge zenoh`.
 
-It joins the bridge as a Zenoh peer (`--connect tcp/127.0.0.1:PORT`,
-multicast scouting off) and prints one JSON line per thing it sees:
+It joins the bridge as a Zenoh peer (`--connect tcp/127.0.0.1:PORT`, or
+`--listen` for a bridge that connects to it; multicast scouting off) and
+prints one JSON line per thing it sees:
 
   {"event": "ready", "zid": ...}
   {"event": "advert", "kind": "put"|"delete", "key", "producer", "topic",
@@ -95,7 +96,7 @@ class Peer:
         conf = zenoh.Config()
         conf.insert_json5("mode", json.dumps("peer"))
         conf.insert_json5("connect/endpoints", json.dumps(args.connect))
-        conf.insert_json5("listen/endpoints", json.dumps([]))
+        conf.insert_json5("listen/endpoints", json.dumps(args.listen))
         conf.insert_json5("scouting/multicast/enabled", "false")
         self.session = zenoh.open(conf)
         self.keep = []  # declared entities live as long as the peer
@@ -285,7 +286,8 @@ class Peer:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connect", action="append", required=True, help="zenoh endpoint, e.g. tcp/127.0.0.1:7447")
+    parser.add_argument("--connect", action="append", default=[], help="zenoh endpoint to connect to, e.g. tcp/127.0.0.1:7447")
+    parser.add_argument("--listen", action="append", default=[], help="zenoh endpoint to listen on (a bridge connects)")
     parser.add_argument("--prefix", default="vigil")
     parser.add_argument("--topic", default="imu")
     parser.add_argument("--type", default="vigil::demo::Sample_v1")
@@ -293,6 +295,8 @@ def main():
     parser.add_argument("--watch", action="store_true", help="print adverts and liveliness changes")
     parser.add_argument("--do", action="append", default=[], help="a command to run at the start")
     args = parser.parse_args()
+    if not args.connect and not args.listen:
+        parser.error("give --connect or --listen")
     peer = Peer(args)
     for line in args.do:
         try:
