@@ -364,6 +364,28 @@ fn malformed_zenoh_adverts_are_refused_counted_and_change_nothing() {
         "rejections are logged: {}",
         bridge.stderr()
     );
+    // A clean stop (SIGTERM) withdraws what the bridge advertised and
+    // reports its counters.
+    support::terminate(&bridge);
+    let down = bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "good_zenoh", "down"),
+    );
+    assert!(
+        down["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bridge stopping"),
+        "{down}"
+    );
+    let stopped = bridge.wait_for(PATIENCE, |v| v["event"] == "stopped");
+    assert_eq!(stopped["stats"]["adverts_rejected"], bad.len(), "{stopped}");
+    assert_eq!(
+        bridge.wait_exit(PATIENCE),
+        Some(true),
+        "{}",
+        bridge.stderr()
+    );
     // The DDS consumer never heard of the refused producers.
     consumer.wait_for(PATIENCE, |v| v["event"] == "stats");
     for line in &consumer.seen {

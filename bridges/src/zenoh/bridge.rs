@@ -7,6 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{select_all, Stream, StreamExt};
@@ -57,8 +59,9 @@ enum Input {
     Adverts(Query),
 }
 
-/// A DDS sample to forward: the route's index, the writer GUID, the bytes.
-type DdsItem = Option<(usize, [u8; 16], RawSample)>;
+/// A DDS sample to forward: the route's index, the writer GUID, the bytes;
+/// `Err` for a sample rustdds could not read.
+type DdsItem = Result<(usize, [u8; 16], RawSample), ()>;
 type DdsStream = Pin<Box<dyn Stream<Item = DdsItem> + Send>>;
 
 /// Runs the bridge until `shutdown` resolves, reporting every routing
@@ -89,7 +92,9 @@ pub async fn run(
     let proxies = VigilParticipant::new(participant.config().clone())?;
     let (inputs, mut input_rx) = mpsc::unbounded_channel();
     let (data_tx, mut data_rx) = mpsc::channel::<Sample>(DATA_QUEUE);
-    let declared = declare(&session, &keys, &config, &inputs, data_tx).await?;
+    let overflow = Arc::new(AtomicU64::new(0));
+    let data = (data_tx, Arc::clone(&overflow));
+    let declared = declare(&session, &keys, &config, &inputs, data).await?;
     let mut dds = dds_readers(&participant, &config)?;
 
     let mut shell = Shell {
@@ -107,6 +112,7 @@ pub async fn run(
         proxies: HashMap::new(),
         bridge_writers: HashSet::new(),
         stats: BridgeStats::default(),
+        overflow,
         sink,
     };
     shell.ready();
@@ -119,10 +125,9 @@ pub async fn run(
             _ = export.tick() => shell.export().await,
             Some(input) = input_rx.recv() => shell.input(input).await,
             Some(sample) = data_rx.recv() => shell.zenoh_data(&sample),
-            Some(item) = dds.next() => if let Some((route, guid, sample)) = item {
-                shell.dds_data(route, guid, sample).await;
-            } else {
-                shell.stats.samples_dropped += 1;
+            Some(item) = dds.next() => match item {
+                Ok((route, guid, sample)) => shell.dds_data(route, guid, sample).await,
+                Err(()) => shell.stats.samples_dropped += 1,
             },
         }
     }
@@ -141,7 +146,7 @@ async fn declare(
     keys: &KeySpace,
     config: &BridgeConfig,
     inputs: &mpsc::UnboundedSender<Input>,
-    data: mpsc::Sender<Sample>,
+    (data, overflow): (mpsc::Sender<Sample>, Arc<AtomicU64>),
 ) -> Result<Declared, BridgeError> {
     let declare_error =
         |what: &str, e: zenoh::Error| BridgeError::zenoh(format!("declaring {what}"), e);
@@ -178,15 +183,16 @@ async fn declare(
     // Data only of the topics that go to DDS, not everything on Zenoh.
     for route in config.topics.iter().filter(|r| r.forward.to_dds()) {
         let data = data.clone();
+        let overflow = Arc::clone(&overflow);
         let key = keys.topic(Space::Data, &route.topic);
         subscribers.push(
             session
                 .declare_subscriber(key.clone())
                 .allowed_origin(Locality::Remote)
                 .callback(move |s| {
-                    // A full queue drops the sample; the task counts what
-                    // it could not forward, this cannot (no stats here).
-                    let _ = data.try_send(s);
+                    if data.try_send(s).is_err() {
+                        overflow.fetch_add(1, Ordering::Relaxed);
+                    }
                 })
                 .await
                 .map_err(|e| declare_error(&key, e))?,
@@ -230,24 +236,31 @@ fn dds_readers(
                 .subscriber()
                 .create_datareader::<RawKeyedSample, RawKeyedReader>(&topic, Some(data_qos()))
                 .map_err(create)?;
-            streams.push(Box::pin(reader.async_sample_stream().map(move |r| {
-                let sample = r.ok()?;
-                let guid = sample.sample_info().writer_guid().to_bytes();
-                match sample.into_value() {
-                    DdsSample::Value(v) => Some((index, guid, v.sample)),
-                    // A dispose carries no data to forward.
-                    DdsSample::Dispose(_) => None,
-                }
-            })));
+            streams.push(Box::pin(reader.async_sample_stream().filter_map(
+                move |r| {
+                    let item = match r {
+                        Err(_) => Some(Err(())),
+                        Ok(sample) => {
+                            let guid = sample.sample_info().writer_guid().to_bytes();
+                            match sample.into_value() {
+                                DdsSample::Value(v) => Some(Ok((index, guid, v.sample))),
+                                // A producer leaving: no data to forward.
+                                DdsSample::Dispose(_) => None,
+                            }
+                        }
+                    };
+                    std::future::ready(item)
+                },
+            )));
         } else {
             let reader = participant
                 .subscriber()
                 .create_datareader_no_key::<RawSample, RawReader>(&topic, Some(data_qos()))
                 .map_err(create)?;
             streams.push(Box::pin(reader.async_sample_stream().map(move |r| {
-                let sample = r.ok()?;
+                let sample = r.map_err(|_| ())?;
                 let guid = sample.sample_info().writer_guid().to_bytes();
-                Some((index, guid, sample.into_value()))
+                Ok((index, guid, sample.into_value()))
             })));
         }
     }
@@ -286,6 +299,8 @@ struct Shell<F> {
     /// advert would be exported back to Zenoh as a DDS producer.
     bridge_writers: HashSet<[u8; 16]>,
     stats: BridgeStats,
+    /// Zenoh samples dropped by a full queue (counted in the callback).
+    overflow: Arc<AtomicU64>,
     sink: F,
 }
 
@@ -799,6 +814,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             let advert = self.keys.key(Space::Adverts, &key.topic, &key.producer);
             let _ = self.session.delete(advert).await;
         }
+        self.stats.samples_dropped += self.overflow.swap(0, Ordering::Relaxed);
         let stats = self.stats;
         self.emit(BridgeEvent::Stopped { stats });
         self.selector.shutdown().await;
