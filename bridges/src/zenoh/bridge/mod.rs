@@ -1,0 +1,353 @@
+//! The I/O shell of the bridge: one Zenoh session and one DDS participant,
+//! one task. Zenoh callbacks only queue what they receive; the task applies
+//! it to the pure parts ([`ZenohProducers`], [`Exported`], the best-producer
+//! ranking) and does what they say, so every routing decision is made in
+//! one place, in order.
+//!
+//! # Layout
+//!
+//! - this file: [`run`], the declarations, the task's state and loop.
+//! - `to_zenoh`: DDS → Zenoh: the registry's adverts, health and tokens,
+//!   and the DDS samples.
+//! - `to_dds`: Zenoh → DDS: Zenoh producers advertised through proxies,
+//!   and their samples.
+//! - `queries`: the `registry`, `best` and `adverts` queryables.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use vigil_discovery::{AdvertKey, EntryView, Selector, SelectorConfig, VigilParticipant};
+use zenoh::key_expr::KeyExpr;
+use zenoh::liveliness::LivelinessToken;
+use zenoh::query::Query;
+use zenoh::sample::{Locality, Sample};
+use zenoh::Session;
+
+use super::advert_json::{AdvertJson, Origin};
+use super::config::BridgeConfig;
+use super::error::BridgeError;
+use super::event::{BridgeEvent, BridgeStats, ProducerState};
+use super::export::Exported;
+use super::keys::{KeySpace, Space};
+use super::producers::{DownCause, ZenohProducers};
+use super::proxy::Proxy;
+use crate::raw::RawSample;
+use to_zenoh::dds_readers;
+
+mod queries;
+mod to_dds;
+mod to_zenoh;
+
+/// How often the DDS registry is compared with what Zenoh was told. A DDS
+/// producer's death is seen by the registry after its lease (100 ms by
+/// default); this adds at most one period to that.
+const EXPORT_PERIOD: Duration = Duration::from_millis(10);
+
+/// Samples from Zenoh waiting for the task. A burst beyond this is dropped
+/// and counted rather than queued without bound: old samples are worth
+/// less than a responsive bridge.
+const DATA_QUEUE: usize = 4096;
+
+/// What Zenoh callbacks hand to the task.
+enum Input {
+    /// A put or delete on an advert key, or a reply to an advert query.
+    Advert(Sample),
+    /// A liveliness token appeared or vanished.
+    Alive(Sample),
+    /// A query on `<prefix>/registry`.
+    Registry(Query),
+    /// A query on `<prefix>/best/<topic>`.
+    Best(Query),
+    /// A query on `<prefix>/adverts/**` (late joiners).
+    Adverts(Query),
+}
+
+/// A DDS sample to forward: the route's index, the writer GUID, the bytes;
+/// `Err` for a sample rustdds could not read.
+type DdsItem = Result<(usize, [u8; 16], RawSample), ()>;
+type DdsStream = Pin<Box<dyn Stream<Item = DdsItem> + Send>>;
+
+/// Runs the bridge until `shutdown` resolves, reporting every routing
+/// decision to `sink`. Must run inside a multi-threaded tokio runtime
+/// (Zenoh's and the advertisers' tasks).
+///
+/// Returns the run's counters after a clean stop: the proxied producers'
+/// adverts disposed, the tokens withdrawn, the exported adverts deleted.
+pub async fn run(
+    config: BridgeConfig,
+    participant: VigilParticipant,
+    shutdown: impl Future<Output = ()>,
+    sink: impl FnMut(BridgeEvent),
+) -> Result<BridgeStats, BridgeError> {
+    let zenoh_config = config
+        .zenoh_config()
+        .map_err(|e| BridgeError::zenoh("configuring the session", e))?;
+    let session = zenoh::open(zenoh_config)
+        .await
+        .map_err(|e| BridgeError::zenoh("opening the session", e))?;
+    let keys = KeySpace::new(&config.zenoh.key_prefix);
+    let selector = Selector::registry_only(&participant, SelectorConfig::default())?;
+    // rustdds does not deliver a participant's own samples to its own
+    // readers: proxies on the registry's participant would be invisible to
+    // the bridge's registry (and so to `registry` and `best` queries).
+    // On a participant of their own they reach it over DDS, like they
+    // reach every consumer.
+    let proxies = VigilParticipant::new(participant.config().clone())?;
+    let (inputs, mut input_rx) = mpsc::unbounded_channel();
+    let (data_tx, mut data_rx) = mpsc::channel::<Sample>(DATA_QUEUE);
+    let overflow = Arc::new(AtomicU64::new(0));
+    let data = (data_tx, Arc::clone(&overflow));
+    let declared = declare(&session, &keys, &config, &inputs, data).await?;
+    let mut dds = dds_readers(&participant, &config)?;
+
+    let mut shell = Shell {
+        keys,
+        config,
+        participant,
+        proxy_participant: proxies,
+        session,
+        selector,
+        inputs,
+        exported: Exported::default(),
+        tokens: HashMap::new(),
+        out_routes: HashMap::new(),
+        zenoh: ZenohProducers::default(),
+        proxies: HashMap::new(),
+        bridge_writers: HashSet::new(),
+        stats: BridgeStats::default(),
+        overflow,
+        sink,
+    };
+    shell.ready();
+    let mut export = tokio::time::interval(EXPORT_PERIOD);
+    export.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = export.tick() => shell.export().await,
+            Some(input) = input_rx.recv() => shell.input(input).await,
+            Some(sample) = data_rx.recv() => shell.zenoh_data(&sample),
+            Some(item) = dds.next() => match item {
+                Ok((route, guid, sample)) => shell.dds_data(route, guid, sample).await,
+                Err(()) => shell.stats.samples_dropped += 1,
+            },
+        }
+    }
+    drop(declared);
+    Ok(shell.stop().await)
+}
+
+/// The Zenoh entities the bridge declares; dropping them undeclares.
+struct Declared {
+    _subscribers: Vec<zenoh::pubsub::Subscriber<()>>,
+    _queryables: Vec<zenoh::query::Queryable<()>>,
+}
+
+async fn declare(
+    session: &Session,
+    keys: &KeySpace,
+    config: &BridgeConfig,
+    inputs: &mpsc::UnboundedSender<Input>,
+    (data, overflow): (mpsc::Sender<Sample>, Arc<AtomicU64>),
+) -> Result<Declared, BridgeError> {
+    let declare_error =
+        |what: &str, e: zenoh::Error| BridgeError::zenoh(format!("declaring {what}"), e);
+    let mut subscribers = Vec::new();
+    let mut queryables = Vec::new();
+
+    // Remote only: the bridge's own exported adverts are not news to it.
+    let tx = inputs.clone();
+    let adverts = keys.all(Space::Adverts);
+    subscribers.push(
+        session
+            .declare_subscriber(adverts.clone())
+            .allowed_origin(Locality::Remote)
+            .callback(move |s| {
+                let _ = tx.send(Input::Advert(s));
+            })
+            .await
+            .map_err(|e| declare_error(&adverts, e))?,
+    );
+    // With history: a bridge started after a producer still sees its token.
+    let tx = inputs.clone();
+    let alive = keys.all(Space::Alive);
+    subscribers.push(
+        session
+            .liveliness()
+            .declare_subscriber(alive.clone())
+            .history(true)
+            .callback(move |s| {
+                let _ = tx.send(Input::Alive(s));
+            })
+            .await
+            .map_err(|e| declare_error(&alive, e))?,
+    );
+    // Data only of the topics that go to DDS, not everything on Zenoh.
+    for route in config.topics.iter().filter(|r| r.forward.to_dds()) {
+        let data = data.clone();
+        let overflow = Arc::clone(&overflow);
+        let key = keys.topic(Space::Data, &route.topic);
+        subscribers.push(
+            session
+                .declare_subscriber(key.clone())
+                .allowed_origin(Locality::Remote)
+                .callback(move |s| {
+                    if data.try_send(s).is_err() {
+                        overflow.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .await
+                .map_err(|e| declare_error(&key, e))?,
+        );
+    }
+    let queryable = |key: String, wrap: fn(Query) -> Input| {
+        let tx = inputs.clone();
+        async move {
+            session
+                .declare_queryable(key.clone())
+                .callback(move |q| {
+                    let _ = tx.send(wrap(q));
+                })
+                .await
+                .map_err(|e| declare_error(&key, e))
+        }
+    };
+    queryables.push(queryable(keys.registry(), Input::Registry).await?);
+    queryables.push(queryable(keys.all_best(), Input::Best).await?);
+    queryables.push(queryable(keys.all(Space::Adverts), Input::Adverts).await?);
+    Ok(Declared {
+        _subscribers: subscribers,
+        _queryables: queryables,
+    })
+}
+
+/// Where one DDS writer's samples go on Zenoh.
+struct OutRoute {
+    key: AdvertKey,
+    data: KeyExpr<'static>,
+    type_name: String,
+}
+
+struct Shell<F> {
+    keys: KeySpace,
+    config: BridgeConfig,
+    /// Joins the registry and reads the DDS data forwarded to Zenoh.
+    participant: VigilParticipant,
+    /// Writes and advertises the Zenoh producers (see [`run`]).
+    proxy_participant: VigilParticipant,
+    session: Session,
+    /// The DDS registry, kept by a registry-only selector.
+    selector: Selector,
+    /// For replies to the bridge's own advert queries.
+    inputs: mpsc::UnboundedSender<Input>,
+    exported: Exported,
+    /// The tokens held for DDS producers.
+    tokens: HashMap<AdvertKey, LivelinessToken>,
+    /// DDS writer GUID → where its samples go.
+    out_routes: HashMap<[u8; 16], OutRoute>,
+    zenoh: ZenohProducers,
+    proxies: HashMap<AdvertKey, Proxy>,
+    /// Every writer GUID the bridge ever created for a Zenoh producer. A
+    /// proxy's advert outlives the proxy in the registry for a moment (its
+    /// disposal is on its way), so a retired GUID must stay known or that
+    /// advert would be exported back to Zenoh as a DDS producer.
+    bridge_writers: HashSet<[u8; 16]>,
+    stats: BridgeStats,
+    /// Zenoh samples dropped by a full queue (counted in the callback).
+    overflow: Arc<AtomicU64>,
+    sink: F,
+}
+
+fn hex(guid: &[u8; 16]) -> String {
+    guid.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<F: FnMut(BridgeEvent)> Shell<F> {
+    fn emit(&mut self, event: BridgeEvent) {
+        (self.sink)(event);
+    }
+
+    fn ready(&mut self) {
+        let event = BridgeEvent::Ready {
+            listen: self.config.zenoh.listen.clone(),
+            connect: self.config.zenoh.connect.clone(),
+            domain: self.participant.config().domain,
+            key_prefix: self.keys.prefix().to_owned(),
+            topics: self.config.topics.iter().map(|t| t.topic.clone()).collect(),
+            zid: self.session.zid().to_string(),
+        };
+        self.emit(event);
+    }
+
+    /// Where a registry entry lives and where its samples are on Zenoh.
+    fn describe(&self, view: &EntryView) -> (Origin, Option<String>) {
+        let key = &view.advert.key;
+        let data = self.keys.key(Space::Data, &key.topic, &key.producer);
+        if self.bridge_writers.contains(&view.advert.writer_guid) {
+            // A Zenoh producer: its samples are on Zenoh already.
+            (Origin::Zenoh, Some(data))
+        } else {
+            let forwarded = self
+                .config
+                .route(&key.topic)
+                .is_some_and(|r| r.forward.to_zenoh());
+            (Origin::Dds, forwarded.then_some(data))
+        }
+    }
+
+    fn advert_json(&self, view: &EntryView) -> AdvertJson {
+        let (origin, data) = self.describe(view);
+        AdvertJson::from_entry(view, origin, data)
+    }
+
+    async fn input(&mut self, input: Input) {
+        match input {
+            Input::Advert(sample) => self.zenoh_advert(&sample).await,
+            Input::Alive(sample) => self.zenoh_alive(&sample).await,
+            Input::Registry(query) => self.answer_registry(query).await,
+            Input::Best(query) => self.answer_best(query).await,
+            Input::Adverts(query) => self.answer_adverts(query).await,
+        }
+    }
+
+    // ---- Stop ----
+
+    async fn stop(mut self) -> BridgeStats {
+        let proxies: Vec<(AdvertKey, Proxy)> = self.proxies.drain().collect();
+        let mut stopping = Vec::new();
+        for (key, proxy) in proxies {
+            stopping.push(proxy.shutdown());
+            self.emit(BridgeEvent::ZenohProducer {
+                producer: key.producer,
+                topic: key.topic,
+                state: ProducerState::Down,
+                cause: DownCause::BridgeStopping.to_string(),
+                writer_guid: None,
+            });
+        }
+        futures::future::join_all(stopping).await;
+        for (_, token) in self.tokens.drain() {
+            let _ = token.undeclare().await;
+        }
+        let exported: Vec<AdvertKey> = self.exported.keys().cloned().collect();
+        for key in exported {
+            let advert = self.keys.key(Space::Adverts, &key.topic, &key.producer);
+            let _ = self.session.delete(advert).await;
+        }
+        self.stats.samples_dropped += self.overflow.swap(0, Ordering::Relaxed);
+        let stats = self.stats;
+        self.emit(BridgeEvent::Stopped { stats });
+        self.selector.shutdown().await;
+        if let Err(error) = self.session.close().await {
+            tracing::warn!(%error, "zenoh session not closed cleanly");
+        }
+        stats
+    }
+}
