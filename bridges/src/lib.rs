@@ -1,10 +1,14 @@
 //! Bridges from vigil to ROS 2 (naming, `diagnostic_msgs`, an agent for
 //! unmodified nodes, over plain DDS) and to Zenoh networks (feature `zenoh`).
 //!
-//! What is built so far is the pure ROS 2 part: no sockets, no clock.
+//! The pure parts (names, wire types, the aggregator import, the agent's
+//! config and proxy model) take no clock and open no socket; the agent's
+//! runner and the Zenoh bridge are the shells that do.
 //!
 //! # Layout
 //!
+//! - `raw`: type-agnostic DDS samples ([`RawSample`]): a relay forwards
+//!   samples of types it has never seen, encoding and all.
 //! - `ros2::naming`: ROS 2 topic, service and type names ↔ DDS names, with
 //!   the ROS 2 name rules ([`topic_to_dds`], [`type_to_dds`], [`NameError`]).
 //! - `ros2::msgs`: `diagnostic_msgs` wire types, CDR-compatible with ROS 2
@@ -13,6 +17,11 @@
 //!   routing of incoming statuses to tree leaves ([`Analyzers`]).
 //! - `ros2::publish`: the tree as `/diagnostics_agg` and
 //!   `/diagnostics_toplevel_state`, and when to publish ([`PublishPolicy`]).
+//! - `ros2::agent`: `vigil agent` ([`Agent`], [`AgentConfig`]): proxy
+//!   adverts for the writers of unmodified ROS 2 nodes (measured rate,
+//!   staleness, their `/diagnostics`) and a raw relay of the best one.
+//! - `zenoh` (feature `zenoh`): `vigil bridge zenoh`, adverts, liveliness,
+//!   registry and data between a DDS domain and a Zenoh network.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
