@@ -173,7 +173,7 @@ impl fmt::Display for BridgeEvent {
             } => write!(f, "rejected {key} ({rejected} so far): {error}"),
             BridgeEvent::Stopped { stats } => write!(
                 f,
-                "stopped: {} sample(s) to Zenoh, {} to DDS, {} dropped, {} advert(s) rejected, {} quer(ies) answered",
+                "stopped: {} sample(s) to Zenoh, {} to DDS, {} dropped, {} advert(s) rejected, queries answered: {}",
                 stats.samples_to_zenoh,
                 stats.samples_to_dds,
                 stats.samples_dropped,

@@ -6,8 +6,10 @@
 //!
 //! # Contract
 //!
-//! Under a key prefix (`vigil` by default; see [`keys`](self) in the
-//! layout for names with `/` and reserved characters):
+//! Under a key prefix (`vigil` by default). A topic with `/` spans several
+//! chunks and the producer is the last one; characters Zenoh reserves
+//! (`*`, `$`, `?`, `#`, `@`), `%`, and a `/` that would open an empty
+//! chunk are escaped as `%XX` (`/imu` is `%2Fimu`):
 //!
 //! - `vigil/adverts/<topic>/<producer>`: each DDS producer's advert as JSON
 //!   ([`AdvertJson`], `origin: "dds"`), put again whenever its advert or
