@@ -66,7 +66,7 @@ pub struct KeyValue {
 /// `diagnostic_msgs/msg/DiagnosticStatus`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiagnosticStatus {
-    /// [`Level`] as its byte: OK=0, WARN=1, ERROR=2, STALE=3.
+    /// The [`level`] as its byte: OK=0, WARN=1, ERROR=2, STALE=3.
     pub level: u8,
     /// What is being reported on (`/imu_node: IMU`).
     pub name: String,
