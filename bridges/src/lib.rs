@@ -30,6 +30,7 @@
     rust_2018_idioms
 )]
 
+mod config_error;
 mod raw;
 mod ros2;
 mod yaml;

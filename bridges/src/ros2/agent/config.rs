@@ -21,13 +21,13 @@
 //!       query: WHERE health.state = OK PREFER accuracy ASC
 //! ```
 
-use std::fmt;
 use std::time::Duration;
 
 use saphyr::MarkedYaml;
 use vigil_qos::{Capabilities, Dimension, Quantity, Query, Value};
 
 use super::super::naming::{topic_to_dds, type_to_dds};
+pub use crate::config_error::{ConfigError, ConfigProblem};
 use crate::yaml;
 
 /// What the agent does, read from its config file.
@@ -116,50 +116,6 @@ impl TopicConfig {
         capabilities
     }
 }
-
-/// Every problem of a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The problems, by line.
-    pub problems: Vec<ConfigProblem>,
-}
-
-/// One problem: `FILE:LINE: KEY: message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The file.
-    pub file: String,
-    /// 1-based line.
-    pub line: u32,
-    /// The key it is about.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.key, self.message
-        )
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 const TOP_KEYS: &[&str] = &["diagnostics", "identify_within", "topics"];
 const DIAGNOSTICS_KEYS: &[&str] = &["topic", "timeout", "publish_rate"];
