@@ -56,7 +56,14 @@ fn main() {
             p
         })
         .collect();
-    let reader_args = ["--domain", &domain, "--topic", "rt/imu/data/best", "--kind", "imu"];
+    let reader_args = [
+        "--domain",
+        &domain,
+        "--topic",
+        "rt/imu/data/best",
+        "--kind",
+        "imu",
+    ];
     let mut reader = Proc::python_peer("reader", "cyclone_reader.py", &reader_args, &env);
     reader.wait_for(PATIENCE, |v| v["event"] == "ready");
     let config = config.to_string_lossy().into_owned();
@@ -85,8 +92,11 @@ fn main() {
             .iter()
             .position(|v| sample_of(v, "imu_b"))
             .map(|i| i + reader_mark);
-        let last_old = first_new
-            .and_then(|end| reader.seen[..end].iter().rposition(|v| sample_of(v, "imu_a")));
+        let last_old = first_new.and_then(|end| {
+            reader.seen[..end]
+                .iter()
+                .rposition(|v| sample_of(v, "imu_a"))
+        });
         if let (Some(old), Some(new)) = (last_old, first_new) {
             gaps.push(support::t(&reader.seen[new]) - support::t(&reader.seen[old]));
         }
