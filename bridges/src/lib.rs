@@ -39,6 +39,7 @@ pub mod zenoh;
 
 pub use raw::{
     KeyError, RawCdr2Le, RawCdrLe, RawDecoder, RawEncoding, RawKeyedSample, RawReader, RawSample,
+    RawWriteError, RawWriter,
 };
 
 pub use ros2::agent::{

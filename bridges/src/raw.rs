@@ -189,6 +189,92 @@ impl SerializerAdapter<RawSample> for RawCdr2Le {
     }
 }
 
+/// A raw writer on a keyless topic that puts each sample out in the
+/// encoding it came in: the XCDR1 writer exists from the start (so
+/// subscribers have matched it before the first sample), the XCDR2 one is
+/// created when a sample needs it.
+pub struct RawWriter {
+    publisher: rustdds::Publisher,
+    topic: rustdds::Topic,
+    qos: rustdds::QosPolicies,
+    cdr: rustdds::no_key::DataWriter<RawSample, RawCdrLe>,
+    cdr2: Option<rustdds::no_key::DataWriter<RawSample, RawCdr2Le>>,
+}
+
+impl std::fmt::Debug for RawWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use rustdds::TopicDescription;
+        f.debug_struct("RawWriter")
+            .field("topic", &self.topic.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a raw sample was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum RawWriteError {
+    /// Big endian or parameter-list CDR: not writable without the type.
+    #[error("encoding {0:?} cannot be forwarded without the type (only little-endian XCDR1 and XCDR2 can)")]
+    Encoding(RepresentationIdentifier),
+    /// rustdds refused (creating the writer, or the write).
+    #[error("{0}")]
+    Dds(String),
+}
+
+impl RawWriter {
+    /// A writer on `topic` (keyless) with `qos`.
+    pub fn new(
+        publisher: &rustdds::Publisher,
+        topic: &rustdds::Topic,
+        qos: rustdds::QosPolicies,
+    ) -> Result<RawWriter, RawWriteError> {
+        let cdr = publisher
+            .create_datawriter_no_key::<RawSample, RawCdrLe>(topic, Some(qos.clone()))
+            .map_err(|e| RawWriteError::Dds(format!("{e:?}")))?;
+        Ok(RawWriter {
+            publisher: publisher.clone(),
+            topic: topic.clone(),
+            qos,
+            cdr,
+            cdr2: None,
+        })
+    }
+
+    /// The GUID of the XCDR1 writer (the one adverts name).
+    pub fn guid(&self) -> [u8; 16] {
+        use rustdds::RTPSEntity;
+        self.cdr.guid().to_bytes()
+    }
+
+    /// Writes `sample` in its own encoding.
+    pub fn write(&mut self, sample: RawSample) -> Result<(), RawWriteError> {
+        let refused = |e: String| RawWriteError::Dds(e);
+        match sample.writable_encoding() {
+            None => Err(RawWriteError::Encoding(sample.encoding)),
+            Some(RawEncoding::CdrLe) => self
+                .cdr
+                .write(sample, None)
+                .map_err(|e| refused(format!("{e:?}"))),
+            Some(RawEncoding::Cdr2Le) => {
+                let writer = match &mut self.cdr2 {
+                    Some(writer) => writer,
+                    empty => empty.insert(
+                        self.publisher
+                            .create_datawriter_no_key::<RawSample, RawCdr2Le>(
+                                &self.topic,
+                                Some(self.qos.clone()),
+                            )
+                            .map_err(|e| refused(format!("{e:?}")))?,
+                    ),
+                };
+                writer
+                    .write(sample, None)
+                    .map_err(|e| refused(format!("{e:?}")))
+            }
+        }
+    }
+}
+
 /// A raw sample of a keyed topic whose key is one string (vigil's data
 /// topics: the producer id).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,12 +21,12 @@ use vigil_discovery::{
 use vigil_qos::{Quantity, Unit, Value};
 
 use super::config::{AgentConfig, TopicConfig};
-use super::dds::{raw_stream, RawWriter, WriteFailure};
+use super::dds::{raw_stream, raw_writer};
 use super::proxy::{
     hex, identify, node_names, rate_moved, Identity, ProxyShape, RateMeter, Replay,
 };
 use super::AgentEvent;
-use crate::raw::RawSample;
+use crate::raw::{RawSample, RawWriter};
 use crate::ros2::msgs::{self, DiagnosticArray, DiagnosticStatus, Time};
 use crate::ros2::publish::{aggregated_array, toplevel_state, PublishPolicy};
 
@@ -136,18 +136,18 @@ impl Runner {
                 reads,
                 routes: selector.routes(),
                 selector,
-                writer: RawWriter::new(&proxies_dp, &relay.dds_topic, &topic.dds_type)?,
+                writer: raw_writer(&proxies_dp, &relay.dds_topic, &topic.dds_type)?,
             });
         }
         let publish = match config.publish_rate.and_then(PublishPolicy::new) {
             Some(policy) => Some((
                 policy,
-                RawWriter::new(
+                raw_writer(
                     &proxies_dp,
                     "rt/diagnostics_agg",
                     msgs::DIAGNOSTIC_ARRAY_TYPE,
                 )?,
-                RawWriter::new(
+                raw_writer(
                     &proxies_dp,
                     "rt/diagnostics_toplevel_state",
                     msgs::DIAGNOSTIC_STATUS_TYPE,
@@ -308,13 +308,9 @@ impl Runner {
             };
             match relay.writer.write(sample.value().clone()) {
                 Ok(()) => *self.relayed.entry(active.producer).or_default() += 1,
-                Err(WriteFailure::Encoding) => {
+                Err(error) => {
                     self.dropped += 1;
-                    tracing::warn!(producer = %active.producer, "sample not relayed: only little-endian CDR and XCDR2 can be forwarded without the type");
-                }
-                Err(WriteFailure::Dds(reason)) => {
-                    self.dropped += 1;
-                    tracing::warn!(producer = %active.producer, %reason, "sample not relayed");
+                    tracing::warn!(producer = %active.producer, %error, "sample not relayed");
                 }
             }
         }
