@@ -138,6 +138,7 @@ impl AgentConfig {
         let mut reader = Reader {
             source,
             problems: Vec::new(),
+            lines: std::collections::HashMap::new(),
         };
         let mut config = AgentConfig {
             source: source.to_owned(),
@@ -176,6 +177,8 @@ impl AgentConfig {
 struct Reader<'s> {
     source: &'s str,
     problems: Vec<ConfigProblem>,
+    /// Lines of the keys the cross-checks speak of (`topics[0].relay.query`).
+    lines: std::collections::HashMap<String, u32>,
 }
 
 impl Reader<'_> {
@@ -190,6 +193,17 @@ impl Reader<'_> {
 
     fn push(&mut self, node: &MarkedYaml<'_>, key: &str, message: String) {
         self.push_at(yaml::line(node), key, message);
+    }
+
+    /// Remembers where `key` is, for the cross-checks.
+    fn note(&mut self, key: &str, node: &MarkedYaml<'_>) {
+        self.lines.insert(key.to_owned(), yaml::line(node));
+    }
+
+    /// A problem found by a cross-check, at the line of `key`.
+    fn push_key(&mut self, key: &str, message: String) {
+        let line = self.lines.get(key).copied().unwrap_or(1);
+        self.push_at(line, key, message);
     }
 
     /// The entries of a mapping, each key checked against `known`.
@@ -296,6 +310,7 @@ impl Reader<'_> {
             let full = format!("diagnostics.{key}");
             match key {
                 "topic" => {
+                    self.note(&full, value);
                     if let Some(dds) = self.ros_topic(value, &full) {
                         config.diagnostics_topic = dds;
                     }
@@ -364,6 +379,7 @@ impl Reader<'_> {
             let full = format!("{at}.{key}");
             match key {
                 "topic" => {
+                    self.note(&full, value);
                     ros_topic = self
                         .ros_topic(value, &full)
                         .map(|dds| (yaml::raw(value).unwrap_or("").trim().to_owned(), dds));
@@ -502,6 +518,7 @@ impl Reader<'_> {
         let (mut topic, mut query) = (None, None);
         for (key, value) in self.mapping(node, at, RELAY_KEYS) {
             let full = format!("{at}.{key}");
+            self.note(&full, value);
             if key == "topic" {
                 topic = self
                     .ros_topic(value, &full)
@@ -560,8 +577,14 @@ impl Reader<'_> {
     }
 
     /// What no single entry shows: duplicate topics, relays that read or
-    /// write a watched topic, relay clauses naming unwatched topics.
+    /// write a watched topic, relay clauses naming unwatched topics, a
+    /// diagnostics topic that is the agent's own output.
     fn cross_check(&mut self, config: &AgentConfig) {
+        let outputs = ["rt/diagnostics_agg", "rt/diagnostics_toplevel_state"];
+        if outputs.contains(&config.diagnostics_topic.as_str()) {
+            let message = "the agent publishes this topic: it would read its own output".to_owned();
+            self.push_key("diagnostics.topic", message);
+        }
         for (i, topic) in config.topics.iter().enumerate() {
             let at = format!("topics[{i}]");
             if config.topics[..i]
@@ -569,17 +592,27 @@ impl Reader<'_> {
                 .any(|t| t.dds_topic == topic.dds_topic)
             {
                 let message = format!("topic `{}` is listed twice", topic.ros_topic);
-                self.push_at(1, &at, message);
+                self.push_key(&format!("{at}.topic"), message);
+            }
+            if topic.dds_topic == config.diagnostics_topic
+                || outputs.contains(&topic.dds_topic.as_str())
+            {
+                let message = format!(
+                    "`{}` carries diagnostics, not data to advertise",
+                    topic.ros_topic
+                );
+                self.push_key(&format!("{at}.topic"), message);
             }
             let Some(relay) = &topic.relay else { continue };
             if config.topics.iter().any(|t| t.dds_topic == relay.dds_topic)
                 || relay.dds_topic == config.diagnostics_topic
+                || outputs.contains(&relay.dds_topic.as_str())
             {
                 let message = format!(
-                    "the relay topic `{}` is also watched: the relay would read its own output",
+                    "the relay topic `{}` is also read or written by the agent: the relay would read its own output",
                     relay.ros_topic
                 );
-                self.push_at(1, &format!("{at}.relay.topic"), message);
+                self.push_key(&format!("{at}.relay.topic"), message);
             }
             for clause in relay.query.clauses() {
                 let named = clause.topic();
@@ -590,7 +623,7 @@ impl Reader<'_> {
                             "the query names `{named}` of type {}, but the relay carries {}",
                             t.ros_type, topic.ros_type
                         );
-                        self.push_at(1, &format!("{at}.relay.query"), message);
+                        self.push_key(&format!("{at}.relay.query"), message);
                     }
                     None => {
                         let message = format!(
@@ -603,7 +636,7 @@ impl Reader<'_> {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         );
-                        self.push_at(1, &format!("{at}.relay.query"), message);
+                        self.push_key(&format!("{at}.relay.query"), message);
                     }
                 }
             }
@@ -705,8 +738,22 @@ topics:
 ";
         let error = AgentConfig::from_yaml(bad, "f").expect_err("invalid");
         let text = error.to_string();
-        assert!(text.contains("would read its own output"), "{text}");
-        assert!(text.contains("not a watched topic"), "{text}");
+        assert!(
+            text.contains("f:4: topics[0].relay.topic: the relay topic"),
+            "{text}"
+        );
+        assert!(
+            text.contains("f:4: topics[0].relay.query: the query names `rt/gps`"),
+            "{text}"
+        );
+        let own = "diagnostics: { topic: /diagnostics_agg }\ntopics:\n  - { topic: /imu, type: a/msg/B }\n";
+        let text = AgentConfig::from_yaml(own, "g")
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            text.contains("g:1: diagnostics.topic: the agent publishes this topic"),
+            "{text}"
+        );
     }
 
     #[test]

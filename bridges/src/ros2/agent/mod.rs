@@ -136,9 +136,8 @@ pub enum AgentEvent {
     },
 }
 
-/// A running agent. Dropping it stops it without withdrawing its adverts
-/// (consumers then see the leases expire); [`Agent::shutdown`] withdraws
-/// them.
+/// A running agent. Dropping it stops it (its runner withdraws the proxies
+/// as it ends); [`Agent::shutdown`] also waits for that.
 #[derive(Debug)]
 pub struct Agent {
     stop: watch::Sender<bool>,
@@ -160,7 +159,15 @@ impl Agent {
         let mut forwarders = Vec::new();
         for (index, topic) in config.topics.iter().enumerate() {
             let Some(relay) = &topic.relay else { continue };
-            let selector = Selector::start(&watching, &relay.query, SelectorConfig::default())?;
+            // Proxies qualify one by one (named, then a measured rate): the
+            // first selection waits for them, instead of starting on the
+            // first heard and reverting to the best after wait-to-restore.
+            let settle = config.identify_within + runner::FIRST_SELECTION_AFTER;
+            let selector = Selector::start(
+                &watching,
+                &relay.query,
+                SelectorConfig::default().with_settle(settle),
+            )?;
             forwarders.push(tokio::spawn(forward_selections(
                 relay.ros_topic.clone(),
                 selector.events(),

@@ -18,7 +18,8 @@
 //! <id>                        worst
 //!   stream                    worst
 //!     fresh                   heartbeat: UNKNOWN(stale) after `stale_after` of silence
-//!     rate                    rate: DEGRADED below `min_rate` (if configured)
+//!     rate                    threshold: DEGRADED below `min_rate` (if configured),
+//!                             fed the measured rate once per tick
 //!   diagnostics               worst
 //!     <status item>           status: the node's DiagnosticStatus, stale after the timeout
 //! ```
@@ -134,8 +135,12 @@ pub(crate) struct ProxyShape {
     items: Vec<Path>,
 }
 
-/// The window over which the rate is measured and checked.
+/// The window over which the rate is measured.
 pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// At most this many status items per proxy (and per participant in the
+/// agent's memory).
+pub(crate) const MAX_ITEMS: usize = 256;
 
 impl ProxyShape {
     /// The shape for producer `id` (a valid label: [`Identity::id`]).
@@ -189,13 +194,20 @@ impl ProxyShape {
             .unwrap_or(diagnostics)
     }
 
-    /// Adds the leaf of a status item; false when it is there already.
+    /// Adds the leaf of a status item; false when it is there already or
+    /// the tree has [`MAX_ITEMS`] of them (a node that puts a counter in
+    /// its status names must not grow the tree, and the advert, forever).
     pub(crate) fn add_item(&mut self, path: Path) -> bool {
-        if self.items.contains(&path) {
+        if self.items.contains(&path) || self.items.len() >= MAX_ITEMS {
             return false;
         }
         self.items.push(path);
         true
+    }
+
+    /// Whether the tree has a leaf for this status item.
+    pub(crate) fn has_item(&self, path: &Path) -> bool {
+        self.items.contains(path)
     }
 
     /// The tree spec as it stands.
@@ -211,12 +223,17 @@ impl ProxyShape {
             ),
         ];
         if let (Some(path), Some(min_hz)) = (self.rate(), self.min_rate) {
+            // A threshold on the rate the agent measures, not a `rate`
+            // check fed every sample: that would re-evaluate the advert at
+            // the full data rate.
             nodes.push(node(
                 path,
-                NodeBody::Leaf(CheckSpec::Rate {
-                    min_hz,
-                    failed_below_hz: None,
-                    window: RATE_WINDOW,
+                NodeBody::Leaf(CheckSpec::Threshold {
+                    degraded_above: None,
+                    failed_above: None,
+                    degraded_below: Some(min_hz),
+                    failed_below: None,
+                    stale_after: None,
                 }),
             ));
         }
@@ -284,11 +301,6 @@ impl RateMeter {
             _ => Duration::ZERO,
         }
     }
-
-    /// The arrivals in the window, oldest first.
-    pub(crate) fn arrivals(&self) -> impl Iterator<Item = Timestamp> + '_ {
-        self.arrivals.iter().copied()
-    }
 }
 
 /// Whether an advertised rate should be updated: it moved by more than 10 %
@@ -319,20 +331,9 @@ impl Replay {
         }
     }
 
-    /// Everything to replay, oldest first, with `rate` arrivals for the
-    /// rate leaf.
-    pub(crate) fn events(
-        &self,
-        rate: Option<(&Path, &RateMeter)>,
-    ) -> Vec<(Path, Observation, Timestamp)> {
+    /// Everything to replay, oldest first.
+    pub(crate) fn events(&self) -> Vec<(Path, Observation, Timestamp)> {
         let mut events = self.last.clone();
-        if let Some((path, meter)) = rate {
-            events.extend(
-                meter
-                    .arrivals()
-                    .map(|at| (path.clone(), Observation::Heartbeat, at)),
-            );
-        }
         events.sort_by_key(|(_, _, at)| *at);
         events
     }
@@ -401,11 +402,12 @@ mod tests {
         tree.observe(&shape.fresh(), Observation::Heartbeat, ms(10))
             .unwrap();
         let rate = shape.rate().unwrap();
-        for i in 0..60 {
-            tree.observe(&rate, Observation::Heartbeat, ms(10 + i * 10))
-                .unwrap();
-        }
+        tree.observe(&rate, Observation::Value(30.0), ms(500))
+            .unwrap();
         tree.observe(&shape.fresh(), Observation::Heartbeat, ms(600))
+            .unwrap();
+        assert_eq!(tree.health(&root).unwrap().state, State::Degraded);
+        tree.observe(&rate, Observation::Value(100.0), ms(600))
             .unwrap();
         assert_eq!(tree.health(&root).unwrap().state, State::Ok);
         // Silence past stale_after: the stream is stale.
@@ -420,6 +422,7 @@ mod tests {
         assert_eq!(item.as_str(), "imu_a.diagnostics.imu_a_imu_driver");
         assert!(shape.add_item(item.clone()));
         assert!(!shape.add_item(item.clone()));
+        assert!(shape.has_item(&item));
         let mut tree = Tree::build(&shape.spec()).unwrap();
         let (state, reason) = State::from_ros_level(2).unwrap();
         tree.observe(&item, Observation::Status { state, reason }, ms(1000))
@@ -427,6 +430,21 @@ mod tests {
         tree.observe(&shape.fresh(), Observation::Heartbeat, ms(1000))
             .unwrap();
         assert_eq!(tree.health(&root).unwrap().state, State::Failed);
+    }
+
+    #[test]
+    fn a_node_inventing_status_names_cannot_grow_the_tree_forever() {
+        let mut shape = ProxyShape::new(
+            "p",
+            Duration::from_millis(250),
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        for i in 0..MAX_ITEMS + 10 {
+            shape.add_item(shape.item(&format!("p: reading {i}")));
+        }
+        assert_eq!(shape.spec().nodes.len(), 3 + MAX_ITEMS);
     }
 
     #[test]
@@ -438,7 +456,7 @@ mod tests {
         }
         let hz = meter.hz().unwrap();
         assert!((hz - 100.0).abs() < 1.0, "{hz}");
-        assert!(meter.arrivals().count() <= 102);
+        assert!(meter.span() <= RATE_WINDOW);
         assert!(rate_moved(None, 100.0));
         assert!(!rate_moved(Some(100.0), 105.0));
         assert!(rate_moved(Some(100.0), 89.0));
@@ -452,7 +470,7 @@ mod tests {
         replay.remember(&a, Observation::Heartbeat, ms(5));
         replay.remember(&b, Observation::Heartbeat, ms(3));
         replay.remember(&a, Observation::Value(1.0), ms(7));
-        let events = replay.events(None);
+        let events = replay.events();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].0, b);
         assert_eq!(events[1], (a, Observation::Value(1.0), ms(7)));

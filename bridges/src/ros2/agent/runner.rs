@@ -23,7 +23,7 @@ use vigil_qos::{Quantity, Unit, Value};
 use super::config::{AgentConfig, TopicConfig};
 use super::dds::{raw_stream, raw_writer};
 use super::proxy::{
-    hex, identify, node_names, rate_moved, Identity, ProxyShape, RateMeter, Replay,
+    hex, identify, node_names, rate_moved, Identity, ProxyShape, RateMeter, Replay, MAX_ITEMS,
 };
 use super::AgentEvent;
 use crate::raw::{RawSample, RawWriter};
@@ -32,14 +32,14 @@ use crate::ros2::publish::{aggregated_array, toplevel_state, PublishPolicy};
 
 /// How often discovery is polled and timers are looked at.
 const TICK: Duration = Duration::from_millis(50);
-/// At most this many remembered status items per participant: a node that
-/// invents a new status name per message cannot grow the agent without
-/// bound.
-const MAX_ITEMS_PER_PARTICIPANT: usize = 256;
 /// The advertised rate is updated at most this often.
 const RATE_UPDATE_EVERY: Duration = Duration::from_secs(1);
 /// The first measured rate is advertised once samples span this long.
 const FIRST_RATE_AFTER: Duration = Duration::from_millis(200);
+/// After `identify_within`, how long a relay waits for proxies to qualify
+/// (a measured rate, a tick, the advert on the wire) before its first
+/// selection.
+pub(super) const FIRST_SELECTION_AFTER: Duration = Duration::from_millis(500);
 
 type Prefix = [u8; 12];
 
@@ -224,7 +224,7 @@ impl Runner {
                     Err(error) => self.reject("diagnostics", "?", format!("{error:?}")),
                 },
                 _ = tick.tick() => {
-                    self.on_tick().await;
+                    self.on_tick();
                     if now() >= stats_due {
                         stats_due = now() + Duration::from_secs(1);
                         let relayed = std::mem::take(&mut self.relayed);
@@ -339,7 +339,9 @@ impl Runner {
                 observation: Observation::Status { state, reason },
                 at,
             };
-            self.remember(prefix, item.clone());
+            if !self.remember(prefix, item.clone()) {
+                continue;
+            }
             let events: Vec<AgentEvent> = self
                 .writers
                 .iter_mut()
@@ -355,20 +357,26 @@ impl Runner {
         }
     }
 
-    fn remember(&mut self, prefix: Prefix, item: Item) {
+    /// Keeps the latest report of a status item; false when the
+    /// participant already has [`MAX_ITEMS`] others (then it is ignored,
+    /// here and in the proxies' trees).
+    fn remember(&mut self, prefix: Prefix, item: Item) -> bool {
         let items = self.items.entry(prefix).or_default();
         if let Some(old) = items.iter_mut().find(|i| i.name == item.name) {
             *old = item;
-        } else if items.len() < MAX_ITEMS_PER_PARTICIPANT {
+            true
+        } else if items.len() < MAX_ITEMS {
             items.push(item);
+            true
         } else {
             tracing::warn!(status = %item.name, "too many status items from one participant; ignored");
+            false
         }
     }
 
-    async fn on_tick(&mut self) {
+    fn on_tick(&mut self) {
         let at = now();
-        self.discover(at).await;
+        self.discover(at);
         self.identify_pending(at);
         let mut events = Vec::new();
         for writer in self.writers.values_mut() {
@@ -384,11 +392,13 @@ impl Runner {
 
     /// New writers of watched topics become pending; vanished ones are
     /// withdrawn.
-    async fn discover(&mut self, at: Timestamp) {
+    fn discover(&mut self, at: Timestamp) {
         let mut seen = HashSet::new();
+        let mut participants = HashSet::new();
         for data in self.watch_dp.dds().discovered_writers() {
             let publication = &data.publication_topic_data;
             let guid = publication.key.to_bytes();
+            participants.insert(prefix_of(&guid));
             if self.own.contains(&prefix_of(&guid)) {
                 continue;
             }
@@ -428,25 +438,35 @@ impl Runner {
             .collect();
         for guid in gone {
             if let Some(Writer::Proxied(proxy)) = self.writers.remove(&guid) {
-                self.withdraw(*proxy, &guid, "the writer left the DDS domain")
-                    .await;
+                tokio::spawn(self.withdraw(*proxy, &guid, "the writer left the DDS domain"));
             }
         }
+        // What participants that left said is of no more use.
+        self.items.retain(|prefix, _| participants.contains(prefix));
     }
 
-    async fn withdraw(&self, proxy: Proxy, guid: &[u8; 16], cause: &str) {
-        let topic = self.config.topics[proxy.topic].ros_topic.clone();
-        if let Err(error) = proxy.advertiser.shutdown().await {
-            tracing::warn!(%error, "proxy advert not disposed; consumers will see its lease expire");
-        }
+    /// Withdraws a proxy: the event now; the dispose and the wait for its
+    /// acknowledgement (up to 200 ms) in the returned future, which the
+    /// caller spawns so that the relay never waits on it.
+    fn withdraw(
+        &self,
+        proxy: Proxy,
+        guid: &[u8; 16],
+        cause: &str,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.emit(AgentEvent::Proxy {
-            topic,
-            producer: proxy.identity.id,
-            node: proxy.identity.node,
+            topic: self.config.topics[proxy.topic].ros_topic.clone(),
+            producer: proxy.identity.id.clone(),
+            node: proxy.identity.node.clone(),
             writer: hex(guid),
             state: "down",
             cause: cause.to_owned(),
         });
+        async move {
+            if let Err(error) = proxy.advertiser.shutdown().await {
+                tracing::warn!(%error, "proxy advert not disposed; consumers will see its lease expire");
+            }
+        }
     }
 
     fn identify_pending(&mut self, at: Timestamp) {
@@ -478,6 +498,14 @@ impl Runner {
             let Some(identity) = identify(&nodes, &configured, &guid, give_up) else {
                 continue;
             };
+            if let Some(producer) = self.advertised_by(&guid) {
+                // A vigil producer (or another agent or bridge) already
+                // advertises this writer: a second advert would make it
+                // two candidates.
+                tracing::debug!(writer = %hex(&guid), %producer, "writer already advertised; not proxied");
+                self.writers.insert(guid, Writer::Ignored);
+                continue;
+            }
             let identity = identity.unique(|id| self.id_taken(topic, id));
             match self.start_proxy(topic, identity, guid, at) {
                 Ok(proxy) => {
@@ -502,6 +530,20 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// The producer that already advertises `guid`, as the relays'
+    /// registries know it (without a relay the agent keeps no registry).
+    fn advertised_by(&self, guid: &[u8; 16]) -> Option<String> {
+        self.relays.iter().find_map(|relay| {
+            relay
+                .selector
+                .registry()
+                .snapshot()
+                .into_iter()
+                .find(|entry| entry.advert.writer_guid == *guid)
+                .map(|entry| entry.advert.key.producer.clone())
+        })
     }
 
     fn id_taken(&self, topic: usize, id: &str) -> bool {
@@ -536,7 +578,7 @@ impl Runner {
             }
         }
         let mut tree = Tree::build(&shape.spec()).map_err(|e| e.to_string())?;
-        for (path, observation, when) in replay.events(None) {
+        for (path, observation, when) in replay.events() {
             tree.observe(&path, observation, when)
                 .map_err(|e| e.to_string())?;
         }
@@ -597,7 +639,8 @@ impl Runner {
             return;
         }
         let worse = proxies.iter().any(|p| p.got_worse);
-        if !(worse || policy.due(&[], at)) {
+        let due = policy.due(&[], at);
+        if !(worse || due) {
             return;
         }
         let stamp = Time::from_unix_nanos(vigil_discovery::unix_now_ns());
@@ -642,11 +685,14 @@ impl Runner {
             relay.selector.shutdown().await;
         }
         let writers: Vec<([u8; 16], Writer)> = self.writers.drain().collect();
-        for (guid, writer) in writers {
-            if let Writer::Proxied(proxy) = writer {
-                self.withdraw(*proxy, &guid, "the agent stopped").await;
-            }
-        }
+        let withdrawals: Vec<_> = writers
+            .into_iter()
+            .filter_map(|(guid, writer)| match writer {
+                Writer::Proxied(proxy) => Some(self.withdraw(*proxy, &guid, "the agent stopped")),
+                _ => None,
+            })
+            .collect();
+        futures::future::join_all(withdrawals).await;
     }
 }
 
@@ -663,9 +709,6 @@ impl Proxy {
     /// A sample arrived: feed the stream leaves.
     fn on_sample(&mut self, at: Timestamp) -> Option<AgentEvent> {
         self.meter.record(at);
-        if let Some(rate) = self.shape.rate() {
-            self.observe(&rate, Observation::Heartbeat, at);
-        }
         // The heartbeat leaf only needs a beat well inside its timeout; one
         // per sample would re-evaluate the advert at the full data rate.
         if at.saturating_since(self.last_fresh) >= self.stale_after / 8 {
@@ -683,8 +726,12 @@ impl Proxy {
             return None;
         }
         let path = self.shape.item(&item.name);
+        let known = self.shape.has_item(&path);
+        if !known && !self.shape.add_item(path.clone()) {
+            return None;
+        }
         self.replay.remember(&path, item.observation, item.at);
-        if self.shape.add_item(path.clone()) {
+        if !known {
             if let Err(reason) = self.rebuild(item.at) {
                 tracing::warn!(producer = %self.identity.id, %reason, "proxy tree not grown");
             }
@@ -697,9 +744,7 @@ impl Proxy {
     /// The tree with a new leaf, fed what the old one was fed.
     fn rebuild(&mut self, at: Timestamp) -> Result<(), String> {
         let mut tree = Tree::build(&self.shape.spec()).map_err(|e| e.to_string())?;
-        let rate = self.shape.rate();
-        for (path, observation, when) in self.replay.events(rate.as_ref().map(|r| (r, &self.meter)))
-        {
+        for (path, observation, when) in self.replay.events() {
             tree.observe(&path, observation, when)
                 .map_err(|e| e.to_string())?;
         }
@@ -718,6 +763,14 @@ impl Proxy {
 
     /// Timers: the advertised rate, and states that changed with time.
     fn on_tick(&mut self, at: Timestamp) -> Option<AgentEvent> {
+        let measured = self
+            .meter
+            .hz()
+            .filter(|_| self.meter.span() >= FIRST_RATE_AFTER);
+        if let (Some(path), Some(hz)) = (self.shape.rate(), measured) {
+            self.observe(&path, Observation::Value(hz), at);
+            self.replay.remember(&path, Observation::Value(hz), at);
+        }
         if let Some(hz) = self.meter.hz() {
             // The first rate as soon as it means something (a proxy without
             // `rate` fails every query that asks for one), then at most
@@ -752,8 +805,8 @@ impl Proxy {
             return None;
         }
         let old = std::mem::replace(&mut self.state, health.state);
-        self.got_worse |=
-            health.state != State::Ok && (old == State::Ok || health.state == State::Failed);
+        // As `PublishPolicy` ranks states: a worse one is published at once.
+        self.got_worse |= health.state > old;
         let cause = self
             .advertiser
             .with_tree(|tree| {
