@@ -18,6 +18,17 @@
 //!   its sequence again) and replaces the held one whatever its sequence.
 //!   An exact repeat (transient-local redelivery) changes nothing but counts
 //!   as a sign of life.
+//! - **Disposal.** A dispose removes the entry at once (rustdds reports an
+//!   unregister, the other "not alive" change, as a dispose too), unless it
+//!   comes from another *advert writer* than the one that sent the entry's
+//!   current advert: then it is a late goodbye of an earlier incarnation (a
+//!   producer that restarted, a bridge proxy replaced by a new one, whose
+//!   old advertiser's dispose arrives after the new advert) and is ignored,
+//!   counted in [`RegistryStats::disposes_ignored`] and logged at debug.
+//!   The advert writer is the DDS writer of the advert sample (its
+//!   `publication_handle`), not the data writer the advert names. Inputs
+//!   that do not say which writer sent them ([`RegistryInput::Advert`],
+//!   [`RegistryInput::Disposed`]: simulations, tests) match any writer.
 //! - **Liveness.** Every accepted advert and heartbeat is a sign of life. An
 //!   entry not heard from for its advert's `lease` becomes unreachable at
 //!   once: its effective health is UNKNOWN (`unreachable`). It is removed
@@ -87,12 +98,32 @@ impl Default for RegistryConfig {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum RegistryInput {
-    /// An advert sample.
+    /// An advert sample, from an advert writer not named: a later dispose
+    /// from any writer removes it.
     Advert(AdvertWire),
+    /// An advert sample and the GUID of the advert writer that sent it (what
+    /// the DDS shell gives): only that writer's dispose removes the entry
+    /// (see the module doc, *Disposal*).
+    AdvertFrom {
+        /// The sample.
+        wire: AdvertWire,
+        /// The advert writer's GUID (the sample's `publication_handle`).
+        sender: [u8; 16],
+    },
     /// A heartbeat sample.
     Heartbeat(HeartbeatWire),
-    /// The advert instance was disposed (the producer left cleanly).
+    /// The advert instance was disposed (the producer left cleanly), by an
+    /// advert writer not named: removes the entry whoever published it.
     Disposed(AdvertKey),
+    /// The advert instance was disposed or unregistered by the advert
+    /// writer `sender`: ignored unless `sender` published the entry's
+    /// current advert.
+    DisposedBy {
+        /// Which instance.
+        key: AdvertKey,
+        /// The advert writer's GUID (the sample's `publication_handle`).
+        sender: [u8; 16],
+    },
     /// Bytes on a vigil topic that did not even decode as a wire struct.
     Malformed {
         /// Where they came from (topic, writer GUID).
@@ -163,6 +194,10 @@ pub struct RegistryStats {
     pub heartbeats: u64,
     /// Stale adverts ignored since the start.
     pub stale: u64,
+    /// Disposes ignored since the start because another advert writer
+    /// published the entry's current advert (a late goodbye of an earlier
+    /// incarnation).
+    pub disposes_ignored: u64,
 }
 
 /// One entry: the latest good advert and what liveness made of it.
@@ -177,6 +212,9 @@ struct Entry {
     /// Lease expiry while reachable, removal time while unreachable.
     deadline: Timestamp,
     last_heartbeat: Option<u64>,
+    /// The advert writer that sent `advert`, when the input said: only its
+    /// dispose removes the entry.
+    sender: Option<[u8; 16]>,
 }
 
 impl Entry {
@@ -217,6 +255,7 @@ pub struct Registry {
     rejected: AtomicU64,
     heartbeats: AtomicU64,
     stale: AtomicU64,
+    disposes_ignored: AtomicU64,
 }
 
 impl Registry {
@@ -231,6 +270,7 @@ impl Registry {
             rejected: AtomicU64::new(0),
             heartbeats: AtomicU64::new(0),
             stale: AtomicU64::new(0),
+            disposes_ignored: AtomicU64::new(0),
         }
     }
 
@@ -255,10 +295,12 @@ impl Registry {
         let now = inner.now;
         let mut changes = Vec::new();
         match input {
-            RegistryInput::Advert(wire) => match Advert::from_wire(&wire) {
-                Ok(advert) => self.advert(&mut inner, advert, now, &mut changes),
-                Err(e) => self.reject(e.to_string(), wire_what(&wire), &mut changes),
-            },
+            RegistryInput::Advert(wire) => {
+                self.advert_wire(&mut inner, &wire, None, now, &mut changes)
+            }
+            RegistryInput::AdvertFrom { wire, sender } => {
+                self.advert_wire(&mut inner, &wire, Some(sender), now, &mut changes)
+            }
             RegistryInput::Heartbeat(wire) => match Heartbeat::from_wire(&wire) {
                 Ok(hb) => self.heartbeat(&mut inner, &hb, now, &mut changes),
                 Err(e) => self.reject(
@@ -267,15 +309,51 @@ impl Registry {
                     &mut changes,
                 ),
             },
-            RegistryInput::Disposed(key) => {
-                if self.entries.contains_key(&key) {
-                    self.remove(&mut inner, &key);
-                    changes.push(RegistryChange::Removed(key));
-                }
+            RegistryInput::Disposed(key) => self.disposed(&mut inner, key, None, &mut changes),
+            RegistryInput::DisposedBy { key, sender } => {
+                self.disposed(&mut inner, key, Some(sender), &mut changes)
             }
             RegistryInput::Malformed { source, error } => self.reject(error, source, &mut changes),
         }
         changes
+    }
+
+    fn advert_wire(
+        &self,
+        inner: &mut Inner,
+        wire: &AdvertWire,
+        sender: Option<[u8; 16]>,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        match Advert::from_wire(wire) {
+            Ok(advert) => self.advert(inner, advert, sender, now, changes),
+            Err(e) => self.reject(e.to_string(), wire_what(wire), changes),
+        }
+    }
+
+    /// A dispose: removes the entry unless another advert writer than
+    /// `sender` published it (both known).
+    fn disposed(
+        &self,
+        inner: &mut Inner,
+        key: AdvertKey,
+        sender: Option<[u8; 16]>,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let Some(publisher) = self.entries.get(&key).map(|e| e.sender) else {
+            return;
+        };
+        if let (Some(sender), Some(publisher)) = (sender, publisher) {
+            if sender != publisher {
+                self.disposes_ignored.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%key, sender = %hex(&sender), publisher = %hex(&publisher),
+                    "dispose from another advert writer than the current advert's ignored");
+                return;
+            }
+        }
+        self.remove(inner, &key);
+        changes.push(RegistryChange::Removed(key));
     }
 
     fn reject(&self, error: String, what: String, changes: &mut Vec<RegistryChange>) {
@@ -288,6 +366,7 @@ impl Registry {
         &self,
         inner: &mut Inner,
         advert: Advert,
+        sender: Option<[u8; 16]>,
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
@@ -301,6 +380,7 @@ impl Registry {
                 last_heard: now,
                 reachable: true,
                 last_heartbeat: None,
+                sender,
             };
             inner
                 .by_producer
@@ -326,8 +406,10 @@ impl Registry {
                 self.reject(error, format!("advert {key}"), changes);
                 return;
             }
-            // A repeat: only a sign of life.
+            // A repeat: only a sign of life (from the writer that sent it
+            // last, should the advert have changed writers).
             let mut entry = old;
+            entry.sender = sender;
             if self.heard(inner, &key, &mut entry, now, changes) {
                 self.reports.add(&entry.advert);
             }
@@ -340,6 +422,7 @@ impl Registry {
             self.reports.remove(&old.advert);
         }
         entry.advert = Arc::new(advert);
+        entry.sender = sender;
         entry.heartbeat_state = None;
         if !same_writer {
             entry.last_heartbeat = None;
@@ -515,6 +598,7 @@ impl Registry {
             rejected: self.rejected.load(Ordering::Relaxed),
             heartbeats: self.heartbeats.load(Ordering::Relaxed),
             stale: self.stale.load(Ordering::Relaxed),
+            disposes_ignored: self.disposes_ignored.load(Ordering::Relaxed),
         }
     }
 
@@ -535,6 +619,10 @@ fn printable(text: &str) -> String {
         .take(64)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+fn hex(guid: &[u8; 16]) -> String {
+    guid.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn wire_what(wire: &AdvertWire) -> String {

@@ -317,9 +317,16 @@ impl Driver {
             tokio::select! {
                 advert = adverts.next() => match advert {
                     Some(Ok(sample)) => {
+                        // The advert writer, so that a late dispose from an
+                        // earlier incarnation's writer cannot remove the
+                        // entry a newer one published (registry, *Disposal*).
+                        let sender = sample.sample_info().writer_guid().to_bytes();
                         let input = match sample.into_value() {
-                            Sample::Value(wire) => RegistryInput::Advert(wire),
-                            Sample::Dispose(key) => RegistryInput::Disposed(AdvertKey::new(key.producer, key.topic)),
+                            Sample::Value(wire) => RegistryInput::AdvertFrom { wire, sender },
+                            Sample::Dispose(key) => RegistryInput::DisposedBy {
+                                key: AdvertKey::new(key.producer, key.topic),
+                                sender,
+                            },
                         };
                         self.apply(input, settled);
                     }
