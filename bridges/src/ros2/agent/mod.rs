@@ -45,9 +45,12 @@ use vigil_discovery::{
     DdsConfig, DdsError, SelectionEvent, Selector, SelectorConfig, VigilParticipant,
 };
 
+mod aggregate;
 mod config;
 mod dds;
+mod live;
 mod proxy;
+mod relay;
 mod runner;
 
 pub use config::{

@@ -14,28 +14,21 @@ use std::time::Duration;
 use futures::stream::{select_all, BoxStream, StreamExt};
 use rustdds::RTPSEntity;
 use tokio::sync::{mpsc, watch};
-use vigil_diag::{Observation, State, Timestamp, Tree};
-use vigil_discovery::{
-    now, offered_qos, Advertiser, AdvertiserConfig, DdsError, Route, Selector, VigilParticipant,
-};
-use vigil_qos::{Quantity, Unit, Value};
+use vigil_diag::{Observation, State, Timestamp};
+use vigil_discovery::{now, DdsError, Selector, VigilParticipant};
 
-use super::config::{AgentConfig, TopicConfig};
-use super::dds::{raw_stream, raw_writer};
-use super::proxy::{
-    hex, identify, node_names, rate_moved, Identity, ProxyShape, RateMeter, Replay, MAX_ITEMS,
-};
+use super::aggregate::Aggregate;
+use super::config::AgentConfig;
+use super::dds::raw_stream;
+use super::live::{Item, Proxy};
+use super::proxy::{hex, identify, node_names, MAX_ITEMS};
+use super::relay::Relay;
 use super::AgentEvent;
-use crate::raw::{RawSample, RawWriter};
-use crate::ros2::msgs::{self, DiagnosticArray, DiagnosticStatus, Time};
-use crate::ros2::publish::{aggregated_array, toplevel_state, PublishPolicy};
+use crate::raw::RawSample;
+use crate::ros2::msgs::{self, DiagnosticArray};
 
 /// How often discovery is polled and timers are looked at.
 const TICK: Duration = Duration::from_millis(50);
-/// The advertised rate is updated at most this often.
-const RATE_UPDATE_EVERY: Duration = Duration::from_secs(1);
-/// The first measured rate is advertised once samples span this long.
-const FIRST_RATE_AFTER: Duration = Duration::from_millis(200);
 /// After `identify_within`, how long a relay waits for proxies to qualify
 /// (a measured rate, a tick, the advert on the wire) before its first
 /// selection.
@@ -49,33 +42,6 @@ fn prefix_of(guid: &[u8; 16]) -> Prefix {
     prefix
 }
 
-/// The last report of one status item of a participant.
-#[derive(Clone, Debug)]
-struct Item {
-    name: String,
-    nodes: Vec<String>,
-    observation: Observation,
-    at: Timestamp,
-}
-
-struct Proxy {
-    topic: usize,
-    ros_topic: String,
-    stale_after: Duration,
-    identity: Identity,
-    shape: ProxyShape,
-    advertiser: Advertiser,
-    meter: RateMeter,
-    replay: Replay,
-    advertised_rate: Option<f64>,
-    rate_updated: Timestamp,
-    last_fresh: Timestamp,
-    /// The state of the last health event.
-    state: State,
-    /// It got worse since `/diagnostics_agg` was last published.
-    got_worse: bool,
-}
-
 enum Writer {
     Pending {
         topic: usize,
@@ -86,14 +52,6 @@ enum Writer {
     Ignored,
 }
 
-struct Relay {
-    ros_topic: String,
-    reads: Vec<usize>,
-    selector: Selector,
-    routes: watch::Receiver<Route>,
-    writer: RawWriter,
-}
-
 pub(super) struct Runner {
     config: AgentConfig,
     proxies_dp: VigilParticipant,
@@ -102,7 +60,7 @@ pub(super) struct Runner {
     items: HashMap<Prefix, Vec<Item>>,
     writers: HashMap<[u8; 16], Writer>,
     relays: Vec<Relay>,
-    publish: Option<(PublishPolicy, RawWriter, RawWriter)>,
+    aggregate: Option<Aggregate>,
     events: mpsc::UnboundedSender<AgentEvent>,
     relayed: BTreeMap<String, u64>,
     dropped: u64,
@@ -123,38 +81,9 @@ impl Runner {
         ];
         let mut built = Vec::new();
         for (index, selector) in relays {
-            let topic = &config.topics[index];
-            let Some(relay) = &topic.relay else { continue };
-            let reads = relay
-                .query
-                .clauses()
-                .iter()
-                .filter_map(|c| config.topics.iter().position(|t| t.dds_topic == c.topic()))
-                .collect();
-            built.push(Relay {
-                ros_topic: relay.ros_topic.clone(),
-                reads,
-                routes: selector.routes(),
-                selector,
-                writer: raw_writer(&proxies_dp, &relay.dds_topic, &topic.dds_type)?,
-            });
+            built.extend(Relay::new(&config, index, selector, &proxies_dp)?);
         }
-        let publish = match config.publish_rate.and_then(PublishPolicy::new) {
-            Some(policy) => Some((
-                policy,
-                raw_writer(
-                    &proxies_dp,
-                    "rt/diagnostics_agg",
-                    msgs::DIAGNOSTIC_ARRAY_TYPE,
-                )?,
-                raw_writer(
-                    &proxies_dp,
-                    "rt/diagnostics_toplevel_state",
-                    msgs::DIAGNOSTIC_STATUS_TYPE,
-                )?,
-            )),
-            None => None,
-        };
+        let aggregate = Aggregate::new(&proxies_dp, config.publish_rate)?;
         Ok(Runner {
             config,
             proxies_dp,
@@ -163,7 +92,7 @@ impl Runner {
             items: HashMap::new(),
             writers: HashMap::new(),
             relays: built,
-            publish,
+            aggregate,
             events,
             relayed: BTreeMap::new(),
             dropped: 0,
@@ -299,18 +228,12 @@ impl Runner {
             }
         }
         for relay in &mut self.relays {
-            if !relay.reads.contains(&topic) {
-                continue;
-            }
-            let active = relay.routes.borrow().active.clone();
-            let Some(active) = active.filter(|a| a.writer_guid == guid) else {
-                continue;
-            };
-            match relay.writer.write(sample.value().clone()) {
-                Ok(()) => *self.relayed.entry(active.producer).or_default() += 1,
-                Err(error) => {
+            match relay.forward(topic, &guid, sample.value()) {
+                None => {}
+                Some((producer, Ok(()))) => *self.relayed.entry(producer).or_default() += 1,
+                Some((producer, Err(error))) => {
                     self.dropped += 1;
-                    tracing::warn!(producer = %active.producer, %error, "sample not relayed");
+                    tracing::warn!(%producer, %error, "sample not relayed");
                 }
             }
         }
@@ -388,6 +311,27 @@ impl Runner {
             self.emit(event);
         }
         self.publish_diagnostics(at);
+    }
+
+    fn publish_diagnostics(&mut self, at: Timestamp) {
+        let Some(aggregate) = self.aggregate.as_mut() else {
+            return;
+        };
+        let proxies: Vec<&Proxy> = self
+            .writers
+            .values()
+            .filter_map(|w| match w {
+                Writer::Proxied(p) => Some(p.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if aggregate.publish(&proxies, at) {
+            for writer in self.writers.values_mut() {
+                if let Writer::Proxied(p) = writer {
+                    p.got_worse = false;
+                }
+            }
+        }
     }
 
     /// New writers of watched topics become pending; vanished ones are
@@ -507,7 +451,26 @@ impl Runner {
                 continue;
             }
             let identity = identity.unique(|id| self.id_taken(topic, id));
-            match self.start_proxy(topic, identity, guid, at) {
+            let qos = self
+                .watch_dp
+                .dds()
+                .discovered_writers()
+                .into_iter()
+                .find(|d| d.publication_topic_data.key.to_bytes() == guid)
+                .map(|d| d.publication_topic_data.qos());
+            let items = self.items.get(&prefix_of(&guid)).into_iter().flatten();
+            let started = Proxy::start(
+                &self.proxies_dp,
+                topic,
+                config,
+                identity,
+                guid,
+                qos,
+                items,
+                self.config.diagnostics_timeout,
+                at,
+            );
+            match started {
                 Ok(proxy) => {
                     self.emit(AgentEvent::Proxy {
                         topic: config.ros_topic.clone(),
@@ -553,133 +516,6 @@ impl Runner {
         })
     }
 
-    fn start_proxy(
-        &self,
-        topic_index: usize,
-        identity: Identity,
-        guid: [u8; 16],
-        at: Timestamp,
-    ) -> Result<Proxy, String> {
-        let topic: &TopicConfig = &self.config.topics[topic_index];
-        let mut shape = ProxyShape::new(
-            &identity.id,
-            topic.stale_after,
-            topic.min_rate,
-            self.config.diagnostics_timeout,
-        )
-        .map_err(|e| e.to_string())?;
-        // What the node already said, its items and their last reports.
-        let mut replay = Replay::default();
-        for item in self.items.get(&prefix_of(&guid)).into_iter().flatten() {
-            if item_belongs(item, &identity) {
-                let path = shape.item(&item.name);
-                shape.add_item(path.clone());
-                replay.remember(&path, item.observation, item.at);
-            }
-        }
-        let mut tree = Tree::build(&shape.spec()).map_err(|e| e.to_string())?;
-        for (path, observation, when) in replay.events() {
-            tree.observe(&path, observation, when)
-                .map_err(|e| e.to_string())?;
-        }
-        tree.tick(at);
-        let qos = self
-            .watch_dp
-            .dds()
-            .discovered_writers()
-            .into_iter()
-            .find(|d| d.publication_topic_data.key.to_bytes() == guid)
-            .map(|d| offered_qos(&d.publication_topic_data.qos()));
-        let mut declaration = AdvertiserConfig::new(
-            identity.id.clone(),
-            topic.dds_topic.clone(),
-            topic.dds_type.clone(),
-            guid,
-        )
-        .with_capabilities(topic.capabilities_of(identity.node.as_deref()))
-        .with_tree(tree, Some(shape.root().clone()));
-        if let Some(qos) = qos {
-            declaration = declaration.with_qos(qos);
-        }
-        let advertiser =
-            Advertiser::start(&self.proxies_dp, declaration).map_err(|e| e.to_string())?;
-        let state = advertiser
-            .health(shape.root())
-            .map_or(State::Unknown, |h| h.state);
-        Ok(Proxy {
-            topic: topic_index,
-            ros_topic: topic.ros_topic.clone(),
-            identity,
-            shape,
-            advertiser,
-            meter: RateMeter::default(),
-            replay,
-            advertised_rate: None,
-            rate_updated: at,
-            last_fresh: Timestamp::ZERO,
-            state,
-            got_worse: false,
-            stale_after: topic.stale_after,
-        })
-    }
-
-    fn publish_diagnostics(&mut self, at: Timestamp) {
-        let proxies: Vec<&Proxy> = self
-            .writers
-            .values()
-            .filter_map(|w| match w {
-                Writer::Proxied(p) => Some(p.as_ref()),
-                _ => None,
-            })
-            .collect();
-        let Some((policy, agg, toplevel)) = self.publish.as_mut() else {
-            return;
-        };
-        if proxies.is_empty() {
-            return;
-        }
-        let worse = proxies.iter().any(|p| p.got_worse);
-        let due = policy.due(&[], at);
-        if !(worse || due) {
-            return;
-        }
-        let stamp = Time::from_unix_nanos(vigil_discovery::unix_now_ns());
-        let mut array = DiagnosticArray::default();
-        let mut top: Option<DiagnosticStatus> = None;
-        for proxy in &proxies {
-            let Some((part, state)) = proxy
-                .advertiser
-                .with_tree(|tree| (aggregated_array(tree, stamp), toplevel_state(tree)))
-            else {
-                continue;
-            };
-            array.header = part.header;
-            array.status.extend(part.status);
-            if top.as_ref().is_none_or(|t| state.level > t.level) {
-                top = Some(state);
-            }
-        }
-        for (writer, bytes) in [
-            (&mut *agg, msgs::encode(&array)),
-            (
-                &mut *toplevel,
-                top.map(|t| msgs::encode(&t)).unwrap_or_default(),
-            ),
-        ] {
-            let Some(sample) = RawSample::from_encapsulated(&bytes) else {
-                continue;
-            };
-            if let Err(error) = writer.write(sample) {
-                tracing::warn!(?error, "diagnostics not published");
-            }
-        }
-        for writer in self.writers.values_mut() {
-            if let Writer::Proxied(p) = writer {
-                p.got_worse = false;
-            }
-        }
-    }
-
     async fn shutdown(mut self) {
         for relay in self.relays.drain(..) {
             relay.selector.shutdown().await;
@@ -693,133 +529,5 @@ impl Runner {
             })
             .collect();
         futures::future::join_all(withdrawals).await;
-    }
-}
-
-/// Whether a status item speaks for a proxy's node: every item of its
-/// participant when the node is unknown.
-fn item_belongs(item: &Item, identity: &Identity) -> bool {
-    match &identity.node {
-        None => true,
-        Some(node) => item.nodes.iter().any(|n| n == node),
-    }
-}
-
-impl Proxy {
-    /// A sample arrived: feed the stream leaves.
-    fn on_sample(&mut self, at: Timestamp) -> Option<AgentEvent> {
-        self.meter.record(at);
-        // The heartbeat leaf only needs a beat well inside its timeout; one
-        // per sample would re-evaluate the advert at the full data rate.
-        if at.saturating_since(self.last_fresh) >= self.stale_after / 8 {
-            self.last_fresh = at;
-            let fresh = self.shape.fresh();
-            self.observe(&fresh, Observation::Heartbeat, at);
-            self.replay.remember(&fresh, Observation::Heartbeat, at);
-        }
-        self.health_event()
-    }
-
-    /// A status item of its participant: a new leaf, or a new report.
-    fn on_item(&mut self, item: &Item) -> Option<AgentEvent> {
-        if !item_belongs(item, &self.identity) {
-            return None;
-        }
-        let path = self.shape.item(&item.name);
-        let known = self.shape.has_item(&path);
-        if !known && !self.shape.add_item(path.clone()) {
-            return None;
-        }
-        self.replay.remember(&path, item.observation, item.at);
-        if !known {
-            if let Err(reason) = self.rebuild(item.at) {
-                tracing::warn!(producer = %self.identity.id, %reason, "proxy tree not grown");
-            }
-        } else {
-            self.observe(&path, item.observation, item.at);
-        }
-        self.health_event()
-    }
-
-    /// The tree with a new leaf, fed what the old one was fed.
-    fn rebuild(&mut self, at: Timestamp) -> Result<(), String> {
-        let mut tree = Tree::build(&self.shape.spec()).map_err(|e| e.to_string())?;
-        for (path, observation, when) in self.replay.events() {
-            tree.observe(&path, observation, when)
-                .map_err(|e| e.to_string())?;
-        }
-        tree.tick(at);
-        self.advertiser
-            .replace_tree(tree)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    fn observe(&mut self, path: &vigil_diag::Path, observation: Observation, _at: Timestamp) {
-        if let Err(error) = self.advertiser.observe(path, observation) {
-            tracing::warn!(producer = %self.identity.id, %error, "proxy observation refused");
-        }
-    }
-
-    /// Timers: the advertised rate, and states that changed with time.
-    fn on_tick(&mut self, at: Timestamp) -> Option<AgentEvent> {
-        let measured = self
-            .meter
-            .hz()
-            .filter(|_| self.meter.span() >= FIRST_RATE_AFTER);
-        if let (Some(path), Some(hz)) = (self.shape.rate(), measured) {
-            self.observe(&path, Observation::Value(hz), at);
-            self.replay.remember(&path, Observation::Value(hz), at);
-        }
-        if let Some(hz) = self.meter.hz() {
-            // The first rate as soon as it means something (a proxy without
-            // `rate` fails every query that asks for one), then at most
-            // once a period.
-            let due = match self.advertised_rate {
-                None => self.meter.span() >= FIRST_RATE_AFTER,
-                Some(_) => at.saturating_since(self.rate_updated) >= RATE_UPDATE_EVERY,
-            };
-            if due && rate_moved(self.advertised_rate, hz) {
-                self.rate_updated = at;
-                let rounded = (hz * 10.0).round() / 10.0;
-                let value = Quantity::new(rounded, Some(Unit::Hertz)).map(Value::Number);
-                match value.map_err(|e| e.to_string()).and_then(|v| {
-                    self.advertiser
-                        .set_capability("rate", v)
-                        .map_err(|e| e.to_string())
-                }) {
-                    Ok(()) => self.advertised_rate = Some(rounded),
-                    Err(reason) => {
-                        tracing::warn!(producer = %self.identity.id, %reason, "measured rate not advertised")
-                    }
-                }
-            }
-        }
-        self.health_event()
-    }
-
-    /// An event when the advertised state changed since the last one.
-    fn health_event(&mut self) -> Option<AgentEvent> {
-        let health = self.advertiser.health(self.shape.root())?;
-        if health.state == self.state {
-            return None;
-        }
-        let old = std::mem::replace(&mut self.state, health.state);
-        // As `PublishPolicy` ranks states: a worse one is published at once.
-        self.got_worse |= health.state > old;
-        let cause = self
-            .advertiser
-            .with_tree(|tree| {
-                tree.explain(self.shape.root(), now())
-                    .map(|e| e.to_string())
-            })
-            .flatten();
-        Some(AgentEvent::Health {
-            topic: self.ros_topic.clone(),
-            producer: self.identity.id.clone(),
-            state: health.state.to_string(),
-            reason: health.reason.map(|r| r.to_string()),
-            cause,
-        })
     }
 }
