@@ -248,12 +248,22 @@ impl RawWriter {
 
     /// Writes `sample` in its own encoding.
     pub fn write(&mut self, sample: RawSample) -> Result<(), RawWriteError> {
+        self.write_stamped(sample, None)
+    }
+
+    /// Writes `sample` in its own encoding with this source timestamp
+    /// (`None`: none is sent).
+    pub fn write_stamped(
+        &mut self,
+        sample: RawSample,
+        timestamp: Option<rustdds::Timestamp>,
+    ) -> Result<(), RawWriteError> {
         let refused = |e: String| RawWriteError::Dds(e);
         match sample.writable_encoding() {
             None => Err(RawWriteError::Encoding(sample.encoding)),
             Some(RawEncoding::CdrLe) => self
                 .cdr
-                .write(sample, None)
+                .write(sample, timestamp)
                 .map_err(|e| refused(format!("{e:?}"))),
             Some(RawEncoding::Cdr2Le) => {
                 let writer = match &mut self.cdr2 {
@@ -268,7 +278,7 @@ impl RawWriter {
                     ),
                 };
                 writer
-                    .write(sample, None)
+                    .write(sample, timestamp)
                     .map_err(|e| refused(format!("{e:?}")))
             }
         }
@@ -356,20 +366,35 @@ pub(crate) struct RawKeyedReader;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawKeyedDecoder;
 
+/// GUID (or any) bytes as lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The big-endian representation ids, in both numberings rustdds knows
+/// (DDS-XTypes 1.3 §7.6.3.1.2: `00 00` CDR_BE, `00 02` PL_CDR_BE, `00 06`
+/// XCDR2_BE, `00 08` D_CDR2_BE, `00 0a` PL_XCDR2_BE; and the older
+/// `00 10`, `00 12`, `00 14`). Every one of them has its low bit clear.
+// Only the Zenoh bridge reads keyed topics raw so far.
+#[cfg_attr(not(feature = "zenoh"), allow(dead_code))]
+const BIG_ENDIAN: &[RepresentationIdentifier] = &[
+    RepresentationIdentifier::CDR_BE,
+    RepresentationIdentifier::PL_CDR_BE,
+    RepresentationIdentifier::XCDR2_BE,
+    RepresentationIdentifier::D_CDR2_BE,
+    RepresentationIdentifier::PL_XCDR2_BE,
+    RepresentationIdentifier::CDR2_BE,
+    RepresentationIdentifier::PL_CDR2_BE,
+    RepresentationIdentifier::D_CDR_BE,
+];
+
 /// The leading CDR string of `bytes` (a u32 length that counts the
 /// terminating NUL, in the byte order of `encoding`, then the bytes and the
 /// NUL), or an empty string when `bytes` does not start with one.
 // Only the Zenoh bridge reads keyed topics raw so far.
 #[cfg_attr(not(feature = "zenoh"), allow(dead_code))]
 fn leading_string(bytes: &[u8], encoding: RepresentationIdentifier) -> String {
-    let big_endian = [
-        RepresentationIdentifier::CDR_BE,
-        RepresentationIdentifier::PL_CDR_BE,
-        RepresentationIdentifier::CDR2_BE,
-        RepresentationIdentifier::PL_CDR2_BE,
-        RepresentationIdentifier::D_CDR_BE,
-    ]
-    .contains(&encoding);
+    let big_endian = BIG_ENDIAN.contains(&encoding);
     let Some((length, rest)) = bytes.split_first_chunk::<4>() else {
         return String::new();
     };
@@ -486,6 +511,21 @@ mod tests {
     }
 
     #[test]
+    fn big_endian_is_every_accepted_id_with_its_low_bit_clear() {
+        for &id in ACCEPTED {
+            let low_bit_clear = id.to_bytes()[1] & 1 == 0;
+            assert_eq!(BIG_ENDIAN.contains(&id), low_bit_clear, "{id:?}");
+        }
+        assert_eq!(BIG_ENDIAN.len(), ACCEPTED.len() / 2);
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
     fn the_string_key_is_the_cdr_of_a_string() {
         let encoded = cdr::serialize::<_, _, cdr::CdrLe>(&"imu_a", cdr::Infinite).unwrap();
         // cdr adds its own 4-byte encapsulation header.
@@ -504,6 +544,19 @@ mod tests {
             leading_string(&be[4..], RepresentationIdentifier::CDR_BE),
             "imu_b"
         );
+        // Every big-endian encoding reads the length big endian.
+        for &id in BIG_ENDIAN {
+            assert_eq!(leading_string(&be[4..], id), "imu_b", "{id:?}");
+            assert_ne!(leading_string(&body[4..], id), "imu_a", "{id:?}");
+        }
+        for id in [
+            RepresentationIdentifier::XCDR2_LE,
+            RepresentationIdentifier::D_CDR2_LE,
+            RepresentationIdentifier::PL_XCDR2_LE,
+            RepresentationIdentifier::PL_CDR_LE,
+        ] {
+            assert_eq!(leading_string(&body[4..], id), "imu_a", "{id:?}");
+        }
         // Lengths past the end, no NUL, not UTF-8, too short: empty key.
         for bad in [
             &[0xff, 0xff, 0xff, 0x7f, b'a'][..],

@@ -4,13 +4,16 @@
 //! # Who a writer is
 //!
 //! DDS discovery gives a writer's GUID, topic and type, not the ROS node
-//! that owns it. The node names itself in `/diagnostics`: diagnostic_updater
-//! names statuses `NODE: task` and most drivers set `hardware_id`. Both come
-//! from the same DDS participant as the node's data writers, so the agent
-//! learns node names per participant (GUID prefix) from the statuses it
-//! reads ([`node_names`]) and names a writer after its participant's node
-//! ([`identify`]). A writer whose participant says nothing within the
-//! config's `identify_within` is advertised under its GUID.
+//! that owns it. rmw says it on `ros_discovery_info` (writer GUIDs per node
+//! of each participant): that comes first, and is the only way to tell
+//! apart the nodes of one process (a component container: one participant
+//! since Foxy). Failing that, the node names itself in `/diagnostics`:
+//! diagnostic_updater names statuses `NODE: task` and most drivers set
+//! `hardware_id`; both come from the same DDS participant as the node's
+//! data writers, so the agent learns node names per participant (GUID
+//! prefix) from the statuses it reads ([`node_names`]) and names a writer
+//! after its participant's node ([`identify`]). A writer named by neither
+//! within the config's `identify_within` is advertised under its GUID.
 //!
 //! # The proxy's tree
 //!
@@ -120,10 +123,7 @@ impl Identity {
     }
 }
 
-/// GUID bytes as lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::raw::hex;
 
 /// The tree of one proxy, as leaves are added.
 #[derive(Clone, Debug)]
