@@ -259,3 +259,50 @@ fn a_silent_writer_goes_stale_and_the_trees_are_published_as_diagnostics_agg() {
         "{back}"
     );
 }
+
+#[test]
+fn nodes_sharing_one_participant_are_told_apart_by_ros_discovery_info() {
+    let domain = 58;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&dir);
+    let domain_text = domain.to_string();
+    // A component container: imu_a and imu_b in one process, one DDS
+    // participant, and diagnostics that name no hardware apart.
+    let args = [
+        "--domain",
+        &domain_text,
+        "--nodes",
+        "imu_a,imu_b",
+        "--rate",
+        "50",
+    ];
+    let mut container = Proc::python_peer("container", "cyclone_container.py", &args, &env());
+    let ready = container.wait_for(PATIENCE, |v| v["event"] == "ready");
+    let mut best = reader(domain, "rt/imu/data/best", "imu");
+    let mut agent = agent(domain, &config);
+
+    for node in ["imu_a", "imu_b"] {
+        let up = agent.wait_seen(PATIENCE, |v| proxy_up(v, node));
+        assert_eq!(up["cause"], "named by ros_discovery_info", "{up}");
+        assert_eq!(
+            up["writer"], ready["nodes"][node]["imu_writer"],
+            "{node} is its own writer: {up}"
+        );
+    }
+    agent.wait_seen(PATIENCE, |v| relay_selected(v, "imu_a"));
+    best.wait_for(PATIENCE, |v| v["event"] == "sample" && v["node"] == "imu_a");
+
+    // Each node's status reaches its own proxy only.
+    let mark = agent.mark();
+    container.send("level imu_a 2");
+    agent.wait_since(mark, PATIENCE, |v| health(v, "imu_a", "FAILED"));
+    agent.wait_since(mark, PATIENCE, |v| relay_selected(v, "imu_b"));
+    best.wait_for(PATIENCE, |v| v["event"] == "sample" && v["node"] == "imu_b");
+    assert!(
+        !agent.seen[mark..]
+            .iter()
+            .any(|v| health(v, "imu_b", "FAILED")),
+        "imu_b stays OK: {:?}",
+        &agent.seen[mark..]
+    );
+}

@@ -17,6 +17,8 @@
 //!   routing of incoming statuses to tree leaves ([`Analyzers`]).
 //! - `ros2::publish`: the tree as `/diagnostics_agg` and
 //!   `/diagnostics_toplevel_state`, and when to publish ([`PublishPolicy`]).
+//! - `ros2::discovery_info`: rmw's `ros_discovery_info`, which node owns
+//!   which writer ([`decode_discovery_info`]).
 //! - `ros2::agent`: `vigil agent` ([`Agent`], [`AgentConfig`]): proxy
 //!   adverts for the writers of unmodified ROS 2 nodes (measured rate,
 //!   staleness, their `/diagnostics`) and a raw relay of the best one.
@@ -45,6 +47,10 @@ pub use raw::{
 pub use ros2::agent::{
     Agent, AgentConfig, AgentEvent, ConfigError, ConfigProblem, ProducerConfig, RelayConfig,
     TopicConfig,
+};
+pub use ros2::discovery_info::{
+    decode as decode_discovery_info, DiscoveryInfoError, NodeEntities, ParticipantEntities,
+    DISCOVERY_INFO_TOPIC, DISCOVERY_INFO_TYPE,
 };
 pub use ros2::ingest::{
     sanitize_label, Analyzers, ImportError, ImportProblem, ImportProblemKind, Mapping, MappingKind,

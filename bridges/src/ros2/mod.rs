@@ -3,6 +3,7 @@
 //! sits on top.
 
 pub(crate) mod agent;
+pub(crate) mod discovery_info;
 pub(crate) mod ingest;
 pub(crate) mod msgs;
 pub(crate) mod naming;

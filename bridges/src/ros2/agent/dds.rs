@@ -56,7 +56,33 @@ pub(super) fn raw_stream(
     type_name: &str,
     reliable: bool,
 ) -> Result<RawStream, DdsError> {
-    let qos = ros_qos(reliable);
+    raw_stream_with(participant, name, type_name, ros_qos(reliable))
+}
+
+/// A raw reader of `ros_discovery_info`: reliable and transient-local, as
+/// rmw writes it, so the mapping of nodes already running arrives at once.
+pub(super) fn discovery_info_stream(participant: &VigilParticipant) -> Result<RawStream, DdsError> {
+    let qos = QosPolicyBuilder::new()
+        .reliability(Reliability::Reliable {
+            max_blocking_time: rustdds::Duration::ZERO,
+        })
+        .durability(Durability::TransientLocal)
+        .history(History::KeepLast { depth: 1 })
+        .build();
+    raw_stream_with(
+        participant,
+        crate::ros2::discovery_info::DISCOVERY_INFO_TOPIC,
+        crate::ros2::discovery_info::DISCOVERY_INFO_TYPE,
+        qos,
+    )
+}
+
+fn raw_stream_with(
+    participant: &VigilParticipant,
+    name: &str,
+    type_name: &str,
+    qos: QosPolicies,
+) -> Result<RawStream, DdsError> {
     let topic = ros_topic(participant, name, type_name, &qos)?;
     let reader = participant
         .subscriber()

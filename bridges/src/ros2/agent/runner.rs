@@ -19,12 +19,13 @@ use vigil_discovery::{now, DdsError, Selector, VigilParticipant};
 
 use super::aggregate::Aggregate;
 use super::config::AgentConfig;
-use super::dds::raw_stream;
+use super::dds::{discovery_info_stream, raw_stream};
 use super::live::{Item, Proxy};
 use super::proxy::{hex, identify, node_names, MAX_ITEMS};
 use super::relay::Relay;
 use super::AgentEvent;
 use crate::raw::RawSample;
+use crate::ros2::discovery_info::decode as decode_discovery_info;
 use crate::ros2::msgs::{self, DiagnosticArray};
 
 /// How often discovery is polled and timers are looked at.
@@ -33,6 +34,10 @@ const TICK: Duration = Duration::from_millis(50);
 /// (a measured rate, a tick, the advert on the wire) before its first
 /// selection.
 pub(super) const FIRST_SELECTION_AFTER: Duration = Duration::from_millis(500);
+
+/// At most this many writers of one participant are named from
+/// `ros_discovery_info`.
+const MAX_WRITERS_PER_PARTICIPANT: usize = 4096;
 
 type Prefix = [u8; 12];
 
@@ -58,6 +63,8 @@ pub(super) struct Runner {
     watch_dp: VigilParticipant,
     own: [Prefix; 2],
     items: HashMap<Prefix, Vec<Item>>,
+    /// Writer GUID → its node's name, from `ros_discovery_info`.
+    writer_nodes: HashMap<[u8; 16], String>,
     writers: HashMap<[u8; 16], Writer>,
     relays: Vec<Relay>,
     aggregate: Option<Aggregate>,
@@ -90,6 +97,7 @@ impl Runner {
             watch_dp,
             own,
             items: HashMap::new(),
+            writer_nodes: HashMap::new(),
             writers: HashMap::new(),
             relays: built,
             aggregate,
@@ -129,6 +137,15 @@ impl Runner {
                 return;
             }
         };
+        let mut discovery_info = match discovery_info_stream(&self.watch_dp) {
+            Ok(s) => s,
+            Err(error) => {
+                self.emit(AgentEvent::Error {
+                    reason: error.to_string(),
+                });
+                return;
+            }
+        };
         self.emit(AgentEvent::Ready {
             topics: self
                 .config
@@ -151,6 +168,10 @@ impl Runner {
                         self.on_diagnostics(writer, sample.into_value());
                     }
                     Err(error) => self.reject("diagnostics", "?", format!("{error:?}")),
+                },
+                Some(sample) = discovery_info.next() => match sample {
+                    Ok(sample) => self.on_discovery_info(sample.into_value()),
+                    Err(error) => self.reject("ros_discovery_info", "?", format!("{error:?}")),
                 },
                 _ = tick.tick() => {
                     self.on_tick();
@@ -280,6 +301,29 @@ impl Runner {
         }
     }
 
+    /// A participant's nodes and their writers, from rmw: replaces what it
+    /// said before.
+    fn on_discovery_info(&mut self, sample: RawSample) {
+        let info = match decode_discovery_info(&sample.to_encapsulated()) {
+            Ok(info) => info,
+            Err(error) => return self.reject("ros_discovery_info", "?", error.to_string()),
+        };
+        let prefix = prefix_of(&info.participant);
+        self.writer_nodes
+            .retain(|guid, _| prefix_of(guid) != prefix);
+        // Only the participant's own writers (a GUID of another participant
+        // is not its to name), and not more than a participant could have.
+        let own = info
+            .nodes
+            .iter()
+            .flat_map(|node| node.writers.iter().map(move |w| (*w, &node.name)))
+            .filter(|(writer, _)| prefix_of(writer) == prefix)
+            .take(MAX_WRITERS_PER_PARTICIPANT);
+        for (writer, name) in own {
+            self.writer_nodes.insert(writer, name.clone());
+        }
+    }
+
     /// Keeps the latest report of a status item; false when the
     /// participant already has [`MAX_ITEMS`] others (then it is ignored,
     /// here and in the proxies' trees).
@@ -387,6 +431,8 @@ impl Runner {
         }
         // What participants that left said is of no more use.
         self.items.retain(|prefix, _| participants.contains(prefix));
+        self.writer_nodes
+            .retain(|guid, _| participants.contains(&prefix_of(guid)));
     }
 
     /// Withdraws a proxy: the event now; the dispose and the wait for its
@@ -423,22 +469,27 @@ impl Runner {
             })
             .collect();
         for (guid, topic, since) in pending {
-            let nodes: Vec<String> = self
-                .items
-                .get(&prefix_of(&guid))
-                .map(|items| {
-                    let mut names: Vec<String> = Vec::new();
-                    for name in items.iter().flat_map(|i| i.nodes.iter()) {
-                        if !names.contains(name) {
-                            names.push(name.clone());
+            // rmw's own word first; the node's diagnostics otherwise.
+            let named_by_rmw = self.writer_nodes.contains_key(&guid);
+            let nodes: Vec<String> = match self.writer_nodes.get(&guid) {
+                Some(node) => vec![node.clone()],
+                None => self
+                    .items
+                    .get(&prefix_of(&guid))
+                    .map(|items| {
+                        let mut names: Vec<String> = Vec::new();
+                        for name in items.iter().flat_map(|i| i.nodes.iter()) {
+                            if !names.contains(name) {
+                                names.push(name.clone());
+                            }
                         }
-                    }
-                    names
-                })
-                .unwrap_or_default();
+                        names
+                    })
+                    .unwrap_or_default(),
+            };
             let config = &self.config.topics[topic];
             let configured: Vec<&str> = config.producers.iter().map(|p| p.node.as_str()).collect();
-            let give_up = at.saturating_since(since) >= self.config.identify_within;
+            let give_up = named_by_rmw || at.saturating_since(since) >= self.config.identify_within;
             let Some(identity) = identify(&nodes, &configured, &guid, give_up) else {
                 continue;
             };
@@ -478,7 +529,9 @@ impl Runner {
                         node: proxy.identity.node.clone(),
                         writer: hex(&guid),
                         state: "up",
-                        cause: if proxy.identity.node.is_some() {
+                        cause: if named_by_rmw {
+                            "named by ros_discovery_info".to_owned()
+                        } else if proxy.identity.node.is_some() {
                             "named by its node's diagnostics".to_owned()
                         } else {
                             "its node did not name itself in time: advertised by GUID".to_owned()
