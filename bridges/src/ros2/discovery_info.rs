@@ -161,7 +161,7 @@ mod tests {
         let mut out = vec![0, 1, 0, 0];
         let body_at = out.len();
         let align = |out: &mut Vec<u8>| {
-            while (out.len() - body_at) % 4 != 0 {
+            while !(out.len() - body_at).is_multiple_of(4) {
                 out.push(0);
             }
         };

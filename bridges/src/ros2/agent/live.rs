@@ -65,7 +65,7 @@ impl Proxy {
         topic: &TopicConfig,
         identity: Identity,
         guid: [u8; 16],
-        qos: Option<rustdds::QosPolicies>,
+        qos: &rustdds::QosPolicies,
         items: impl Iterator<Item = &'i Item>,
         item_timeout: Duration,
         at: Timestamp,
@@ -92,17 +92,15 @@ impl Proxy {
                 .map_err(|e| e.to_string())?;
         }
         tree.tick(at);
-        let mut declaration = AdvertiserConfig::new(
+        let declaration = AdvertiserConfig::new(
             identity.id.clone(),
             topic.dds_topic.clone(),
             topic.dds_type.clone(),
             guid,
         )
         .with_capabilities(topic.capabilities_of(identity.node.as_deref()))
-        .with_tree(tree, Some(shape.root().clone()));
-        if let Some(qos) = qos {
-            declaration = declaration.with_qos(offered_qos(&qos));
-        }
+        .with_tree(tree, Some(shape.root().clone()))
+        .with_qos(offered_qos(qos));
         let advertiser = Advertiser::start(participant, declaration).map_err(|e| e.to_string())?;
         let state = advertiser
             .health(shape.root())

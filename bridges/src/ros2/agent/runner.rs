@@ -28,8 +28,10 @@ use crate::raw::RawSample;
 use crate::ros2::discovery_info::decode as decode_discovery_info;
 use crate::ros2::msgs::{self, DiagnosticArray};
 
-/// How often discovery is polled and timers are looked at.
+/// How often timers are looked at.
 const TICK: Duration = Duration::from_millis(50);
+/// DDS discovery is polled every this many ticks (250 ms).
+const DISCOVER_EVERY_TICKS: u64 = 5;
 /// After `identify_within`, how long a relay waits for proxies to qualify
 /// (a measured rate, a tick, the advert on the wire) before its first
 /// selection.
@@ -51,6 +53,8 @@ enum Writer {
     Pending {
         topic: usize,
         since: Timestamp,
+        /// What it offers, as discovery announced it.
+        qos: Box<rustdds::QosPolicies>,
     },
     Proxied(Box<Proxy>),
     /// Wrong type for its topic: reported once, then ignored.
@@ -65,6 +69,7 @@ pub(super) struct Runner {
     items: HashMap<Prefix, Vec<Item>>,
     /// Writer GUID → its node's name, from `ros_discovery_info`.
     writer_nodes: HashMap<[u8; 16], String>,
+    ticks: u64,
     writers: HashMap<[u8; 16], Writer>,
     relays: Vec<Relay>,
     aggregate: Option<Aggregate>,
@@ -98,6 +103,7 @@ impl Runner {
             own,
             items: HashMap::new(),
             writer_nodes: HashMap::new(),
+            ticks: 0,
             writers: HashMap::new(),
             relays: built,
             aggregate,
@@ -343,7 +349,13 @@ impl Runner {
 
     fn on_tick(&mut self) {
         let at = now();
-        self.discover(at);
+        // rustdds's snapshot copies every writer of the domain: four times
+        // a second is soon enough to see one come or go (staleness, not
+        // discovery, is what reroutes within a tick).
+        self.ticks += 1;
+        if self.ticks % DISCOVER_EVERY_TICKS == 1 || DISCOVER_EVERY_TICKS == 1 {
+            self.discover(at);
+        }
         self.identify_pending(at);
         let mut events = Vec::new();
         for writer in self.writers.values_mut() {
@@ -415,8 +427,14 @@ impl Runner {
                 self.writers.insert(guid, Writer::Ignored);
                 continue;
             }
-            self.writers
-                .insert(guid, Writer::Pending { topic, since: at });
+            self.writers.insert(
+                guid,
+                Writer::Pending {
+                    topic,
+                    since: at,
+                    qos: Box::new(publication.qos()),
+                },
+            );
         }
         let gone: Vec<[u8; 16]> = self
             .writers
@@ -460,15 +478,17 @@ impl Runner {
     }
 
     fn identify_pending(&mut self, at: Timestamp) {
-        let pending: Vec<([u8; 16], usize, Timestamp)> = self
+        let pending: Vec<([u8; 16], usize, Timestamp, rustdds::QosPolicies)> = self
             .writers
             .iter()
             .filter_map(|(g, w)| match w {
-                Writer::Pending { topic, since } => Some((*g, *topic, *since)),
+                Writer::Pending { topic, since, qos } => {
+                    Some((*g, *topic, *since, (**qos).clone()))
+                }
                 _ => None,
             })
             .collect();
-        for (guid, topic, since) in pending {
+        for (guid, topic, since, qos) in pending {
             // rmw's own word first; the node's diagnostics otherwise.
             let named_by_rmw = self.writer_nodes.contains_key(&guid);
             let nodes: Vec<String> = match self.writer_nodes.get(&guid) {
@@ -502,13 +522,6 @@ impl Runner {
                 continue;
             }
             let identity = identity.unique(|id| self.id_taken(topic, id));
-            let qos = self
-                .watch_dp
-                .dds()
-                .discovered_writers()
-                .into_iter()
-                .find(|d| d.publication_topic_data.key.to_bytes() == guid)
-                .map(|d| d.publication_topic_data.qos());
             let items = self.items.get(&prefix_of(&guid)).into_iter().flatten();
             let started = Proxy::start(
                 &self.proxies_dp,
@@ -516,7 +529,7 @@ impl Runner {
                 config,
                 identity,
                 guid,
-                qos,
+                &qos,
                 items,
                 self.config.diagnostics_timeout,
                 at,
