@@ -353,7 +353,7 @@ impl Runner {
         // a second is soon enough to see one come or go (staleness, not
         // discovery, is what reroutes within a tick).
         self.ticks += 1;
-        if self.ticks % DISCOVER_EVERY_TICKS == 1 || DISCOVER_EVERY_TICKS == 1 {
+        if (self.ticks - 1).is_multiple_of(DISCOVER_EVERY_TICKS) {
             self.discover(at);
         }
         self.identify_pending(at);
