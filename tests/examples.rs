@@ -19,6 +19,7 @@ fn check(name: &str) -> Option<(Vec<&'static str>, i32)> {
         "vehicle.tree.yaml" => (vec!["tree", "check", "{file}"], 0),
         "broken.tree.yaml" => (vec!["tree", "check", "{file}"], 2),
         "ros_bad_analyzers.yaml" => (vec!["ros", "import-aggregator", "{file}"], 2),
+        "imu_analyzers.yaml" => (vec!["ros", "import-aggregator", "{file}"], 0),
         "query_imu.txt" => (vec!["query", "check", "{query}"], 0),
         "vehicle.events.jsonl" => (
             vec![

@@ -17,10 +17,23 @@ use support::{Proc, CYCLONE_LOOPBACK, PATIENCE};
 /// The agent config of these tests: two known nodes, imu_a more accurate.
 fn config(dir: &tempfile::TempDir) -> PathBuf {
     let path = dir.path().join("agent.yaml");
+    // The agent also aggregates every status as diagnostic_aggregator would.
+    let analyzers = "\
+analyzers:
+  ros__parameters:
+    path: Robot
+    imus:
+      type: diagnostic_aggregator/GenericAnalyzer
+      path: IMUs
+      startswith: [ 'imu' ]
+      expected: [ 'imu_a: IMU driver', 'imu_b: IMU driver' ]
+";
+    std::fs::write(dir.path().join("analyzers.yaml"), analyzers).expect("write the analyzers");
     let text = "\
 diagnostics:
   timeout: 5s
   publish_rate: 2Hz
+  analyzers: analyzers.yaml
 identify_within: 3s
 topics:
   - topic: /imu/data
@@ -212,8 +225,12 @@ fn a_silent_writer_goes_stale_and_the_trees_are_published_as_diagnostics_agg() {
 
     agent.wait_seen(PATIENCE, |v| relay_selected(v, "imu_a"));
     // The aggregated view on ROS 2's topic, with the aggregator's names.
-    // Every node of every proxy, the nodes' own statuses among them.
+    // The analyzers' tree (as diagnostic_aggregator names it, lower case),
+    // and every node of every proxy, the nodes' own statuses among them.
     let names = [
+        "/robot",
+        "/robot/imus/imu_a_imu_driver",
+        "/robot/imus/imu_b_imu_driver",
         "/imu_a",
         "/imu_a/diagnostics/imu_a_imu_driver",
         "/imu_a/stream/fresh",

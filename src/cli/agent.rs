@@ -66,12 +66,10 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Reads and checks the config; every problem is an input error.
+/// Reads and checks the config (and its analyzers file); every problem is
+/// an input error.
 pub(crate) fn read_config(path: &std::path::Path) -> anyhow::Result<AgentConfig> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    AgentConfig::from_yaml(&text, &path.display().to_string())
-        .map_err(|e| InputError(e.to_string()).into())
+    AgentConfig::load(path).map_err(|e| InputError(e.to_string()).into())
 }
 
 fn summary(config: &AgentConfig) -> String {
@@ -86,7 +84,16 @@ fn summary(config: &AgentConfig) -> String {
             None => format!("{} ({})", t.ros_topic, t.ros_type),
         })
         .collect();
-    format!("{}: ok: {}", config.source, topics.join("; "))
+    let analyzers = match (&config.analyzers_file, &config.analyzers) {
+        (Some(file), Some(analyzers)) => {
+            format!(
+                "; aggregates /diagnostics with {file} ({} leaves)",
+                analyzers.leaves()
+            )
+        }
+        _ => String::new(),
+    };
+    format!("{}: ok: {}{analyzers}", config.source, topics.join("; "))
 }
 
 fn print_event(format: Format, event: &AgentEvent) {

@@ -1,9 +1,11 @@
-//! The proxies' trees as ROS 2's `/diagnostics_agg` and
+//! The proxies' trees, and the analyzers' tree if the config names an
+//! analyzers file, as ROS 2's `/diagnostics_agg` and
 //! `/diagnostics_toplevel_state`.
 
 use vigil_diag::Timestamp;
 use vigil_discovery::{DdsError, VigilParticipant};
 
+use super::analyzed::AnalyzedTree;
 use super::dds::raw_writer;
 use super::live::Proxy;
 use crate::raw::{RawSample, RawWriter};
@@ -15,6 +17,8 @@ pub(super) struct Aggregate {
     policy: PublishPolicy,
     agg: RawWriter,
     toplevel: RawWriter,
+    /// The analyzers' tree, fed every status.
+    pub(super) analyzed: Option<AnalyzedTree>,
 }
 
 impl Aggregate {
@@ -23,6 +27,7 @@ impl Aggregate {
     pub(super) fn new(
         participant: &VigilParticipant,
         rate: Option<f64>,
+        analyzed: Option<AnalyzedTree>,
     ) -> Result<Option<Aggregate>, DdsError> {
         let Some(policy) = rate.and_then(PublishPolicy::new) else {
             return Ok(None);
@@ -39,16 +44,21 @@ impl Aggregate {
                 "rt/diagnostics_toplevel_state",
                 msgs::DIAGNOSTIC_STATUS_TYPE,
             )?,
+            analyzed,
         }))
     }
 
     /// Publishes every proxy's tree if it is time, or if one got worse.
     /// Returns whether it published (the caller then clears `got_worse`).
     pub(super) fn publish(&mut self, proxies: &[&Proxy], at: Timestamp) -> bool {
-        if proxies.is_empty() {
+        if let Some(analyzed) = self.analyzed.as_mut() {
+            analyzed.tick(at);
+        }
+        if proxies.is_empty() && self.analyzed.is_none() {
             return false;
         }
-        let worse = proxies.iter().any(|p| p.got_worse);
+        let worse = proxies.iter().any(|p| p.got_worse)
+            || self.analyzed.as_ref().is_some_and(|a| a.got_worse);
         let due = self.policy.due(&[], at);
         if !(worse || due) {
             return false;
@@ -56,6 +66,13 @@ impl Aggregate {
         let stamp = Time::from_unix_nanos(vigil_discovery::unix_now_ns());
         let mut array = DiagnosticArray::default();
         let mut top: Option<DiagnosticStatus> = None;
+        if let Some(analyzed) = self.analyzed.as_mut() {
+            let part = aggregated_array(analyzed.tree(), stamp);
+            array.header = part.header;
+            array.status.extend(part.status);
+            top = Some(toplevel_state(analyzed.tree()));
+            analyzed.got_worse = false;
+        }
         for proxy in proxies {
             let Some((part, state)) = proxy
                 .advertiser

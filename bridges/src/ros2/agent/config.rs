@@ -5,6 +5,7 @@
 //!   topic: /diagnostics        # where the nodes publish DiagnosticArray
 //!   timeout: 5s                # a status item not repeated for this long is stale
 //!   publish_rate: 1Hz          # /diagnostics_agg and /diagnostics_toplevel_state; 0Hz: off
+//!   analyzers: analyzers.yaml  # optional: aggregate every status as diagnostic_aggregator would
 //! identify_within: 1s          # wait this long for a writer's node to report its name
 //! topics:
 //!   - topic: /imu/data
@@ -26,6 +27,7 @@ use std::time::Duration;
 use saphyr::MarkedYaml;
 use vigil_qos::{Capabilities, Dimension, Quantity, Query, Value};
 
+use super::super::ingest::Analyzers;
 use super::super::naming::{topic_to_dds, type_to_dds};
 pub use crate::config_error::{ConfigError, ConfigProblem};
 use crate::yaml;
@@ -45,6 +47,14 @@ pub struct AgentConfig {
     /// How long a newly seen writer waits for its node to name itself in
     /// `/diagnostics` before it is advertised under its GUID.
     pub identify_within: Duration,
+    /// A diagnostic_aggregator analyzers file, as written in the config
+    /// (relative to the config's directory); [`AgentConfig::load`] reads it.
+    pub analyzers_file: Option<String>,
+    /// The analyzers: every node's statuses aggregated into their tree,
+    /// published on `/diagnostics_agg` next to the proxies'.
+    pub analyzers: Option<Analyzers>,
+    /// Where `analyzers_file` was written, for problems.
+    analyzers_line: u32,
     /// The ROS 2 topics whose writers are advertised.
     pub topics: Vec<TopicConfig>,
 }
@@ -118,7 +128,7 @@ impl TopicConfig {
 }
 
 const TOP_KEYS: &[&str] = &["diagnostics", "identify_within", "topics"];
-const DIAGNOSTICS_KEYS: &[&str] = &["topic", "timeout", "publish_rate"];
+const DIAGNOSTICS_KEYS: &[&str] = &["topic", "timeout", "publish_rate", "analyzers"];
 const TOPIC_KEYS: &[&str] = &[
     "topic",
     "type",
@@ -146,6 +156,9 @@ impl AgentConfig {
             diagnostics_timeout: Duration::from_secs(5),
             publish_rate: Some(1.0),
             identify_within: Duration::from_secs(1),
+            analyzers_file: None,
+            analyzers: None,
+            analyzers_line: 1,
             topics: Vec::new(),
         };
         match yaml::load(text) {
@@ -171,6 +184,51 @@ impl AgentConfig {
                 problems: reader.problems,
             })
         }
+    }
+}
+
+impl AgentConfig {
+    /// Reads a config file and the analyzers file it names (relative to
+    /// the config's directory), every problem of both with its file and
+    /// line.
+    pub fn load(path: &std::path::Path) -> Result<AgentConfig, ConfigError> {
+        let source = path.display().to_string();
+        let unreadable = |file: &str, line: u32, key: &str, e: std::io::Error| ConfigError {
+            problems: vec![ConfigProblem {
+                file: file.to_owned(),
+                line,
+                key: key.to_owned(),
+                message: format!("cannot read it: {e}"),
+            }],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| unreadable(&source, 1, "file", e))?;
+        let mut config = AgentConfig::from_yaml(&text, &source)?;
+        let Some(file) = config.analyzers_file.clone() else {
+            return Ok(config);
+        };
+        let analyzers_path = path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(&file);
+        let line = config.analyzers_line;
+        let key = "diagnostics.analyzers";
+        let text = std::fs::read_to_string(&analyzers_path)
+            .map_err(|e| unreadable(&source, line, key, e))?;
+        let analyzers = Analyzers::from_yaml(&text, &analyzers_path.display().to_string())
+            .map_err(|error| ConfigError {
+                problems: error
+                    .problems
+                    .iter()
+                    .map(|p| ConfigProblem {
+                        file: p.file.clone(),
+                        line: p.line,
+                        key: p.key.clone(),
+                        message: p.kind.to_string(),
+                    })
+                    .collect(),
+            })?;
+        config.analyzers = Some(analyzers);
+        Ok(config)
     }
 }
 
@@ -314,6 +372,10 @@ impl Reader<'_> {
                     if let Some(dds) = self.ros_topic(value, &full) {
                         config.diagnostics_topic = dds;
                     }
+                }
+                "analyzers" => {
+                    config.analyzers_file = self.text(value, &full);
+                    config.analyzers_line = yaml::line(value);
                 }
                 "timeout" => {
                     if let Some(d) = self.duration(value, &full) {

@@ -27,7 +27,10 @@
 //!   so does the relay, sample by sample.
 //! - The proxies' trees are published as `/diagnostics_agg` (every node,
 //!   `/`-separated names) and `/diagnostics_toplevel_state`: at once when
-//!   a proxy got worse, otherwise at `publish_rate`.
+//!   a proxy got worse, otherwise at `publish_rate`. With an analyzers
+//!   file (`diagnostics.analyzers`), every node's statuses are also
+//!   aggregated by it, as ROS 2's diagnostic_aggregator would, and that
+//!   tree is published first: the agent can stand in for the aggregator.
 //! - Malformed diagnostics and writers of the wrong type are counted,
 //!   logged and reported ([`AgentEvent::Rejected`]); nothing else changes.
 //!
@@ -46,6 +49,7 @@ use vigil_discovery::{
 };
 
 mod aggregate;
+mod analyzed;
 mod config;
 mod dds;
 mod live;

@@ -18,6 +18,7 @@ use vigil_diag::{Observation, State, Timestamp};
 use vigil_discovery::{now, DdsError, Selector, VigilParticipant};
 
 use super::aggregate::Aggregate;
+use super::analyzed::AnalyzedTree;
 use super::config::AgentConfig;
 use super::dds::{discovery_info_stream, raw_stream};
 use super::live::{Item, Proxy};
@@ -95,7 +96,12 @@ impl Runner {
         for (index, selector) in relays {
             built.extend(Relay::new(&config, index, selector, &proxies_dp)?);
         }
-        let aggregate = Aggregate::new(&proxies_dp, config.publish_rate)?;
+        let analyzed = match config.analyzers.clone().map(AnalyzedTree::new) {
+            None => None,
+            Some(Ok(tree)) => Some(tree),
+            Some(Err(reason)) => return Err(DdsError::Config { reason }),
+        };
+        let aggregate = Aggregate::new(&proxies_dp, config.publish_rate, analyzed)?;
         Ok(Runner {
             config,
             proxies_dp,
@@ -274,6 +280,11 @@ impl Runner {
         };
         let prefix = prefix_of(&writer);
         let at = now();
+        if let Some(analyzed) = self.aggregate.as_mut().and_then(|a| a.analyzed.as_mut()) {
+            for status in &array.status {
+                analyzed.observe(status, at);
+            }
+        }
         for status in &array.status {
             let Some((state, reason)) = State::from_ros_level(status.level) else {
                 let why = format!(
