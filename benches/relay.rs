@@ -13,8 +13,8 @@
 //! first of the new one at the subscriber). Then the node recovers (`level
 //! 0`) and the relay reverts after wait-to-restore.
 
+// The e2e tests' harness (it allows its own dead code).
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
