@@ -14,6 +14,8 @@ prints one JSON line per thing it sees:
                                                  samples of a followed key
                                                  (the 1st, 10th, every 50th)
   {"event": "advertised", "producer", "key"}     a producer of its own is up
+  {"event": "silenced"|"resumed", "producer"}    its samples stopped/restarted
+  {"event": "state"|"caps", "producer", ...}     its advert re-put
   {"event": "error", "message"}                  a command it could not do
 
 Commands, from the flags or one per line on stdin:
@@ -22,6 +24,11 @@ Commands, from the flags or one per line on stdin:
                                  liveliness token, a queryable answering its
                                  advert, samples at --rate as encapsulated CDR
   state ID STATE                 re-put ID's advert with another health state
+  caps ID [KEY=VALUE ...]        re-put ID's advert with these capabilities
+                                 (replacing all of them)
+  silence ID                     stop publishing ID's samples (advert, token
+                                 and session stay: alive but silent)
+  resume ID                      publish ID's samples again
   put KEY TEXT                   put raw TEXT on KEY (malformed adverts)
   token KEY                      declare a bare liveliness token
   registry                       ask `<prefix>/registry`
@@ -195,7 +202,8 @@ class Peer:
             next_at = time.monotonic()
             while entry.get("running", True):
                 seq += 1
-                publisher.put(encode_sample(producer, seq, time.time_ns(), period_ns))
+                if not entry.get("silent", False):
+                    publisher.put(encode_sample(producer, seq, time.time_ns(), period_ns))
                 next_at += period_ns / 1e9
                 time.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -209,6 +217,18 @@ class Peer:
             entry["advert_key"], self.advert_json(producer, entry["topic"], entry["caps"], state)
         )
         emit("state", producer=producer, state=state)
+
+    def set_caps(self, producer, caps):
+        entry = self.producers[producer]
+        entry["caps"] = caps
+        self.session.put(
+            entry["advert_key"], self.advert_json(producer, entry["topic"], caps, entry["state"])
+        )
+        emit("caps", producer=producer, capabilities=caps)
+
+    def set_silent(self, producer, silent):
+        self.producers[producer]["silent"] = silent
+        emit("silenced" if silent else "resumed", producer=producer)
 
     def get_json(self, selector, event):
         replies = 0
@@ -248,14 +268,19 @@ class Peer:
         cmd, rest = words[0], words[1:]
         if cmd == "quit":
             return False
-        if cmd == "advertise" and rest:
+        if cmd in ("advertise", "caps") and rest:
             caps = {}
             for kv in rest[1:]:
                 k, _, v = kv.partition("=")
                 caps[k] = parse_value(v)
-            self.advertise(rest[0], caps)
+            if cmd == "advertise":
+                self.advertise(rest[0], caps)
+            else:
+                self.set_caps(rest[0], caps)
         elif cmd == "state" and len(rest) == 2:
             self.set_state(rest[0], rest[1])
+        elif cmd in ("silence", "resume") and len(rest) == 1:
+            self.set_silent(rest[0], cmd == "silence")
         elif cmd == "put" and len(rest) >= 1:
             text = line.split(None, 2)[2] if len(rest) >= 2 else ""
             self.session.put(rest[0], text)

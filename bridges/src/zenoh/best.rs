@@ -108,49 +108,19 @@ pub(crate) fn answer(
 
 #[cfg(test)]
 mod tests {
-    use vigil_discovery::{
-        AdvertKeyWire, AdvertWire, HealthWire, OfferedQosWire, RegistryConfig, RegistryInput,
-        NOT_SET, WIRE_VERSION,
-    };
+    use vigil_discovery::{AdvertWire, RegistryConfig, RegistryInput};
     use vigil_qos::{Capabilities, Value};
 
     use super::*;
+    use crate::zenoh::testkit;
 
     fn wire(producer: &str, accuracy: f64, state: u8) -> AdvertWire {
         let mut caps = Capabilities::new();
         caps.insert("accuracy", Value::number(accuracy).unwrap())
             .unwrap();
         AdvertWire {
-            version: WIRE_VERSION,
-            key: AdvertKeyWire {
-                producer: producer.to_owned(),
-                topic: "imu".to_owned(),
-            },
-            type_name: "T".to_owned(),
-            writer_guid: vec![producer.len() as u8; 16],
             capabilities: caps.encode_cdr(),
-            qos: OfferedQosWire {
-                reliability: NOT_SET,
-                durability: NOT_SET,
-                deadline_ns: u64::MAX,
-                liveliness: NOT_SET,
-                liveliness_lease_ns: u64::MAX,
-                ownership: NOT_SET,
-                destination_order: NOT_SET,
-            },
-            diagnostic_root: String::new(),
-            health: HealthWire {
-                state,
-                reason: NOT_SET,
-                confidence: 1.0,
-                trend: 0,
-                nodes: Vec::new(),
-            },
-            heartbeat_period_ns: 20_000_000,
-            lease_ns: 100_000_000,
-            sequence: 1,
-            timestamp_ns: 0,
-            signature: Vec::new(),
+            ..testkit::wire(producer, 1, state)
         }
     }
 

@@ -15,6 +15,8 @@
 //!     type: vigil::demo::Sample_v1
 //!     keyed: true                   # keyed by producer id (a leading string)
 //!     forward: both                 # both | dds_to_zenoh | zenoh_to_dds
+//!     stale_after: 500ms            # a silent Zenoh producer is UNKNOWN(stale)
+//!     reliability: reliable         # reliable | best_effort (the DDS readers)
 //! ```
 
 use std::collections::HashMap;
@@ -98,6 +100,46 @@ impl fmt::Display for Forward {
     }
 }
 
+/// The reliability the bridge's DDS readers of a topic request (DDS 1.4
+/// §2.2.3.14, RELIABILITY). The reader is the *requested* side: a
+/// `reliable` reader matches reliable writers only, a `best_effort` one
+/// matches both (and gets a reliable writer's samples without
+/// retransmissions). The bridge's own writers (the Zenoh producers on DDS)
+/// are always reliable, which every reader matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reliability {
+    /// Only reliable writers match (vigil's data writers are).
+    #[default]
+    Reliable,
+    /// Every writer matches: for best-effort sensor streams.
+    BestEffort,
+}
+
+impl Reliability {
+    const NAMES: &'static str = "`reliable` or `best_effort`";
+
+    fn parse(text: &str) -> Option<Reliability> {
+        match text {
+            "reliable" => Some(Reliability::Reliable),
+            "best_effort" => Some(Reliability::BestEffort),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Reliability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reliability::Reliable => "reliable",
+            Reliability::BestEffort => "best_effort",
+        })
+    }
+}
+
+/// How long a Zenoh producer may stay silent on its data key before its
+/// DDS advert says UNKNOWN (stale), when the config does not say.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_millis(500);
+
 /// The `zenoh` section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -139,6 +181,13 @@ pub struct TopicRoute {
     pub keyed: bool,
     /// Which way data goes.
     pub forward: Forward,
+    /// How long a Zenoh producer of this topic may send no sample before
+    /// its advert on DDS says UNKNOWN (stale), so DDS consumers move on
+    /// ([`DEFAULT_STALE_AFTER`] by default).
+    pub stale_after: Duration,
+    /// What the bridge's DDS readers of this topic request (reliable by
+    /// default).
+    pub reliability: Reliability,
 }
 
 /// A checked bridge config.
@@ -253,7 +302,16 @@ const ZENOH_KEYS: &[&str] = &[
     "key_prefix",
 ];
 const DDS_KEYS: &[&str] = &["heartbeat_ms", "lease_ms"];
-const TOPIC_KEYS: &[&str] = &["topic", "type", "keyed", "forward"];
+const TOPIC_KEYS: &[&str] = &[
+    "topic",
+    "type",
+    "keyed",
+    "forward",
+    "stale_after",
+    "reliability",
+];
+/// A silence threshold beyond this is a typo, not a choice.
+const MAX_STALE_AFTER: Duration = Duration::from_secs(3600);
 /// vigil's advert checks refuse longer names.
 const MAX_NAME_LEN: usize = vigil_discovery::MAX_NAME_LEN;
 
@@ -589,12 +647,45 @@ impl Reader<'_> {
                 }
             },
         };
+        let stale_after = match map.get("stale_after") {
+            None => DEFAULT_STALE_AFTER,
+            Some((_, value)) => match yaml::raw(value).map(duration) {
+                Some(Ok(d)) => d,
+                Some(Err(why)) => {
+                    self.push(value, &format!("{at}.stale_after"), why);
+                    ok = false;
+                    DEFAULT_STALE_AFTER
+                }
+                None => {
+                    self.wrong(
+                        value,
+                        &format!("{at}.stale_after"),
+                        "a duration such as `500ms`",
+                    );
+                    ok = false;
+                    DEFAULT_STALE_AFTER
+                }
+            },
+        };
+        let reliability = match map.get("reliability") {
+            None => Reliability::Reliable,
+            Some((_, value)) => match yaml::raw(value).and_then(Reliability::parse) {
+                Some(reliability) => reliability,
+                None => {
+                    self.wrong(value, &format!("{at}.reliability"), Reliability::NAMES);
+                    ok = false;
+                    Reliability::Reliable
+                }
+            },
+        };
         let (topic, type_name) = (topic?, type_name?);
         ok.then_some(TopicRoute {
             topic,
             type_name,
             keyed,
             forward,
+            stale_after,
+            reliability,
         })
     }
 }
@@ -604,6 +695,20 @@ fn join(at: &str, name: &str) -> String {
         name.to_owned()
     } else {
         format!("{at}.{name}")
+    }
+}
+
+/// A duration written with its unit (`500ms`, `2s`), as vigil's other
+/// config files write them; positive and at most an hour.
+fn duration(text: &str) -> Result<Duration, String> {
+    let shown = yaml::shorten(text);
+    let quantity = vigil_qos::Quantity::parse(text.trim()).map_err(|e| format!("{e}"))?;
+    if quantity.dimension() != vigil_qos::Dimension::Time {
+        return Err(format!("`{shown}`: expected a duration such as `500ms`"));
+    }
+    match Duration::try_from_secs_f64(quantity.base()) {
+        Ok(d) if !d.is_zero() && d <= MAX_STALE_AFTER => Ok(d),
+        _ => Err(format!("`{shown}`: expected more than 0 and at most 1h")),
     }
 }
 
@@ -687,6 +792,8 @@ topics:
     type: sensor_msgs::msg::dds_::NavSatFix_
     keyed: false
     forward: dds_to_zenoh
+    stale_after: 2s
+    reliability: best_effort
 ";
 
     fn problems(text: &str) -> Vec<String> {
@@ -708,6 +815,10 @@ topics:
         assert!(config.topics[0].keyed);
         assert_eq!(config.topics[0].forward, Forward::Both);
         assert!(!config.topics[1].keyed);
+        assert_eq!(config.topics[0].stale_after, DEFAULT_STALE_AFTER);
+        assert_eq!(config.topics[0].reliability, Reliability::Reliable);
+        assert_eq!(config.topics[1].stale_after, Duration::from_secs(2));
+        assert_eq!(config.topics[1].reliability, Reliability::BestEffort);
         assert!(config.topics[1].forward.to_zenoh() && !config.topics[1].forward.to_dds());
         assert_eq!(config.route("rt/gps/fix"), Some(&config.topics[1]));
         let summary = config.summary();
@@ -735,6 +846,16 @@ topics:
     type: vigil::demo::Sample_v1
   - type: X
     keyed: maybe
+  - topic: gps
+    type: X
+    stale_after: 10Hz
+    reliability: sometimes
+  - topic: odom
+    type: X
+    stale_after: 0ms
+  - topic: lidar
+    type: X
+    stale_after: soon
 ";
         let found = problems(text);
         let expect = [
@@ -748,6 +869,10 @@ topics:
             "bridge.yaml:13: topics[1].topic: topic `imu` is already bridged at line 10",
             "bridge.yaml:15: topics[2].topic: missing: the DDS topic name",
             "bridge.yaml:16: topics[2].keyed: expected true or false, found `maybe`",
+            "bridge.yaml:19: topics[3].stale_after: `10Hz`: expected a duration such as `500ms`",
+            "bridge.yaml:20: topics[3].reliability: expected `reliable` or `best_effort`, found `sometimes`",
+            "bridge.yaml:23: topics[4].stale_after: `0ms`: expected more than 0",
+            "bridge.yaml:26: topics[5].stale_after: ",
         ];
         for e in expect {
             assert!(

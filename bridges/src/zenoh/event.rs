@@ -39,9 +39,23 @@ pub struct BridgeStats {
     pub samples_to_zenoh: u64,
     /// Zenoh samples written on DDS.
     pub samples_to_dds: u64,
-    /// Samples not forwarded: no known producer, unwritable encoding, or a
-    /// write DDS refused.
+    /// Samples not forwarded: unwritable encoding, a write DDS or Zenoh
+    /// refused, a sample rustdds could not read, or a full queue.
     pub samples_dropped: u64,
+    /// Samples not forwarded because no producer is advertised for them: a
+    /// DDS writer no advert names (yet), or a Zenoh producer without both
+    /// advert and liveliness token. vigil routes producers, not anonymous
+    /// writers; these are not losses.
+    pub samples_unadvertised: u64,
+    /// Adverts, liveliness changes and queries from Zenoh dropped by a full
+    /// queue (a peer flooding the bridge).
+    pub inputs_dropped: u64,
+    /// Zenoh adverts without a liveliness token forgotten: too old, or to
+    /// make room (see the bridge's bounds).
+    pub adverts_evicted: u64,
+    /// Zenoh producers not tracked: as many as the bridge tracks already
+    /// hold liveliness tokens.
+    pub producers_refused: u64,
     /// Registry and best-producer queries answered.
     pub queries: u64,
 }
@@ -171,15 +185,29 @@ impl fmt::Display for BridgeEvent {
                 error,
                 rejected,
             } => write!(f, "rejected {key} ({rejected} so far): {error}"),
-            BridgeEvent::Stopped { stats } => write!(
-                f,
-                "stopped: {} sample(s) to Zenoh, {} to DDS, {} dropped, {} advert(s) rejected, queries answered: {}",
-                stats.samples_to_zenoh,
-                stats.samples_to_dds,
-                stats.samples_dropped,
-                stats.adverts_rejected,
-                stats.queries
-            ),
+            BridgeEvent::Stopped { stats } => {
+                write!(
+                    f,
+                    "stopped: {} sample(s) to Zenoh, {} to DDS, {} dropped, {} of no advertised producer, {} advert(s) rejected, queries answered: {}",
+                    stats.samples_to_zenoh,
+                    stats.samples_to_dds,
+                    stats.samples_dropped,
+                    stats.samples_unadvertised,
+                    stats.adverts_rejected,
+                    stats.queries
+                )?;
+                let bounds = [
+                    (stats.inputs_dropped, "input(s) from Zenoh dropped (queue full)"),
+                    (stats.adverts_evicted, "advert(s) without token forgotten"),
+                    (stats.producers_refused, "producer(s) refused (table full)"),
+                ];
+                for (count, what) in bounds {
+                    if count > 0 {
+                        write!(f, ", {count} {what}")?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }

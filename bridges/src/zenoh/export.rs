@@ -137,47 +137,10 @@ impl Exported {
 #[cfg(test)]
 mod tests {
     use vigil_diag::Timestamp;
-    use vigil_discovery::{
-        AdvertKeyWire, AdvertWire, HealthWire, OfferedQosWire, Registry, RegistryConfig,
-        RegistryInput, NOT_SET, WIRE_VERSION,
-    };
+    use vigil_discovery::{Registry, RegistryConfig, RegistryInput};
 
     use super::*;
-
-    fn wire(producer: &str, sequence: u64, state: u8) -> AdvertWire {
-        AdvertWire {
-            version: WIRE_VERSION,
-            key: AdvertKeyWire {
-                producer: producer.to_owned(),
-                topic: "imu".to_owned(),
-            },
-            type_name: "T".to_owned(),
-            writer_guid: vec![producer.len() as u8; 16],
-            capabilities: vigil_qos::Capabilities::new().encode_cdr(),
-            qos: OfferedQosWire {
-                reliability: NOT_SET,
-                durability: NOT_SET,
-                deadline_ns: u64::MAX,
-                liveliness: NOT_SET,
-                liveliness_lease_ns: u64::MAX,
-                ownership: NOT_SET,
-                destination_order: NOT_SET,
-            },
-            diagnostic_root: String::new(),
-            health: HealthWire {
-                state,
-                reason: NOT_SET,
-                confidence: 1.0,
-                trend: 0,
-                nodes: Vec::new(),
-            },
-            heartbeat_period_ns: 20_000_000,
-            lease_ns: 100_000_000,
-            sequence,
-            timestamp_ns: 0,
-            signature: Vec::new(),
-        }
-    }
+    use crate::zenoh::testkit::wire;
 
     fn ms(ms: u64) -> Timestamp {
         Timestamp::from_nanos(ms * 1_000_000)

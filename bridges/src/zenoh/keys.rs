@@ -232,8 +232,11 @@ fn decode(chunk: &str) -> Result<String, String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
+            // Exactly two hex digits: `from_str_radix` alone would take a
+            // sign (`%+A`), and one key would then have two spellings.
             let hex = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| format!("bad escape at byte {i} of `{}`", clip(chunk)))?;
@@ -313,6 +316,10 @@ mod tests {
             ("vigil/alive/imu/a", "not under `vigil/adverts/`"),
             ("vigil/adverts/imu", "expected `<topic>/<producer>`"),
             ("vigil/adverts/imu/%zz", "bad escape"),
+            ("vigil/adverts/imu/%+A", "bad escape"),
+            ("vigil/adverts/imu/%-1", "bad escape"),
+            ("vigil/adverts/imu/%4", "bad escape"),
+            ("vigil/adverts/%+Aimu/a", "bad escape"),
             ("vigil/adverts/imu/%FF", "UTF-8"),
         ] {
             let error = keys.parse(Space::Adverts, key).unwrap_err();
@@ -321,5 +328,17 @@ mod tests {
         }
         let error = keys.parse_best("vigil/best/*").unwrap_err();
         assert!(error.reason.contains("wildcards"), "{error}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decode_undoes_encode(name in "\\PC{1,24}", odd in "[/%*$?#@a]{1,8}") {
+            for name in [name, odd] {
+                proptest::prop_assert_eq!(decode(&encode_chunk(&name)), Ok(name.clone()));
+                proptest::prop_assert_eq!(decode_topic(&encode_topic(&name)), Ok(name.clone()));
+                let chunk = encode_chunk(&name);
+                proptest::prop_assert!(!chunk.contains('/'), "{}", chunk);
+            }
+        }
     }
 }

@@ -32,6 +32,14 @@
 //!   "why"}`; `data` is the key to subscribe to. A bad query gets an error
 //!   reply `{"error": ...}`.
 //!
+//!   The answer is the best producer *now* and the key of its data, not a
+//!   subscription that follows the selection: a Zenoh client subscribed to
+//!   `data` keeps receiving that producer's samples (or none, once it is
+//!   gone) after a failover. To follow one it must ask again, or watch
+//!   `vigil/adverts/<topic>/*` and `vigil/alive/<topic>/*` and ask when
+//!   they change. DDS consumers fail over by themselves; Zenoh clients get
+//!   no failover from the bridge.
+//!
 //! A producer living on Zenoh puts its advert (`origin: "zenoh"`) on its
 //! advert key, declares its liveliness token, answers queries on its
 //! advert key (so a bridge that starts later finds it), and puts its
@@ -42,6 +50,15 @@
 //! killed: Zenoh drops a dead session's tokens when its TCP link closes)
 //! the bridge disposes that advert at once, so DDS consumers fail over
 //! without waiting for a lease.
+//!
+//! The samples also keep the proxy's health fresh: a Zenoh producer is
+//! UNKNOWN (no data) on DDS until its first sample is written there, and
+//! UNKNOWN (stale) once none has been for the topic's `stale_after`
+//! (500 ms by default), so DDS consumers also move away from a producer
+//! that is alive but silent. A producer whose data has never reached DDS
+//! is not one a consumer should select, whatever its own advert says, so
+//! a producer that advertises before it publishes is not selectable until
+//! it publishes.
 //!
 //! The proxies live on a second DDS participant of the bridge: rustdds
 //! does not deliver a participant's own samples to itself, and on their
@@ -59,14 +76,29 @@
 //! - Adverts of origin `dds` are never imported: they are some bridge's
 //!   export of a DDS producer, and importing them would loop DDS → Zenoh →
 //!   DDS. One bridge per DDS domain and Zenoh network.
-//! - A proxied producer's health comes from a one-leaf tree
-//!   (`<producer>.health`) fed with the Zenoh advert's state and reason;
-//!   its confidence and trend are the tree's.
-//! - Zenoh samples are written on DDS only in XCDR1 little endian (what
-//!   vigil, ROS 2 and Cyclone send for plain types); others are counted as
-//!   dropped.
+//! - A proxied producer's health comes from a small tree (`<producer>`:
+//!   the worst of `health`, fed with the Zenoh advert's state and reason,
+//!   and `fresh`, fed by its samples); its confidence and trend are the
+//!   tree's.
+//! - Zenoh samples are written on DDS in XCDR1 little endian (what vigil,
+//!   ROS 2 and Cyclone send for plain types) and, on keyless topics, XCDR2
+//!   little endian; others are counted as dropped. XCDR2 samples go out
+//!   through a second writer the advert does not name, so consumers that
+//!   follow the advertised writer (vigil's do) see only the XCDR1 ones.
 //! - A DDS writer whose samples arrive before its advert is not forwarded
-//!   (vigil routes advertised producers, not anonymous writers).
+//!   (vigil routes advertised producers, not anonymous writers), nor are
+//!   the samples of a Zenoh producer without both advert and token; both
+//!   are counted apart from losses
+//!   ([`BridgeStats::samples_unadvertised`]).
+//! - The bridge's DDS readers request the topic's `reliability`
+//!   (`reliable` by default, as vigil's data writers are): set
+//!   `best_effort` to forward best-effort writers, which a reliable reader
+//!   never matches.
+//! - What remote peers send is bounded: queues from Zenoh drop and count
+//!   when full ([`BridgeStats::inputs_dropped`]), an advert without a
+//!   liveliness token is forgotten after 10 s, and at most 4096 Zenoh
+//!   producers are tracked ([`BridgeStats::adverts_evicted`],
+//!   [`BridgeStats::producers_refused`]).
 //!
 //! # Layout
 //!
@@ -78,7 +110,7 @@
 //! - `producers`: when a Zenoh producer is up or down (pure).
 //! - `export`: what of the DDS registry to (re)publish (pure diff).
 //! - `best`: the best-producer answer (pure, on vigil's selection).
-//! - `proxy`: a Zenoh producer's raw DDS writer and advertiser.
+//! - `proxy`: a Zenoh producer's raw DDS writer, advertiser and tree.
 //! - `event`: [`BridgeEvent`], one per routing decision.
 //! - `error`: [`ConfigError`], [`BridgeError`].
 //! - `bridge`: the I/O shell, [`run`].
@@ -93,12 +125,17 @@ mod export;
 mod keys;
 mod producers;
 mod proxy;
+#[cfg(test)]
+mod testkit;
 
 pub use advert_json::{
     AdvertJson, AdvertJsonError, FieldIssue, HealthJson, Origin, ADVERT_JSON_VERSION,
     MAX_ADVERT_BYTES,
 };
 pub use bridge::run;
-pub use config::{BridgeConfig, DdsSettings, Forward, TopicRoute, ZenohMode, ZenohSettings};
+pub use config::{
+    BridgeConfig, DdsSettings, Forward, Reliability, TopicRoute, ZenohMode, ZenohSettings,
+    DEFAULT_STALE_AFTER,
+};
 pub use error::{BridgeError, ConfigError, ConfigProblem};
 pub use event::{BridgeEvent, BridgeStats, ProducerState};

@@ -12,17 +12,26 @@
 //! - `to_dds`: Zenoh → DDS: Zenoh producers advertised through proxies,
 //!   and their samples.
 //! - `queries`: the `registry`, `best` and `adverts` queryables.
+//!
+//! # Bounds
+//!
+//! What remote peers send cannot grow the bridge without bound: Zenoh
+//! callbacks hand it over through bounded queues (a full queue drops and
+//! counts, warned about at most every [`WARN_EVERY`]), the Zenoh
+//! producers it tracks are bounded ([`ZenohProducers`]), and the writer
+//! GUIDs of proxies are forgotten once their adverts have left the
+//! registry.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use vigil_discovery::{AdvertKey, EntryView, Selector, SelectorConfig, VigilParticipant};
+use vigil_discovery::{now, AdvertKey, EntryView, Selector, SelectorConfig, VigilParticipant};
 use zenoh::key_expr::KeyExpr;
 use zenoh::liveliness::LivelinessToken;
 use zenoh::query::Query;
@@ -37,7 +46,7 @@ use super::export::Exported;
 use super::keys::{KeySpace, Space};
 use super::producers::{DownCause, ZenohProducers};
 use super::proxy::Proxy;
-use crate::raw::RawSample;
+use crate::raw::{hex, RawSample};
 use to_zenoh::dds_readers;
 
 mod queries;
@@ -54,6 +63,20 @@ const EXPORT_PERIOD: Duration = Duration::from_millis(10);
 /// less than a responsive bridge.
 const DATA_QUEUE: usize = 4096;
 
+/// Adverts, liveliness changes and queries from Zenoh waiting for the
+/// task. Far more than a healthy network sends between two turns of the
+/// loop; beyond it a peer is flooding the bridge, and what it sends is
+/// dropped and counted (a token change lost this way leaves its producer
+/// as it was until the next change).
+const INPUT_QUEUE: usize = 4096;
+
+/// How often adverts without a token expire, retired proxy GUIDs are
+/// forgotten and full queues are reported.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+/// At most one warning about full queues this often.
+const WARN_EVERY: Duration = Duration::from_secs(5);
+
 /// What Zenoh callbacks hand to the task.
 enum Input {
     /// A put or delete on an advert key, or a reply to an advert query.
@@ -66,6 +89,28 @@ enum Input {
     Best(Query),
     /// A query on `<prefix>/adverts/**` (late joiners).
     Adverts(Query),
+}
+
+/// What full queues made the Zenoh callbacks drop.
+#[derive(Debug, Default)]
+struct Dropped {
+    data: AtomicU64,
+    inputs: AtomicU64,
+}
+
+/// The callbacks' side of the input queue: never blocks, counts drops.
+#[derive(Clone)]
+struct Inputs {
+    tx: mpsc::Sender<Input>,
+    dropped: Arc<Dropped>,
+}
+
+impl Inputs {
+    fn send(&self, input: Input) {
+        if self.tx.try_send(input).is_err() {
+            self.dropped.inputs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A DDS sample to forward: the route's index, the writer GUID, the bytes;
@@ -99,10 +144,15 @@ pub async fn run(
     // On a participant of their own they reach it over DDS, like they
     // reach every consumer.
     let proxies = VigilParticipant::new(participant.config().clone())?;
-    let (inputs, mut input_rx) = mpsc::unbounded_channel();
+    let dropped = Arc::new(Dropped::default());
+    let (input_tx, mut input_rx) = mpsc::channel(INPUT_QUEUE);
+    let inputs = Inputs {
+        tx: input_tx,
+        dropped: Arc::clone(&dropped),
+    };
     let (data_tx, mut data_rx) = mpsc::channel::<Sample>(DATA_QUEUE);
-    let overflow = Arc::new(AtomicU64::new(0));
-    let data = (data_tx, Arc::clone(&overflow));
+    let (retired, mut retired_rx) = mpsc::unbounded_channel();
+    let data = (data_tx, Arc::clone(&dropped));
     let declared = declare(&session, &keys, &config, &inputs, data).await?;
     let mut dds = dds_readers(&participant, &config)?;
 
@@ -120,18 +170,27 @@ pub async fn run(
         zenoh: ZenohProducers::default(),
         proxies: HashMap::new(),
         bridge_writers: HashSet::new(),
+        retired,
+        retiring: HashSet::new(),
         stats: BridgeStats::default(),
-        overflow,
+        dropped,
+        warned: None,
         sink,
     };
     shell.ready();
     let mut export = tokio::time::interval(EXPORT_PERIOD);
     export.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             _ = export.tick() => shell.export().await,
+            _ = housekeeping.tick() => shell.housekeeping(),
+            Some(guid) = retired_rx.recv() => {
+                shell.retiring.insert(guid);
+            }
             Some(input) = input_rx.recv() => shell.input(input).await,
             Some(sample) = data_rx.recv() => shell.zenoh_data(&sample),
             Some(item) = dds.next() => match item {
@@ -154,8 +213,8 @@ async fn declare(
     session: &Session,
     keys: &KeySpace,
     config: &BridgeConfig,
-    inputs: &mpsc::UnboundedSender<Input>,
-    (data, overflow): (mpsc::Sender<Sample>, Arc<AtomicU64>),
+    inputs: &Inputs,
+    (data, dropped): (mpsc::Sender<Sample>, Arc<Dropped>),
 ) -> Result<Declared, BridgeError> {
     let declare_error =
         |what: &str, e: zenoh::Error| BridgeError::zenoh(format!("declaring {what}"), e);
@@ -169,9 +228,7 @@ async fn declare(
         session
             .declare_subscriber(adverts.clone())
             .allowed_origin(Locality::Remote)
-            .callback(move |s| {
-                let _ = tx.send(Input::Advert(s));
-            })
+            .callback(move |s| tx.send(Input::Advert(s)))
             .await
             .map_err(|e| declare_error(&adverts, e))?,
     );
@@ -183,16 +240,14 @@ async fn declare(
             .liveliness()
             .declare_subscriber(alive.clone())
             .history(true)
-            .callback(move |s| {
-                let _ = tx.send(Input::Alive(s));
-            })
+            .callback(move |s| tx.send(Input::Alive(s)))
             .await
             .map_err(|e| declare_error(&alive, e))?,
     );
     // Data only of the topics that go to DDS, not everything on Zenoh.
     for route in config.topics.iter().filter(|r| r.forward.to_dds()) {
         let data = data.clone();
-        let overflow = Arc::clone(&overflow);
+        let dropped = Arc::clone(&dropped);
         let key = keys.topic(Space::Data, &route.topic);
         subscribers.push(
             session
@@ -200,7 +255,7 @@ async fn declare(
                 .allowed_origin(Locality::Remote)
                 .callback(move |s| {
                     if data.try_send(s).is_err() {
-                        overflow.fetch_add(1, Ordering::Relaxed);
+                        dropped.data.fetch_add(1, Ordering::Relaxed);
                     }
                 })
                 .await
@@ -212,9 +267,7 @@ async fn declare(
         async move {
             session
                 .declare_queryable(key.clone())
-                .callback(move |q| {
-                    let _ = tx.send(wrap(q));
-                })
+                .callback(move |q| tx.send(wrap(q)))
                 .await
                 .map_err(|e| declare_error(&key, e))
         }
@@ -246,7 +299,7 @@ struct Shell<F> {
     /// The DDS registry, kept by a registry-only selector.
     selector: Selector,
     /// For replies to the bridge's own advert queries.
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: Inputs,
     exported: Exported,
     /// The tokens held for DDS producers.
     tokens: HashMap<AdvertKey, LivelinessToken>,
@@ -254,19 +307,24 @@ struct Shell<F> {
     out_routes: HashMap<[u8; 16], OutRoute>,
     zenoh: ZenohProducers,
     proxies: HashMap<AdvertKey, Proxy>,
-    /// Every writer GUID the bridge ever created for a Zenoh producer. A
+    /// The writer GUIDs of the bridge's proxies, live and retiring. A
     /// proxy's advert outlives the proxy in the registry for a moment (its
-    /// disposal is on its way), so a retired GUID must stay known or that
-    /// advert would be exported back to Zenoh as a DDS producer.
+    /// disposal is on its way), so a retired GUID stays known until that
+    /// advert has left the registry, or it would be exported back to Zenoh
+    /// as a DDS producer's.
     bridge_writers: HashSet<[u8; 16]>,
+    /// Where a retired proxy's shutdown reports its GUID once its advert is
+    /// disposed.
+    retired: mpsc::UnboundedSender<[u8; 16]>,
+    /// GUIDs of proxies shut down, forgotten once the registry holds no
+    /// advert naming them.
+    retiring: HashSet<[u8; 16]>,
     stats: BridgeStats,
-    /// Zenoh samples dropped by a full queue (counted in the callback).
-    overflow: Arc<AtomicU64>,
+    /// What full queues dropped (counted in the callbacks).
+    dropped: Arc<Dropped>,
+    /// When full queues were last warned about, and the counts then.
+    warned: Option<(Instant, u64, u64)>,
     sink: F,
-}
-
-fn hex(guid: &[u8; 16]) -> String {
-    guid.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl<F: FnMut(BridgeEvent)> Shell<F> {
@@ -317,6 +375,74 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         }
     }
 
+    // ---- Housekeeping ----
+
+    pub(super) fn housekeeping(&mut self) {
+        let expired = self.zenoh.expire(now());
+        if expired > 0 {
+            tracing::debug!(
+                expired,
+                "zenoh adverts without a liveliness token forgotten"
+            );
+        }
+        self.forget_retired();
+        self.warn_dropped();
+    }
+
+    /// Forgets the GUIDs of retired proxies whose adverts have left the
+    /// registry.
+    fn forget_retired(&mut self) {
+        if self.retiring.is_empty() {
+            return;
+        }
+        let named: HashSet<[u8; 16]> = self
+            .selector
+            .registry()
+            .snapshot()
+            .iter()
+            .map(|v| v.advert.writer_guid)
+            .collect();
+        let writers = &mut self.bridge_writers;
+        self.retiring.retain(|guid| {
+            let gone = !named.contains(guid);
+            if gone {
+                writers.remove(guid);
+            }
+            !gone
+        });
+    }
+
+    /// One warning at most every [`WARN_EVERY`] while full queues drop.
+    fn warn_dropped(&mut self) {
+        let data = self.dropped.data.load(Ordering::Relaxed);
+        let inputs = self.dropped.inputs.load(Ordering::Relaxed);
+        let (data_before, inputs_before) = self.warned.map_or((0, 0), |(_, d, i)| (d, i));
+        let recent = self
+            .warned
+            .is_some_and(|(at, _, _)| at.elapsed() < WARN_EVERY);
+        if (data, inputs) == (data_before, inputs_before) || recent {
+            return;
+        }
+        tracing::warn!(
+            samples = data - data_before,
+            inputs = inputs - inputs_before,
+            "zenoh queues full: samples and adverts/tokens/queries dropped since the last warning"
+        );
+        self.warned = Some((Instant::now(), data, inputs));
+    }
+
+    /// Shuts a proxy down off the task (disposing waits up to 200 ms for
+    /// acknowledgements, and the next decision must not wait for it), then
+    /// reports its GUID retired.
+    pub(super) fn retire(&self, proxy: Proxy) {
+        let retired = self.retired.clone();
+        let guid = proxy.guid();
+        tokio::spawn(async move {
+            proxy.shutdown().await;
+            let _ = retired.send(guid);
+        });
+    }
+
     // ---- Stop ----
 
     async fn stop(mut self) -> BridgeStats {
@@ -341,7 +467,10 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             let advert = self.keys.key(Space::Adverts, &key.topic, &key.producer);
             let _ = self.session.delete(advert).await;
         }
-        self.stats.samples_dropped += self.overflow.swap(0, Ordering::Relaxed);
+        self.stats.samples_dropped += self.dropped.data.swap(0, Ordering::Relaxed);
+        self.stats.inputs_dropped += self.dropped.inputs.swap(0, Ordering::Relaxed);
+        self.stats.adverts_evicted = self.zenoh.evicted();
+        self.stats.producers_refused = self.zenoh.refused();
         let stats = self.stats;
         self.emit(BridgeEvent::Stopped { stats });
         self.selector.shutdown().await;

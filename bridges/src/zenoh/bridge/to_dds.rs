@@ -2,7 +2,7 @@
 //! both there is advertised on DDS through a [`Proxy`] and its samples are
 //! written there; its token's deletion disposes that advert at once.
 
-use vigil_discovery::AdvertKey;
+use vigil_discovery::{now, AdvertKey};
 use zenoh::sample::{Locality, Sample, SampleKind};
 
 use super::{hex, BridgeEvent, Input, ProducerState, Shell};
@@ -38,7 +38,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let key = AdvertKey::new(&producer, &topic);
         if sample.kind() == SampleKind::Delete {
             let action = self.zenoh.on_advert_deleted(&key);
-            return self.act(key, action).await;
+            return self.act(key, action);
         }
         let advert = match AdvertJson::parse(&sample.payload().to_bytes()) {
             Ok(advert) => advert,
@@ -68,8 +68,8 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             );
             return self.reject(&key_text, error);
         }
-        let action = self.zenoh.on_advert(&key, advert);
-        self.act(key, action).await;
+        let action = self.zenoh.on_advert(&key, advert, now());
+        self.act(key, action);
     }
 
     pub(super) async fn zenoh_alive(&mut self, sample: &Sample) {
@@ -85,13 +85,13 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             return;
         }
         let action = match sample.kind() {
-            SampleKind::Put => self.zenoh.on_alive(&key),
+            SampleKind::Put => self.zenoh.on_alive(&key, now()),
             SampleKind::Delete => self.zenoh.on_dead(&key),
         };
         if self.zenoh.wants_advert(&key) {
             self.fetch_advert(&key).await;
         }
-        self.act(key, action).await;
+        self.act(key, action);
     }
 
     /// Asks Zenoh for an advert put before the bridge joined (the producer
@@ -105,7 +105,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             .allowed_destination(Locality::Remote)
             .callback(move |reply| {
                 if let Ok(sample) = reply.into_result() {
-                    let _ = tx.send(Input::Advert(sample));
+                    tx.send(Input::Advert(sample));
                 }
             })
             .await;
@@ -114,13 +114,13 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         }
     }
 
-    async fn act(&mut self, key: AdvertKey, action: Option<Action>) {
+    fn act(&mut self, key: AdvertKey, action: Option<Action>) {
         match action {
             None => {}
             Some(Action::Up(advert)) => {
                 self.proxy_up(key, &advert, "advert and liveliness token present")
             }
-            Some(Action::Update(advert)) => self.proxy_update(key, &advert).await,
+            Some(Action::Update(advert)) => self.proxy_update(key, &advert),
             Some(Action::Down(cause)) => self.proxy_down(key, cause),
         }
     }
@@ -149,7 +149,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         }
     }
 
-    async fn proxy_update(&mut self, key: AdvertKey, advert: &AdvertJson) {
+    fn proxy_update(&mut self, key: AdvertKey, advert: &AdvertJson) {
         let followed = match self.proxies.get_mut(&key) {
             Some(proxy) => proxy.update(advert),
             // Its start failed: try again with the new advert.
@@ -167,9 +167,12 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                 writer_guid: None,
             }),
             Ok(false) => {
-                // A removed capability: advertise it afresh.
+                // A removed capability: advertise it afresh. The old
+                // advert's dispose may arrive after the new one: the
+                // registry ignores it, as it comes from the old advert
+                // writer.
                 if let Some(old) = self.proxies.remove(&key) {
-                    old.shutdown().await;
+                    self.retire(old);
                 }
                 self.proxy_up(key, advert, "advert changed (capability removed)");
             }
@@ -184,9 +187,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let Some(proxy) = self.proxies.remove(&key) else {
             return;
         };
-        // Disposing waits up to 200 ms for acknowledgements: off the task,
-        // so the next decision is not held up by this one.
-        tokio::spawn(proxy.shutdown());
+        self.retire(proxy);
         self.emit(BridgeEvent::ZenohProducer {
             producer: key.producer,
             topic: key.topic,
@@ -202,11 +203,11 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             .keys
             .parse(Space::Data, key_text)
             .ok()
-            .and_then(|(topic, producer)| self.proxies.get(&AdvertKey::new(producer, topic)));
+            .and_then(|(topic, producer)| self.proxies.get_mut(&AdvertKey::new(producer, topic)));
         let Some(proxy) = proxy else {
             // A producer that is not up (no advert or no token): its data
             // has no advert on DDS to be selected by.
-            self.stats.samples_dropped += 1;
+            self.stats.samples_unadvertised += 1;
             return;
         };
         match proxy.write(&sample.payload().to_bytes()) {

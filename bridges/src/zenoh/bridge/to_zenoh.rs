@@ -3,17 +3,32 @@
 //! samples of the bridged topics as encapsulated CDR.
 
 use futures::stream::{select_all, StreamExt};
+use rustdds::policy::Reliability as DdsReliability;
 use rustdds::with_key::Sample as DdsSample;
+use rustdds::{QosPolicies, QosPolicyBuilder};
 use vigil_discovery::{data_qos, AdvertKey, EntryView, VigilParticipant};
 use zenoh::bytes::Encoding;
 use zenoh::key_expr::KeyExpr;
 
 use super::{BridgeError, BridgeEvent, DdsStream, OutRoute, ProducerState, Shell};
 use crate::raw::{RawKeyedReader, RawKeyedSample, RawReader, RawSample};
-use crate::zenoh::config::BridgeConfig;
+use crate::zenoh::config::{BridgeConfig, Reliability, TopicRoute};
 use crate::zenoh::export::Export;
 use crate::zenoh::keys::Space;
 use crate::zenoh::proxy::reader_topic;
+
+/// The QoS of a route's raw reader: vigil's data QoS with the route's
+/// reliability (a reliable reader never matches a best-effort writer).
+fn reader_qos(route: &TopicRoute) -> QosPolicies {
+    match route.reliability {
+        Reliability::Reliable => data_qos(),
+        Reliability::BestEffort => data_qos().modify_by(
+            &QosPolicyBuilder::new()
+                .reliability(DdsReliability::BestEffort)
+                .build(),
+        ),
+    }
+}
 
 /// One raw reader per topic whose DDS samples go to Zenoh, merged.
 pub(super) fn dds_readers(
@@ -30,7 +45,10 @@ pub(super) fn dds_readers(
         if route.keyed {
             let reader = participant
                 .subscriber()
-                .create_datareader::<RawKeyedSample, RawKeyedReader>(&topic, Some(data_qos()))
+                .create_datareader::<RawKeyedSample, RawKeyedReader>(
+                    &topic,
+                    Some(reader_qos(route)),
+                )
                 .map_err(create)?;
             streams.push(Box::pin(reader.async_sample_stream().filter_map(
                 move |r| {
@@ -51,7 +69,7 @@ pub(super) fn dds_readers(
         } else {
             let reader = participant
                 .subscriber()
-                .create_datareader_no_key::<RawSample, RawReader>(&topic, Some(data_qos()))
+                .create_datareader_no_key::<RawSample, RawReader>(&topic, Some(reader_qos(route)))
                 .map_err(create)?;
             streams.push(Box::pin(reader.async_sample_stream().map(move |r| {
                 let sample = r.map_err(|_| ())?;
@@ -161,7 +179,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         else {
             // No advert names this writer (yet): vigil routes producers,
             // not anonymous writers.
-            self.stats.samples_dropped += 1;
+            self.stats.samples_unadvertised += 1;
             return;
         };
         let encoding = Encoding::APPLICATION_CDR.with_schema(out.type_name.clone());
@@ -177,5 +195,25 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                 tracing::debug!(%error, "sample not put on zenoh");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zenoh::config::BridgeConfig;
+
+    #[test]
+    fn the_readers_request_the_configured_reliability() {
+        let text = "zenoh: {listen: [tcp/127.0.0.1:7447]}\ntopics:\n  - {topic: a, type: T}\n  - {topic: b, type: T, reliability: best_effort}\n";
+        let config = BridgeConfig::parse(text, "t.yaml").unwrap();
+        assert!(matches!(
+            reader_qos(&config.topics[0]).reliability(),
+            Some(DdsReliability::Reliable { .. })
+        ));
+        let best_effort = reader_qos(&config.topics[1]);
+        assert_eq!(best_effort.reliability(), Some(DdsReliability::BestEffort));
+        // Everything else is vigil's data QoS.
+        assert_eq!(best_effort.history(), data_qos().history());
     }
 }
