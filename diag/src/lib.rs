@@ -12,6 +12,7 @@
 //! - `time`: [`Timestamp`], the caller's notion of now.
 //! - `spec`: [`TreeSpec`], a tree definition as plain data.
 //! - `file`: YAML tree files into a [`TreeSpec`] ([`load_tree_str`]), every problem reported.
+//! - [`yaml`]: saphyr's marked YAML with lines, shared with vigil-bridges' config readers.
 //! - `replay`: the JSON-lines replay format ([`parse_events`]).
 //! - `observation`: [`Observation`], what a leaf can be told.
 //! - `check`: the [`Check`] trait for leaves, and the built-in checks.
@@ -41,6 +42,7 @@ mod rule;
 mod spec;
 mod time;
 mod tree;
+pub mod yaml;
 
 pub use check::{Check, ObservationError, Verdict};
 pub use damping::FlapPenalty;

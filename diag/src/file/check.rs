@@ -4,8 +4,9 @@
 use saphyr::MarkedYaml;
 
 use super::node::{number, positive_duration, text, Fields};
-use super::{yaml, LoadProblemKind, Problems};
+use super::{LoadProblemKind, Problems};
 use crate::spec::CheckSpec;
+use crate::yaml;
 
 const KINDS: &[&str] = &[
     "heartbeat",

@@ -29,11 +29,11 @@ use thiserror::Error;
 
 use crate::path::{Path, PathError};
 use crate::spec::{NodeSpec, Origin, TreeSpec};
+use crate::yaml;
 
 mod check;
 mod duration;
 mod node;
-mod yaml;
 
 #[cfg(test)]
 mod tests;

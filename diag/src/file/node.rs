@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use saphyr::MarkedYaml;
 
-use super::{check, duration, unknown_key, yaml, LoadProblemKind, Problems};
+use super::{check, duration, unknown_key, LoadProblemKind, Problems};
 use crate::path::Path;
 use crate::spec::{CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, Rule};
+use crate::yaml;
 
 const NODE_KEYS: &[&str] = &[
     "check",

@@ -76,7 +76,6 @@ use super::msgs::DiagnosticStatus;
 
 mod parse;
 mod render;
-mod suggest;
 
 #[cfg(test)]
 mod tests;

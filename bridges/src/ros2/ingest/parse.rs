@@ -7,7 +7,6 @@ use std::time::Duration;
 use saphyr::MarkedYaml;
 use vigil_diag::{Path, Tree};
 
-use super::suggest::did_you_mean;
 use super::{
     compile, sanitize_label, Analyzer, Analyzers, Entry, ImportError, ImportProblem,
     ImportProblemKind, Mapping, MappingKind,
@@ -288,7 +287,7 @@ impl Reader<'_> {
             for (f, _) in &fields {
                 let name = yaml::raw(f).unwrap_or("?");
                 if !allowed.contains(&name) {
-                    let suggestion = did_you_mean(name, allowed);
+                    let suggestion = yaml::did_you_mean(name, allowed);
                     let kind = ImportProblemKind::UnknownKey {
                         key: yaml::shorten(name).into_owned(),
                         of,

@@ -1,6 +1,8 @@
 //! A thin view over saphyr's marked YAML: every node knows its line, and
 //! scalars are resolved only when a field asks for a number, a boolean or
-//! raw text.
+//! raw text. Tree files are read with it, and vigil-bridges reads its
+//! config and analyzer files with it, so every YAML problem vigil reports
+//! looks the same. A tag (`!foo`) is looked through everywhere.
 //!
 //! Scalars are loaded unresolved (`early_parse(false)`) because keys are
 //! paths: `engine.1.10` must stay that text, not become a float, and an
@@ -12,7 +14,7 @@ use saphyr::{MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
 use saphyr_parser::Parser;
 
 /// Loads every document of `text`, or the scanner's first error.
-pub(super) fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
+pub fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
     let mut parser = Parser::new_from_str(text);
     let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
     loader.early_parse(false);
@@ -24,8 +26,10 @@ pub(super) fn load(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
 }
 
 /// The 1-based line where `node` starts.
-pub(super) fn line(node: &MarkedYaml<'_>) -> u32 {
-    u32::try_from(node.span.start.line()).unwrap_or(u32::MAX)
+pub fn line(node: &MarkedYaml<'_>) -> u32 {
+    u32::try_from(node.span.start.line())
+        .unwrap_or(u32::MAX)
+        .max(1)
 }
 
 /// The node itself, looking through a tag such as `!foo { ... }`.
@@ -37,7 +41,7 @@ fn untagged<'n, 'a>(node: &'n MarkedYaml<'a>) -> &'n MarkedYaml<'a> {
 }
 
 /// The entries of a mapping, in document order; `None` if `node` is not one.
-pub(super) fn entries<'n, 'a>(
+pub fn entries<'n, 'a>(
     node: &'n MarkedYaml<'a>,
 ) -> Option<impl Iterator<Item = (&'n MarkedYaml<'a>, &'n MarkedYaml<'a>)>> {
     match &untagged(node).data {
@@ -47,7 +51,7 @@ pub(super) fn entries<'n, 'a>(
 }
 
 /// The items of a sequence; `None` if `node` is not one.
-pub(super) fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<'a>]> {
+pub fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<'a>]> {
     match &untagged(node).data {
         YamlData::Sequence(items) => Some(items),
         _ => None,
@@ -56,8 +60,8 @@ pub(super) fn items<'n, 'a>(node: &'n MarkedYaml<'a>) -> Option<&'n [MarkedYaml<
 
 /// The text of a scalar exactly as written (without quotes); `None` if
 /// `node` is not a scalar.
-pub(super) fn raw<'n>(node: &'n MarkedYaml<'_>) -> Option<&'n str> {
-    match &node.data {
+pub fn raw<'n>(node: &'n MarkedYaml<'_>) -> Option<&'n str> {
+    match &untagged(node).data {
         YamlData::Representation(text, _, _) => Some(text),
         YamlData::Value(Scalar::String(text)) => Some(text),
         _ => None,
@@ -66,7 +70,7 @@ pub(super) fn raw<'n>(node: &'n MarkedYaml<'_>) -> Option<&'n str> {
 
 /// The scalar resolved by the YAML 1.2 core schema.
 fn resolved<'a>(node: &MarkedYaml<'a>) -> Option<Scalar<'a>> {
-    match &node.data {
+    match &untagged(node).data {
         YamlData::Representation(text, style, tag) => {
             Scalar::parse_from_cow_and_metadata(text.clone(), *style, tag.as_ref())
         }
@@ -76,12 +80,12 @@ fn resolved<'a>(node: &MarkedYaml<'a>) -> Option<Scalar<'a>> {
 }
 
 /// True for `~`, `null`, an empty value.
-pub(super) fn is_null(node: &MarkedYaml<'_>) -> bool {
+pub fn is_null(node: &MarkedYaml<'_>) -> bool {
     matches!(resolved(node), Some(Scalar::Null))
 }
 
 /// A finite number (integer or float).
-pub(super) fn number(node: &MarkedYaml<'_>) -> Option<f64> {
+pub fn number(node: &MarkedYaml<'_>) -> Option<f64> {
     match resolved(node)? {
         Scalar::Integer(i) => Some(i as f64),
         Scalar::FloatingPoint(f) if f.is_finite() => Some(f.into_inner()),
@@ -90,7 +94,7 @@ pub(super) fn number(node: &MarkedYaml<'_>) -> Option<f64> {
 }
 
 /// A non-negative integer.
-pub(super) fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
+pub fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
     match resolved(node)? {
         Scalar::Integer(i) => u64::try_from(i).ok(),
         _ => None,
@@ -98,7 +102,7 @@ pub(super) fn unsigned(node: &MarkedYaml<'_>) -> Option<u64> {
 }
 
 /// A boolean.
-pub(super) fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
+pub fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
     match resolved(node)? {
         Scalar::Boolean(b) => Some(b),
         _ => None,
@@ -106,7 +110,7 @@ pub(super) fn boolean(node: &MarkedYaml<'_>) -> Option<bool> {
 }
 
 /// What `node` is, for "expected X, found Y" messages.
-pub(super) fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
+pub fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
     match &untagged(node).data {
         YamlData::Mapping(_) => "a mapping".into(),
         YamlData::Sequence(_) => "a sequence".into(),
@@ -124,7 +128,7 @@ pub(super) fn describe(node: &MarkedYaml<'_>) -> Cow<'static, str> {
 }
 
 /// Long user text clipped for messages.
-pub(super) fn shorten(text: &str) -> Cow<'_, str> {
+pub fn shorten(text: &str) -> Cow<'_, str> {
     const MAX: usize = 60;
     match text.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &text[..cut]).into(),
@@ -133,7 +137,7 @@ pub(super) fn shorten(text: &str) -> Cow<'_, str> {
 }
 
 /// The candidate closest to `word` when it is close enough to be a typo.
-pub(super) fn did_you_mean(word: &str, candidates: &[&'static str]) -> Option<&'static str> {
+pub fn did_you_mean(word: &str, candidates: &[&'static str]) -> Option<&'static str> {
     let lower = word.to_ascii_lowercase();
     // A truncated key (`stale` for `stale_after`) is as likely a slip as a typo.
     let truncated = |c: &str| lower.len() >= 3 && c.starts_with(&lower);
