@@ -27,7 +27,14 @@ from cyclonedds.pub import DataWriter
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
-from cyclone_ros_node import DIAGNOSTICS_TOPIC, Schedule, default_message, emit, parse_level
+from cyclone_ros_node import (
+    DIAGNOSTICS_TOPIC,
+    Schedule,
+    default_message,
+    emit,
+    parse_level,
+    read_commands,
+)
 from ros_types import (
     DiagnosticArray,
     DiagnosticStatus,
@@ -154,13 +161,7 @@ class Container:
             print(f"unknown command {line!r} (level NODE L, quit)", file=sys.stderr)
 
     def read_stdin(self) -> None:
-        try:
-            for line in sys.stdin:
-                self.command(line.strip())
-                if self.stop.is_set():
-                    return
-        finally:
-            self.stop.set()
+        read_commands(self.command, self.stop)
 
 
 def main() -> None:

@@ -151,14 +151,19 @@ class Node:
             print(f"unknown command {line!r}", file=sys.stderr)
 
     def read_stdin(self) -> None:
-        # Whatever ends this thread (EOF, quit, a closed stdout) ends the node.
-        try:
-            for line in sys.stdin:
-                self.command(line.strip())
-                if self.stop.is_set():
-                    return
-        finally:
-            self.stop.set()
+        read_commands(self.command, self.stop)
+
+
+def read_commands(command, stop: threading.Event) -> None:
+    """Feeds stdin's lines to `command`. Whatever ends this (EOF, quit, a
+    closed stdout) sets `stop`, which ends the peer."""
+    try:
+        for line in sys.stdin:
+            command(line.strip())
+            if stop.is_set():
+                return
+    finally:
+        stop.set()
 
 
 class Schedule:
