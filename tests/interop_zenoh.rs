@@ -554,7 +554,7 @@ fn a_zenoh_producer_that_drops_a_capability_is_advertised_afresh() {
     let port = free_port();
     let (_dir, path) = config(port, Side::Listen);
     let mut bridge = bridge(domain, &path);
-    let mut zenoh = peer("zenoh_peer", port, &[]);
+    let mut zenoh = peer("zenoh_peer", port, &["--watch"]);
     zenoh.send("advertise zenoh_imu accuracy=0.001 rate=100Hz");
     let first = bridge.wait_for(
         PATIENCE,
@@ -614,4 +614,12 @@ fn a_zenoh_producer_that_drops_a_capability_is_advertised_afresh() {
         "{:?}",
         bridge.seen
     );
+    // The retired proxy's writer stayed known to the bridge while its
+    // advert was in the registry: it was never exported back to Zenoh as
+    // a DDS producer.
+    let echoed = zenoh
+        .seen
+        .iter()
+        .find(|v| v["event"] == "advert" && v["producer"] == "zenoh_imu" && v["origin"] == "dds");
+    assert!(echoed.is_none(), "{echoed:?}");
 }
