@@ -279,7 +279,7 @@ fn a_silent_writer_goes_stale_and_the_trees_are_published_as_diagnostics_agg() {
 
 #[test]
 fn nodes_sharing_one_participant_are_told_apart_by_ros_discovery_info() {
-    let domain = 58;
+    let domain = 60;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(&dir);
     let domain_text = domain.to_string();
