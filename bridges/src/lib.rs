@@ -32,7 +32,7 @@
     rust_2018_idioms
 )]
 
-mod config_error;
+mod config_file;
 mod raw;
 mod ros2;
 mod yaml;

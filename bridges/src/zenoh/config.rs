@@ -702,13 +702,10 @@ fn join(at: &str, name: &str) -> String {
 /// config files write them; positive and at most an hour.
 fn duration(text: &str) -> Result<Duration, String> {
     let shown = yaml::shorten(text);
-    let quantity = vigil_qos::Quantity::parse(text.trim()).map_err(|e| format!("{e}"))?;
-    if quantity.dimension() != vigil_qos::Dimension::Time {
-        return Err(format!("`{shown}`: expected a duration such as `500ms`"));
-    }
-    match Duration::try_from_secs_f64(quantity.base()) {
+    match crate::config_file::duration(text) {
         Ok(d) if !d.is_zero() && d <= MAX_STALE_AFTER => Ok(d),
-        _ => Err(format!("`{shown}`: expected more than 0 and at most 1h")),
+        Ok(_) => Err(format!("`{shown}`: expected more than 0 and at most 1h")),
+        Err(message) => Err(format!("`{shown}`: {message}")),
     }
 }
 
@@ -869,7 +866,7 @@ topics:
             "bridge.yaml:13: topics[1].topic: topic `imu` is already bridged at line 10",
             "bridge.yaml:15: topics[2].topic: missing: the DDS topic name",
             "bridge.yaml:16: topics[2].keyed: expected true or false, found `maybe`",
-            "bridge.yaml:19: topics[3].stale_after: `10Hz`: expected a duration such as `500ms`",
+            "bridge.yaml:19: topics[3].stale_after: `10Hz`: expected a time, such as 250ms or 1s",
             "bridge.yaml:20: topics[3].reliability: expected `reliable` or `best_effort`, found `sometimes`",
             "bridge.yaml:23: topics[4].stale_after: `0ms`: expected more than 0",
             "bridge.yaml:26: topics[5].stale_after: ",

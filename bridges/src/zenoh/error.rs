@@ -5,7 +5,7 @@ use std::fmt;
 
 use vigil_discovery::DdsError;
 
-pub use crate::config_error::{ConfigError, ConfigProblem};
+pub use crate::config_file::{ConfigError, ConfigProblem};
 
 /// What stops a bridge from starting or running.
 #[derive(Debug, thiserror::Error)]

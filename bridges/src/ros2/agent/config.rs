@@ -25,11 +25,11 @@
 use std::time::Duration;
 
 use saphyr::MarkedYaml;
-use vigil_qos::{Capabilities, Dimension, Quantity, Query, Value};
+use vigil_qos::{Capabilities, Dimension, Query, Value};
 
 use super::super::ingest::Analyzers;
 use super::super::naming::{topic_to_dds, type_to_dds};
-pub use crate::config_error::{ConfigError, ConfigProblem};
+pub use crate::config_file::{ConfigError, ConfigProblem};
 use crate::yaml;
 
 /// What the agent does, read from its config file.
@@ -305,22 +305,7 @@ impl Reader<'_> {
     /// (seconds, hertz); must not be negative.
     fn quantity(&mut self, node: &MarkedYaml<'_>, key: &str, dimension: Dimension) -> Option<f64> {
         let text = self.text(node, key)?;
-        let parsed = Quantity::parse(&text)
-            .map_err(|e| e.to_string())
-            .and_then(|q| {
-                if q.dimension() != dimension {
-                    Err(format!(
-                        "expected a {}, such as {}",
-                        dimension.as_str(),
-                        example(dimension)
-                    ))
-                } else if q.base() < 0.0 {
-                    Err("must not be negative".to_owned())
-                } else {
-                    Ok(q.base())
-                }
-            });
-        match parsed {
+        match crate::config_file::quantity(&text, dimension) {
             Ok(value) => Some(value),
             Err(message) => {
                 self.push(node, key, format!("`{text}`: {message}"));
@@ -330,11 +315,11 @@ impl Reader<'_> {
     }
 
     fn duration(&mut self, node: &MarkedYaml<'_>, key: &str) -> Option<Duration> {
-        let seconds = self.quantity(node, key, Dimension::Time)?;
-        match Duration::try_from_secs_f64(seconds) {
+        let text = self.text(node, key)?;
+        match crate::config_file::duration(&text) {
             Ok(d) => Some(d),
-            Err(e) => {
-                self.push(node, key, e.to_string());
+            Err(message) => {
+                self.push(node, key, format!("`{text}`: {message}"));
                 None
             }
         }
@@ -703,14 +688,6 @@ impl Reader<'_> {
                 }
             }
         }
-    }
-}
-
-fn example(dimension: Dimension) -> &'static str {
-    match dimension {
-        Dimension::Time => "250ms or 1s",
-        Dimension::Frequency => "50Hz",
-        _ => "a number with a unit",
     }
 }
 

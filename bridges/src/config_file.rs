@@ -1,7 +1,11 @@
-//! A config file that cannot be used, as the agent and the Zenoh bridge
-//! report it: every problem, each with its file, line and key.
+//! What the agent's and the Zenoh bridge's config readers share: a config
+//! file that cannot be used (every problem, each with its file, line and
+//! key), and quantities written with their unit.
 
 use std::fmt;
+use std::time::Duration;
+
+use vigil_qos::{Dimension, Quantity};
 
 /// One problem of a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,4 +51,31 @@ impl fmt::Display for ConfigError {
         }
         Ok(())
     }
+}
+
+/// A quantity of `dimension` written with its unit (`250ms`, `50Hz`), in
+/// base units (seconds, hertz); never negative.
+pub(crate) fn quantity(text: &str, dimension: Dimension) -> Result<f64, String> {
+    let q = Quantity::parse(text.trim()).map_err(|e| e.to_string())?;
+    if q.dimension() != dimension {
+        let example = match dimension {
+            Dimension::Time => "250ms or 1s",
+            Dimension::Frequency => "50Hz",
+            _ => "a number with a unit",
+        };
+        Err(format!(
+            "expected a {}, such as {example}",
+            dimension.as_str()
+        ))
+    } else if q.base() < 0.0 {
+        Err("must not be negative".to_owned())
+    } else {
+        Ok(q.base())
+    }
+}
+
+/// A duration written with its unit (`500ms`, `2s`).
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    let seconds = quantity(text, Dimension::Time)?;
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
 }
