@@ -6,14 +6,13 @@
 //! `event` and the fields of [`AgentEvent`]); `selected` lines are the
 //! routing decisions.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 use vigil_bridges::{Agent, AgentConfig, AgentEvent};
 
-use super::dds_args::{init_logging, runtime, terminated, unix_seconds, DdsArgs, Format};
+use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
 use super::InputError;
 
 /// Watch DDS discovery for writers of the configured ROS 2 topics, advertise
@@ -21,21 +20,12 @@ use super::InputError;
 /// the best one onto a stable topic. Runs until interrupted.
 #[derive(Debug, Args)]
 pub(crate) struct AgentArgs {
-    /// The agent config (see examples/agent.yaml).
-    #[arg(long)]
-    config: PathBuf,
     #[command(flatten)]
-    dds: DdsArgs,
-    /// Output format: one JSON line per event with `json` (`selected`:
-    /// a routing decision).
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-    /// Check the config, print what the agent would watch, and exit.
-    #[arg(long)]
-    check: bool,
+    run: ConfigRunArgs,
 }
 
 pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    let args = args.run;
     let config = read_config(&args.config)?;
     if args.check {
         println!("{}", summary(&config));

@@ -1,38 +1,24 @@
 //! `vigil bridge zenoh`: join a Zenoh network and a DDS domain into one
 //! registry (vigil-bridges, cargo feature `zenoh`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::dds_args::{DdsArgs, Format};
+use super::dds_args::ConfigRunArgs;
 
 /// `vigil bridge` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum BridgeCommand {
     /// Bridge adverts, liveliness and data between the DDS domain and a
     /// Zenoh network, as the config file says. Runs until interrupted.
-    Zenoh {
-        /// The bridge config (see examples/zenoh-bridge.yaml).
-        #[arg(long)]
-        config: PathBuf,
-        #[command(flatten)]
-        dds: DdsArgs,
-        /// Output format: one JSON line per routing decision with `json`.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
-        /// Only check the config: print a one-line summary and exit 0, or
-        /// every problem with its line and exit 2.
-        #[arg(long)]
-        check: bool,
-    },
+    Zenoh(ConfigRunArgs),
 }
 
 #[cfg(not(feature = "zenoh"))]
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BridgeCommand::Zenoh { .. } => Err(super::InputError(
+        BridgeCommand::Zenoh(_) => Err(super::InputError(
             "this vigil was built without the Zenoh bridge: build it with `cargo build --features zenoh`"
                 .to_owned(),
         )
@@ -43,12 +29,7 @@ pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "zenoh")]
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BridgeCommand::Zenoh {
-            config,
-            dds,
-            format,
-            check,
-        } => zenoh::run(&config, &dds, format, check),
+        BridgeCommand::Zenoh(args) => zenoh::run(&args.config, &args.dds, args.format, args.check),
     }
 }
 
@@ -63,8 +44,8 @@ mod zenoh {
     use vigil_discovery::{DdsConfig, VigilParticipant};
 
     use super::super::dds_args::{init_logging, runtime, terminated, unix_seconds};
+    use super::super::dds_args::{DdsArgs, Format};
     use super::super::{InputError, EXIT_INPUT};
-    use super::{DdsArgs, Format};
 
     pub(super) fn run(
         path: &Path,

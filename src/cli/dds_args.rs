@@ -33,6 +33,25 @@ impl DdsArgs {
     }
 }
 
+/// The flags of a long-running command driven by a config file
+/// (`vigil agent`, `vigil bridge zenoh`).
+#[derive(Debug, Args)]
+pub(crate) struct ConfigRunArgs {
+    /// The config file (commented examples under examples/).
+    #[arg(long)]
+    pub(crate) config: std::path::PathBuf,
+    #[command(flatten)]
+    pub(crate) dds: DdsArgs,
+    /// Output format: with `json`, one JSON line per event (`selected`
+    /// and producer up/down lines are the routing decisions).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+    /// Only check the config: print a one-line summary and exit 0, or
+    /// every problem with its line and exit 2.
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
 /// How results are printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
