@@ -44,6 +44,12 @@ const MAX_WRITERS_PER_PARTICIPANT: usize = 4096;
 
 type Prefix = [u8; 12];
 
+/// One raw sample (or rustdds's error) of a watched topic.
+type Sample = rustdds::dds::ReadResult<rustdds::no_key::DataSample<RawSample>>;
+
+/// Every watched topic's samples, tagged with the topic's index.
+type TopicSamples = futures::stream::SelectAll<BoxStream<'static, (usize, Sample)>>;
+
 fn prefix_of(guid: &[u8; 16]) -> Prefix {
     let mut prefix = [0; 12];
     prefix.copy_from_slice(&guid[..12]);
@@ -202,21 +208,7 @@ impl Runner {
         self.shutdown().await;
     }
 
-    #[allow(clippy::type_complexity)]
-    fn sample_streams(
-        &self,
-    ) -> Result<
-        futures::stream::SelectAll<
-            BoxStream<
-                'static,
-                (
-                    usize,
-                    rustdds::dds::ReadResult<rustdds::no_key::DataSample<RawSample>>,
-                ),
-            >,
-        >,
-        DdsError,
-    > {
+    fn sample_streams(&self) -> Result<TopicSamples, DdsError> {
         let mut streams = Vec::new();
         for (index, topic) in self.config.topics.iter().enumerate() {
             let stream = raw_stream(
@@ -240,11 +232,7 @@ impl Runner {
         });
     }
 
-    fn on_sample(
-        &mut self,
-        topic: usize,
-        sample: rustdds::dds::ReadResult<rustdds::no_key::DataSample<RawSample>>,
-    ) {
+    fn on_sample(&mut self, topic: usize, sample: Sample) {
         let sample = match sample {
             Ok(sample) => sample,
             Err(error) => {
