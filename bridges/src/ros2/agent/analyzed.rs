@@ -7,7 +7,8 @@
 //! ([`Analyzers::extend`]) and the tree is rebuilt with the last report of
 //! every item replayed. A file's analyzers may match any number of items,
 //! so the leaves are capped ([`MAX_LEAVES`]); statuses past the cap are
-//! counted and dropped, not grown into.
+//! counted and dropped, not grown into. A status no analyzer matches goes
+//! to the aggregator's `Other` group ([`Analyzers::route_other`]).
 
 use vigil_diag::{Observation, Path, Timestamp, Tree, TreeSpec};
 
@@ -25,8 +26,7 @@ pub(crate) struct AnalyzedTree {
     tree: Tree,
     replay: Replay,
     grown: usize,
-    /// Statuses not aggregated: a bad level, no analyzer matching, or past
-    /// the cap.
+    /// Statuses not aggregated: a bad level, or past the cap.
     pub(crate) dropped: u64,
     /// The tree got worse since it was last published.
     pub(crate) got_worse: bool,
@@ -51,6 +51,11 @@ impl AnalyzedTree {
     /// Routes one status to the leaves its analyzers give it.
     pub(crate) fn observe(&mut self, status: &DiagnosticStatus, at: Timestamp) {
         let routes = match self.analyzers.route(status) {
+            // No analyzer: the `Other` group, as in the aggregator.
+            Ok(routes) if routes.is_empty() => self.analyzers.route_other(status).map(|r| vec![r]),
+            routed => routed,
+        };
+        let routes = match routes {
             Ok(routes) => routes,
             Err(error) => {
                 self.dropped += 1;
@@ -58,10 +63,6 @@ impl AnalyzedTree {
                 return;
             }
         };
-        if routes.is_empty() {
-            // The aggregator's `Other` group is not built: counted instead.
-            self.dropped += 1;
-        }
         for (path, observation) in routes {
             self.observe_leaf(path, observation, at);
         }
@@ -170,10 +171,27 @@ analyzers:
         // Silence past the analyzer's timeout: stale.
         tree.tick(s(2.0));
         assert_eq!(tree.tree().health(&root).unwrap().state, State::Unknown);
-        // A status no analyzer matches, and a bad level, are dropped.
-        tree.observe(&status("gps: fix", 0), s(2.1));
+        // A status no analyzer matches goes to `Other`, a bad level is dropped.
+        tree.observe(&status("gps: fix", 1), s(2.1));
+        let other = Path::parse("other.gps_fix").unwrap();
+        assert_eq!(tree.tree().health(&other).unwrap().state, State::Degraded);
         tree.observe(&status("imu_c: x", 9), s(2.1));
-        assert_eq!(tree.dropped, 1 + 1);
+        assert_eq!(tree.dropped, 1);
+    }
+
+    #[test]
+    fn the_other_group_steps_aside_for_a_root_named_other() {
+        let file = FILE.replace("path: Robot", "path: Other");
+        let analyzers = Analyzers::from_yaml(&file, "a.yaml").unwrap();
+        let mut tree = AnalyzedTree::new(analyzers).unwrap();
+        tree.observe(&status("/gps/fix", 2), s(0.1));
+        let other = Path::parse("unanalyzed.gps_fix").unwrap();
+        assert_eq!(tree.tree().health(&other).unwrap().state, State::Failed);
+        // Items of the file's own `other` root are untouched.
+        assert!(tree
+            .tree()
+            .health(&Path::parse("other.sensors").unwrap())
+            .is_some());
     }
 
     #[test]

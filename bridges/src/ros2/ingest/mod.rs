@@ -57,8 +57,11 @@
 //!   printed tree file says so in a comment.
 //! - `num_items` is read and kept ([`Mapping::note`]); the tree cannot
 //!   count items it has not seen, so it is not enforced yet.
-//! - A status whose name matches no analyzer gets no route (the
-//!   aggregator's `Other` group is not built).
+//! - A status whose name matches no analyzer goes to the aggregator's
+//!   `Other` group ([`Analyzers::route_other`]): a root of its own,
+//!   `other` (`unanalyzed` if the file already has a root `other`), one
+//!   `status` leaf per item, stale after 5 s. The printed tree file does
+//!   not list it: it has no item until one arrives.
 //! - A worst-of parent ranks FAILED above UNKNOWN: one stale item makes its
 //!   parents UNKNOWN, not ERROR (diagnostics #297, #658).
 
@@ -79,6 +82,13 @@ mod render;
 
 #[cfg(test)]
 mod tests;
+
+/// The root of the aggregator's `Other` group.
+const OTHER: &str = "other";
+/// Its name when the file already has a root `other`.
+const OTHER_FALLBACK: &str = "unanalyzed";
+/// How long an `Other` item stays fresh (the aggregator's default).
+const OTHER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The analyzers of one aggregator parameter file.
 #[derive(Clone, Debug)]
@@ -373,21 +383,47 @@ impl Analyzers {
         Ok(out)
     }
 
-    /// Adds the `status` leaf for a path [`Analyzers::route`] gave, with
-    /// its analyzer's timeout. `false` when `spec` already has a node
-    /// there or the path is not an analyzer's item.
+    /// The leaf of a status no analyzer matches, in the aggregator's
+    /// `Other` group (see the module docs), with its observation.
+    pub fn route_other(
+        &self,
+        status: &DiagnosticStatus,
+    ) -> Result<(Path, Observation), RouteError> {
+        let (state, reason) =
+            State::from_ros_level(status.level).ok_or_else(|| RouteError::BadLevel {
+                name: status.name.clone(),
+                level: status.level,
+            })?;
+        let other = self.other_root();
+        let label = sanitize_label(&status.name.replace('/', " "));
+        let path = other.child(&label).unwrap_or(other);
+        Ok((path, Observation::Status { state, reason }))
+    }
+
+    /// The root of the `Other` group.
+    fn other_root(&self) -> Path {
+        let taken = |name: &str| self.nodes.iter().any(|e| e.mapping.path.as_str() == name);
+        let name = if taken(OTHER) { OTHER_FALLBACK } else { OTHER };
+        // Both names are valid labels.
+        Path::parse(name).unwrap_or_else(|_| self.analyzers[0].path.clone())
+    }
+
+    /// Adds the `status` leaf for a path [`Analyzers::route`] or
+    /// [`Analyzers::route_other`] gave, with its analyzer's timeout (the
+    /// aggregator's 5 s default for `Other`). `false` when `spec` already
+    /// has a node there or the path is not an item.
     pub fn extend(&self, spec: &mut TreeSpec, path: &Path) -> bool {
-        let Some(&index) = path.parent().as_ref().and_then(|p| self.by_path.get(p)) else {
-            return false;
-        };
         if spec.nodes.iter().any(|n| n.path == *path) {
             return false;
         }
-        let analyzer = &self.analyzers[index];
-        let stale_after = analyzer.timeout;
+        let parent = path.parent();
+        let (stale_after, line) = match parent.as_ref().and_then(|p| self.by_path.get(p)) {
+            Some(&index) => (self.analyzers[index].timeout, self.analyzers[index].line),
+            None if parent.as_ref() == Some(&self.other_root()) => (Some(OTHER_TIMEOUT), 1),
+            None => return false,
+        };
         let body = NodeBody::Leaf(CheckSpec::Status { stale_after });
-        spec.nodes
-            .push(self.node(path.clone(), body, analyzer.line));
+        spec.nodes.push(self.node(path.clone(), body, line));
         true
     }
 
