@@ -25,6 +25,20 @@ pub(super) struct Item {
     pub(super) at: Timestamp,
 }
 
+/// A writer found in DDS discovery and named, ready to be advertised.
+pub(super) struct FoundWriter<'c> {
+    /// Its topic's index in the config.
+    pub(super) topic_index: usize,
+    /// Its topic's config.
+    pub(super) topic: &'c TopicConfig,
+    /// Who it is.
+    pub(super) identity: Identity,
+    /// Its GUID.
+    pub(super) guid: [u8; 16],
+    /// What it offers, as discovery announced it.
+    pub(super) qos: rustdds::QosPolicies,
+}
+
 /// A writer advertised on its node's behalf.
 pub(super) struct Proxy {
     pub(super) topic: usize,
@@ -54,22 +68,23 @@ pub(super) fn item_belongs(item: &Item, identity: &Identity) -> bool {
 }
 
 impl Proxy {
-    /// Advertises writer `guid` of topic `topic` (index `topic_index`) as
-    /// `identity`, with what its node already said (`items`: its
-    /// participant's status items), on `participant`. `qos`: what the
-    /// writer offers, from DDS discovery.
-    #[allow(clippy::too_many_arguments)]
+    /// Advertises `writer` on `participant`, with what its node already
+    /// said (`items`: its participant's status items, stale after
+    /// `item_timeout`).
     pub(super) fn start<'i>(
         participant: &VigilParticipant,
-        topic_index: usize,
-        topic: &TopicConfig,
-        identity: Identity,
-        guid: [u8; 16],
-        qos: &rustdds::QosPolicies,
+        writer: FoundWriter<'_>,
         items: impl Iterator<Item = &'i Item>,
         item_timeout: Duration,
         at: Timestamp,
     ) -> Result<Proxy, String> {
+        let FoundWriter {
+            topic_index,
+            topic,
+            identity,
+            guid,
+            qos,
+        } = writer;
         let mut shape = ProxyShape::new(
             &identity.id,
             topic.stale_after,
@@ -100,7 +115,7 @@ impl Proxy {
         )
         .with_capabilities(topic.capabilities_of(identity.node.as_deref()))
         .with_tree(tree, Some(shape.root().clone()))
-        .with_qos(offered_qos(qos));
+        .with_qos(offered_qos(&qos));
         let advertiser = Advertiser::start(participant, declaration).map_err(|e| e.to_string())?;
         let state = advertiser
             .health(shape.root())

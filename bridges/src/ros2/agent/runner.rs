@@ -21,7 +21,7 @@ use super::aggregate::Aggregate;
 use super::analyzed::AnalyzedTree;
 use super::config::AgentConfig;
 use super::dds::{discovery_info_stream, raw_stream};
-use super::live::{Item, Proxy};
+use super::live::{FoundWriter, Item, Proxy};
 use super::proxy::{hex, identify, node_names, MAX_ITEMS};
 use super::relay::Relay;
 use super::AgentEvent;
@@ -522,17 +522,15 @@ impl Runner {
             }
             let identity = identity.unique(|id| self.id_taken(topic, id));
             let items = self.items.get(&prefix_of(&guid)).into_iter().flatten();
-            let started = Proxy::start(
-                &self.proxies_dp,
-                topic,
-                config,
+            let writer = FoundWriter {
+                topic_index: topic,
+                topic: config,
                 identity,
                 guid,
-                &qos,
-                items,
-                self.config.diagnostics_timeout,
-                at,
-            );
+                qos,
+            };
+            let timeout = self.config.diagnostics_timeout;
+            let started = Proxy::start(&self.proxies_dp, writer, items, timeout, at);
             match started {
                 Ok(proxy) => {
                     self.emit(AgentEvent::Proxy {
