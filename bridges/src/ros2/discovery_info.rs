@@ -15,6 +15,9 @@
 
 use thiserror::Error;
 
+use super::cdr::CdrReader;
+use super::msgs::WireError;
+
 /// The DDS topic.
 pub const DISCOVERY_INFO_TOPIC: &str = "ros_discovery_info";
 /// The DDS type.
@@ -50,106 +53,58 @@ pub struct DiscoveryInfoError {
 /// Decodes a sample with its 4-byte encapsulation header (XCDR1, either
 /// endianness).
 pub fn decode(bytes: &[u8]) -> Result<ParticipantEntities, DiscoveryInfoError> {
-    let fail = |why: &str| DiscoveryInfoError {
-        why: why.to_owned(),
-    };
-    let (header, body) = bytes
-        .split_at_checked(4)
-        .ok_or_else(|| fail("shorter than its encapsulation header"))?;
-    let little = match header[..2] {
-        [0, 1] => true,
-        [0, 0] => false,
-        _ => return Err(fail("not plain CDR")),
-    };
-    let mut last = fail("empty");
+    let mut last = None;
     for gid_len in [16, 24] {
-        let mut cursor = Cursor {
-            body,
-            at: 0,
-            little,
-        };
-        match cursor.participant(gid_len) {
+        let mut reader = CdrReader::new(bytes).map_err(DiscoveryInfoError::from)?;
+        match participant(&mut reader, gid_len) {
             // Trailing padding up to the next 4 bytes is allowed.
-            Ok(info) if body.len() - cursor.at < 4 => return Ok(info),
-            Ok(_) => last = fail("bytes left over"),
-            Err(why) => last = fail(why),
+            Ok(info) if reader.remaining() < 4 => return Ok(info),
+            Ok(_) => last = Some("bytes left over".to_owned()),
+            Err(error) => last = Some(error.to_string()),
         }
     }
-    Err(last)
+    Err(DiscoveryInfoError {
+        why: last.unwrap_or_default(),
+    })
 }
 
-struct Cursor<'b> {
-    body: &'b [u8],
-    at: usize,
-    little: bool,
+impl From<WireError> for DiscoveryInfoError {
+    fn from(error: WireError) -> Self {
+        DiscoveryInfoError {
+            why: error.to_string(),
+        }
+    }
 }
 
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], &'static str> {
-        let end = self.at.checked_add(n).ok_or("length overflows")?;
-        let bytes = self.body.get(self.at..end).ok_or("truncated")?;
-        self.at = end;
-        Ok(bytes)
-    }
+fn gid(r: &mut CdrReader<'_>, len: usize) -> Result<[u8; 16], WireError> {
+    let bytes = r.take(len, "truncated GID")?;
+    let mut guid = [0; 16];
+    guid.copy_from_slice(&bytes[..16]);
+    Ok(guid)
+}
 
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        self.at = self.at.next_multiple_of(4);
-        let bytes: [u8; 4] = self.take(4)?.try_into().map_err(|_| "truncated")?;
-        Ok(if self.little {
-            u32::from_le_bytes(bytes)
-        } else {
-            u32::from_be_bytes(bytes)
-        })
-    }
+fn gids(r: &mut CdrReader<'_>, len: usize) -> Result<Vec<[u8; 16]>, WireError> {
+    let n = r.count(len)?;
+    (0..n).map(|_| gid(r, len)).collect()
+}
 
-    /// A sequence length, checked against what is left: each element takes
-    /// at least `min_size` bytes.
-    fn count(&mut self, min_size: usize) -> Result<usize, &'static str> {
-        let n = usize::try_from(self.u32()?).map_err(|_| "length overflows")?;
-        let left = self.body.len().saturating_sub(self.at);
-        if n.saturating_mul(min_size.max(1)) > left {
-            return Err("a sequence longer than the sample");
-        }
-        Ok(n)
+fn participant(r: &mut CdrReader<'_>, gid_len: usize) -> Result<ParticipantEntities, WireError> {
+    let participant = gid(r, gid_len)?;
+    // Each node: two strings (at least 5 bytes each) and two counts.
+    let n = r.count(18)?;
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let namespace = r.string()?;
+        let name = r.string()?;
+        let _readers = gids(r, gid_len)?;
+        let writers = gids(r, gid_len)?;
+        nodes.push(NodeEntities {
+            namespace,
+            name,
+            writers,
+        });
     }
-
-    fn string(&mut self) -> Result<String, &'static str> {
-        let n = self.count(1)?;
-        let bytes = self.take(n)?;
-        let text = bytes.strip_suffix(&[0]).ok_or("a string without its NUL")?;
-        String::from_utf8(text.to_vec()).map_err(|_| "a string that is not UTF-8")
-    }
-
-    fn gid(&mut self, len: usize) -> Result<[u8; 16], &'static str> {
-        let bytes = self.take(len)?;
-        let mut guid = [0; 16];
-        guid.copy_from_slice(&bytes[..16]);
-        Ok(guid)
-    }
-
-    fn gids(&mut self, len: usize) -> Result<Vec<[u8; 16]>, &'static str> {
-        let n = self.count(len)?;
-        (0..n).map(|_| self.gid(len)).collect()
-    }
-
-    fn participant(&mut self, gid_len: usize) -> Result<ParticipantEntities, &'static str> {
-        let participant = self.gid(gid_len)?;
-        // Each node: two strings (at least 5 bytes each) and two counts.
-        let n = self.count(18)?;
-        let mut nodes = Vec::with_capacity(n);
-        for _ in 0..n {
-            let namespace = self.string()?;
-            let name = self.string()?;
-            let _readers = self.gids(gid_len)?;
-            let writers = self.gids(gid_len)?;
-            nodes.push(NodeEntities {
-                namespace,
-                name,
-                writers,
-            });
-        }
-        Ok(ParticipantEntities { participant, nodes })
-    }
+    Ok(ParticipantEntities { participant, nodes })
 }
 
 #[cfg(test)]

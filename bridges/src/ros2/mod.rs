@@ -3,6 +3,7 @@
 //! sits on top.
 
 pub(crate) mod agent;
+mod cdr;
 pub(crate) mod discovery_info;
 pub(crate) mod ingest;
 pub(crate) mod msgs;

@@ -14,6 +14,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::cdr::CdrReader;
+
 /// DDS type name of `diagnostic_msgs/msg/DiagnosticArray`.
 pub const DIAGNOSTIC_ARRAY_TYPE: &str = "diagnostic_msgs::msg::dds_::DiagnosticArray_";
 /// DDS type name of `diagnostic_msgs/msg/DiagnosticStatus`.
@@ -122,13 +124,13 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
 /// Decodes a CDR `DiagnosticArray` (little or big endian, with its
 /// encapsulation header).
 pub fn decode(bytes: &[u8]) -> Result<DiagnosticArray, WireError> {
-    let mut r = Reader::new(bytes)?;
+    let mut r = CdrReader::new(bytes)?;
     let header = Header {
         stamp: Time {
             sec: r.u32()? as i32,
             nanosec: r.u32()?,
         },
-        frame_id: r.string()?,
+        frame_id: r.string_or_empty()?,
     };
     let count = r.count(20)?;
     let mut status = Vec::new();
@@ -140,20 +142,20 @@ pub fn decode(bytes: &[u8]) -> Result<DiagnosticArray, WireError> {
 
 /// Decodes a CDR `DiagnosticStatus` (`/diagnostics_toplevel_state`).
 pub fn decode_status(bytes: &[u8]) -> Result<DiagnosticStatus, WireError> {
-    read_status(&mut Reader::new(bytes)?)
+    read_status(&mut CdrReader::new(bytes)?)
 }
 
-fn read_status(r: &mut Reader<'_>) -> Result<DiagnosticStatus, WireError> {
+fn read_status(r: &mut CdrReader<'_>) -> Result<DiagnosticStatus, WireError> {
     let level = r.u8()?;
-    let name = r.string()?;
-    let message = r.string()?;
-    let hardware_id = r.string()?;
+    let name = r.string_or_empty()?;
+    let message = r.string_or_empty()?;
+    let hardware_id = r.string_or_empty()?;
     let count = r.count(8)?;
     let mut values = Vec::new();
     for _ in 0..count {
         values.push(KeyValue {
-            key: r.string()?,
-            value: r.string()?,
+            key: r.string_or_empty()?,
+            value: r.string_or_empty()?,
         });
     }
     Ok(DiagnosticStatus {
@@ -163,96 +165,6 @@ fn read_status(r: &mut Reader<'_>) -> Result<DiagnosticStatus, WireError> {
         hardware_id,
         values,
     })
-}
-
-/// A bounds-checked CDR reader; alignment is relative to the end of the
-/// encapsulation header.
-struct Reader<'b> {
-    bytes: &'b [u8],
-    pos: usize,
-    little: bool,
-}
-
-const ENCAPSULATION: usize = 4;
-
-impl<'b> Reader<'b> {
-    fn new(bytes: &'b [u8]) -> Result<Self, WireError> {
-        let little = match bytes.get(..2) {
-            Some([0, 1]) => true,
-            Some([0, 0]) => false,
-            Some(_) => return Err(fail(0, "encapsulation is not plain CDR (00 00 or 00 01)")),
-            None => return Err(fail(0, "shorter than the encapsulation header")),
-        };
-        if bytes.len() < ENCAPSULATION {
-            return Err(fail(0, "shorter than the encapsulation header"));
-        }
-        Ok(Reader {
-            bytes,
-            pos: ENCAPSULATION,
-            little,
-        })
-    }
-
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'b [u8], WireError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or(fail(self.pos, what))?;
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.take(1, "truncated byte")?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, WireError> {
-        let misalign = (self.pos - ENCAPSULATION) % 4;
-        if misalign != 0 {
-            self.take(4 - misalign, "truncated padding")?;
-        }
-        let b = self.take(4, "truncated 32-bit integer")?;
-        let b = [b[0], b[1], b[2], b[3]];
-        Ok(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    /// A sequence length, refused when even the smallest elements
-    /// (`min_size` bytes each) could not fit in what is left.
-    fn count(&mut self, min_size: usize) -> Result<usize, WireError> {
-        let at = self.pos;
-        let n = self.u32()? as usize;
-        let left = self.bytes.len() - self.pos;
-        if n.saturating_mul(min_size) > left.saturating_add(3) {
-            return Err(fail(at, "sequence length larger than the message"));
-        }
-        Ok(n)
-    }
-
-    fn string(&mut self) -> Result<String, WireError> {
-        let at = self.pos;
-        let len = self.u32()? as usize;
-        if len == 0 {
-            // Not what CDR writers send (an empty string is length 1, a
-            // NUL), but unambiguous.
-            return Ok(String::new());
-        }
-        let bytes = self.take(len, "string length larger than the message")?;
-        let (nul, text) = bytes.split_last().ok_or(fail(at, "empty string body"))?;
-        if *nul != 0 {
-            return Err(fail(at, "string not terminated by NUL"));
-        }
-        String::from_utf8(text.to_vec()).map_err(|_| fail(at, "string is not UTF-8"))
-    }
-}
-
-fn fail(offset: usize, why: &'static str) -> WireError {
-    WireError { offset, why }
 }
 
 #[cfg(test)]
