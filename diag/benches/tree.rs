@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use vigil_diag::{
-    CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path, Rule, State,
-    Timestamp, Tree, TreeSpec,
+    CheckSpec, NodeBody, NodeSpec, Observation, Path, Rule, State, Timestamp, Tree, TreeSpec,
 };
 
 /// Counts live heap bytes and allocation calls, to report memory per node
@@ -59,13 +58,7 @@ fn leaf(path: String, check: CheckSpec) -> NodeSpec {
 }
 
 fn node(path: String, body: NodeBody) -> NodeSpec {
-    NodeSpec {
-        path: p(&path),
-        body,
-        criticality: Criticality::Standard,
-        filter: FilterSpec::default(),
-        origin: None,
-    }
+    NodeSpec::new(p(&path), body)
 }
 
 fn threshold() -> CheckSpec {

@@ -40,6 +40,21 @@ pub struct NodeSpec {
     pub origin: Option<Origin>,
 }
 
+impl NodeSpec {
+    /// A node of standard criticality, unfiltered, defined nowhere in
+    /// particular: what a tree built in code needs (set the other fields
+    /// with struct update syntax).
+    pub fn new(path: Path, body: NodeBody) -> NodeSpec {
+        NodeSpec {
+            path,
+            body,
+            criticality: Criticality::Standard,
+            filter: FilterSpec::default(),
+            origin: None,
+        }
+    }
+}
+
 /// Where a node was defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {

@@ -12,8 +12,7 @@ use clap::Args;
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 use vigil_diag::{
-    load_tree_str, CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path,
-    State, Tree, TreeSpec,
+    load_tree_str, CheckSpec, NodeBody, NodeSpec, Observation, Path, State, Tree, TreeSpec,
 };
 use vigil_discovery::{
     dds_timestamp, guid_of, unix_now_ns, Advertiser, AdvertiserConfig, SyntheticSample,
@@ -162,13 +161,10 @@ fn plan(args: &ProduceArgs) -> Result<Plan, InputError> {
 /// One status leaf, so `set <id>.health STATE` works without a tree file.
 fn default_tree(leaf: &Path) -> TreeSpec {
     TreeSpec {
-        nodes: vec![NodeSpec {
-            path: leaf.clone(),
-            body: NodeBody::Leaf(CheckSpec::Status { stale_after: None }),
-            criticality: Criticality::default(),
-            filter: FilterSpec::default(),
-            origin: None,
-        }],
+        nodes: vec![NodeSpec::new(
+            leaf.clone(),
+            NodeBody::Leaf(CheckSpec::Status { stale_after: None }),
+        )],
         shared: Vec::new(),
     }
 }

@@ -26,8 +26,7 @@ use std::time::Duration;
 
 use rustdds::{Topic, TopicKind};
 use vigil_diag::{
-    CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path, Rule, Timestamp,
-    Tree, TreeSpec,
+    CheckSpec, NodeBody, NodeSpec, Observation, Path, Rule, Timestamp, Tree, TreeSpec,
 };
 use vigil_discovery::{
     data_qos, dds_timestamp, guid_of, now, unix_now_ns, Advertiser, AdvertiserConfig, DdsError,
@@ -120,13 +119,7 @@ impl Shape {
     }
 
     fn tree(&self) -> Result<Tree, String> {
-        let node = |path: &Path, body| NodeSpec {
-            path: path.clone(),
-            body,
-            criticality: Criticality::default(),
-            filter: FilterSpec::default(),
-            origin: None,
-        };
+        let node = |path: &Path, body| NodeSpec::new(path.clone(), body);
         let spec = TreeSpec {
             nodes: vec![
                 node(&self.root, NodeBody::Inner(Rule::Worst)),

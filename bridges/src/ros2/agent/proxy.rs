@@ -35,10 +35,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use vigil_diag::{
-    CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Path, Rule, Timestamp,
-    TreeSpec,
-};
+use vigil_diag::{CheckSpec, NodeBody, NodeSpec, Observation, Path, Rule, Timestamp, TreeSpec};
 
 use super::super::ingest::sanitize_label;
 use super::super::msgs::DiagnosticStatus;
@@ -213,9 +210,9 @@ impl ProxyShape {
     /// The tree spec as it stands.
     pub(crate) fn spec(&self) -> TreeSpec {
         let mut nodes = vec![
-            node(self.root.clone(), NodeBody::Inner(Rule::Worst)),
-            node(self.stream(), NodeBody::Inner(Rule::Worst)),
-            node(
+            NodeSpec::new(self.root.clone(), NodeBody::Inner(Rule::Worst)),
+            NodeSpec::new(self.stream(), NodeBody::Inner(Rule::Worst)),
+            NodeSpec::new(
                 self.fresh(),
                 NodeBody::Leaf(CheckSpec::Heartbeat {
                     timeout: self.stale_after,
@@ -226,7 +223,7 @@ impl ProxyShape {
             // A threshold on the rate the agent measures, not a `rate`
             // check fed every sample: that would re-evaluate the advert at
             // the full data rate.
-            nodes.push(node(
+            nodes.push(NodeSpec::new(
                 path,
                 NodeBody::Leaf(CheckSpec::Threshold {
                     degraded_above: None,
@@ -238,7 +235,7 @@ impl ProxyShape {
             ));
         }
         for item in &self.items {
-            nodes.push(node(
+            nodes.push(NodeSpec::new(
                 item.clone(),
                 NodeBody::Leaf(CheckSpec::Status {
                     stale_after: Some(self.item_timeout),
@@ -249,16 +246,6 @@ impl ProxyShape {
             nodes,
             shared: Vec::new(),
         }
-    }
-}
-
-fn node(path: Path, body: NodeBody) -> NodeSpec {
-    NodeSpec {
-        path,
-        body,
-        criticality: Criticality::Standard,
-        filter: FilterSpec::default(),
-        origin: None,
     }
 }
 

@@ -70,10 +70,7 @@ use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
 use thiserror::Error;
-use vigil_diag::{
-    CheckSpec, Criticality, FilterSpec, NodeBody, NodeSpec, Observation, Origin, Path, Rule, State,
-    TreeSpec,
-};
+use vigil_diag::{CheckSpec, NodeBody, NodeSpec, Observation, Origin, Path, Rule, State, TreeSpec};
 
 use super::msgs::DiagnosticStatus;
 
@@ -335,14 +332,11 @@ impl Analyzers {
 
     fn node(&self, path: Path, body: NodeBody, line: u32) -> NodeSpec {
         NodeSpec {
-            path,
-            body,
-            criticality: Criticality::Standard,
-            filter: FilterSpec::default(),
             origin: Some(Origin {
                 source: self.source.clone(),
                 line,
             }),
+            ..NodeSpec::new(path, body)
         }
     }
 
