@@ -29,7 +29,9 @@
 )]
 
 mod advert;
+mod advertising;
 mod dds;
+mod follow;
 mod registry;
 mod selection;
 mod vote;
@@ -42,9 +44,10 @@ pub use advert::{
 pub use dds::{
     advert_qos, data_qos, dds_timestamp, guid_of, heartbeat_qos, instant_of, now, offered_qos,
     unix_now_ns, unix_ns_of, Advertiser, AdvertiserConfig, CdrReader, CdrWriter, DdsConfig,
-    DdsError, Delivered, Route, RouteEnd, Selector, SelectorConfig, SelectorStats, Subscription,
-    SubscriptionConfig, SubscriptionStats, SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
+    DdsError, Selector, SelectorConfig, SelectorStats, Subscription, SubscriptionConfig,
+    SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
 };
+pub use follow::{Delivered, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
     RegistryStats,

@@ -38,6 +38,4 @@ pub use sample::{
     dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, SYNTHETIC_TYPE,
 };
 pub use selector::{Selector, SelectorConfig, SelectorStats};
-pub use subscription::{
-    Delivered, Route, RouteEnd, Subscription, SubscriptionConfig, SubscriptionStats,
-};
+pub use subscription::{Subscription, SubscriptionConfig};

@@ -14,10 +14,11 @@ use vigil_diag::Timestamp;
 use vigil_qos::Query;
 
 use super::sample::{instant_of, now};
-use super::subscription::{Route, RouteEnd, Subscription, SubscriptionConfig};
+use super::subscription::{Subscription, SubscriptionConfig};
+use crate::follow::{Follower, Route};
 use super::{DdsError, VigilParticipant};
 use crate::advert::AdvertKey;
-use crate::registry::{Registry, RegistryChange, RegistryConfig, RegistryInput, RegistryStats};
+use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
 use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
     SelectionStats, SwitchPolicy,
@@ -93,8 +94,9 @@ pub struct Selector {
 
 struct Shared {
     registry: Registry,
-    /// `None` for a registry-only selector (`vigil monitor`).
-    selection: Option<Mutex<Selection>>,
+    /// The selection (`None` in it for a registry-only selector, `vigil
+    /// monitor`).
+    follower: Mutex<Follower>,
     malformed: AtomicU64,
 }
 
@@ -151,7 +153,7 @@ impl Selector {
         let grace = config.grace.unwrap_or(participant.config().grace);
         let shared = Arc::new(Shared {
             registry: Registry::new(RegistryConfig { grace }),
-            selection: selection.map(Mutex::new),
+            follower: Mutex::new(Follower::new(selection, now(), config.settle)),
             malformed: AtomicU64::new(0),
         });
         let adverts = participant.advert_reader()?.async_sample_stream();
@@ -164,8 +166,6 @@ impl Selector {
             shared: Arc::clone(&shared),
             events: events.clone(),
             routes: route_tx,
-            settled_at: now() + config.settle,
-            last_tick: AtomicU64::new(0),
         };
         let task = runtime.spawn(driver.run(adverts, heartbeats, stopped));
         Ok(Selector {
@@ -195,15 +195,24 @@ impl Selector {
 
     /// The producer followed now.
     pub fn active(&self) -> Option<ActiveProducer> {
-        let selection = self.shared.selection.as_ref()?;
-        lock(selection).active().cloned()
+        lock(&self.shared.follower).selection()?.active().cloned()
     }
 
     /// Why the active producer was chosen and why each other one was not;
     /// `None` for a registry-only selector.
     pub fn explain(&self) -> Option<SelectionExplanation> {
-        let selection = self.shared.selection.as_ref()?;
-        Some(lock(selection).explain(&self.shared.registry))
+        let follower = lock(&self.shared.follower);
+        Some(follower.selection()?.explain(&self.shared.registry))
+    }
+
+    /// The whole fallback chain, best first (empty for a registry-only
+    /// selector).
+    pub fn chain(&self) -> Vec<AdvertKey> {
+        let follower = lock(&self.shared.follower);
+        follower
+            .selection()
+            .map(|s| s.chain().to_vec())
+            .unwrap_or_default()
     }
 
     /// The live registry.
@@ -220,11 +229,9 @@ impl Selector {
     pub fn stats(&self) -> SelectorStats {
         SelectorStats {
             registry: self.shared.registry.stats(),
-            selection: self
-                .shared
-                .selection
-                .as_ref()
-                .map(|s| lock(s).stats())
+            selection: lock(&self.shared.follower)
+                .selection()
+                .map(Selection::stats)
                 .unwrap_or_default(),
             malformed: self.shared.malformed.load(Ordering::Relaxed),
         }
@@ -273,17 +280,7 @@ struct Driver {
     shared: Arc<Shared>,
     events: broadcast::Sender<SelectionEvent>,
     routes: watch::Sender<Route>,
-    /// No selection before this (see [`SelectorConfig::settle`]).
-    settled_at: Timestamp,
-    /// When the selection's timers last ran, in core nanoseconds.
-    last_tick: AtomicU64,
 }
-
-/// The selection's timers also run this often, deadline or not. Its
-/// `next_deadline` covers every switch, but a flap-suppressed producer is
-/// counted as passed over (`flaps_suppressed`) only when a decision runs
-/// after its wait-to-restore; this makes that happen within 50 ms.
-const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Driver {
     async fn run<A, H>(self, mut adverts: A, mut heartbeats: H, mut stopped: watch::Receiver<bool>)
@@ -297,14 +294,8 @@ impl Driver {
                 >,
             > + Unpin,
     {
-        let mut settled = false;
         loop {
-            if !settled && now() >= self.settled_at {
-                // The selection loads the registry as it is now.
-                settled = true;
-                self.select(&[], now(), true);
-            }
-            let deadline = self.next_deadline(settled);
+            let deadline = lock(&self.shared.follower).next_deadline(&self.shared.registry);
             let sleep = async {
                 match deadline {
                     Some(at) => {
@@ -328,9 +319,9 @@ impl Driver {
                                 sender,
                             },
                         };
-                        self.apply(input, settled);
+                        self.apply(input);
                     }
-                    Some(Err(error)) => self.malformed(ADVERT_TOPIC, error, settled),
+                    Some(Err(error)) => self.malformed(ADVERT_TOPIC, error),
                     None => return,
                 },
                 beat = heartbeats.next() => match beat {
@@ -338,10 +329,10 @@ impl Driver {
                         // A disposed heartbeat instance says nothing the
                         // advert's disposal or the lease does not.
                         if let Sample::Value(wire) = sample.into_value() {
-                            self.apply(RegistryInput::Heartbeat(wire), settled);
+                            self.apply(RegistryInput::Heartbeat(wire));
                         }
                     }
-                    Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error, settled),
+                    Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error),
                     None => return,
                 },
                 () = sleep => {
@@ -352,41 +343,14 @@ impl Driver {
                             tracing::warn!(?late, "selector timer fired late");
                         }
                     }
-                    self.tick(at, settled);
+                    self.tick(at);
                 }
                 _ = stopped.changed() => return,
             }
         }
     }
 
-    fn next_deadline(&self, settled: bool) -> Option<Timestamp> {
-        let registry = self.shared.registry.next_deadline();
-        let min = |a: Option<Timestamp>, b: Timestamp| Some(a.map_or(b, |a| a.min(b)));
-        let registry = if settled {
-            registry
-        } else {
-            min(registry, self.settled_at)
-        };
-        let registry = match (&self.shared.selection, settled) {
-            (Some(_), true) => min(registry, self.housekeeping_at()),
-            _ => registry,
-        };
-        let selection = self
-            .shared
-            .selection
-            .as_ref()
-            .and_then(|s| lock(s).next_deadline());
-        match (registry, selection) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn housekeeping_at(&self) -> Timestamp {
-        Timestamp::from_nanos(self.last_tick.load(Ordering::Relaxed)) + HOUSEKEEPING
-    }
-
-    fn malformed(&self, topic: &str, error: rustdds::dds::ReadError, settled: bool) {
+    fn malformed(&self, topic: &str, error: rustdds::dds::ReadError) {
         self.shared.malformed.fetch_add(1, Ordering::Relaxed);
         // The registry counts and logs it with the other rejections.
         self.apply(
@@ -394,50 +358,24 @@ impl Driver {
                 source: format!("a sample on `{topic}`"),
                 error: error.to_string(),
             },
-            settled,
         );
     }
 
-    fn apply(&self, input: RegistryInput, settled: bool) {
+    fn apply(&self, input: RegistryInput) {
         let at = now();
         let changes = self.shared.registry.apply(input, at);
-        if settled {
-            self.select(&changes, at, false);
-        }
+        let fired = lock(&self.shared.follower).on_changes(&self.shared.registry, &changes, at);
+        self.publish(fired);
     }
 
-    fn tick(&self, at: Timestamp, settled: bool) {
-        let changes = self.shared.registry.tick(at);
-        if settled {
-            self.select(&changes, at, false);
-        }
+    fn tick(&self, at: Timestamp) {
+        let fired = lock(&self.shared.follower).tick(&self.shared.registry, at);
+        self.publish(fired);
     }
 
-    /// Runs the selection on what changed, then on its timers when due (or
-    /// when `force`d), and publishes what that decided. Most inputs are
-    /// heartbeats that change nothing: they cost no selection work.
-    fn select(&self, changes: &[RegistryChange], at: Timestamp, force: bool) {
-        let Some(selection) = &self.shared.selection else {
-            return;
-        };
-        let registry = &self.shared.registry;
-        let mut selection = lock(selection);
-        let mut fired = Vec::new();
-        if !changes.is_empty() {
-            fired.extend(selection.on_changes(registry, changes, at));
-        }
-        if force
-            || selection.next_deadline().is_some_and(|d| d <= at)
-            || at >= self.housekeeping_at()
-        {
-            self.last_tick.store(at.as_nanos(), Ordering::Relaxed);
-            fired.extend(selection.tick(registry, at));
-        }
-        let route = Route {
-            active: selection.active().map(route_end),
-            standby: selection.standby().map(route_end),
-        };
-        drop(selection);
+    /// Publishes the route, then what the selection decided.
+    fn publish(&self, fired: Vec<SelectionEvent>) {
+        let route = lock(&self.shared.follower).route();
         // The route first: a subscriber must follow the new producer by the
         // time anyone reacts to the event.
         self.routes.send_if_modified(|current| {
@@ -450,13 +388,5 @@ impl Driver {
             // No receiver is fine: nobody listens yet.
             let _ = self.events.send(event);
         }
-    }
-}
-
-fn route_end(active: &ActiveProducer) -> RouteEnd {
-    RouteEnd {
-        producer: active.key.producer.clone(),
-        topic: active.key.topic.clone(),
-        writer_guid: active.writer_guid,
     }
 }
