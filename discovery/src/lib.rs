@@ -14,6 +14,11 @@
 //!   ([`AdvertError`] lists every bad field).
 //! - `registry`: the concurrent [`Registry`] of adverts: `apply` inputs and
 //!   `tick` time, get [`RegistryChange`]s; liveness, stale and bad input.
+//! - [`inproc`]: the in-process transport: the same adverts, heartbeats and
+//!   data through memory on a clock the caller moves, for simulations and
+//!   tests.
+//! - `advertising`, `follow`: the producer's advert state and the
+//!   consumer's selection and data filter, shared by both shells.
 //! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
 //!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`].
 //! - `vote`: [`combine_reports`], majority voting over shared components.
@@ -32,6 +37,7 @@ mod advert;
 mod advertising;
 mod dds;
 mod follow;
+pub mod inproc;
 mod registry;
 mod selection;
 mod vote;
