@@ -113,7 +113,7 @@ pub(crate) struct AdvertState {
 
 impl AdvertState {
     /// Checks the declaration and builds the first advert (not yet
-    /// published: [`AdvertState::to_publish`]). The error says what is
+    /// published: [`AdvertState::due_publication`]). The error says what is
     /// wrong with it.
     pub(crate) fn new(
         config: AdvertiserConfig,
@@ -239,7 +239,7 @@ impl AdvertState {
 
     /// The advert to publish, stamped with `unix_ns`, if it changed since
     /// it was last [published](AdvertState::published).
-    pub(crate) fn to_publish(&mut self, unix_ns: u64) -> Option<AdvertWire> {
+    pub(crate) fn due_publication(&mut self, unix_ns: u64) -> Option<AdvertWire> {
         if !self.dirty {
             return None;
         }
@@ -247,7 +247,7 @@ impl AdvertState {
         Some(self.current.clone())
     }
 
-    /// The advert from [`AdvertState::to_publish`] went out.
+    /// The advert from [`AdvertState::due_publication`] went out.
     pub(crate) fn published(&mut self) {
         self.dirty = false;
     }

@@ -70,7 +70,10 @@ fn run(net: &InProcess, writers: &[&InProcAdvertiser], ms: u64) {
     }
 }
 
-fn scenario(hot_standby: bool) -> (Vec<(Option<String>, SwitchCause)>, Vec<(String, bool)>) {
+/// The switches (to whom, why) and the samples (from whom, replayed).
+type Outcome = (Vec<(Option<String>, SwitchCause)>, Vec<(String, bool)>);
+
+fn scenario(hot_standby: bool) -> Outcome {
     let net = InProcess::new(InProcConfig::default());
     let a = producer(&net, "imu_a", 0.001);
     let b = producer(&net, "imu_b", 0.01);

@@ -115,15 +115,17 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             SYNTHETIC_TYPE,
             SubscriptionConfig::default().with_hot_standby(args.hot_standby),
         )?;
+        // Installed now, before the first line is printed.
+        let terminated = terminated();
         let stop = async {
             match args.duration {
                 Some(d) => {
                     tokio::select! {
                         () = tokio::time::sleep(d) => {}
-                        () = terminated() => {}
+                        () = terminated => {}
                     }
                 }
-                None => terminated().await,
+                None => terminated.await,
             }
         };
         let format = args.format;

@@ -1,10 +1,24 @@
 //! Flags and plumbing shared by the commands that talk DDS (`produce`,
-//! `consume`, `monitor`, `demo`).
+//! `consume`, `monitor`, `demo`, `agent`, `bridge zenoh`).
+//!
+//! # Stopping
+//!
+//! Every long-running command stops on SIGTERM or SIGINT (Ctrl-C) the same
+//! way: it withdraws what it advertised and exits with status 0, because a
+//! stop asked for by a process manager or a user is the normal end of a
+//! service, not a failure (the shell's 130/143 would make systemd and
+//! supervisors log every stop as an error). [`terminated`] is that signal;
+//! [`stdin_lines`] reads stdin on a thread the runtime never waits for, so
+//! a stdin held open (a pipe, a FIFO, a terminal) cannot hold the exit up
+//! (issue 18).
 
+use std::future::Future;
+use std::io::BufRead;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
+use tokio::sync::mpsc;
 use vigil_discovery::DdsConfig;
 
 use super::InputError;
@@ -120,26 +134,67 @@ pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
 
 /// Resolves when SIGINT or SIGTERM arrives, so commands leave cleanly
 /// (adverts disposed) instead of being cut off.
-pub(crate) async fn terminated() {
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a command calls it before printing its `ready` line, so a
+/// signal sent right after that line is never lost to the default action.
+/// Must be called inside the runtime.
+pub(crate) fn terminated() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                // No signal driver: Ctrl-C is still worth waiting for.
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+}
+
+/// The lines of stdin, in order; the channel closes at end of input or on
+/// a read error.
+///
+/// A plain thread reads, never joined: `tokio::io::stdin` reads on the
+/// runtime's blocking pool, and a runtime waits for that pool when it shuts
+/// down, so a stdin held open by a terminal, a FIFO or a parent (which
+/// never reaches end of input) kept a stopped command alive forever
+/// (issue 18). This thread dies with the process instead.
+pub(crate) fn stdin_lines() -> mpsc::Receiver<String> {
+    // A few lines of slack: commands are typed or scripted, never a flood.
+    let (tx, rx) = mpsc::channel(64);
+    let spawned = std::thread::Builder::new()
+        .name("stdin".to_owned())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                // The command has stopped reading: nothing more to do.
+                if tx.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // The sender is gone with the closure: reads as end of input.
+        tracing::warn!("cannot read stdin: {e}");
+    }
+    rx
 }
 
 /// A writer GUID as 32 hex digits.

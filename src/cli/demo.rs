@@ -98,13 +98,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     config.validate().map_err(|e| InputError(e.to_string()))?;
     runtime()?.block_on(async move {
-        tokio::select! {
-            result = demo(&args, config) => result,
-            () = terminated() => {
-                eprintln!("interrupted; producers stopped");
-                Ok(ExitCode::from(130))
-            }
-        }
+        let interrupted = terminated();
+        demo(&args, config, interrupted).await
     })
 }
 
@@ -148,7 +143,14 @@ struct Switch {
     lost: u64,
 }
 
-async fn demo(args: &DemoArgs, config: DdsConfig) -> anyhow::Result<ExitCode> {
+/// Runs the timeline. On `interrupted`, stops the producers cleanly (their
+/// adverts withdrawn) and exits 0, as every command does (dds_args).
+async fn demo(
+    args: &DemoArgs,
+    config: DdsConfig,
+    interrupted: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<ExitCode> {
+    tokio::pin!(interrupted);
     let started = Instant::now();
     let since = move || started.elapsed().as_secs_f64();
     let exe = std::env::current_exe().context("finding the vigil executable")?;
@@ -175,8 +177,15 @@ async fn demo(args: &DemoArgs, config: DdsConfig) -> anyhow::Result<ExitCode> {
     for (id, caps) in PRODUCERS {
         producers.push(spawn_producer(&exe, id, caps, args, &config)?);
     }
+    let mut stopped = false;
     for p in &mut producers {
-        wait_ready(p).await?;
+        tokio::select! {
+            ready = wait_ready(p) => ready?,
+            () = &mut interrupted => {
+                stopped = true;
+                break;
+            }
+        }
         if text {
             let caps = PRODUCERS
                 .iter()
@@ -189,6 +198,12 @@ async fn demo(args: &DemoArgs, config: DdsConfig) -> anyhow::Result<ExitCode> {
                 caps.join(", ")
             );
         }
+    }
+
+    if stopped {
+        stop_producers(producers).await;
+        eprintln!("interrupted; producers stopped");
+        return Ok(ExitCode::SUCCESS);
     }
 
     let participant = VigilParticipant::new(config).context("joining DDS")?;
@@ -237,8 +252,9 @@ async fn demo(args: &DemoArgs, config: DdsConfig) -> anyhow::Result<ExitCode> {
         tokio::pin!(script);
         loop {
             tokio::select! {
-                result = &mut script => break result,
+                result = &mut script => break Some(result),
                 Some(entry) = rx.recv() => report.record(entry, since()),
+                () = &mut interrupted => break None,
             }
         }
     };
@@ -248,7 +264,11 @@ async fn demo(args: &DemoArgs, config: DdsConfig) -> anyhow::Result<ExitCode> {
     while let Ok(entry) = rx.try_recv() {
         report.record(entry, since());
     }
-    drop(producers);
+    stop_producers(producers).await;
+    let Some(script_result) = script_result else {
+        eprintln!("interrupted; producers stopped");
+        return Ok(ExitCode::SUCCESS);
+    };
     script_result?;
     report.finish(&summary, since(), hot_standby, explanation.as_ref());
     Ok(ExitCode::SUCCESS)
@@ -289,6 +309,22 @@ fn spawn_producer(
         .with_context(|| format!("starting producer {id}"))?;
     let stdin = child.stdin.take();
     Ok(Producer { id, child, stdin })
+}
+
+/// Closes the producers' stdin: with `--exit-on-eof` each withdraws its
+/// advert and exits, so consumers see it leave at once. One still running
+/// after a second is killed.
+async fn stop_producers(mut producers: Vec<Producer>) {
+    for p in &mut producers {
+        p.stdin = None;
+    }
+    for p in &mut producers {
+        let exited = tokio::time::timeout(Duration::from_secs(1), p.child.wait()).await;
+        if exited.is_err() {
+            let _ = p.child.start_kill();
+            let _ = p.child.wait().await;
+        }
+    }
 }
 
 /// Waits for the producer's `ready` line, then drains its stdout so it

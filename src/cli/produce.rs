@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use tokio::io::AsyncBufReadExt;
 use vigil_diag::{
     load_tree_str, CheckSpec, NodeBody, NodeSpec, Observation, Path, State, Tree, TreeSpec,
 };
@@ -20,7 +19,9 @@ use vigil_discovery::{
 };
 use vigil_qos::{Capabilities, Degradation, Value};
 
-use super::dds_args::{guid_hex, init_logging, millis, runtime, terminated, unix_seconds};
+use super::dds_args::{
+    guid_hex, init_logging, millis, runtime, stdin_lines, terminated, unix_seconds,
+};
 use super::dds_args::{DdsArgs, Format};
 use super::InputError;
 
@@ -203,6 +204,10 @@ async fn produce(
     let out = Out {
         format: args.format,
     };
+    // Before `ready`: a signal sent once it is printed is caught.
+    let terminated = terminated();
+    tokio::pin!(terminated);
+    let mut lines = stdin_lines();
     let root = advertiser.advert().diagnostic_root;
     out.event(
         json!({"event": "ready", "producer": args.id, "topic": args.topic,
@@ -227,19 +232,16 @@ async fn produce(
         Arc::clone(&dropped),
     ));
 
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let terminated = terminated();
-    tokio::pin!(terminated);
     loop {
         tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => {
+            line = lines.recv() => match line {
+                Some(line) => {
                     if !command(&advertiser, &line, &out) {
                         break;
                     }
                 }
                 // stdin closed or unreadable.
-                Ok(None) | Err(_) => {
+                None => {
                     if args.exit_on_eof {
                         break;
                     }

@@ -262,7 +262,7 @@ async fn heartbeat_loop(
 impl Shared {
     fn publish_if_dirty(&self) -> Result<(), DdsError> {
         let mut state = lock(&self.state);
-        let Some(advert) = state.to_publish(unix_now_ns()) else {
+        let Some(advert) = state.due_publication(unix_now_ns()) else {
             return Ok(());
         };
         self.adverts

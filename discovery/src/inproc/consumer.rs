@@ -57,8 +57,9 @@ impl InProcConsumerConfig {
 /// is reported before the first sample it brings.
 #[derive(Clone, Debug)]
 pub enum Incoming<T> {
-    /// The active producer changed.
-    Selected(SelectionEvent),
+    /// The active producer changed (boxed: switches are rare, samples are
+    /// not, and the item is as big as its largest variant).
+    Selected(Box<SelectionEvent>),
     /// A sample of the active producer (or a hot-standby replay).
     Sample(Delivered<T>),
 }
@@ -109,7 +110,7 @@ impl<T: Clone + Send + Sync + 'static> TypedSink<T> {
 impl<T: Clone + Send + Sync + 'static> Sink for TypedSink<T> {
     fn selected(&mut self, events: Vec<SelectionEvent>, route: Route) {
         // The events first, then what the new route replays.
-        self.push(events.into_iter().map(Incoming::Selected));
+        self.push(events.into_iter().map(|e| Incoming::Selected(Box::new(e))));
         let mut out = Vec::new();
         self.filter.on_route(route, &mut out);
         self.push(out.into_iter().map(Incoming::Sample));

@@ -327,7 +327,7 @@ impl Bus {
         let Some(slot) = self.producers.get_mut(&id) else {
             return;
         };
-        let Some(advert) = slot.state.to_publish(unix) else {
+        let Some(advert) = slot.state.due_publication(unix) else {
             return;
         };
         slot.state.published();
