@@ -1,0 +1,29 @@
+//! Process supervision: starts a node's processes, sees each exit the
+//! moment it happens, restarts them by Erlang/OTP strategies with backoff,
+//! and escalates when restarts do not help.
+//!
+//! The core ([`Supervisor`]) is plain data and functions: exits, readiness
+//! and watchdog pings go in with the time they happened, [`Action`]s come
+//! out, so every decision is replayable and tested without processes.
+//!
+//! # Layout
+//!
+//! - `spec`: what to supervise, as plain data ([`GroupSpec`], [`ChildSpec`],
+//!   [`Strategy`], [`Restart`], [`Backoff`]).
+//! - `backoff`: restart delays with seeded, replayable [`Jitter`].
+//! - `supervisor`: the state machine ([`Supervisor`], [`Action`]).
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+mod backoff;
+mod spec;
+mod supervisor;
+
+pub use backoff::Jitter;
+pub use spec::{Backoff, ChildSpec, GroupSpec, MemberSpec, Ready, Restart, Strategy};
+pub use supervisor::{Action, ChildId, ChildStatus, Exit, GroupId, Hang, MemberId, Supervisor};
