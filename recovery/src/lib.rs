@@ -11,6 +11,8 @@
 //! - `spec`: what to supervise, as plain data ([`GroupSpec`], [`ChildSpec`],
 //!   [`Strategy`], [`Restart`], [`Backoff`]).
 //! - `backoff`: restart delays with seeded, replayable [`Jitter`].
+//! - `config`: the YAML file into a [`GroupSpec`] ([`load_config_str`]),
+//!   every problem with its line.
 //! - `supervisor`: the state machine ([`Supervisor`], [`Action`]).
 #![forbid(unsafe_code)]
 #![warn(
@@ -21,9 +23,11 @@
 )]
 
 mod backoff;
+mod config;
 mod spec;
 mod supervisor;
 
 pub use backoff::Jitter;
+pub use config::{load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME};
 pub use spec::{Backoff, ChildSpec, GroupSpec, MemberSpec, Ready, Restart, Strategy};
 pub use supervisor::{Action, ChildId, ChildStatus, Exit, GroupId, Hang, MemberId, Supervisor};
