@@ -38,6 +38,12 @@ mod advertising;
 mod dds;
 mod follow;
 pub mod inproc;
+
+/// The clocks of the DDS shell: the core's monotonic time, the wall clock
+/// of wire timestamps, and DDS source timestamps.
+pub mod clock {
+    pub use crate::dds::{dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of};
+}
 mod registry;
 mod selection;
 mod vote;

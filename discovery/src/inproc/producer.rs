@@ -163,9 +163,14 @@ impl InProcAdvertiser {
     }
 
     /// The advert as last built.
-    pub fn advert(&self) -> Option<AdvertWire> {
+    pub fn advert(&self) -> AdvertWire {
         let bus = self.net.lock();
-        Some(bus.producers.get(&self.id)?.state.advert().clone())
+        bus.producers
+            .get(&self.id)
+            .map(|slot| slot.state.advert().clone())
+            // Only `shutdown` and `drop` remove the slot, and both take the
+            // handle: while it exists, so does its slot.
+            .expect("an in-process producer's slot lives as long as its handle")
     }
 
     /// The health of a tree node, if there is a tree and such a node.

@@ -1,0 +1,576 @@
+//! The consumer role: samples from whichever producer is best now, with
+//! every switch, what it cost, and the chain on demand.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use vigil_diag::Timestamp;
+use vigil_discovery::inproc::{InProcConsumer, InProcConsumerConfig, Incoming};
+use vigil_discovery::{
+    ActiveProducer, AdvertKey, Delivered, SelectionEvent, SelectionExplanation, Selector,
+    SelectorConfig, StandbyConfig, Subscription, SubscriptionConfig, SwitchCause, SwitchPolicy,
+};
+use vigil_qos::Query;
+
+use crate::{Error, Sample, Transport};
+
+/// How a [`Consumer`] is declared: built by [`Consumer::builder`], started
+/// by [`ConsumerBuilder::start`].
+#[derive(Debug)]
+pub struct ConsumerBuilder<T> {
+    query: String,
+    type_name: String,
+    policy: SwitchPolicy,
+    standby: StandbyConfig,
+    settle: Option<Duration>,
+    _sample: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Sample> ConsumerBuilder<T> {
+    /// The DDS type name of the samples (default: the Rust type's path,
+    /// as [`ProducerBuilder::type_name`](crate::ProducerBuilder::type_name)).
+    pub fn type_name(mut self, type_name: impl Into<String>) -> Self {
+        self.type_name = type_name.into();
+        self
+    }
+
+    /// The switching policy: hold-off, wait-to-restore, revertive, margin,
+    /// flap damping.
+    pub fn policy(mut self, policy: SwitchPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Keep the next candidate's stream open and replay what a failover
+    /// would lose: no sample lost when the active producer dies.
+    pub fn hot_standby(mut self, on: bool) -> Self {
+        self.standby.hot_standby = on;
+        self
+    }
+
+    /// How far back the hot-standby buffer reaches (default 1 s; it must
+    /// cover the lease).
+    pub fn standby_window(mut self, window: Duration) -> Self {
+        self.standby.window = window;
+        self
+    }
+
+    /// How long to collect adverts before the first selection, so the
+    /// consumer starts on the best producer rather than the first heard.
+    /// Default: 500 ms on DDS, none in process (the advert store arrives
+    /// whole).
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = Some(settle);
+        self
+    }
+
+    /// Parses the query and starts following it. On DDS, call it inside a
+    /// tokio runtime.
+    pub fn start(self, transport: &Transport) -> Result<Consumer<T>, Error> {
+        let query = Query::parse(&self.query)?;
+        let inner = match transport {
+            Transport::Dds(participant) => {
+                let selector = Selector::start(
+                    participant,
+                    &query,
+                    SelectorConfig::default()
+                        .with_policy(self.policy)
+                        .with_settle(self.settle.unwrap_or(DDS_SETTLE)),
+                )?;
+                let subscription = selector.subscribe::<T>(
+                    &self.type_name,
+                    SubscriptionConfig::default()
+                        .with_hot_standby(self.standby.hot_standby)
+                        .with_standby_window(self.standby.window),
+                )?;
+                let events = selector.events();
+                Inner::Dds(Box::new(DdsInner {
+                    selector,
+                    subscription,
+                    events,
+                    held: None,
+                }))
+            }
+            Transport::InProcess(net) => {
+                let mut config = InProcConsumerConfig::default().with_policy(self.policy);
+                config.standby = self.standby;
+                config.settle = self.settle.unwrap_or_default();
+                Inner::InProcess(net.follow::<T>(&query, &self.type_name, config))
+            }
+        };
+        Ok(Consumer {
+            inner,
+            transport: transport.clone(),
+            tally: Tally::default(),
+            pending: VecDeque::new(),
+        })
+    }
+}
+
+/// On DDS the adverts of running producers arrive one by one within a few
+/// hundred milliseconds (transient-local).
+const DDS_SETTLE: Duration = Duration::from_millis(500);
+
+/// How long a first sample waits for the selection event of its switch.
+/// The selector sends the event right after moving the route, so this only
+/// bounds the wait should the event have been lost to a lagging channel.
+const SWITCH_EVENT_GRACE: Duration = Duration::from_millis(200);
+
+/// What a [`Consumer`] receives, in order: a switch, then the cost of the
+/// switch with the first sample it brings, then samples.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event<T> {
+    /// The active producer changed (decided now; its samples follow).
+    Switched(Switch),
+    /// The first sample of a producer after another one: what the switch
+    /// cost. Comes right before that sample.
+    Resumed(Resumed),
+    /// A sample of the active producer.
+    Sample(Delivered<T>),
+}
+
+/// A change of the active producer: who, from whom, why.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Switch {
+    /// When it was decided, on the transport's core clock.
+    pub at: Timestamp,
+    /// The producer left.
+    pub previous: Option<AdvertKey>,
+    /// The producer followed now; `None` when nothing qualifies.
+    pub active: Option<AdvertKey>,
+    /// Why.
+    pub cause: SwitchCause,
+    /// The head of the fallback chain after the switch, best first.
+    pub chain: Vec<AdvertKey>,
+    /// The next candidate, kept warm in hot-standby mode.
+    pub standby: Option<AdvertKey>,
+}
+
+impl From<SelectionEvent> for Switch {
+    fn from(event: SelectionEvent) -> Switch {
+        let key = |a: ActiveProducer| a.key;
+        Switch {
+            at: event.at,
+            previous: event.previous,
+            active: event.active.map(key),
+            cause: event.cause,
+            chain: event.chain,
+            standby: event.standby.map(key),
+        }
+    }
+}
+
+impl fmt::Display for Switch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name =
+            |k: &Option<AdvertKey>| k.as_ref().map_or("(none)".to_owned(), |k| k.to_string());
+        write!(
+            f,
+            "{} -> {}: {}",
+            name(&self.previous),
+            name(&self.active),
+            self.cause
+        )
+    }
+}
+
+/// What a switch cost, known at the first sample of the new producer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The producer the sample comes from.
+    pub producer: Arc<str>,
+    /// From the switch decision to this sample (`None` for the very first
+    /// sample, or when the switch event was missed).
+    pub after: Option<Duration>,
+    /// Samples the switch skipped: the time between the previous
+    /// producer's last sample and this one, in sample periods (measured
+    /// on the stream), minus one. Exactly 0 when a hot standby replayed
+    /// the whole gap.
+    pub lost: u64,
+    /// This sample is a hot-standby replay that covered the whole switch.
+    pub gapless: bool,
+}
+
+/// Counters of a [`Consumer`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerStats {
+    /// Switches since the start.
+    pub switches: u64,
+    /// Flapping producers passed over.
+    pub flaps_suppressed: u64,
+    /// Samples delivered (replays included).
+    pub delivered: u64,
+    /// Hot-standby samples replayed at switches.
+    pub replayed: u64,
+    /// Samples lost across switches (see [`Resumed::lost`]).
+    pub lost: u64,
+    /// Inputs the registry rejected (malformed adverts and heartbeats).
+    pub rejected: u64,
+}
+
+/// A consumer of one constraint query: samples from the best producer now,
+/// rerouted down the fallback chain when it degrades or dies.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), vigil::Error> {
+/// use vigil::{Consumer, Event, SyntheticSample, Transport};
+/// use vigil_discovery::DdsConfig;
+///
+/// let dds = Transport::dds(DdsConfig::new(7))?;
+/// let mut imu = Consumer::<SyntheticSample>::builder(
+///     "imu WHERE health.state = OK AND latency_p99 < 1ms PREFER accuracy ASC",
+/// )
+/// .hot_standby(true)
+/// .start(&dds)?;
+/// while let Some(event) = imu.next().await {
+///     match event {
+///         Event::Switched(switch) => println!("{switch}"),
+///         Event::Resumed(cost) => println!("{} lost after the switch", cost.lost),
+///         Event::Sample(sample) => println!("{} from {}", sample.value.seq, sample.producer),
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Consumer<T: Sample> {
+    inner: Inner<T>,
+    transport: Transport,
+    tally: Tally,
+    pending: VecDeque<Event<T>>,
+}
+
+enum Inner<T: Sample> {
+    Dds(Box<DdsInner<T>>),
+    InProcess(InProcConsumer<T>),
+}
+
+struct DdsInner<T: Sample> {
+    selector: Selector,
+    subscription: Subscription<T>,
+    events: broadcast::Receiver<SelectionEvent>,
+    /// A first sample of a producer whose switch event has not arrived
+    /// yet, and how long it may wait for it.
+    held: Option<(Delivered<T>, tokio::time::Instant)>,
+}
+
+impl<T: Sample> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("transport", &self.transport)
+            .field("active", &self.active())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Sample> Consumer<T> {
+    /// Declares a consumer of `query` (parsed at
+    /// [`ConsumerBuilder::start`]).
+    pub fn builder(query: impl Into<String>) -> ConsumerBuilder<T> {
+        ConsumerBuilder {
+            query: query.into(),
+            type_name: std::any::type_name::<T>().to_owned(),
+            policy: SwitchPolicy::default(),
+            standby: StandbyConfig::default(),
+            settle: None,
+            _sample: std::marker::PhantomData,
+        }
+    }
+
+    /// The next event, waiting for one; `None` when the consumer can
+    /// receive nothing more (its topics or selector are gone).
+    /// Cancel-safe: use it in `tokio::select!`. In process, something must
+    /// move the network's clock meanwhile.
+    pub async fn next(&mut self) -> Option<Event<T>> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            match &mut self.inner {
+                Inner::InProcess(consumer) => match consumer.recv().await {
+                    Incoming::Selected(event) => self.tally.switched(*event, &mut self.pending),
+                    Incoming::Sample(sample) => {
+                        let now = self.transport.now();
+                        self.tally.sample(sample, now, &mut self.pending);
+                    }
+                },
+                Inner::Dds(dds) => {
+                    let step = dds.step(&self.tally).await?;
+                    let now = self.transport.now();
+                    for item in step {
+                        match item {
+                            Incoming::Selected(event) => {
+                                self.tally.switched(*event, &mut self.pending)
+                            }
+                            Incoming::Sample(sample) => {
+                                self.tally.sample(sample, now, &mut self.pending)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next event if one is ready now, without waiting: what a
+    /// simulation on the in-process transport calls after moving the
+    /// clock.
+    pub fn try_next(&mut self) -> Option<Event<T>> {
+        self.next().now_or_never().flatten()
+    }
+
+    /// The producer followed now.
+    pub fn active(&self) -> Option<AdvertKey> {
+        match &self.inner {
+            Inner::Dds(dds) => dds.selector.active(),
+            Inner::InProcess(consumer) => consumer.active(),
+        }
+        .map(|a| a.key)
+    }
+
+    /// The whole fallback chain, best first.
+    pub fn chain(&self) -> Vec<AdvertKey> {
+        match &self.inner {
+            Inner::Dds(dds) => dds.selector.chain(),
+            Inner::InProcess(consumer) => consumer.chain(),
+        }
+    }
+
+    /// Why the active producer was chosen and why each other one was not.
+    pub fn explain(&self) -> Option<SelectionExplanation> {
+        match &self.inner {
+            Inner::Dds(dds) => dds.selector.explain(),
+            Inner::InProcess(consumer) => consumer.explain(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> ConsumerStats {
+        let (selection, registry, data) = match &self.inner {
+            Inner::Dds(dds) => {
+                let s = dds.selector.stats();
+                (s.selection, s.registry, dds.subscription.stats())
+            }
+            Inner::InProcess(consumer) => {
+                let s = consumer.stats();
+                (s.selection, s.registry, s.data)
+            }
+        };
+        ConsumerStats {
+            switches: selection.switches,
+            flaps_suppressed: selection.flaps_suppressed,
+            delivered: data.delivered,
+            replayed: data.replayed,
+            lost: self.tally.lost,
+            rejected: registry.rejected,
+        }
+    }
+
+    /// The DDS selector, for what the facade does not expose (the live
+    /// registry, say); `None` in process.
+    pub fn selector(&self) -> Option<&Selector> {
+        match &self.inner {
+            Inner::Dds(dds) => Some(&dds.selector),
+            Inner::InProcess(_) => None,
+        }
+    }
+
+    /// Stops following (on DDS, waits for the selector's task).
+    pub async fn shutdown(self) {
+        if let Inner::Dds(dds) = self.inner {
+            dds.selector.shutdown().await;
+        }
+    }
+}
+
+impl<T: Sample> DdsInner<T> {
+    /// Waits for the next selection event or sample, in the order the
+    /// consumer must see them: the selector moves the route just before it
+    /// sends the event, so a first sample of the new producer may arrive a
+    /// few microseconds before the event of its switch; it waits for it.
+    async fn step(&mut self, tally: &Tally) -> Option<Vec<Incoming<T>>> {
+        if let Some((sample, deadline)) = self.held.take() {
+            let mut out = Vec::new();
+            loop {
+                let event = match self.events.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(TryRecvError::Empty) => {
+                        // Held again across the wait, so a cancelled call
+                        // loses nothing.
+                        self.held = Some((sample.clone(), deadline));
+                        let waited = tokio::time::timeout_at(deadline, self.events.recv()).await;
+                        self.held = None;
+                        match waited {
+                            Ok(Ok(event)) => Some(event),
+                            _ => None,
+                        }
+                    }
+                    Err(_) => None,
+                };
+                let Some(event) = event else { break };
+                let made_active = event
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| *a.key.producer == *sample.producer);
+                out.push(Incoming::Selected(Box::new(event)));
+                if made_active {
+                    break;
+                }
+            }
+            out.push(Incoming::Sample(sample));
+            return Some(out);
+        }
+        tokio::select! {
+            biased;
+            event = self.events.recv() => match event {
+                Ok(event) => Some(vec![Incoming::Selected(Box::new(event))]),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "selection events missed (consumer too slow)");
+                    Some(Vec::new())
+                }
+                Err(RecvError::Closed) => None,
+            },
+            sample = self.subscription.recv() => {
+                let sample = sample?;
+                if tally.announces(&sample.producer) {
+                    Some(vec![Incoming::Sample(sample)])
+                } else {
+                    let deadline = tokio::time::Instant::now() + SWITCH_EVENT_GRACE;
+                    self.held = Some((sample, deadline));
+                    Some(Vec::new())
+                }
+            }
+        }
+    }
+}
+
+/// The running account of switches and samples.
+#[derive(Debug, Default)]
+struct Tally {
+    /// The producer the last switch made active.
+    announced: Option<String>,
+    switched_at: Option<Timestamp>,
+    /// The last sample delivered: its producer and source timestamp.
+    last: Option<(Arc<str>, u64)>,
+    /// The active stream's sample period, an exponential average of the
+    /// gaps between its samples (nanoseconds).
+    period_ns: Option<f64>,
+    lost: u64,
+}
+
+impl Tally {
+    /// Whether a sample of `producer` needs no switch event first.
+    fn announces(&self, producer: &str) -> bool {
+        self.announced.as_deref() == Some(producer)
+            || self.last.as_ref().is_some_and(|(p, _)| &**p == producer)
+    }
+
+    fn switched<T>(&mut self, event: SelectionEvent, out: &mut VecDeque<Event<T>>) {
+        self.switched_at = Some(event.at);
+        self.announced = event.active.as_ref().map(|a| a.key.producer.clone());
+        out.push_back(Event::Switched(event.into()));
+    }
+
+    fn sample<T>(&mut self, sample: Delivered<T>, now: Timestamp, out: &mut VecDeque<Event<T>>) {
+        let ts = sample.source_ts_ns.unwrap_or(0);
+        let gapless = sample.replayed && sample.gapless;
+        match &self.last {
+            Some((producer, last_ts)) if **producer == *sample.producer => {
+                let gap = ts.saturating_sub(*last_ts) as f64;
+                if gap > 0.0 {
+                    self.period_ns = Some(match self.period_ns {
+                        Some(period) => period + (gap - period) / 8.0,
+                        None => gap,
+                    });
+                }
+            }
+            last => {
+                // A switch: what the time between the two producers'
+                // samples did not cover, in periods of the stream. Exact
+                // when the hot standby says so; otherwise an estimate whose
+                // rounding absorbs phase, not scheduling jitter.
+                let lost = match (last, self.period_ns) {
+                    (Some((_, last_ts)), Some(period)) if !gapless && period > 0.0 => {
+                        let periods = (ts.saturating_sub(*last_ts) as f64 / period).round();
+                        (periods as u64).saturating_sub(1)
+                    }
+                    _ => 0,
+                };
+                self.lost += lost;
+                out.push_back(Event::Resumed(Resumed {
+                    producer: Arc::clone(&sample.producer),
+                    after: self
+                        .switched_at
+                        .filter(|_| last.is_some())
+                        .map(|at| now.saturating_since(at)),
+                    lost,
+                    gapless,
+                }));
+            }
+        }
+        self.last = Some((Arc::clone(&sample.producer), ts));
+        out.push_back(Event::Sample(sample));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivered(producer: &str, ts_ms: u64, replayed: bool) -> Delivered<u64> {
+        Delivered {
+            value: ts_ms,
+            producer: Arc::from(producer),
+            writer_guid: [0; 16],
+            source_ts_ns: Some(ts_ms * 1_000_000),
+            replayed,
+            gapless: replayed,
+        }
+    }
+
+    fn resumed(out: &VecDeque<Event<u64>>) -> Vec<Resumed> {
+        out.iter()
+            .filter_map(|e| match e {
+                Event::Resumed(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_switch_costs_the_uncovered_periods_and_a_gapless_replay_nothing() {
+        let mut tally = Tally::default();
+        let mut out = VecDeque::new();
+        let now = Timestamp::from_nanos(0);
+        for t in 1..=10 {
+            tally.sample(delivered("a", t, false), now, &mut out);
+        }
+        // b's first sample 100 ms after a's last: 99 periods uncovered.
+        tally.sample(delivered("b", 110, false), now, &mut out);
+        // Back to a, replayed gaplessly.
+        tally.sample(delivered("a", 111, true), now, &mut out);
+        let costs = resumed(&out);
+        assert_eq!(costs.len(), 3, "{costs:?}");
+        assert_eq!(costs[0].lost, 0, "the first sample costs nothing");
+        assert_eq!(costs[1].lost, 99);
+        assert_eq!(costs[2].lost, 0);
+        assert!(costs[2].gapless);
+        assert_eq!(tally.lost, 99);
+    }
+
+    #[test]
+    fn a_sample_of_the_announced_producer_needs_no_wait() {
+        let mut tally = Tally::default();
+        assert!(!tally.announces("a"));
+        tally.announced = Some("a".into());
+        assert!(tally.announces("a"));
+        assert!(!tally.announces("b"));
+    }
+}
