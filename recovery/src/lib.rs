@@ -14,7 +14,12 @@
 //! - `config`: the YAML file into a [`GroupSpec`] ([`load_config_str`]),
 //!   every problem with its line.
 //! - `supervisor`: the state machine ([`Supervisor`], [`Action`]).
-#![forbid(unsafe_code)]
+//! - `shell`: the tokio process shell ([`run`]): process groups, exits as
+//!   they happen, notify sockets, the parent-death signal (the crate's one
+//!   `unsafe` block, in `shell/pdeathsig.rs`).
+// `deny`, not `forbid`: shell/pdeathsig.rs holds the crate's one unsafe
+// block (PR_SET_PDEATHSIG in pre_exec), reviewed and documented there.
+#![deny(unsafe_code)]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -24,10 +29,14 @@
 
 mod backoff;
 mod config;
+mod shell;
 mod spec;
 mod supervisor;
 
 pub use backoff::Jitter;
 pub use config::{load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME};
+pub use shell::{
+    run, Event as ShellEvent, Notice, Outcome, ShellConfig, ENV_CHILD, ENV_SUPERVISOR,
+};
 pub use spec::{Backoff, ChildSpec, GroupSpec, MemberSpec, Ready, Restart, Strategy};
 pub use supervisor::{Action, ChildId, ChildStatus, Exit, GroupId, Hang, MemberId, Supervisor};
