@@ -8,11 +8,23 @@ use std::time::Duration;
 use support::{Proc, PATIENCE};
 
 /// Command lines of running `vigil produce` processes on `domain`.
+///
+/// Panics when there is no `/proc` to look in: an orphan check that cannot
+/// look must not pass as "no orphans" (issue 15).
 fn producers_on(domain: u16) -> Vec<String> {
     let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
+    let dir = std::fs::read_dir("/proc").unwrap_or_else(|e| {
+        panic!(
+            "cannot list /proc ({e}): this orphan check needs a Linux /proc to look for producers"
+        )
+    });
+    // Our own command line is there too: a /proc that shows no process at
+    // all (an empty or foreign mount) cannot prove an absence either.
+    let own = std::path::Path::new("/proc/self/cmdline");
+    assert!(
+        std::fs::read(own).is_ok_and(|c| !c.is_empty()),
+        "/proc/self/cmdline is unreadable: this orphan check cannot see processes"
+    );
     for entry in dir.flatten() {
         let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
