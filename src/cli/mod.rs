@@ -16,6 +16,7 @@ mod monitor;
 mod produce;
 mod query;
 mod ros;
+mod supervise;
 mod tree;
 
 /// Diagnostic-aware service discovery for DDS/pub-sub systems.
@@ -54,6 +55,8 @@ enum Command {
     /// Bridge the DDS registry and data to other networks (Zenoh).
     #[command(subcommand)]
     Bridge(bridge::BridgeCommand),
+    /// Start and keep running a node's processes (OTP strategies, backoff, watchdogs).
+    Supervise(supervise::SuperviseArgs),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -83,6 +86,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Ros(command) => ros::run(command),
         Command::Agent(args) => agent::run(args),
         Command::Bridge(command) => bridge::run(command),
+        Command::Supervise(args) => supervise::run(args),
     };
     match result {
         Ok(code) => code,

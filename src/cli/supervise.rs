@@ -1,0 +1,186 @@
+//! `vigil supervise`: start a node's processes from a config file, restart
+//! them by OTP strategies, stop them in reverse order.
+//!
+//! The config is read first, every problem printed as `FILE:LINE: KEY:
+//! message` with exit 2 (`--check` stops there, exit 0 when it reads). Then
+//! the supervisor runs until SIGINT or SIGTERM (every child stopped, exit 0)
+//! or until its top level gives up (every child stopped, exit 3). With
+//! `--format json` each event is one JSON line with `t` and `event`:
+//! `started`, `exited`, `restarting`, `hung`, `escalated`, `stopped`, plus
+//! `status`, `failed` (FAILED said for a dead child's producers), `gave_up`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use vigil_recovery::{
+    load_config_str, Action, Exit, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig,
+    ShellEvent, Supervisor,
+};
+
+use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
+use super::InputError;
+
+/// The exit code when the top level gave up (after stopping every child).
+const EXIT_GAVE_UP: u8 = 3;
+
+/// Start the processes of a config file and keep them running: restart by
+/// strategy (one_for_one, one_for_all, rest_for_one) with backoff, escalate
+/// past the restart intensity, stop in reverse order on SIGTERM/SIGINT.
+/// Exits 3 when the top level gives up.
+#[derive(Debug, Args)]
+pub(crate) struct SuperviseArgs {
+    #[command(flatten)]
+    run: ConfigRunArgs,
+}
+
+pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
+    let args = args.run;
+    let spec = read_config(&args.config)?;
+    if args.check {
+        println!("{}", summary(&spec));
+        return Ok(ExitCode::SUCCESS);
+    }
+    args.dds.config()?;
+    init_logging();
+    let format = args.format;
+    // A seed from the clock: runs differ, and the seed is printed so one
+    // can be replayed.
+    let seed = (unix_seconds() * 1e6) as u64;
+    tracing::debug!(seed, "supervisor jitter seed");
+    let sup = Supervisor::new(spec).with_seed(seed);
+    let outcome = runtime()?.block_on(async move {
+        vigil_recovery::run(sup, ShellConfig::new(), terminated(), move |sup, event| {
+            print_event(format, sup, &event)
+        })
+        .await
+        .context("cannot run the supervisor")
+    })?;
+    Ok(match outcome {
+        Outcome::Stopped => ExitCode::SUCCESS,
+        Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
+    })
+}
+
+fn read_config(path: &std::path::Path) -> anyhow::Result<GroupSpec> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read {file}: {e}")))?;
+    load_config_str(&text).map_err(|e| InputError(e.render(&file)).into())
+}
+
+fn summary(spec: &GroupSpec) -> String {
+    fn walk(group: &GroupSpec, depth: usize, out: &mut Vec<String>) {
+        let pad = "  ".repeat(depth);
+        out.push(format!(
+            "{pad}{} ({:?}, {} restarts in {:?})",
+            group.name, group.strategy, group.intensity, group.period
+        ));
+        for member in &group.members {
+            match member {
+                MemberSpec::Child(c) => {
+                    out.push(format!("{pad}  {}: {}", c.id, c.command.join(" ")))
+                }
+                MemberSpec::Group(g) => walk(g, depth + 1, out),
+            }
+        }
+    }
+    let mut lines = vec![format!("ok: {} children", spec.children().len())];
+    walk(spec, 0, &mut lines);
+    lines.join("\n")
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
+    let name = |c| sup.child(c).id.as_str();
+    let (value, text) = match event {
+        ShellEvent::Started { child, pid } => (
+            json!({"event": "started", "child": name(*child), "pid": pid}),
+            format!("started {} (pid {pid})", name(*child)),
+        ),
+        ShellEvent::Exited { child, pid, exit } => {
+            let (code, signal) = match exit {
+                Exit::Code(c) => (Some(*c), None),
+                Exit::Signal(s) => (None, Some(*s)),
+                Exit::SpawnFailed(_) => (None, None),
+            };
+            let mut value = json!({"event": "exited", "child": name(*child), "pid": pid,
+                "code": code, "signal": signal});
+            if let Exit::SpawnFailed(why) = exit {
+                value["error"] = json!(why);
+            }
+            (
+                value,
+                format!("exited {} (pid {pid}): {exit}", name(*child)),
+            )
+        }
+        ShellEvent::Status { child, text } => (
+            json!({"event": "status", "child": name(*child), "status": text}),
+            format!("status {}: {text}", name(*child)),
+        ),
+        ShellEvent::Decision(action) => match action {
+            Action::Restarting {
+                member,
+                attempt,
+                delay,
+            } => {
+                let who = sup.member_name(*member);
+                let mut value = json!({"event": "restarting", "child": who,
+                    "attempt": attempt, "in_ms": ms(*delay)});
+                if let MemberId::Group(_) = member {
+                    value["group"] = json!(who);
+                }
+                (
+                    value,
+                    format!("restarting {who} in {delay:?} (attempt {attempt})"),
+                )
+            }
+            Action::Hung(child, hang) => (
+                json!({"event": "hung", "child": name(*child), "reason": hang.to_string()}),
+                format!("hung {}: {hang}", name(*child)),
+            ),
+            Action::Escalated(group) => (
+                json!({"event": "escalated", "group": sup.group_name(*group)}),
+                format!(
+                    "escalated {}: too many restarts, all its children stopped",
+                    sup.group_name(*group)
+                ),
+            ),
+            Action::Stopped(child) => (
+                json!({"event": "stopped", "child": name(*child)}),
+                format!("stopped {}", name(*child)),
+            ),
+            Action::PublishFailed {
+                child,
+                producers,
+                reason,
+            } => (
+                json!({"event": "failed", "child": name(*child), "producers": producers,
+                    "reason": reason}),
+                format!(
+                    "FAILED {} for {}: {reason}",
+                    producers.join(", "),
+                    name(*child)
+                ),
+            ),
+            Action::GiveUp => (
+                json!({"event": "gave_up"}),
+                "gave up: every child stopped".to_owned(),
+            ),
+            _ => return,
+        },
+    };
+    match format {
+        Format::Json => {
+            let mut value = value;
+            value["t"] = json!(unix_seconds());
+            println!("{value}");
+        }
+        Format::Text => println!("{text}"),
+    }
+}
