@@ -11,6 +11,9 @@
 //! - `health`: [`State`], [`UnknownReason`], [`Trend`], [`Health`].
 //! - `time`: [`Timestamp`], the caller's notion of now.
 //! - `spec`: [`TreeSpec`], a tree definition as plain data.
+//! - [`config`]: the one YAML config reader (spanned values, every problem
+//!   with its line, did-you-mean, units), for tree files and every other
+//!   file vigil reads.
 //! - `file`: YAML tree files into a [`TreeSpec`] ([`load_tree_str`]), every problem reported.
 //! - [`yaml`]: saphyr's marked YAML with lines, shared with vigil-bridges' config readers.
 //! - `replay`: the JSON-lines replay format ([`parse_events`]).
@@ -30,6 +33,7 @@
 )]
 
 mod check;
+pub mod config;
 mod damping;
 mod file;
 mod filter;
