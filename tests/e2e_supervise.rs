@@ -1,0 +1,388 @@
+//! `vigil supervise` end to end with real processes (issue 9): restarts
+//! with backoff, exit 3 when the top gives up, one_for_all and
+//! rest_for_one order, a watchdog miss, `ready: notify`, no orphans after
+//! SIGTERM or SIGKILL of the supervisor, bad configs with lines.
+//!
+//! Domains 80-89 are this file's.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{terminate, vigil, Proc, PATIENCE};
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn supervise(name: &str, config: &str, domain: u16) -> Proc {
+    Proc::spawn(
+        name,
+        &[
+            "supervise",
+            "--config",
+            config,
+            "--domain",
+            &domain.to_string(),
+            "--format",
+            "json",
+        ],
+    )
+}
+
+fn is(event: &'static str, child: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["event"] == event && v["child"] == child
+}
+
+/// The (event, child) pairs of the lines seen, for order assertions.
+fn trail(p: &Proc, from: usize) -> Vec<String> {
+    p.seen[from..]
+        .iter()
+        .filter(|v| v["event"] != "failed" && v["event"] != "status")
+        .map(|v| {
+            format!(
+                "{} {}",
+                v["event"].as_str().unwrap_or("?"),
+                v["child"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// Alive and not a zombie.
+fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the parenthesised command name.
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+        Err(_) => false,
+    }
+}
+
+fn wait_dead(pids: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|&p| alive(p)) {
+        assert!(Instant::now() < deadline, "orphans left: {pids:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_crash_loop_restarts_with_backoff_then_exits_3_after_stopping_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "sup.yaml",
+        "
+name: node
+intensity: 3
+period: 10s
+backoff: { initial: 100ms, max: 1s, jitter: 0 }
+children:
+  - { id: steady, command: [sleep, '60'] }
+  - { id: crasher, command: [sh, -c, 'sleep 0.1; exit 7'], produces: [imu_a] }
+",
+    );
+    let start = Instant::now();
+    let out = vigil()
+        .args(["supervise", "--config", &config, "--domain", "80"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let restarts: Vec<(u64, u64)> = lines
+        .iter()
+        .filter(|v| v["event"] == "restarting")
+        .map(|v| (v["attempt"].as_u64().unwrap(), v["in_ms"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(restarts, [(1, 100), (2, 200), (3, 400)]);
+    let exits = lines
+        .iter()
+        .filter(|v| v["event"] == "exited" && v["child"] == "crasher")
+        .count();
+    assert_eq!(exits, 4);
+    assert!(lines
+        .iter()
+        .any(|v| v["event"] == "exited" && v["code"] == 7 && v["signal"].is_null()));
+    let failed = lines.iter().find(|v| v["event"] == "failed").unwrap();
+    assert_eq!(failed["producers"], serde_json::json!(["imu_a"]));
+    assert_eq!(failed["reason"], "exited: code 7");
+    // The steady child is stopped before the supervisor gives up.
+    let tail: Vec<_> = lines[lines.len() - 3..]
+        .iter()
+        .map(|v| v["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tail, ["stopped", "escalated", "gave_up"]);
+    let pid = lines.iter().find(|v| is("started", "steady")(v)).unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    wait_dead(&[pid]);
+    // 100 + 200 + 400 ms of backoff and four 100 ms runs.
+    assert!(start.elapsed() >= Duration::from_millis(1100));
+}
+
+#[test]
+fn one_for_all_and_rest_for_one_restart_the_right_children_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("crashed");
+    // `b` crashes once, 300 ms after its first start.
+    let crash_once = format!(
+        "if [ -e {m} ]; then exec sleep 60; fi; touch {m}; sleep 0.3; exit 1",
+        m = mark.display()
+    );
+    for (domain, strategy, expected) in [
+        (
+            81,
+            "one_for_all",
+            &[
+                "exited b",
+                "restarting a",
+                "restarting b",
+                "restarting c",
+                "exited c",
+                "stopped c",
+                "exited a",
+                "stopped a",
+                "started a",
+                "started b",
+                "started c",
+            ][..],
+        ),
+        (
+            82,
+            "rest_for_one",
+            &[
+                "exited b",
+                "restarting b",
+                "restarting c",
+                "exited c",
+                "stopped c",
+                "started b",
+                "started c",
+            ][..],
+        ),
+    ] {
+        let _ = std::fs::remove_file(&mark);
+        let config = write(
+            dir.path(),
+            &format!("{strategy}.yaml"),
+            &format!(
+                "
+strategy: {strategy}
+intensity: 2
+backoff: {{ initial: 50ms, jitter: 0 }}
+children:
+  - {{ id: a, command: [sleep, '60'] }}
+  - {{ id: b, command: [sh, -c, '{crash_once}'] }}
+  - {{ id: c, command: [sleep, '60'] }}
+"
+            ),
+        );
+        let mut sup = supervise(strategy, &config, domain);
+        for child in ["a", "b", "c"] {
+            sup.wait_for(PATIENCE, is("started", child));
+        }
+        let from = sup.mark();
+        sup.wait_for(PATIENCE, is("exited", "b"));
+        // The last start of the restart.
+        sup.wait_for(PATIENCE, is("started", "c"));
+        assert_eq!(trail(&sup, from), expected, "{strategy}");
+        terminate(&sup);
+        assert_eq!(sup.wait_exit(PATIENCE), Some(true));
+    }
+}
+
+const NOTIFIER: &str = r#"
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+addr = os.environ["NOTIFY_SOCKET"]
+time.sleep(0.3)
+s.sendto(b"READY=1\nSTATUS=ready", addr)
+while True:
+    time.sleep(0.05)
+    s.sendto(b"WATCHDOG=1", addr)
+"#;
+
+#[test]
+fn ready_notify_holds_the_next_start_and_a_stopped_child_misses_its_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(dir.path(), "notifier.py", NOTIFIER);
+    let config = write(
+        dir.path(),
+        "sup.yaml",
+        &format!(
+            "
+intensity: 3
+backoff: {{ initial: 50ms, jitter: 0 }}
+children:
+  - id: svc
+    command: [python3, {script}]
+    ready: notify
+    watchdog: 300ms
+  - {{ id: after, command: [sleep, '60'] }}
+"
+        ),
+    );
+    let mut sup = supervise("supervise", &config, 83);
+    let started = sup.wait_for(PATIENCE, is("started", "svc"));
+    sup.wait_for(PATIENCE, |v| {
+        v["event"] == "status" && v["status"] == "ready"
+    });
+    let after = sup.wait_for(PATIENCE, is("started", "after"));
+    assert!(
+        support::t(&after) - support::t(&started) >= 0.25,
+        "`after` started before READY=1: {started} {after}"
+    );
+    // A hang: SIGSTOP the pinging child.
+    let pid = started["pid"].as_u64().unwrap();
+    let stopped_at = Instant::now();
+    Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()
+        .unwrap();
+    sup.wait_for(PATIENCE, is("hung", "svc"));
+    let noticed = stopped_at.elapsed();
+    let exited = sup.wait_for(PATIENCE, is("exited", "svc"));
+    assert_eq!(exited["signal"], 9);
+    sup.wait_for(PATIENCE, is("restarting", "svc"));
+    let again = sup.wait_for(PATIENCE, is("started", "svc"));
+    assert_ne!(again["pid"], started["pid"]);
+    assert!(
+        noticed < Duration::from_secs(2),
+        "hang noticed after {noticed:?}"
+    );
+    terminate(&sup);
+    assert_eq!(sup.wait_exit(PATIENCE), Some(true));
+}
+
+/// Three children; with `group`, the middle one forks a grandchild, which
+/// a stop reaches through the child's process group. (The parent-death
+/// signal reaches direct children only.)
+fn three_sleepers(dir: &Path, group: bool) -> String {
+    let middle = if group {
+        "[sh, -c, 'sleep 60 & wait']"
+    } else {
+        "[sleep, '60']"
+    };
+    write(
+        dir,
+        "sup.yaml",
+        &format!(
+            "
+children:
+  - {{ id: a, command: [sleep, '60'] }}
+  - {{ id: b, command: {middle} }}
+  - {{ id: c, command: [sleep, '60'], shutdown: 300ms }}
+"
+        ),
+    )
+}
+
+#[test]
+fn no_orphans_after_sigterm_stopping_in_reverse_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = three_sleepers(dir.path(), true);
+    let mut sup = supervise("supervise", &config, 84);
+    let pids: Vec<u64> = ["a", "b", "c"]
+        .into_iter()
+        .map(|c| {
+            sup.wait_for(PATIENCE, is("started", c))["pid"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let from = sup.mark();
+    terminate(&sup);
+    assert_eq!(sup.wait_exit(PATIENCE), Some(true));
+    wait_dead(&pids);
+    while sup
+        .try_wait_for(Duration::from_millis(200), |_| false)
+        .is_some()
+    {}
+    let stops: Vec<String> = trail(&sup, from)
+        .into_iter()
+        .filter(|l| l.starts_with("stopped"))
+        .collect();
+    assert_eq!(stops, ["stopped c", "stopped b", "stopped a"]);
+}
+
+#[test]
+fn no_orphans_after_the_supervisor_is_sigkilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = three_sleepers(dir.path(), false);
+    let mut sup = supervise("supervise", &config, 85);
+    let pids: Vec<u64> = ["a", "b", "c"]
+        .into_iter()
+        .map(|c| {
+            sup.wait_for(PATIENCE, is("started", c))["pid"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(pids.iter().all(|&p| alive(p)));
+    sup.kill9();
+    wait_dead(&pids);
+}
+
+#[test]
+fn bad_configs_are_errors_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "bad.yaml",
+        "strategy: one_for_some
+period: 0s
+children:
+  - id: a
+    command: []
+  - id: a
+    command: [x]
+",
+    );
+    let out = vigil()
+        .args([
+            "supervise",
+            "--config",
+            &config,
+            "--domain",
+            "86",
+            "--check",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "bad.yaml:1: strategy: unknown value `one_for_some`",
+        "bad.yaml:2: period: must be longer than zero",
+        "bad.yaml:5: children[0].command: empty command",
+        "bad.yaml:6: children[1].id: duplicate name `a` (first on line 4)",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\nin:\n{stderr}");
+    }
+    // Without --check the same file is refused before anything starts.
+    let out = vigil()
+        .args(["supervise", "--config", &config, "--domain", "86"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    // A good file checks with exit 0.
+    let good = three_sleepers(dir.path(), false);
+    let out = vigil()
+        .args(["supervise", "--config", &good, "--domain", "86", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
