@@ -27,7 +27,7 @@ pub struct ConsumerBuilder<T> {
     policy: SwitchPolicy,
     standby: StandbyConfig,
     settle: Option<Duration>,
-    _sample: std::marker::PhantomData<fn() -> T>,
+    period_of: Option<fn(&T) -> Option<Duration>>,
 }
 
 impl<T: Sample> ConsumerBuilder<T> {
@@ -68,6 +68,15 @@ impl<T: Sample> ConsumerBuilder<T> {
         self
     }
 
+    /// How to read the stream's sample period off a sample, when the
+    /// samples say it: what a switch's [`Resumed::lost`] is counted in.
+    /// Without it the period is measured on the stream, which needs a few
+    /// samples of the producer left.
+    pub fn sample_period(mut self, period_of: fn(&T) -> Option<Duration>) -> Self {
+        self.period_of = Some(period_of);
+        self
+    }
+
     /// Parses the query and starts following it. On DDS, call it inside a
     /// tokio runtime.
     pub fn start(self, transport: &Transport) -> Result<Consumer<T>, Error> {
@@ -89,23 +98,25 @@ impl<T: Sample> ConsumerBuilder<T> {
                 )?;
                 let events = selector.events();
                 Inner::Dds(Box::new(DdsInner {
-                    selector,
+                    selector: Arc::new(selector),
                     subscription,
                     events,
                     held: None,
+                    ready: VecDeque::new(),
                 }))
             }
             Transport::InProcess(net) => {
                 let mut config = InProcConsumerConfig::default().with_policy(self.policy);
                 config.standby = self.standby;
                 config.settle = self.settle.unwrap_or_default();
-                Inner::InProcess(net.follow::<T>(&query, &self.type_name, config))
+                Inner::InProcess(Arc::new(net.follow::<T>(&query, &self.type_name, config)))
             }
         };
         Ok(Consumer {
             inner,
             transport: transport.clone(),
             tally: Tally::default(),
+            period_of: self.period_of,
             pending: VecDeque::new(),
         })
     }
@@ -214,6 +225,8 @@ pub struct ConsumerStats {
     pub lost: u64,
     /// Inputs the registry rejected (malformed adverts and heartbeats).
     pub rejected: u64,
+    /// Samples on the vigil topics that did not even deserialize.
+    pub malformed: u64,
 }
 
 /// A consumer of one constraint query: samples from the best producer now,
@@ -244,21 +257,25 @@ pub struct Consumer<T: Sample> {
     inner: Inner<T>,
     transport: Transport,
     tally: Tally,
+    period_of: Option<fn(&T) -> Option<Duration>>,
     pending: VecDeque<Event<T>>,
 }
 
 enum Inner<T: Sample> {
     Dds(Box<DdsInner<T>>),
-    InProcess(InProcConsumer<T>),
+    InProcess(Arc<InProcConsumer<T>>),
 }
 
 struct DdsInner<T: Sample> {
-    selector: Selector,
+    /// Shared with the [`ConsumerView`]s.
+    selector: Arc<Selector>,
     subscription: Subscription<T>,
     events: broadcast::Receiver<SelectionEvent>,
     /// A first sample of a producer whose switch event has not arrived
     /// yet, and how long it may wait for it.
     held: Option<(Delivered<T>, tokio::time::Instant)>,
+    /// Read and ordered, not yet through the tally.
+    ready: VecDeque<Incoming<T>>,
 }
 
 impl<T: Sample> fmt::Debug for Consumer<T> {
@@ -280,7 +297,7 @@ impl<T: Sample> Consumer<T> {
             policy: SwitchPolicy::default(),
             standby: StandbyConfig::default(),
             settle: None,
-            _sample: std::marker::PhantomData,
+            period_of: None,
         }
     }
 
@@ -289,31 +306,26 @@ impl<T: Sample> Consumer<T> {
     /// Cancel-safe: use it in `tokio::select!`. In process, something must
     /// move the network's clock meanwhile.
     pub async fn next(&mut self) -> Option<Event<T>> {
+        let (tally, pending, transport) = (&mut self.tally, &mut self.pending, &self.transport);
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            if let Some(event) = pending.pop_front() {
                 return Some(event);
             }
-            match &mut self.inner {
-                Inner::InProcess(consumer) => match consumer.recv().await {
-                    Incoming::Selected(event) => self.tally.switched(*event, &mut self.pending),
-                    Incoming::Sample(sample) => {
-                        let now = self.transport.now();
-                        self.tally.sample(sample, now, &mut self.pending);
+            let item = match &mut self.inner {
+                Inner::InProcess(consumer) => consumer.recv().await,
+                Inner::Dds(dds) => match dds.ready.pop_front() {
+                    Some(item) => item,
+                    None => {
+                        dds.step(tally).await?;
+                        continue;
                     }
                 },
-                Inner::Dds(dds) => {
-                    let step = dds.step(&self.tally).await?;
-                    let now = self.transport.now();
-                    for item in step {
-                        match item {
-                            Incoming::Selected(event) => {
-                                self.tally.switched(*event, &mut self.pending)
-                            }
-                            Incoming::Sample(sample) => {
-                                self.tally.sample(sample, now, &mut self.pending)
-                            }
-                        }
-                    }
+            };
+            match item {
+                Incoming::Selected(event) => tally.switched(*event, pending),
+                Incoming::Sample(sample) => {
+                    let period = self.period_of.and_then(|of| of(&sample.value));
+                    tally.sample(sample, period, transport.now(), pending)
                 }
             }
         }
@@ -328,39 +340,43 @@ impl<T: Sample> Consumer<T> {
 
     /// The producer followed now.
     pub fn active(&self) -> Option<AdvertKey> {
-        match &self.inner {
-            Inner::Dds(dds) => dds.selector.active(),
-            Inner::InProcess(consumer) => consumer.active(),
-        }
-        .map(|a| a.key)
+        self.view().active()
     }
 
     /// The whole fallback chain, best first.
     pub fn chain(&self) -> Vec<AdvertKey> {
-        match &self.inner {
-            Inner::Dds(dds) => dds.selector.chain(),
-            Inner::InProcess(consumer) => consumer.chain(),
-        }
+        self.view().chain()
     }
 
     /// Why the active producer was chosen and why each other one was not.
     pub fn explain(&self) -> Option<SelectionExplanation> {
+        self.view().explain()
+    }
+
+    /// A handle on the selection that other tasks can hold while this
+    /// one receives: who is active, the chain, the explanation.
+    pub fn view(&self) -> ConsumerView<T> {
         match &self.inner {
-            Inner::Dds(dds) => dds.selector.explain(),
-            Inner::InProcess(consumer) => consumer.explain(),
+            Inner::Dds(dds) => ConsumerView::Dds(Arc::clone(&dds.selector)),
+            Inner::InProcess(consumer) => ConsumerView::InProcess(Arc::clone(consumer)),
         }
     }
 
     /// The counters.
     pub fn stats(&self) -> ConsumerStats {
-        let (selection, registry, data) = match &self.inner {
+        let (selection, registry, data, malformed) = match &self.inner {
             Inner::Dds(dds) => {
                 let s = dds.selector.stats();
-                (s.selection, s.registry, dds.subscription.stats())
+                (
+                    s.selection,
+                    s.registry,
+                    dds.subscription.stats(),
+                    s.malformed,
+                )
             }
             Inner::InProcess(consumer) => {
                 let s = consumer.stats();
-                (s.selection, s.registry, s.data)
+                (s.selection, s.registry, s.data, 0)
             }
         };
         ConsumerStats {
@@ -370,6 +386,7 @@ impl<T: Sample> Consumer<T> {
             replayed: data.replayed,
             lost: self.tally.lost,
             rejected: registry.rejected,
+            malformed,
         }
     }
 
@@ -382,32 +399,78 @@ impl<T: Sample> Consumer<T> {
         }
     }
 
-    /// Stops following (on DDS, waits for the selector's task).
+    /// Stops following (on DDS, waits for the selector's task unless a
+    /// [`ConsumerView`] still holds it: then it stops with the last view).
     pub async fn shutdown(self) {
         if let Inner::Dds(dds) = self.inner {
-            dds.selector.shutdown().await;
+            if let Ok(selector) = Arc::try_unwrap(dds.selector) {
+                selector.shutdown().await;
+            }
+        }
+    }
+}
+
+/// A handle on a [`Consumer`]'s selection, for other tasks: cheap to
+/// clone, read-only.
+#[derive(Debug)]
+pub enum ConsumerView<T: Sample> {
+    /// On DDS.
+    Dds(Arc<Selector>),
+    /// In process.
+    InProcess(Arc<InProcConsumer<T>>),
+}
+
+impl<T: Sample> Clone for ConsumerView<T> {
+    fn clone(&self) -> Self {
+        match self {
+            ConsumerView::Dds(s) => ConsumerView::Dds(Arc::clone(s)),
+            ConsumerView::InProcess(c) => ConsumerView::InProcess(Arc::clone(c)),
+        }
+    }
+}
+
+impl<T: Sample> ConsumerView<T> {
+    /// The producer followed now.
+    pub fn active(&self) -> Option<AdvertKey> {
+        match self {
+            ConsumerView::Dds(selector) => selector.active(),
+            ConsumerView::InProcess(consumer) => consumer.active(),
+        }
+        .map(|a| a.key)
+    }
+
+    /// The whole fallback chain, best first.
+    pub fn chain(&self) -> Vec<AdvertKey> {
+        match self {
+            ConsumerView::Dds(selector) => selector.chain(),
+            ConsumerView::InProcess(consumer) => consumer.chain(),
+        }
+    }
+
+    /// Why the active producer was chosen and why each other one was not.
+    pub fn explain(&self) -> Option<SelectionExplanation> {
+        match self {
+            ConsumerView::Dds(selector) => selector.explain(),
+            ConsumerView::InProcess(consumer) => consumer.explain(),
         }
     }
 }
 
 impl<T: Sample> DdsInner<T> {
-    /// Waits for the next selection event or sample, in the order the
-    /// consumer must see them: the selector moves the route just before it
-    /// sends the event, so a first sample of the new producer may arrive a
-    /// few microseconds before the event of its switch; it waits for it.
-    async fn step(&mut self, tally: &Tally) -> Option<Vec<Incoming<T>>> {
-        if let Some((sample, deadline)) = self.held.take() {
-            let mut out = Vec::new();
+    /// Waits for the next selection event or sample and queues it on
+    /// `ready`, in the order the consumer must see them: the selector moves
+    /// the route just before it sends the event, so a first sample of the
+    /// new producer may arrive a few microseconds before the event of its
+    /// switch; it waits for it. Nothing is kept in a local across an
+    /// await, so a cancelled call loses nothing. `None`: nothing more will
+    /// come.
+    async fn step(&mut self, tally: &Tally) -> Option<()> {
+        if let Some((sample, deadline)) = &self.held {
             loop {
                 let event = match self.events.try_recv() {
                     Ok(event) => Some(event),
                     Err(TryRecvError::Empty) => {
-                        // Held again across the wait, so a cancelled call
-                        // loses nothing.
-                        self.held = Some((sample.clone(), deadline));
-                        let waited = tokio::time::timeout_at(deadline, self.events.recv()).await;
-                        self.held = None;
-                        match waited {
+                        match tokio::time::timeout_at(*deadline, self.events.recv()).await {
                             Ok(Ok(event)) => Some(event),
                             _ => None,
                         }
@@ -419,35 +482,35 @@ impl<T: Sample> DdsInner<T> {
                     .active
                     .as_ref()
                     .is_some_and(|a| *a.key.producer == *sample.producer);
-                out.push(Incoming::Selected(Box::new(event)));
+                self.ready.push_back(Incoming::Selected(Box::new(event)));
                 if made_active {
                     break;
                 }
             }
-            out.push(Incoming::Sample(sample));
-            return Some(out);
+            let (sample, _) = self.held.take()?;
+            self.ready.push_back(Incoming::Sample(sample));
+            return Some(());
         }
         tokio::select! {
             biased;
             event = self.events.recv() => match event {
-                Ok(event) => Some(vec![Incoming::Selected(Box::new(event))]),
+                Ok(event) => self.ready.push_back(Incoming::Selected(Box::new(event))),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "selection events missed (consumer too slow)");
-                    Some(Vec::new())
                 }
-                Err(RecvError::Closed) => None,
+                Err(RecvError::Closed) => return None,
             },
             sample = self.subscription.recv() => {
                 let sample = sample?;
                 if tally.announces(&sample.producer) {
-                    Some(vec![Incoming::Sample(sample)])
+                    self.ready.push_back(Incoming::Sample(sample));
                 } else {
                     let deadline = tokio::time::Instant::now() + SWITCH_EVENT_GRACE;
                     self.held = Some((sample, deadline));
-                    Some(Vec::new())
                 }
             }
         }
+        Some(())
     }
 }
 
@@ -478,7 +541,15 @@ impl Tally {
         out.push_back(Event::Switched(event.into()));
     }
 
-    fn sample<T>(&mut self, sample: Delivered<T>, now: Timestamp, out: &mut VecDeque<Event<T>>) {
+    /// Counts one delivered sample; `period` is what the sample says of
+    /// its stream's period, if anything.
+    fn sample<T>(
+        &mut self,
+        sample: Delivered<T>,
+        period: Option<Duration>,
+        now: Timestamp,
+        out: &mut VecDeque<Event<T>>,
+    ) {
         let ts = sample.source_ts_ns.unwrap_or(0);
         let gapless = sample.replayed && sample.gapless;
         match &self.last {
@@ -496,7 +567,8 @@ impl Tally {
                 // samples did not cover, in periods of the stream. Exact
                 // when the hot standby says so; otherwise an estimate whose
                 // rounding absorbs phase, not scheduling jitter.
-                let lost = match (last, self.period_ns) {
+                let said = period.map(|p| p.as_nanos() as f64);
+                let lost = match (last, said.or(self.period_ns)) {
                     (Some((_, last_ts)), Some(period)) if !gapless && period > 0.0 => {
                         let periods = (ts.saturating_sub(*last_ts) as f64 / period).round();
                         (periods as u64).saturating_sub(1)
@@ -550,12 +622,12 @@ mod tests {
         let mut out = VecDeque::new();
         let now = Timestamp::from_nanos(0);
         for t in 1..=10 {
-            tally.sample(delivered("a", t, false), now, &mut out);
+            tally.sample(delivered("a", t, false), None, now, &mut out);
         }
         // b's first sample 100 ms after a's last: 99 periods uncovered.
-        tally.sample(delivered("b", 110, false), now, &mut out);
+        tally.sample(delivered("b", 110, false), None, now, &mut out);
         // Back to a, replayed gaplessly.
-        tally.sample(delivered("a", 111, true), now, &mut out);
+        tally.sample(delivered("a", 111, true), None, now, &mut out);
         let costs = resumed(&out);
         assert_eq!(costs.len(), 3, "{costs:?}");
         assert_eq!(costs[0].lost, 0, "the first sample costs nothing");

@@ -53,3 +53,25 @@ pub enum Error {
         reason: String,
     },
 }
+
+impl Error {
+    /// Whether the input is at fault (a declaration, a tree, a capability,
+    /// a query, an observation) rather than the transport: a command line
+    /// exits with 2 for these.
+    pub fn is_input(&self) -> bool {
+        use vigil_discovery::inproc::InProcError;
+        use vigil_discovery::DdsError;
+        match self {
+            Error::Dds(e) => matches!(e, DdsError::Advertiser { .. } | DdsError::Observation(_)),
+            Error::InProcess(e) => !matches!(e, InProcError::Closed { .. }),
+            Error::TreeFile { .. }
+            | Error::TreeLoad(_)
+            | Error::TreeBuild(_)
+            | Error::Observation(_)
+            | Error::Path(_)
+            | Error::Capability { .. }
+            | Error::Query(_) => true,
+            Error::Publish { .. } => false,
+        }
+    }
+}

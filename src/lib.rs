@@ -66,7 +66,9 @@ mod error;
 mod producer;
 mod transport;
 
-pub use consumer::{Consumer, ConsumerBuilder, ConsumerStats, Event, Resumed, Switch};
+pub use consumer::{
+    Consumer, ConsumerBuilder, ConsumerStats, ConsumerView, Event, Resumed, Switch,
+};
 pub use error::Error;
 pub use producer::{Producer, ProducerBuilder};
 pub use transport::Transport;

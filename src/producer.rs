@@ -62,6 +62,15 @@ impl<T: Sample> ProducerBuilder<T> {
         self
     }
 
+    /// Capabilities already parsed (added to those of
+    /// [`ProducerBuilder::capability`]).
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        for (key, value) in capabilities.iter() {
+            self.capabilities.push((key.to_string(), Ok(value.clone())));
+        }
+        self
+    }
+
     /// The diagnostic tree from a YAML tree file. Default: one status leaf
     /// `<id>.health`, OK at the start, set with [`Producer::set`].
     pub fn tree_file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -228,9 +237,16 @@ impl<T: Sample> Producer<T> {
     /// admit (a full reliable window) is an error, and the next one may
     /// pass.
     pub fn publish(&self, sample: &T) -> Result<(), Error> {
+        self.publish_stamped(sample, self.transport.unix_now_ns())
+    }
+
+    /// Publishes one sample with its source timestamp (nanoseconds since
+    /// the Unix epoch): when it was taken, if the application knows. In
+    /// process the network's clock stamps it.
+    pub fn publish_stamped(&self, sample: &T, unix_ns: u64) -> Result<(), Error> {
         match &self.inner {
             Inner::Dds { writer, .. } => {
-                let ts = dds_timestamp(self.transport.unix_now_ns());
+                let ts = dds_timestamp(unix_ns);
                 writer
                     .write(sample.clone(), Some(ts))
                     .map_err(|e| Error::Publish {

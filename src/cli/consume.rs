@@ -14,12 +14,9 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
+use vigil::{Consumer, Event, Resumed, Switch, Transport};
 use vigil_diag::FlapDamping;
-use vigil_discovery::{
-    now, SelectionEvent, Selector, SelectorConfig, Subscription, SubscriptionConfig, SwitchPolicy,
-    SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
-};
+use vigil_discovery::{AdvertKey, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
 use vigil_qos::Query;
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
@@ -103,18 +100,14 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let policy = args.policy.policy()?;
     let config = args.dds.config()?;
     runtime()?.block_on(async move {
-        let participant = VigilParticipant::new(config).context("joining DDS")?;
-        let selector = Selector::start(
-            &participant,
-            &query,
-            SelectorConfig::default()
-                .with_policy(policy)
-                .with_settle(args.settle),
-        )?;
-        let mut subscription = selector.subscribe::<SyntheticSample>(
-            SYNTHETIC_TYPE,
-            SubscriptionConfig::default().with_hot_standby(args.hot_standby),
-        )?;
+        let transport = Transport::dds(config).context("joining DDS")?;
+        let mut consumer = Consumer::<SyntheticSample>::builder(query.to_string())
+            .type_name(SYNTHETIC_TYPE)
+            .policy(policy)
+            .hot_standby(args.hot_standby)
+            .settle(args.settle)
+            .sample_period(synthetic_period)
+            .start(&transport)?;
         // Installed now, before the first line is printed.
         let terminated = terminated();
         let stop = async {
@@ -129,13 +122,9 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let format = args.format;
-        let summary = follow(
-            &selector,
-            &mut subscription,
-            args.stats_every,
-            stop,
-            |event| print_event(format, &event),
-        )
+        let summary = follow(&mut consumer, args.stats_every, stop, |event| {
+            print_event(format, &event)
+        })
         .await;
         match format {
             Format::Json => println!(
@@ -147,7 +136,7 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
                 summary.switches, summary.samples_lost, summary.flaps_suppressed
             ),
         }
-        selector.shutdown().await;
+        consumer.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -223,16 +212,20 @@ pub(crate) struct Summary {
     pub(crate) rejected: u64,
 }
 
+/// The period a synthetic sample carries: a switch's losses are counted
+/// in it exactly, even right after the first sample.
+pub(crate) fn synthetic_period(sample: &SyntheticSample) -> Option<Duration> {
+    (sample.period_ns > 0).then(|| Duration::from_nanos(sample.period_ns))
+}
+
 /// Receives until `stop`, reporting every event to `sink`. Returns the
 /// totals.
 pub(crate) async fn follow(
-    selector: &Selector,
-    subscription: &mut Subscription<SyntheticSample>,
+    consumer: &mut Consumer<SyntheticSample>,
     stats_every: Duration,
     stop: impl Future<Output = ()>,
     mut sink: impl FnMut(ConsumerEvent),
 ) -> Summary {
-    let mut events = selector.events();
     let mut ticker = tokio::time::interval(stats_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -240,166 +233,74 @@ pub(crate) async fn follow(
     let mut tally = Tally::default();
     loop {
         tokio::select! {
-            // Events first: the selector moves the route before it sends
-            // the event, so the new producer's first sample may already be
-            // waiting; it must be counted after the switch it follows.
+            // A stop or a stats line is never starved by a fast stream.
             biased;
-            event = events.recv() => match event {
-                Ok(event) => sink(selected(&mut tally, &event)),
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "selection events missed (consumer too slow)");
-                }
-                Err(RecvError::Closed) => break,
-            },
-            delivered = subscription.recv() => match delivered {
-                Some(d) => {
-                    if tally.is_switch(&d.value) {
-                        // The selector moves the route just before it sends
-                        // the event, so the event of this switch may be a
-                        // few microseconds behind its first sample: wait for
-                        // it, so the switch is always reported first.
-                        report_switch(&mut events, &d.value.producer, &mut tally, &mut sink).await;
-                    }
-                    if let Some(first) = tally.sample(&d.value, d.replayed && d.gapless) {
-                        sink(first);
-                    }
-                }
+            () = &mut stop => break,
+            _ = ticker.tick() => sink(tally.stats(consumer)),
+            event = consumer.next() => match event {
+                Some(Event::Switched(switch)) => sink(selected(&switch)),
+                Some(Event::Resumed(cost)) => sink(tally.resumed(&cost)),
+                Some(Event::Sample(sample)) => tally.sample(&sample.value),
+                Some(_) => {}
                 None => break,
             },
-            _ = ticker.tick() => sink(tally.stats(selector)),
-            () = &mut stop => break,
         }
     }
-    let stats = selector.stats();
+    let stats = consumer.stats();
     Summary {
-        switches: stats.selection.switches,
+        switches: stats.switches,
         samples_lost: tally.lost,
-        flaps_suppressed: stats.selection.flaps_suppressed,
+        flaps_suppressed: stats.flaps_suppressed,
         samples: tally.total,
-        replayed: subscription.stats().replayed,
-        rejected: stats.registry.rejected,
+        replayed: stats.replayed,
+        rejected: stats.rejected,
     }
 }
 
-/// How long a first sample waits for the selection event of its switch.
-/// The selector sends the event right after moving the route, so this only
-/// bounds the wait should the event have been lost to a lagging channel.
-const SWITCH_EVENT_GRACE: Duration = Duration::from_millis(200);
-
-/// Reports every queued selection event, waiting (at most
-/// [`SWITCH_EVENT_GRACE`]) for the one that made `producer` active.
-async fn report_switch(
-    events: &mut tokio::sync::broadcast::Receiver<SelectionEvent>,
-    producer: &str,
-    tally: &mut Tally,
-    sink: &mut impl FnMut(ConsumerEvent),
-) {
-    if tally.announced.as_deref() == Some(producer) {
-        // The main loop already reported the event of this switch.
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + SWITCH_EVENT_GRACE;
-    loop {
-        let event = match events.try_recv() {
-            Ok(event) => event,
-            Err(_) => match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(Ok(event)) => event,
-                _ => return,
-            },
-        };
-        sink(selected(tally, &event));
-        let made_active = event
-            .active
-            .as_ref()
-            .is_some_and(|a| a.key.producer == producer);
-        if made_active {
-            // Later events (if any) are drained by the main loop.
-            return;
-        }
-    }
-}
-
-fn selected(tally: &mut Tally, event: &SelectionEvent) -> ConsumerEvent {
-    tally.switched_at = Some(event.at);
-    tally.announced = event.active.as_ref().map(|a| a.key.producer.clone());
+fn selected(switch: &Switch) -> ConsumerEvent {
+    let name = |k: &Option<AdvertKey>| k.as_ref().map(|k| k.producer.clone());
     ConsumerEvent::Selected {
         t: unix_seconds(),
-        previous: event.previous.as_ref().map(|k| k.producer.clone()),
-        producer: event.active.as_ref().map(|a| a.key.producer.clone()),
-        topic: event.active.as_ref().map(|a| a.key.topic.clone()),
-        chain: event.chain.iter().map(|k| k.producer.clone()).collect(),
-        standby: event.standby.as_ref().map(|a| a.key.producer.clone()),
-        cause: event.cause.to_string(),
+        previous: name(&switch.previous),
+        producer: name(&switch.active),
+        topic: switch.active.as_ref().map(|k| k.topic.clone()),
+        chain: switch.chain.iter().map(|k| k.producer.clone()).collect(),
+        standby: name(&switch.standby),
+        cause: switch.cause.to_string(),
     }
 }
 
-/// Running counts of the consumer loop.
+/// Running counts of the consumer loop: per producer, and the sequence
+/// gaps the synthetic samples reveal beside what switches cost.
 #[derive(Default)]
 struct Tally {
     samples: BTreeMap<String, u64>,
     gaps: BTreeMap<String, u64>,
     /// Last sequence number delivered per producer, while it stays active.
     last_seq: BTreeMap<String, u64>,
-    /// The last delivered sample: producer and source timestamp.
-    last: Option<(String, u64)>,
-    switched_at: Option<vigil_diag::Timestamp>,
-    /// The producer the last reported selection event made active.
-    announced: Option<String>,
     lost: u64,
     total: u64,
 }
 
 impl Tally {
-    /// Whether `s` comes from another producer than the last sample.
-    fn is_switch(&self, s: &SyntheticSample) -> bool {
-        self.last.as_ref().is_none_or(|(p, _)| *p != s.producer)
+    /// A switch's first sample: what it cost, as the facade measured it.
+    fn resumed(&mut self, cost: &Resumed) -> ConsumerEvent {
+        self.lost += cost.lost;
+        // Its sequence restarts being tracked from here.
+        self.last_seq.remove(&*cost.producer);
+        ConsumerEvent::FirstSample {
+            t: unix_seconds(),
+            producer: cost.producer.to_string(),
+            after_switch_ms: cost.after.map(|d| d.as_secs_f64() * 1000.0),
+            lost: cost.lost,
+            replayed: cost.gapless,
+        }
     }
 
-    /// Counts one delivered sample; returns a `first_sample` event when it
-    /// is the first of a producer after another one. `gapless`: it was
-    /// replayed by a hot standby whose buffer covered the whole switch.
-    fn sample(&mut self, s: &SyntheticSample, gapless: bool) -> Option<ConsumerEvent> {
+    /// Counts one delivered sample and the sequence numbers it skipped.
+    fn sample(&mut self, s: &SyntheticSample) {
         self.total += 1;
         *self.samples.entry(s.producer.clone()).or_default() += 1;
-        let mut first = None;
-        match &self.last {
-            Some((producer, last_ts)) if *producer != s.producer => {
-                // A switch: what the time between the two producers' samples
-                // did not cover, in the new producer's periods. Exact when
-                // the hot standby says so; otherwise an estimate (its
-                // rounding absorbs phase, not scheduling jitter).
-                let gap = s.source_ts_ns.saturating_sub(*last_ts);
-                let lost = if gapless || s.period_ns == 0 {
-                    0
-                } else {
-                    let periods = (gap as f64 / s.period_ns as f64).round() as u64;
-                    periods.saturating_sub(1)
-                };
-                self.lost += lost;
-                // Its sequence restarts being tracked from here.
-                self.last_seq.remove(&s.producer);
-                let after_switch_ms = self
-                    .switched_at
-                    .map(|at| now().saturating_since(at).as_secs_f64() * 1000.0);
-                first = Some(ConsumerEvent::FirstSample {
-                    t: unix_seconds(),
-                    producer: s.producer.clone(),
-                    after_switch_ms,
-                    lost,
-                    replayed: gapless,
-                });
-            }
-            None => {
-                first = Some(ConsumerEvent::FirstSample {
-                    t: unix_seconds(),
-                    producer: s.producer.clone(),
-                    after_switch_ms: None,
-                    lost: 0,
-                    replayed: gapless,
-                });
-            }
-            _ => {}
-        }
         if let Some(last) = self.last_seq.get(&s.producer) {
             if s.seq > last + 1 {
                 let missing = s.seq - last - 1;
@@ -414,22 +315,20 @@ impl Tally {
         {
             self.last_seq.insert(s.producer.clone(), s.seq);
         }
-        self.last = Some((s.producer.clone(), s.source_ts_ns));
-        first
     }
 
-    fn stats(&mut self, selector: &Selector) -> ConsumerEvent {
-        let stats = selector.stats();
+    fn stats(&mut self, consumer: &Consumer<SyntheticSample>) -> ConsumerEvent {
+        let stats = consumer.stats();
         ConsumerEvent::Stats {
             t: unix_seconds(),
             samples: std::mem::take(&mut self.samples),
             gaps: std::mem::take(&mut self.gaps),
             lost: self.lost,
-            active: selector.active().map(|a| a.key.producer),
-            rejected: stats.registry.rejected,
+            active: consumer.active().map(|k| k.producer),
+            rejected: stats.rejected,
             malformed: stats.malformed,
-            switches: stats.selection.switches,
-            flaps_suppressed: stats.selection.flaps_suppressed,
+            switches: stats.switches,
+            flaps_suppressed: stats.flaps_suppressed,
         }
     }
 }
@@ -490,32 +389,33 @@ fn print_event(format: Format, event: &ConsumerEvent) {
 mod tests {
     use super::*;
 
-    fn s(producer: &str, seq: u64, ts_ms: u64) -> SyntheticSample {
+    fn s(producer: &str, seq: u64) -> SyntheticSample {
         SyntheticSample {
             producer: producer.to_owned(),
             seq,
-            source_ts_ns: ts_ms * 1_000_000,
+            source_ts_ns: seq * 1_000_000,
             period_ns: 1_000_000,
         }
     }
 
     #[test]
-    fn counts_sequence_gaps_and_switch_losses() {
+    fn counts_sequence_gaps_beside_switch_losses() {
         let mut t = Tally::default();
-        assert!(t.sample(&s("a", 1, 1), false).is_some());
-        assert!(t.sample(&s("a", 2, 2), false).is_none());
-        t.sample(&s("a", 5, 5), false);
+        t.sample(&s("a", 1));
+        t.sample(&s("a", 2));
+        t.sample(&s("a", 5));
         assert_eq!(t.lost, 2);
-        // b's first sample 100 ms after a's last: 99 periods uncovered.
-        match t.sample(&s("b", 900, 105), false) {
-            Some(ConsumerEvent::FirstSample { lost, .. }) => assert_eq!(lost, 99),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(t.lost, 101);
-        // Back-to-back replay after a switch: nothing lost.
-        match t.sample(&s("a", 200, 106), true) {
-            Some(ConsumerEvent::FirstSample { lost, .. }) => assert_eq!(lost, 0),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(t.gaps["a"], 2);
+        // A switch's loss is the facade's figure; a's sequence restarts
+        // being tracked when a comes back.
+        let cost = Resumed {
+            producer: "a".into(),
+            after: None,
+            lost: 7,
+            gapless: false,
+        };
+        t.resumed(&cost);
+        t.sample(&s("a", 100));
+        assert_eq!(t.lost, 9);
     }
 }

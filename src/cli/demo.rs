@@ -10,7 +10,6 @@
 
 use std::net::IpAddr;
 use std::process::{ExitCode, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -20,13 +19,13 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
+use vigil::{Consumer, ConsumerView, Transport};
 use vigil_discovery::{
-    DdsConfig, SelectionExplanation, Selector, SelectorConfig, SubscriptionConfig, SwitchPolicy,
-    SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
+    DdsConfig, SelectionExplanation, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE,
 };
 use vigil_qos::Query;
 
-use super::consume::{follow, ConsumerEvent, Summary};
+use super::consume::{follow, synthetic_period, ConsumerEvent, Summary};
 use super::dds_args::{init_logging, millis, runtime, terminated, unix_seconds, Format};
 use super::InputError;
 
@@ -206,49 +205,41 @@ async fn demo(
         return Ok(ExitCode::SUCCESS);
     }
 
-    let participant = VigilParticipant::new(config).context("joining DDS")?;
+    let transport = Transport::dds(config).context("joining DDS")?;
     let query = Query::parse(QUERY).map_err(|e| anyhow::anyhow!("built-in query: {e}"))?;
     let policy = SwitchPolicy {
         hold_off: HOLD_OFF,
         wait_to_restore: WAIT_TO_RESTORE,
         ..SwitchPolicy::default()
     };
-    let selector = Arc::new(Selector::start(
-        &participant,
-        &query,
-        SelectorConfig::default()
-            .with_policy(policy)
-            .with_settle(Duration::from_millis(400)),
-    )?);
-    let mut subscription = selector.subscribe::<SyntheticSample>(
-        SYNTHETIC_TYPE,
-        SubscriptionConfig::default().with_hot_standby(hot_standby),
-    )?;
+    let mut consumer = Consumer::<SyntheticSample>::builder(query.to_string())
+        .type_name(SYNTHETIC_TYPE)
+        .policy(policy)
+        .hot_standby(hot_standby)
+        .settle(Duration::from_millis(400))
+        .sample_period(synthetic_period)
+        .start(&transport)?;
+    let view = consumer.view();
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let consumer = {
-        let selector = Arc::clone(&selector);
         let tx = tx.clone();
         tokio::spawn(async move {
             let stop = async {
                 let _ = stop_rx.await;
             };
-            follow(
-                &selector,
-                &mut subscription,
-                Duration::from_secs(1),
-                stop,
-                |e| {
-                    let _ = tx.send(Entry::Consumer(e));
-                },
-            )
-            .await
+            let summary = follow(&mut consumer, Duration::from_secs(1), stop, |e| {
+                let _ = tx.send(Entry::Consumer(e));
+            })
+            .await;
+            consumer.shutdown().await;
+            summary
         })
     };
     let mut report = Report::new(text);
     let script_result = {
-        let script = script(&mut producers, &selector, tx, since);
+        let script = script(&mut producers, &view, tx, since);
         tokio::pin!(script);
         loop {
             tokio::select! {
@@ -260,7 +251,7 @@ async fn demo(
     };
     let _ = stop_tx.send(());
     let summary = consumer.await.unwrap_or_default();
-    let explanation = selector.explain();
+    let explanation = view.explain();
     while let Ok(entry) = rx.try_recv() {
         report.record(entry, since());
     }
@@ -351,10 +342,14 @@ async fn wait_ready(p: &mut Producer) -> anyhow::Result<()> {
 }
 
 /// Waits until `pred` holds for the active producer, up to `limit`.
-async fn until(selector: &Selector, limit: Duration, pred: impl Fn(Option<&str>) -> bool) -> bool {
+async fn until(
+    selector: &ConsumerView<SyntheticSample>,
+    limit: Duration,
+    pred: impl Fn(Option<&str>) -> bool,
+) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        let active = selector.active().map(|a| a.key.producer);
+        let active = selector.active().map(|k| k.producer);
         if pred(active.as_deref()) {
             return true;
         }
@@ -369,7 +364,7 @@ async fn until(selector: &Selector, limit: Duration, pred: impl Fn(Option<&str>)
 /// machine makes the demo longer, not wrong.
 async fn script(
     producers: &mut [Producer],
-    selector: &Selector,
+    selector: &ConsumerView<SyntheticSample>,
     tx: mpsc::UnboundedSender<Entry>,
     since: impl Fn() -> f64,
 ) -> anyhow::Result<()> {
@@ -431,8 +426,8 @@ async fn script(
     Ok(())
 }
 
-fn active_index(producers: &[Producer], selector: &Selector) -> Option<usize> {
-    let active = selector.active()?.key.producer;
+fn active_index(producers: &[Producer], selector: &ConsumerView<SyntheticSample>) -> Option<usize> {
+    let active = selector.active()?.producer;
     producers.iter().position(|p| p.id == active)
 }
 

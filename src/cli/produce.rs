@@ -10,13 +10,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use vigil_diag::{
-    load_tree_str, CheckSpec, NodeBody, NodeSpec, Observation, Path, State, Tree, TreeSpec,
-};
-use vigil_discovery::{
-    dds_timestamp, guid_of, unix_now_ns, Advertiser, AdvertiserConfig, SyntheticSample,
-    VigilParticipant, SYNTHETIC_TYPE,
-};
+use vigil::{Producer, Transport};
+use vigil_diag::{load_tree_str, Observation, Path, State, Tree, TreeSpec};
+use vigil_discovery::clock::unix_now_ns;
+use vigil_discovery::{SyntheticSample, SYNTHETIC_TYPE};
 use vigil_qos::{Capabilities, Degradation, Value};
 
 use super::dds_args::{
@@ -76,11 +73,10 @@ pub(crate) struct ProduceArgs {
 /// What the flags say, checked before touching DDS.
 struct Plan {
     capabilities: Capabilities,
-    tree: Tree,
-    root: Option<Path>,
+    /// `None`: the library's default tree, one status leaf `<id>.health`
+    /// reported OK at start.
+    tree: Option<TreeSpec>,
     degradation: Degradation,
-    /// The default tree's leaf, reported OK at start.
-    default_leaf: Option<Path>,
     period: Duration,
 }
 
@@ -114,32 +110,29 @@ fn plan(args: &ProduceArgs) -> Result<Plan, InputError> {
     if !problems.is_empty() {
         return Err(InputError(problems.join("\n")));
     }
-    let (spec, default_leaf) = match &args.tree {
+    let tree = match &args.tree {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
             let spec = load_tree_str(&text, &file.display().to_string())
                 .map_err(|e| InputError(e.to_string()))?;
-            (spec, None)
+            Tree::build(&spec).map_err(|e| InputError(e.to_string()))?;
+            Some(spec)
         }
         None => {
-            let leaf = Path::parse(&format!("{}.health", args.id)).map_err(|e| {
+            Path::parse(&format!("{}.health", args.id)).map_err(|e| {
                 InputError(format!(
                     "--id {}: the default tree needs an id that is a tree label ({e}); \
                      give a --tree",
                     args.id
                 ))
             })?;
-            (default_tree(&leaf), Some(leaf))
+            None
         }
     };
-    let tree = Tree::build(&spec).map_err(|e| InputError(e.to_string()))?;
-    let root = match &args.root {
-        Some(text) => {
-            Some(Path::parse(text).map_err(|e| InputError(format!("--root {text}: {e}")))?)
-        }
-        None => None,
-    };
+    if let Some(text) = &args.root {
+        Path::parse(text).map_err(|e| InputError(format!("--root {text}: {e}")))?;
+    }
     let degradation = match &args.degrade {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -152,22 +145,9 @@ fn plan(args: &ProduceArgs) -> Result<Plan, InputError> {
     Ok(Plan {
         capabilities,
         tree,
-        root,
         degradation,
-        default_leaf,
         period: Duration::from_secs_f64(1.0 / args.rate),
     })
-}
-
-/// One status leaf, so `set <id>.health STATE` works without a tree file.
-fn default_tree(leaf: &Path) -> TreeSpec {
-    TreeSpec {
-        nodes: vec![NodeSpec::new(
-            leaf.clone(),
-            NodeBody::Leaf(CheckSpec::Status { stale_after: None }),
-        )],
-        shared: Vec::new(),
-    }
 }
 
 fn parse_cap(text: &str) -> Result<(String, Value), String> {
@@ -183,24 +163,25 @@ async fn produce(
     plan: Plan,
     config: vigil_discovery::DdsConfig,
 ) -> anyhow::Result<ExitCode> {
-    let participant = VigilParticipant::new(config).context("joining DDS")?;
-    let topic = participant.data_topic(&args.topic, SYNTHETIC_TYPE)?;
-    let writer = participant.data_writer::<SyntheticSample>(&topic, None)?;
-    let guid = guid_of(&writer);
-    let mut tree = plan.tree;
-    if let Some(leaf) = &plan.default_leaf {
-        let ok = Observation::Status {
-            state: State::Ok,
-            reason: None,
-        };
-        tree.observe(leaf, ok, vigil_discovery::now())?;
+    let transport = Transport::dds(config).context("joining DDS")?;
+    let mut declaration = Producer::<SyntheticSample>::builder(&args.topic, &args.id)
+        .type_name(SYNTHETIC_TYPE)
+        .capabilities(plan.capabilities)
+        .degradation(plan.degradation);
+    if let Some(spec) = plan.tree {
+        declaration = declaration.tree(spec);
     }
-    let declaration = AdvertiserConfig::new(&args.id, &args.topic, SYNTHETIC_TYPE, guid)
-        .with_capabilities(plan.capabilities)
-        .with_tree(tree, plan.root)
-        .with_degradation(plan.degradation);
-    let advertiser =
-        Advertiser::start(&participant, declaration).map_err(|e| InputError(e.to_string()))?;
+    if let Some(root) = &args.root {
+        declaration = declaration.root(root);
+    }
+    let producer = Arc::new(declaration.start(&transport).map_err(|e| {
+        if e.is_input() {
+            anyhow::Error::new(InputError(e.to_string()))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?);
+    let guid = producer.writer_guid();
     let out = Out {
         format: args.format,
     };
@@ -208,7 +189,7 @@ async fn produce(
     let terminated = terminated();
     tokio::pin!(terminated);
     let mut lines = stdin_lines();
-    let root = advertiser.advert().diagnostic_root;
+    let root = producer.advert().diagnostic_root;
     out.event(
         json!({"event": "ready", "producer": args.id, "topic": args.topic,
                "writer_guid": guid_hex(&guid), "domain": args.dds.domain,
@@ -226,7 +207,7 @@ async fn produce(
 
     let dropped = Arc::new(AtomicU64::new(0));
     let samples = tokio::spawn(publish(
-        writer,
+        Arc::clone(&producer),
         args.id.clone(),
         plan.period,
         Arc::clone(&dropped),
@@ -236,7 +217,7 @@ async fn produce(
         tokio::select! {
             line = lines.recv() => match line {
                 Some(line) => {
-                    if !command(&advertiser, &line, &out) {
+                    if !command(&producer, &line, &out) {
                         break;
                     }
                 }
@@ -254,7 +235,11 @@ async fn produce(
         }
     }
     samples.abort();
-    advertiser.shutdown().await?;
+    // The task holds the other reference: gone once it has stopped.
+    let _ = samples.await;
+    if let Ok(producer) = Arc::try_unwrap(producer) {
+        producer.shutdown().await?;
+    }
     let dropped = dropped.load(Ordering::Relaxed);
     if dropped > 0 {
         eprintln!("{}: {dropped} sample(s) not admitted by DDS", args.id);
@@ -265,8 +250,8 @@ async fn produce(
 /// Writes one sample per period. A sample DDS cannot admit (a full reliable
 /// window) is counted and skipped: the producer never stalls.
 async fn publish(
-    writer: vigil_discovery::CdrWriter<SyntheticSample>,
-    producer: String,
+    producer: Arc<Producer<SyntheticSample>>,
+    id: String,
     period: Duration,
     dropped: Arc<AtomicU64>,
 ) {
@@ -281,12 +266,12 @@ async fn publish(
         seq += 1;
         let ts = unix_now_ns();
         let sample = SyntheticSample {
-            producer: producer.clone(),
+            producer: id.clone(),
             seq,
             source_ts_ns: ts,
             period_ns,
         };
-        if writer.write(sample, Some(dds_timestamp(ts))).is_err() {
+        if producer.publish_stamped(&sample, ts).is_err() {
             dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -314,27 +299,31 @@ impl Out {
 
 /// Runs one stdin command; false to quit. A bad command is reported on
 /// stderr and the producer keeps running.
-fn command(advertiser: &Advertiser, line: &str, out: &Out) -> bool {
+fn command(producer: &Producer<SyntheticSample>, line: &str, out: &Out) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
+    let observe = |path: &str, observation| {
+        producer
+            .observe(path, observation)
+            .map_err(|e| e.to_string())
+    };
     let result = match words.as_slice() {
         [] => return true,
         [first, ..] if first.starts_with('#') => return true,
         ["quit"] | ["exit"] => return false,
         ["set", path, state] => State::parse_with_reason(state)
             .map_err(|e| e.to_string())
-            .and_then(|(state, reason)| {
-                observe(advertiser, path, Observation::Status { state, reason })
-            }),
+            .and_then(|(state, reason)| observe(path, Observation::Status { state, reason })),
         ["value", path, x] => x
             .parse::<f64>()
             .map_err(|_| format!("`{x}` is not a number"))
-            .and_then(|x| observe(advertiser, path, Observation::Value(x))),
-        ["cap", assignment] => parse_cap(assignment).and_then(|(key, value)| {
-            advertiser
-                .set_capability(&key, value)
+            .and_then(|x| observe(path, Observation::Value(x))),
+        ["cap", assignment] => match assignment.split_once('=') {
+            Some((key, value)) => producer
+                .set_capability(key.trim(), value)
                 .map(|()| true)
-                .map_err(|e| e.to_string())
-        }),
+                .map_err(|e| e.to_string()),
+            None => Err(format!("`{assignment}`: expected KEY=VALUE")),
+        },
         _ => Err(format!(
             "unknown command `{line}`; expected `set PATH STATE`, `value PATH X`, \
              `cap KEY=VALUE` or `quit`"
@@ -342,7 +331,7 @@ fn command(advertiser: &Advertiser, line: &str, out: &Out) -> bool {
     };
     match result {
         Ok(republished) => {
-            let advert = advertiser.advert();
+            let advert = producer.advert();
             let state = State::from_ros_level(advert.health.state).map_or("?", |(s, _)| s.as_str());
             out.event(
                 json!({"event": "applied", "command": line.trim(), "republished": republished,
@@ -353,21 +342,4 @@ fn command(advertiser: &Advertiser, line: &str, out: &Out) -> bool {
         Err(error) => eprintln!("error: {error}"),
     }
     true
-}
-
-/// Observes a leaf given as an absolute path or relative to the root.
-fn observe(advertiser: &Advertiser, path: &str, observation: Observation) -> Result<bool, String> {
-    let path = Path::parse(path).map_err(|e| format!("`{path}`: {e}"))?;
-    let root = advertiser.advert().diagnostic_root;
-    let resolved = if advertiser.health(&path).is_some() || root.is_empty() {
-        path
-    } else {
-        match Path::parse(&root) {
-            Ok(root) if advertiser.health(&root.join(&path)).is_some() => root.join(&path),
-            _ => path,
-        }
-    };
-    advertiser
-        .observe(&resolved, observation)
-        .map_err(|e| e.to_string())
 }
