@@ -14,8 +14,8 @@ use vigil_qos::Value;
 use super::participant::CdrWriter;
 use super::sample::{now, unix_now_ns};
 use super::{DdsError, VigilParticipant};
-pub use crate::advertising::AdvertiserConfig;
 use crate::advertising::AdvertState;
+pub use crate::advertising::AdvertiserConfig;
 use crate::wire::{AdvertWire, HeartbeatWire, OfferedQosWire, NOT_SET};
 
 /// The wire codes of the QoS a rustdds writer offers; unset policies are

@@ -15,9 +15,9 @@ use vigil_qos::Query;
 
 use super::sample::{instant_of, now};
 use super::subscription::{Subscription, SubscriptionConfig};
-use crate::follow::{Follower, Route};
 use super::{DdsError, VigilParticipant};
 use crate::advert::AdvertKey;
+use crate::follow::{Follower, Route};
 use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
 use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
@@ -353,12 +353,10 @@ impl Driver {
     fn malformed(&self, topic: &str, error: rustdds::dds::ReadError) {
         self.shared.malformed.fetch_add(1, Ordering::Relaxed);
         // The registry counts and logs it with the other rejections.
-        self.apply(
-            RegistryInput::Malformed {
-                source: format!("a sample on `{topic}`"),
-                error: error.to_string(),
-            },
-        );
+        self.apply(RegistryInput::Malformed {
+            source: format!("a sample on `{topic}`"),
+            error: error.to_string(),
+        });
     }
 
     fn apply(&self, input: RegistryInput) {

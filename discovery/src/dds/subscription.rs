@@ -261,7 +261,6 @@ where
     }
 }
 
-
 /// Takes one DDS sample into the filter.
 fn on_sample<T>(
     filter: &mut Filter<T>,

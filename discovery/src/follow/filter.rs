@@ -83,7 +83,6 @@ pub struct SubscriptionStats {
     pub errors: u64,
 }
 
-
 /// The filtering state: plain data, so it is tested without DDS.
 pub(crate) struct Filter<T> {
     config: StandbyConfig,
@@ -128,7 +127,13 @@ impl<T> Filter<T> {
 
     /// Takes one sample of writer `guid` with its source timestamp
     /// (nanoseconds since the Unix epoch); pushes what it delivers.
-    pub(crate) fn accept(&mut self, guid: [u8; 16], ts: Option<u64>, value: T, out: &mut Vec<Delivered<T>>) {
+    pub(crate) fn accept(
+        &mut self,
+        guid: [u8; 16],
+        ts: Option<u64>,
+        value: T,
+        out: &mut Vec<Delivered<T>>,
+    ) {
         let is_active = self
             .route
             .active
@@ -158,8 +163,7 @@ impl<T> Filter<T> {
         match (is_standby, ts) {
             (true, Some(ts)) => {
                 self.buffer.push_back((ts, value));
-                let window =
-                    u64::try_from(self.config.window.as_nanos()).unwrap_or(u64::MAX);
+                let window = u64::try_from(self.config.window.as_nanos()).unwrap_or(u64::MAX);
                 let oldest = ts.saturating_sub(window);
                 while self.buffer.front().is_some_and(|(t, _)| *t < oldest)
                     || self.buffer.len() > self.config.capacity

@@ -67,7 +67,11 @@ pub(crate) struct Follower {
 }
 
 impl Follower {
-    pub(crate) fn new(selection: Option<Selection>, start: Timestamp, settle: Duration) -> Follower {
+    pub(crate) fn new(
+        selection: Option<Selection>,
+        start: Timestamp,
+        settle: Duration,
+    ) -> Follower {
         Follower {
             selection,
             settled_at: start + settle,
