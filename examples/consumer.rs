@@ -53,7 +53,8 @@ async fn main() -> Result<(), vigil::Error> {
             }
             Some(event) = consumer.next() => match event {
                 Event::Switched(switch) => {
-                    println!("switch: {switch}; chain {:?}", consumer.chain());
+                    let chain: Vec<String> = consumer.chain().iter().map(ToString::to_string).collect();
+                    println!("switch: {switch}; chain [{}]", chain.join(", "));
                     fell_back = switch.active.is_some_and(|k| k.topic == "gps_imu");
                 }
                 Event::Resumed(cost) => println!("first sample from {} ({} lost)", cost.producer, cost.lost),

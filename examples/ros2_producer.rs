@@ -23,7 +23,8 @@ struct Imu {
     linear_acceleration_covariance: [f64; 9],
 }
 
-/// ROS 2 topics are keyless.
+/// ROS 2 topics are keyless (the producer is `.keyless()`); the trait is
+/// still what a vigil sample implements.
 impl Keyed for Imu {
     type K = ();
     fn key(&self) {}
@@ -41,6 +42,7 @@ async fn main() -> Result<(), vigil::Error> {
         .type_name("sensor_msgs::msg::dds_::Imu_")
         .capability("rate_hz", "50Hz")
         .capability("frame", "\"imu_link\"")
+        .keyless()
         .start(&dds)?;
     println!("publishing /imu/data as imu_ros for {seconds} s");
     for seq in 0..u64::from(seconds) * 50 {

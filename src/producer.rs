@@ -5,13 +5,16 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
 
+use rustdds::{CDRSerializerAdapter, TopicKind};
 use vigil_diag::{
     load_tree_str, CheckSpec, Explanation, Health, NodeBody, NodeSpec, Observation, Path, State,
     Tree, TreeSpec,
 };
 use vigil_discovery::clock::dds_timestamp;
 use vigil_discovery::inproc::InProcAdvertiser;
-use vigil_discovery::{guid_of, AdvertWire, Advertiser, AdvertiserConfig, CdrWriter};
+use vigil_discovery::{
+    data_qos, guid_of, AdvertWire, Advertiser, AdvertiserConfig, CdrWriter, DdsError,
+};
 use vigil_qos::{Capabilities, Degradation, Value};
 
 use crate::{Error, Sample, Transport};
@@ -26,6 +29,7 @@ pub struct ProducerBuilder<T> {
     tree: Option<TreeSource>,
     root: Option<String>,
     degradation: Degradation,
+    keyless: bool,
     _sample: PhantomData<fn(T)>,
 }
 
@@ -90,6 +94,15 @@ impl<T: Sample> ProducerBuilder<T> {
         self
     }
 
+    /// Publish on a keyless DDS topic, as every ROS 2 topic is, so ROS 2
+    /// subscribers (rmw_cyclonedds, rmw_fastrtps) match the writer. The
+    /// sample's key is then ignored. Default: a keyed topic, as vigil's
+    /// own consumers read.
+    pub fn keyless(mut self) -> Self {
+        self.keyless = true;
+        self
+    }
+
     /// How health worsens the advertised capabilities.
     pub fn degradation(mut self, degradation: Degradation) -> Self {
         self.degradation = degradation;
@@ -143,6 +156,23 @@ impl<T: Sample> ProducerBuilder<T> {
                 .with_degradation(self.degradation)
         };
         let inner = match transport {
+            Transport::Dds(participant) if self.keyless => {
+                let topic = participant
+                    .dds()
+                    .create_topic(
+                        self.topic.clone(),
+                        self.type_name.clone(),
+                        &data_qos(),
+                        TopicKind::NoKey,
+                    )
+                    .map_err(|e| DdsError::create("topic", &self.topic, e))?;
+                let writer = participant
+                    .publisher()
+                    .create_datawriter_no_key_cdr::<T>(&topic, Some(data_qos()))
+                    .map_err(|e| DdsError::create("data writer", &self.topic, e))?;
+                let advertiser = Advertiser::start(participant, config(guid_of(&writer)))?;
+                Inner::DdsKeyless { advertiser, writer }
+            }
             Transport::Dds(participant) => {
                 let topic = participant.data_topic(&self.topic, &self.type_name)?;
                 let writer = participant.data_writer::<T>(&topic, None)?;
@@ -205,6 +235,10 @@ enum Inner<T: Sample> {
         advertiser: Advertiser,
         writer: CdrWriter<T>,
     },
+    DdsKeyless {
+        advertiser: Advertiser,
+        writer: rustdds::no_key::DataWriter<T, CDRSerializerAdapter<T>>,
+    },
     InProcess(InProcAdvertiser),
 }
 
@@ -228,6 +262,7 @@ impl<T: Sample> Producer<T> {
             tree: None,
             root: None,
             degradation: Degradation::default(),
+            keyless: false,
             _sample: PhantomData,
         }
     }
@@ -254,6 +289,12 @@ impl<T: Sample> Producer<T> {
                         reason: e.to_string(),
                     })
             }
+            Inner::DdsKeyless { writer, .. } => writer
+                .write(sample.clone(), Some(dds_timestamp(unix_ns)))
+                .map_err(|e| Error::Publish {
+                    topic: self.topic.clone(),
+                    reason: e.to_string(),
+                }),
             Inner::InProcess(advertiser) => {
                 advertiser.write(sample.clone());
                 Ok(())
@@ -267,7 +308,9 @@ impl<T: Sample> Producer<T> {
     pub fn observe(&self, path: &str, observation: Observation) -> Result<bool, Error> {
         let path = self.resolve(path)?;
         Ok(match &self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.observe(&path, observation)?,
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.observe(&path, observation)?
+            }
             Inner::InProcess(advertiser) => advertiser.observe(&path, observation)?,
         })
     }
@@ -291,7 +334,9 @@ impl<T: Sample> Producer<T> {
             reason: e.to_string(),
         })?;
         match &self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.set_capability(key, value)?,
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.set_capability(key, value)?
+            }
             Inner::InProcess(advertiser) => advertiser.set_capability(key, value)?,
         }
         Ok(())
@@ -301,7 +346,9 @@ impl<T: Sample> Producer<T> {
     pub fn health(&self, path: &str) -> Option<Health> {
         let path = self.resolve(path).ok()?;
         match &self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.health(&path),
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.health(&path)
+            }
             Inner::InProcess(advertiser) => advertiser.health(&path),
         }
     }
@@ -312,7 +359,9 @@ impl<T: Sample> Producer<T> {
         let now = self.transport.now();
         let explain = |tree: &Tree| tree.explain(&path, now);
         match &self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.with_tree(explain).flatten(),
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.with_tree(explain).flatten()
+            }
             Inner::InProcess(advertiser) => advertiser.with_tree(explain).flatten(),
         }
     }
@@ -320,7 +369,9 @@ impl<T: Sample> Producer<T> {
     /// The advert as last built (what consumers see).
     pub fn advert(&self) -> AdvertWire {
         match &self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.advert(),
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.advert()
+            }
             Inner::InProcess(advertiser) => advertiser.advert(),
         }
     }
@@ -329,6 +380,7 @@ impl<T: Sample> Producer<T> {
     pub fn writer_guid(&self) -> [u8; 16] {
         match &self.inner {
             Inner::Dds { writer, .. } => guid_of(writer),
+            Inner::DdsKeyless { writer, .. } => guid_of(writer),
             Inner::InProcess(advertiser) => advertiser.writer_guid(),
         }
     }
@@ -338,7 +390,9 @@ impl<T: Sample> Producer<T> {
     /// heartbeats only, as a crash would.)
     pub async fn shutdown(self) -> Result<(), Error> {
         match self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.shutdown().await?,
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.shutdown().await?
+            }
             Inner::InProcess(advertiser) => advertiser.shutdown(),
         }
         Ok(())
@@ -360,7 +414,9 @@ impl<T: Sample> Producer<T> {
 
     fn node_exists(&self, path: &Path) -> bool {
         match &self.inner {
-            Inner::Dds { advertiser, .. } => advertiser.health(path).is_some(),
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.health(path).is_some()
+            }
             Inner::InProcess(advertiser) => advertiser.health(path).is_some(),
         }
     }

@@ -30,7 +30,9 @@ pub enum Transport {
 
 impl Transport {
     /// Joins DDS with `config` (domain, interface, liveness). Takes about
-    /// 40 ms. Must be called inside a tokio runtime for the producers and
+    /// 40 ms. rustdds does not match a reader with a writer of the same
+    /// participant: a consumer of a topic that this process also produces
+    /// needs a transport of its own (`examples/consumer.rs`). Must be called inside a tokio runtime for the producers and
     /// consumers started on it.
     pub fn dds(config: DdsConfig) -> Result<Transport, Error> {
         Ok(Transport::Dds(VigilParticipant::new(config)?))
