@@ -1,5 +1,6 @@
 //! `vigil bridge zenoh`: join a Zenoh network and a DDS domain into one
-//! registry (vigil-bridges, cargo feature `zenoh`).
+//! registry (vigil-bridges, cargo feature `zenoh`; this module is built
+//! with it only).
 
 use std::process::ExitCode;
 
@@ -15,25 +16,12 @@ pub(crate) enum BridgeCommand {
     Zenoh(ConfigRunArgs),
 }
 
-#[cfg(not(feature = "zenoh"))]
-pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        BridgeCommand::Zenoh(_) => Err(super::InputError(
-            "this vigil was built without the Zenoh bridge: build it with `cargo build --features zenoh`"
-                .to_owned(),
-        )
-        .into()),
-    }
-}
-
-#[cfg(feature = "zenoh")]
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
     match command {
         BridgeCommand::Zenoh(args) => zenoh::run(&args.config, &args.dds, args.format, args.check),
     }
 }
 
-#[cfg(feature = "zenoh")]
 mod zenoh {
     use std::path::Path;
     use std::process::ExitCode;
@@ -65,6 +53,9 @@ mod zenoh {
         };
         let dds_config = dds_config(dds, &config)?;
         if check {
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
             println!("ok: {}", config.summary());
             return Ok(ExitCode::SUCCESS);
         }

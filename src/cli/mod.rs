@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod agent;
+#[cfg(feature = "zenoh")]
 mod bridge;
 mod consume;
 mod dds_args;
@@ -52,7 +53,10 @@ enum Command {
     /// Advertise unmodified ROS 2 nodes (their measured rate, their
     /// `/diagnostics`) and relay the best producer onto a stable topic.
     Agent(agent::AgentArgs),
-    /// Bridge the DDS registry and data to other networks (Zenoh).
+    /// Bridge the DDS registry and data to other networks (Zenoh). Only
+    /// in a vigil built with `--features zenoh`: the default binary stays
+    /// small and does not list a command it cannot run.
+    #[cfg(feature = "zenoh")]
     #[command(subcommand)]
     Bridge(bridge::BridgeCommand),
     /// Start and keep running a node's processes (OTP strategies, backoff, watchdogs).
@@ -85,6 +89,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Monitor(args) => monitor::run(args),
         Command::Ros(command) => ros::run(command),
         Command::Agent(args) => agent::run(args),
+        #[cfg(feature = "zenoh")]
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
     };
