@@ -8,8 +8,8 @@
 //!   multicast_scouting: false
 //!   key_prefix: vigil
 //! dds:                              # optional: the proxies' liveness contract
-//!   heartbeat_ms: 20
-//!   lease_ms: 100
+//!   heartbeat: 20ms                 # (`heartbeat_ms: 20` is still read, with a warning)
+//!   lease: 100ms
 //! topics:
 //!   - topic: imu
 //!     type: vigil::demo::Sample_v1
@@ -19,14 +19,12 @@
 //!     reliability: reliable         # reliable | best_effort (the DDS readers)
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use saphyr::MarkedYaml;
+use vigil_diag::config::{shorten, Document, Named, Node, ProblemKind};
 
 use super::error::{ConfigError, ConfigProblem};
-use crate::yaml;
 
 /// How the bridge joins Zenoh.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,9 +64,30 @@ pub enum Forward {
     ZenohToDds,
 }
 
-impl Forward {
-    const NAMES: &'static str = "`both`, `dds_to_zenoh` or `zenoh_to_dds`";
+impl Named for ZenohMode {
+    const WHAT: &'static str = "mode";
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("peer", ZenohMode::Peer), ("client", ZenohMode::Client)];
+}
 
+impl Named for Forward {
+    const WHAT: &'static str = "direction";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("both", Forward::Both),
+        ("dds_to_zenoh", Forward::DdsToZenoh),
+        ("zenoh_to_dds", Forward::ZenohToDds),
+    ];
+}
+
+impl Named for Reliability {
+    const WHAT: &'static str = "reliability";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("reliable", Reliability::Reliable),
+        ("best_effort", Reliability::BestEffort),
+    ];
+}
+
+impl Forward {
     /// Whether DDS samples go to Zenoh.
     pub fn to_zenoh(self) -> bool {
         matches!(self, Forward::Both | Forward::DdsToZenoh)
@@ -78,15 +97,6 @@ impl Forward {
     /// DDS.
     pub fn to_dds(self) -> bool {
         matches!(self, Forward::Both | Forward::ZenohToDds)
-    }
-
-    fn parse(text: &str) -> Option<Forward> {
-        match text {
-            "both" => Some(Forward::Both),
-            "dds_to_zenoh" => Some(Forward::DdsToZenoh),
-            "zenoh_to_dds" => Some(Forward::ZenohToDds),
-            _ => None,
-        }
     }
 }
 
@@ -113,18 +123,6 @@ pub enum Reliability {
     Reliable,
     /// Every writer matches: for best-effort sensor streams.
     BestEffort,
-}
-
-impl Reliability {
-    const NAMES: &'static str = "`reliable` or `best_effort`";
-
-    fn parse(text: &str) -> Option<Reliability> {
-        match text {
-            "reliable" => Some(Reliability::Reliable),
-            "best_effort" => Some(Reliability::BestEffort),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Reliability {
@@ -202,41 +200,32 @@ pub struct BridgeConfig {
     pub dds: DdsSettings,
     /// The bridged topics, in file order.
     pub topics: Vec<TopicRoute>,
+    /// What the file should change but the bridge can live with (a
+    /// deprecated key), each with its line; logged when the file is loaded.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 impl BridgeConfig {
     /// Reads a config file's text; `source` names it in messages. Every
     /// problem is reported, with its line.
     pub fn parse(text: &str, source: &str) -> Result<BridgeConfig, ConfigError> {
-        let mut reader = Reader {
-            source,
-            problems: Vec::new(),
-        };
-        let config = reader.file(text);
-        match config {
-            Some(config) if reader.problems.is_empty() => Ok(config),
-            _ => {
-                let mut problems = reader.problems;
-                problems.sort_by_key(|p| p.line);
-                Err(ConfigError { problems })
-            }
-        }
+        let doc = Document::parse(text, source);
+        let config = doc
+            .root("a bridge config (`zenoh:` and `topics:`)")
+            .and_then(|root| file(&root));
+        let (mut config, warnings) = doc.finish(config)?;
+        config.warnings = warnings;
+        Ok(config)
     }
 
-    /// Reads a config file.
+    /// Reads a config file; its warnings are logged.
     pub fn load(path: &std::path::Path) -> Result<BridgeConfig, ConfigError> {
         let source = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => BridgeConfig::parse(&text, &source),
-            Err(e) => Err(ConfigError {
-                problems: vec![ConfigProblem {
-                    file: source,
-                    line: 1,
-                    key: "file".to_owned(),
-                    message: format!("cannot read it: {e}"),
-                }],
-            }),
-        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::config_file::unreadable(&source, 1, "file", &e))?;
+        let config = BridgeConfig::parse(&text, &source)?;
+        crate::config_file::log_warnings(&config.warnings);
+        Ok(config)
     }
 
     /// The route of a topic, if it is bridged.
@@ -293,419 +282,215 @@ impl BridgeConfig {
     }
 }
 
-const TOP_KEYS: &[&str] = &["zenoh", "dds", "topics"];
-const ZENOH_KEYS: &[&str] = &[
-    "mode",
-    "listen",
-    "connect",
-    "multicast_scouting",
-    "key_prefix",
-];
-const DDS_KEYS: &[&str] = &["heartbeat_ms", "lease_ms"];
-const TOPIC_KEYS: &[&str] = &[
-    "topic",
-    "type",
-    "keyed",
-    "forward",
-    "stale_after",
-    "reliability",
-];
 /// A silence threshold beyond this is a typo, not a choice.
 const MAX_STALE_AFTER: Duration = Duration::from_secs(3600);
 /// vigil's advert checks refuse longer names.
 const MAX_NAME_LEN: usize = vigil_discovery::MAX_NAME_LEN;
 
-struct Reader<'s> {
-    source: &'s str,
-    problems: Vec<ConfigProblem>,
+fn file(root: &Node<'_>) -> Option<BridgeConfig> {
+    let mut top = root.map()?;
+    let zenoh = top
+        .required_node("zenoh", Some("zenoh: { listen: [tcp/127.0.0.1:7447] }"))
+        .and_then(|n| zenoh(&n));
+    let dds = top
+        .value("dds")
+        .map_or(Some(DdsSettings::default()), |n| dds(&n));
+    let topics = top
+        .required_node("topics", Some("topics: [{ topic: imu, type: T }]"))
+        .and_then(|n| topics(&n));
+    top.finish();
+    Some(BridgeConfig {
+        source: root.document().file().to_owned(),
+        zenoh: zenoh?,
+        dds: dds?,
+        topics: topics?,
+        warnings: Vec::new(),
+    })
 }
 
-fn known(keys: &[&str]) -> String {
-    keys.iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn zenoh(node: &Node<'_>) -> Option<ZenohSettings> {
+    let mut map = node.map()?;
+    let mode = map.optional("mode").unwrap_or_default();
+    let listen = map
+        .value("listen")
+        .map_or(Some(Vec::new()), |n| endpoints(&n));
+    let connect = map
+        .value("connect")
+        .map_or(Some(Vec::new()), |n| endpoints(&n));
+    let multicast_scouting = map.optional("multicast_scouting").unwrap_or(false);
+    let key_prefix = match map.value("key_prefix") {
+        None => Some("vigil".to_owned()),
+        Some(value) => value
+            .get::<String>()
+            .and_then(|text| match prefix_problem(&text) {
+                Ok(()) => Some(text),
+                Err(why) => {
+                    value.invalid(why);
+                    None
+                }
+            }),
+    };
+    map.finish();
+    let (listen, connect) = (listen?, connect?);
+    if mode == ZenohMode::Client && connect.is_empty() {
+        let why = "a client must connect to a router or peer: give at least one endpoint";
+        node.named("zenoh.connect", false).invalid(why);
+    }
+    if mode == ZenohMode::Peer && listen.is_empty() && connect.is_empty() && !multicast_scouting {
+        node.invalid(
+            "with no `listen`, no `connect` and multicast scouting off, the bridge would reach nobody",
+        );
+    }
+    Some(ZenohSettings {
+        mode,
+        listen,
+        connect,
+        multicast_scouting,
+        key_prefix: key_prefix?,
+    })
 }
 
-impl Reader<'_> {
-    fn push_at(&mut self, line: u32, key: &str, message: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            file: self.source.to_owned(),
-            line,
-            key: yaml::shorten(key).into_owned(),
-            message: message.into(),
-        });
-    }
-
-    fn push(&mut self, node: &MarkedYaml<'_>, key: &str, message: impl Into<String>) {
-        self.push_at(yaml::line(node), key, message);
-    }
-
-    fn wrong(&mut self, node: &MarkedYaml<'_>, key: &str, expected: &str) {
-        let found = yaml::describe(node);
-        self.push(node, key, format!("expected {expected}, found {found}"));
-    }
-
-    /// The entries of a mapping by name; unknown and repeated keys are
-    /// reported.
-    fn mapping<'n, 'a>(
-        &mut self,
-        node: &'n MarkedYaml<'a>,
-        at: &str,
-        keys: &[&str],
-    ) -> Option<HashMap<&'n str, (&'n MarkedYaml<'a>, &'n MarkedYaml<'a>)>> {
-        let Some(entries) = yaml::entries(node) else {
-            self.wrong(node, at, "a mapping");
-            return None;
-        };
-        let mut out = HashMap::new();
-        for (key, value) in entries {
-            let Some(name) = yaml::raw(key) else {
-                self.wrong(key, at, "a plain key");
-                continue;
-            };
-            let here = join(at, name);
-            if !keys.contains(&name) {
-                self.push(key, &here, format!("unknown key; expected {}", known(keys)));
-            } else if out.insert(name, (key, value)).is_some() {
-                self.push(key, &here, "given twice");
-            }
-        }
-        Some(out)
-    }
-
-    fn file(&mut self, text: &str) -> Option<BridgeConfig> {
-        let documents = match yaml::load(text) {
-            Ok(documents) => documents,
-            Err(error) => {
-                let line = u32::try_from(error.marker().line()).unwrap_or(u32::MAX);
-                let message = format!("{} (column {})", error.info(), error.marker().col() + 1);
-                self.push_at(line.max(1), "file", message);
+fn endpoints(node: &Node<'_>) -> Option<Vec<String>> {
+    let read: Vec<Option<String>> = node
+        .items()?
+        .iter()
+        .map(|item| {
+            let text = item.text().filter(|_| !item.is_map());
+            let Some(text) = text else {
+                item.wrong_type("an endpoint such as `tcp/127.0.0.1:7447`");
                 return None;
-            }
-        };
-        let [document] = documents.as_slice() else {
-            let line = documents.get(1).map_or(1, yaml::line);
-            let why = if documents.is_empty() {
-                "the file is empty: expected `zenoh:` and `topics:`"
-            } else {
-                "a bridge config holds one YAML document"
             };
-            self.push_at(line, "file", why);
-            return None;
-        };
-        let top = self.mapping(document, "", TOP_KEYS)?;
-        let zenoh = match top.get("zenoh") {
-            Some((_, node)) => self.zenoh(node),
-            None => {
-                self.push(
-                    document,
-                    "zenoh",
-                    "missing: say where the bridge joins Zenoh",
-                );
-                None
-            }
-        };
-        let dds = match top.get("dds") {
-            Some((_, node)) => self.dds(node),
-            None => Some(DdsSettings::default()),
-        };
-        let topics = match top.get("topics") {
-            Some((_, node)) => self.topics(node),
-            None => {
-                self.push(document, "topics", "missing: list the topics to bridge");
-                None
-            }
-        };
-        Some(BridgeConfig {
-            source: self.source.to_owned(),
-            zenoh: zenoh?,
-            dds: dds?,
-            topics: topics?,
+            endpoint_problem(text)
+                .map_err(|why| item.invalid(why))
+                .ok()?;
+            Some(text.to_owned())
         })
-    }
+        .collect();
+    read.into_iter().collect()
+}
 
-    fn zenoh(&mut self, node: &MarkedYaml<'_>) -> Option<ZenohSettings> {
-        let map = self.mapping(node, "zenoh", ZENOH_KEYS)?;
-        let mut ok = true;
-        let mode = match map.get("mode") {
-            None => ZenohMode::Peer,
-            Some((_, value)) => match yaml::raw(value) {
-                Some("peer") => ZenohMode::Peer,
-                Some("client") => ZenohMode::Client,
-                _ => {
-                    self.wrong(value, "zenoh.mode", "`peer` or `client`");
-                    ok = false;
-                    ZenohMode::Peer
-                }
-            },
-        };
-        let mut endpoints = |name: &str| match map.get(name) {
-            None => Some(Vec::new()),
-            Some((_, value)) => self.endpoints(value, &format!("zenoh.{name}")),
-        };
-        let listen = endpoints("listen");
-        let connect = endpoints("connect");
-        let multicast_scouting = match map.get("multicast_scouting") {
-            None => false,
-            Some((_, value)) => yaml::boolean(value).unwrap_or_else(|| {
-                self.wrong(value, "zenoh.multicast_scouting", "true or false");
-                ok = false;
-                false
-            }),
-        };
-        let key_prefix = match map.get("key_prefix") {
-            None => "vigil".to_owned(),
-            Some((_, value)) => match yaml::raw(value).map(prefix_problem) {
-                Some(Ok(prefix)) => prefix.to_owned(),
-                Some(Err(why)) => {
-                    self.push(value, "zenoh.key_prefix", why);
-                    ok = false;
-                    String::new()
-                }
-                None => {
-                    self.wrong(
-                        value,
-                        "zenoh.key_prefix",
-                        "a key expression such as `vigil`",
-                    );
-                    ok = false;
-                    String::new()
-                }
-            },
-        };
-        let (listen, connect) = (listen?, connect?);
-        if mode == ZenohMode::Client && connect.is_empty() {
-            self.push(
-                node,
-                "zenoh.connect",
-                "a client must connect to a router or peer: give at least one endpoint",
-            );
-            ok = false;
+/// A heartbeat or lease: positive and at most an hour.
+fn liveness(value: Option<Duration>, node: &Node<'_>, key: &str) -> Option<Duration> {
+    match value {
+        Some(d) if d.is_zero() || d > MAX_STALE_AFTER => {
+            node.named(key, false)
+                .invalid("expected more than 0 and at most 1h");
+            None
         }
-        if mode == ZenohMode::Peer && listen.is_empty() && connect.is_empty() && !multicast_scouting
-        {
-            self.push(
-                node,
-                "zenoh",
-                "with no `listen`, no `connect` and multicast scouting off, the bridge would reach nobody",
-            );
-            ok = false;
-        }
-        ok.then_some(ZenohSettings {
-            mode,
-            listen,
-            connect,
-            multicast_scouting,
-            key_prefix,
-        })
-    }
-
-    fn endpoints(&mut self, node: &MarkedYaml<'_>, at: &str) -> Option<Vec<String>> {
-        let Some(items) = yaml::items(node) else {
-            self.wrong(node, at, "a list of endpoints such as [tcp/127.0.0.1:7447]");
-            return None;
-        };
-        let mut out = Vec::new();
-        let mut ok = true;
-        for (i, item) in items.iter().enumerate() {
-            let here = format!("{at}[{i}]");
-            match yaml::raw(item).map(|text| endpoint_problem(text).map(|()| text)) {
-                Some(Ok(text)) => out.push(text.to_owned()),
-                Some(Err(why)) => {
-                    self.push(item, &here, why);
-                    ok = false;
-                }
-                None => {
-                    self.wrong(item, &here, "an endpoint such as `tcp/127.0.0.1:7447`");
-                    ok = false;
-                }
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn dds(&mut self, node: &MarkedYaml<'_>) -> Option<DdsSettings> {
-        let map = self.mapping(node, "dds", DDS_KEYS)?;
-        let mut ok = true;
-        let mut millis = |name: &str| {
-            let (_, value) = map.get(name)?;
-            match yaml::number(value) {
-                Some(ms) if ms > 0.0 && ms <= 3_600_000.0 => {
-                    Some(Duration::from_secs_f64(ms / 1000.0))
-                }
-                _ => {
-                    self.wrong(
-                        value,
-                        &format!("dds.{name}"),
-                        "a positive number of milliseconds",
-                    );
-                    ok = false;
-                    None
-                }
-            }
-        };
-        let heartbeat = millis("heartbeat_ms");
-        let lease = millis("lease_ms");
-        let effective_heartbeat =
-            heartbeat.unwrap_or(vigil_discovery::DdsConfig::DEFAULT_HEARTBEAT_PERIOD);
-        let effective_lease = lease.unwrap_or(vigil_discovery::DdsConfig::DEFAULT_LEASE);
-        if ok && effective_lease <= effective_heartbeat {
-            self.push(
-                node,
-                "dds.lease_ms",
-                format!(
-                    "the lease ({} ms) must be longer than the heartbeat period ({} ms)",
-                    effective_lease.as_secs_f64() * 1000.0,
-                    effective_heartbeat.as_secs_f64() * 1000.0
-                ),
-            );
-            ok = false;
-        }
-        ok.then_some(DdsSettings { heartbeat, lease })
-    }
-
-    fn topics(&mut self, node: &MarkedYaml<'_>) -> Option<Vec<TopicRoute>> {
-        let Some(items) = yaml::items(node) else {
-            self.wrong(node, "topics", "a list of `{ topic: ..., type: ... }`");
-            return None;
-        };
-        if items.is_empty() {
-            self.push(node, "topics", "empty: list at least one topic to bridge");
-            return None;
-        }
-        let mut out: Vec<TopicRoute> = Vec::new();
-        let mut first_line: HashMap<String, u32> = HashMap::new();
-        let mut ok = true;
-        for (i, item) in items.iter().enumerate() {
-            let at = format!("topics[{i}]");
-            // Duplicates are found by name even when an entry has other
-            // problems, so both are reported at once.
-            let named = yaml::entries(item)
-                .and_then(|mut e| e.find(|(k, _)| yaml::raw(k) == Some("topic")))
-                .and_then(|(_, v)| yaml::raw(v));
-            if let Some(name) = named {
-                if let Some(line) = first_line.get(name) {
-                    let why = format!(
-                        "topic `{}` is already bridged at line {line}",
-                        yaml::shorten(name)
-                    );
-                    self.push(item, &format!("{at}.topic"), why);
-                    ok = false;
-                } else {
-                    first_line.insert(name.to_owned(), yaml::line(item));
-                }
-            }
-            match self.topic(item, &at) {
-                Some(route) => out.push(route),
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn topic(&mut self, node: &MarkedYaml<'_>, at: &str) -> Option<TopicRoute> {
-        let map = self.mapping(node, at, TOPIC_KEYS)?;
-        let mut ok = true;
-        let mut name = |key: &str, what: &str| match map.get(key) {
-            None => {
-                self.push(node, &format!("{at}.{key}"), format!("missing: {what}"));
-                None
-            }
-            Some((_, value)) => match yaml::raw(value) {
-                Some(text) => match name_problem(text) {
-                    None => Some(text.to_owned()),
-                    Some(why) => {
-                        self.push(value, &format!("{at}.{key}"), why);
-                        None
-                    }
-                },
-                None => {
-                    self.wrong(value, &format!("{at}.{key}"), what);
-                    None
-                }
-            },
-        };
-        let topic = name("topic", "the DDS topic name");
-        let type_name = name("type", "the DDS type name");
-        let keyed = match map.get("keyed") {
-            None => true,
-            Some((_, value)) => yaml::boolean(value).unwrap_or_else(|| {
-                self.wrong(value, &format!("{at}.keyed"), "true or false");
-                ok = false;
-                true
-            }),
-        };
-        let forward = match map.get("forward") {
-            None => Forward::Both,
-            Some((_, value)) => match yaml::raw(value).and_then(Forward::parse) {
-                Some(forward) => forward,
-                None => {
-                    self.wrong(value, &format!("{at}.forward"), Forward::NAMES);
-                    ok = false;
-                    Forward::Both
-                }
-            },
-        };
-        let stale_after = match map.get("stale_after") {
-            None => DEFAULT_STALE_AFTER,
-            Some((_, value)) => match yaml::raw(value).map(duration) {
-                Some(Ok(d)) => d,
-                Some(Err(why)) => {
-                    self.push(value, &format!("{at}.stale_after"), why);
-                    ok = false;
-                    DEFAULT_STALE_AFTER
-                }
-                None => {
-                    self.wrong(
-                        value,
-                        &format!("{at}.stale_after"),
-                        "a duration such as `500ms`",
-                    );
-                    ok = false;
-                    DEFAULT_STALE_AFTER
-                }
-            },
-        };
-        let reliability = match map.get("reliability") {
-            None => Reliability::Reliable,
-            Some((_, value)) => match yaml::raw(value).and_then(Reliability::parse) {
-                Some(reliability) => reliability,
-                None => {
-                    self.wrong(value, &format!("{at}.reliability"), Reliability::NAMES);
-                    ok = false;
-                    Reliability::Reliable
-                }
-            },
-        };
-        let (topic, type_name) = (topic?, type_name?);
-        ok.then_some(TopicRoute {
-            topic,
-            type_name,
-            keyed,
-            forward,
-            stale_after,
-            reliability,
-        })
+        other => other,
     }
 }
 
-fn join(at: &str, name: &str) -> String {
-    if at.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{at}.{name}")
+fn dds(node: &Node<'_>) -> Option<DdsSettings> {
+    let mut map = node.map()?;
+    let before = node.document().error_count();
+    let millis = |value: &Node<'_>| {
+        value
+            .number()
+            .filter(|ms| *ms > 0.0 && *ms <= 3_600_000.0)
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            .ok_or_else(|| ProblemKind::WrongType {
+                key: value.name().to_owned(),
+                expected: "a positive number of milliseconds".into(),
+                found: value.describe(),
+            })
+    };
+    let written = |d: &Duration| format!("{}ms", d.as_secs_f64() * 1000.0);
+    let heartbeat = map.optional_or_deprecated("heartbeat", "heartbeat_ms", millis, written);
+    let lease = map.optional_or_deprecated("lease", "lease_ms", millis, written);
+    map.finish();
+    let heartbeat = liveness(heartbeat, node, "dds.heartbeat");
+    let lease = liveness(lease, node, "dds.lease");
+    if node.document().error_count() > before {
+        return None;
     }
+    let effective_heartbeat =
+        heartbeat.unwrap_or(vigil_discovery::DdsConfig::DEFAULT_HEARTBEAT_PERIOD);
+    let effective_lease = lease.unwrap_or(vigil_discovery::DdsConfig::DEFAULT_LEASE);
+    if effective_lease <= effective_heartbeat {
+        node.named("dds.lease", false).invalid(format!(
+            "the lease ({} ms) must be longer than the heartbeat period ({} ms)",
+            effective_lease.as_secs_f64() * 1000.0,
+            effective_heartbeat.as_secs_f64() * 1000.0
+        ));
+        return None;
+    }
+    Some(DdsSettings { heartbeat, lease })
 }
 
-/// A duration written with its unit (`500ms`, `2s`), as vigil's other
-/// config files write them; positive and at most an hour.
-fn duration(text: &str) -> Result<Duration, String> {
-    let shown = yaml::shorten(text);
-    match crate::config_file::duration(text) {
-        Ok(d) if !d.is_zero() && d <= MAX_STALE_AFTER => Ok(d),
-        Ok(_) => Err(format!("`{shown}`: expected more than 0 and at most 1h")),
-        Err(message) => Err(format!("`{shown}`: {message}")),
+fn topics(node: &Node<'_>) -> Option<Vec<TopicRoute>> {
+    let items = node.items()?;
+    if items.is_empty() {
+        node.invalid("empty: list at least one topic to bridge");
+        return None;
+    }
+    let mut first_line: Vec<(&str, u32)> = Vec::new();
+    let mut out = Vec::new();
+    for item in &items {
+        // Found by name even when an entry has other problems, so both are
+        // reported at once.
+        let named = item.field("topic").and_then(|n| n.text());
+        if let Some(text) = named {
+            match first_line.iter().find(|(t, _)| *t == text) {
+                Some((_, first)) => {
+                    item.named(&format!("{}.topic", item.key()), false)
+                        .invalid(format!(
+                            "topic `{}` is already bridged at line {first}",
+                            shorten(text)
+                        ))
+                }
+                None => first_line.push((text, item.line())),
+            }
+        }
+        out.push(topic(item));
+    }
+    out.into_iter().collect()
+}
+
+fn topic(item: &Node<'_>) -> Option<TopicRoute> {
+    let mut map = item.map()?.describe_as("a topic");
+    let topic = name(&mut map, "topic", "imu");
+    let type_name = name(&mut map, "type", "vigil::demo::Sample_v1");
+    let keyed = map.optional("keyed").unwrap_or(true);
+    let forward = map.optional("forward").unwrap_or_default();
+    let stale_after = match map.value("stale_after") {
+        None => Some(DEFAULT_STALE_AFTER),
+        Some(v) => v.get().and_then(|d: Duration| {
+            let ok = !d.is_zero() && d <= MAX_STALE_AFTER;
+            if !ok {
+                let text = shorten(v.text().unwrap_or_default()).into_owned();
+                v.invalid(format!("`{text}`: expected more than 0 and at most 1h"));
+            }
+            ok.then_some(d)
+        }),
+    };
+    let reliability = map.optional("reliability").unwrap_or_default();
+    map.finish();
+    Some(TopicRoute {
+        topic: topic?,
+        type_name: type_name?,
+        keyed,
+        forward,
+        stale_after: stale_after?,
+        reliability,
+    })
+}
+
+/// A topic or type name.
+fn name(map: &mut vigil_diag::config::Map<'_>, key: &'static str, example: &str) -> Option<String> {
+    let example = format!("{key}: {example}");
+    let value = map.required_node(key, Some(&example))?;
+    let text = value.text().filter(|_| !value.is_map() && !value.is_null());
+    let Some(text) = text else {
+        value.wrong_type("a name");
+        return None;
+    };
+    match name_problem(text) {
+        None => Some(text.to_owned()),
+        Some(why) => {
+            value.invalid(why);
+            None
+        }
     }
 }
 
@@ -724,29 +509,29 @@ fn name_problem(text: &str) -> Option<String> {
 
 /// Checks a key prefix: one or more `/`-separated chunks of characters
 /// Zenoh gives no meaning to.
-fn prefix_problem(text: &str) -> Result<&str, String> {
+fn prefix_problem(text: &str) -> Result<(), String> {
     let reserved = ['*', '$', '?', '#', '@', '%'];
     if text.is_empty() {
         Err("must not be empty".to_owned())
     } else if text.split('/').any(str::is_empty) {
         Err(format!(
             "`{}`: no leading, trailing or doubled `/`",
-            yaml::shorten(text)
+            shorten(text)
         ))
     } else if text.contains(reserved) || text.chars().any(char::is_whitespace) {
         Err(format!(
             "`{}`: no wildcards, spaces or `*`, `$`, `?`, `#`, `@`, `%`",
-            yaml::shorten(text)
+            shorten(text)
         ))
     } else {
-        Ok(text)
+        Ok(())
     }
 }
 
 /// Checks an endpoint: `tcp/HOST:PORT` (this build has Zenoh's TCP
 /// transport only).
 fn endpoint_problem(text: &str) -> Result<(), String> {
-    let shown = yaml::shorten(text);
+    let shown = shorten(text);
     let endpoint: zenoh::config::EndPoint = text
         .parse()
         .map_err(|e| format!("`{shown}` is not a Zenoh endpoint: {e}"))?;
@@ -780,8 +565,8 @@ zenoh:
   multicast_scouting: false
   key_prefix: site/vigil
 dds:
-  heartbeat_ms: 50
-  lease_ms: 300
+  heartbeat: 50ms
+  lease: 300ms
 topics:
   - topic: imu
     type: vigil::demo::Sample_v1
@@ -808,6 +593,7 @@ topics:
         assert!(config.zenoh.connect.is_empty());
         assert_eq!(config.zenoh.key_prefix, "site/vigil");
         assert_eq!(config.dds.lease, Some(Duration::from_millis(300)));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
         assert_eq!(config.topics.len(), 2);
         assert!(config.topics[0].keyed);
         assert_eq!(config.topics[0].forward, Forward::Both);
@@ -831,9 +617,9 @@ zenoh:
   mode: router
   listen: [udp/127.0.0.1:7447, tcp/127.0.0.1]
   key_prefix: vigil/**
-  colour: blue
+  conect: blue
 dds:
-  heartbeat_ms: 100
+  heartbeat: 100ms
   lease_ms: 50
 topics:
   - topic: imu
@@ -856,18 +642,19 @@ topics:
 ";
         let found = problems(text);
         let expect = [
-            "bridge.yaml:2: zenoh.mode: expected `peer` or `client`, found `router`",
+            "bridge.yaml:2: zenoh.mode: unknown mode `router`; expected peer or client",
             "bridge.yaml:3: zenoh.listen[0]: `udp/127.0.0.1:7447`: only `tcp/` endpoints",
             "bridge.yaml:3: zenoh.listen[1]: `tcp/127.0.0.1`: expected `tcp/HOST:PORT`",
             "bridge.yaml:4: zenoh.key_prefix: `vigil/**`: no wildcards",
-            "bridge.yaml:5: zenoh.colour: unknown key; expected `mode`",
-            "bridge.yaml:7: dds.lease_ms: the lease (50 ms) must be longer than the heartbeat period (100 ms)",
-            "bridge.yaml:12: topics[0].forward: expected `both`, `dds_to_zenoh` or `zenoh_to_dds`, found `sideways`",
+            "bridge.yaml:5: zenoh: unknown key `conect`; did you mean `connect`?; expected mode, listen, connect, multicast_scouting or key_prefix",
+            "bridge.yaml:7: dds.lease: the lease (50 ms) must be longer than the heartbeat period (100 ms)",
+            "bridge.yaml:8: dds.lease_ms: `lease_ms` is deprecated; write `lease: 50ms`",
+            "bridge.yaml:12: topics[0].forward: unknown direction `sideways`; expected both, dds_to_zenoh or zenoh_to_dds",
             "bridge.yaml:13: topics[1].topic: topic `imu` is already bridged at line 10",
-            "bridge.yaml:15: topics[2].topic: missing: the DDS topic name",
-            "bridge.yaml:16: topics[2].keyed: expected true or false, found `maybe`",
-            "bridge.yaml:19: topics[3].stale_after: `10Hz`: expected a time, such as 250ms or 1s",
-            "bridge.yaml:20: topics[3].reliability: expected `reliable` or `best_effort`, found `sometimes`",
+            "bridge.yaml:15: topics[2]: a topic needs `topic`, e.g. `topic: imu`",
+            "bridge.yaml:16: topics[2].keyed: `keyed` must be `true` or `false`, found `maybe`",
+            "bridge.yaml:19: topics[3].stale_after: `stale_after: 10Hz`: unknown unit",
+            "bridge.yaml:20: topics[3].reliability: unknown reliability `sometimes`; expected reliable or best_effort",
             "bridge.yaml:23: topics[4].stale_after: `0ms`: expected more than 0",
             "bridge.yaml:26: topics[5].stale_after: ",
         ];
@@ -884,6 +671,26 @@ topics:
     }
 
     #[test]
+    fn old_millisecond_keys_read_with_a_warning() {
+        let text = GOOD.replace("heartbeat: 50ms", "heartbeat_ms: 50");
+        let config = BridgeConfig::parse(&text, "bridge.yaml").unwrap();
+        assert_eq!(config.dds.heartbeat, Some(Duration::from_millis(50)));
+        let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            ["bridge.yaml:8: dds.heartbeat_ms: `heartbeat_ms` is deprecated; write `heartbeat: 50ms`"]
+        );
+        let both =
+            problems(&GOOD.replace("heartbeat: 50ms", "heartbeat: 50ms\n  heartbeat_ms: 50"));
+        assert!(both[0].contains("give only `heartbeat`"), "{both:?}");
+        let duplicate = problems(&GOOD.replace("lease: 300ms", "lease: 300ms\n  lease: 200ms"));
+        assert_eq!(
+            duplicate,
+            ["bridge.yaml:10: dds: `lease` is given twice (first on line 9)"]
+        );
+    }
+
+    #[test]
     fn missing_sections_and_unreachable_setups_are_refused() {
         assert!(problems("")[0].contains("the file is empty"));
         let syntax = problems("a: [");
@@ -897,7 +704,9 @@ topics:
             "{found:?}"
         );
         assert!(
-            found.iter().any(|p| p.contains("topics: missing")),
+            found
+                .iter()
+                .any(|p| p.contains("file: the file needs `topics`")),
             "{found:?}"
         );
         let found = problems("zenoh: {listen: []}\ntopics: []\n");

@@ -74,7 +74,7 @@ pub enum Severity {
 /// One problem of a file: where and what.
 ///
 /// Displays as `FILE:LINE: KEY: message`, as compilers print them.
-#[derive(Clone, Debug, PartialEq, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("{file}:{line}: {key}: {kind}")]
 #[non_exhaustive]
 pub struct Problem {
@@ -107,7 +107,7 @@ impl Problem {
 }
 
 /// What is wrong.
-#[derive(Clone, Debug, PartialEq, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ProblemKind {
     /// The text is not YAML.
@@ -208,7 +208,7 @@ fn suggest(suggestion: &Option<&'static str>) -> String {
 
 /// A file that cannot be used: every problem found (warnings too), in line
 /// order, at least one of them an error.
-#[derive(Clone, Debug, PartialEq, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub struct Error {
     /// The problems.
@@ -320,9 +320,13 @@ impl Document {
             .any(|p| p.severity() == Severity::Error)
     }
 
-    /// How many problems so far (to tell whether a part added any).
-    pub fn problem_count(&self) -> usize {
-        self.problems.borrow().len()
+    /// How many errors so far (to tell whether a part added any).
+    pub fn error_count(&self) -> usize {
+        self.problems
+            .borrow()
+            .iter()
+            .filter(|p| p.severity() == Severity::Error)
+            .count()
     }
 
     /// Every problem, in line order (problems on one line in the order
@@ -550,6 +554,19 @@ impl<'d> Node<'d> {
         let items = self.items()?;
         let read: Vec<Option<T>> = items.iter().map(Node::get).collect();
         read.into_iter().collect()
+    }
+
+    /// The value of `key` if this is a mapping that has it; records
+    /// nothing (for a look ahead before the mapping is read).
+    pub fn field(&self, key: &str) -> Option<Node<'d>> {
+        let Data::Mapping(entries) = self.data() else {
+            return None;
+        };
+        let values = &self.doc.loaded.values;
+        entries
+            .iter()
+            .find(|(k, _)| matches!(&values[*k].data, Data::Scalar { text, .. } if text == key))
+            .map(|&(_, v)| self.child(v, key))
     }
 
     /// The entries of a mapping; records a problem if it is not one (null
