@@ -181,14 +181,8 @@ impl Proxy {
                     .map_err(|e| DdsError::create("raw writer", &route.topic, e))?,
             ))
         } else {
-            let writer =
-                RawWriter::new(participant.publisher(), &topic, data_qos()).map_err(|e| {
-                    DdsError::Create {
-                        what: "raw writer",
-                        topic: route.topic.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
+            let writer = RawWriter::new(participant.publisher(), &topic, data_qos())
+                .map_err(|e| DdsError::create("raw writer", &route.topic, e))?;
             Writer::Plain(Box::new(writer))
         };
         let guid = match &writer {

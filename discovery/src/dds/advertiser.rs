@@ -208,10 +208,7 @@ impl Advertiser {
         self.shared
             .adverts
             .dispose(&key, None)
-            .map_err(|e| DdsError::Write {
-                topic: crate::wire::ADVERT_TOPIC.to_owned(),
-                reason: format!("{e:?}"),
-            })?;
+            .map_err(|e| DdsError::write(crate::wire::ADVERT_TOPIC, e))?;
         let wait = self.shared.adverts.async_wait_for_acknowledgments();
         // Not acknowledged in time: readers learn from the lease instead.
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wait).await;
@@ -267,10 +264,7 @@ impl Shared {
         };
         self.adverts
             .write(advert, None)
-            .map_err(|e| DdsError::Write {
-                topic: crate::wire::ADVERT_TOPIC.to_owned(),
-                reason: format!("{e:?}"),
-            })?;
+            .map_err(|e| DdsError::write(crate::wire::ADVERT_TOPIC, e))?;
         state.published();
         Ok(())
     }
@@ -279,10 +273,7 @@ impl Shared {
         let beat = lock(&self.state).heartbeat(unix_now_ns());
         self.heartbeats
             .write(beat, None)
-            .map_err(|e| DdsError::Write {
-                topic: crate::wire::HEARTBEAT_TOPIC.to_owned(),
-                reason: format!("{e:?}"),
-            })
+            .map_err(|e| DdsError::write(crate::wire::HEARTBEAT_TOPIC, e))
     }
 }
 

@@ -93,7 +93,7 @@ impl VigilParticipant {
             .map_err(|e| DdsError::Participant {
                 domain: config.domain,
                 interface: config.interface,
-                reason: format!("{e:?}"),
+                source: Box::new(e),
             })?;
         let adverts = dp
             .create_topic(
