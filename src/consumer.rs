@@ -20,6 +20,24 @@ use crate::{Error, Sample, Transport};
 
 /// How a [`Consumer`] is declared: built by [`Consumer::builder`], started
 /// by [`ConsumerBuilder::start`].
+///
+/// ```
+/// use std::time::Duration;
+/// use vigil::{Consumer, SyntheticSample, Transport};
+/// use vigil_discovery::inproc::InProcess;
+/// use vigil_discovery::SwitchPolicy;
+///
+/// let sim = Transport::from(InProcess::new(Default::default()));
+/// let consumer = Consumer::<SyntheticSample>::builder("imu WHERE health.state = OK")
+///     .policy(SwitchPolicy { hold_off: Duration::from_millis(50), ..SwitchPolicy::default() })
+///     .hot_standby(true)
+///     .start(&sim)
+///     .unwrap();
+/// assert!(consumer.active().is_none()); // nobody advertises `imu` yet
+/// // A query that does not parse says where.
+/// let bad = Consumer::<SyntheticSample>::builder("imu WHERE").start(&sim);
+/// assert!(matches!(bad, Err(vigil::Error::Query(_))));
+/// ```
 #[derive(Debug)]
 pub struct ConsumerBuilder<T> {
     query: String,

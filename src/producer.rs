@@ -21,6 +21,24 @@ use crate::{Error, Sample, Transport};
 
 /// How a [`Producer`] is declared: built by [`Producer::builder`], started
 /// by [`ProducerBuilder::start`].
+///
+/// ```
+/// use vigil::{Producer, SyntheticSample, Transport};
+/// use vigil_discovery::inproc::InProcess;
+///
+/// let sim = Transport::from(InProcess::new(Default::default()));
+/// let imu = Producer::<SyntheticSample>::builder("imu", "imu_a")
+///     .capability("latency_p99", "0.5ms")
+///     .capability("rate_hz", "1kHz")
+///     .start(&sim)
+///     .unwrap();
+/// assert_eq!(imu.advert().key.producer, "imu_a");
+/// // A capability without a known unit is refused at the start, not later.
+/// let bad = Producer::<SyntheticSample>::builder("imu", "imu_b")
+///     .capability("latency_p99", "0.5 parsec")
+///     .start(&sim);
+/// assert!(matches!(bad, Err(vigil::Error::Capability { .. })));
+/// ```
 pub struct ProducerBuilder<T> {
     topic: String,
     id: String,

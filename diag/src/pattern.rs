@@ -41,6 +41,14 @@ const MAX_REPEAT: u32 = 65_535;
 /// Parse once with [`Pattern::parse`], then [`Pattern::matches`] any number
 /// of paths; matching does not allocate for paths under 64 labels.
 /// `Display` prints a pattern that parses back to the same value.
+///
+/// ```
+/// use vigil_diag::{Path, Pattern};
+///
+/// let imus = Pattern::parse("vehicle.*.imu").unwrap();
+/// assert!(imus.matches(&Path::parse("vehicle.sensors.imu").unwrap()));
+/// assert!(!imus.matches(&Path::parse("vehicle.sensors.gps").unwrap()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pattern {
     items: Vec<Item>,

@@ -244,6 +244,21 @@ struct Inner {
 }
 
 /// The concurrent registry of adverts (see the module doc).
+///
+/// ```
+/// use vigil_diag::Timestamp;
+/// use vigil_discovery::{Registry, RegistryConfig, RegistryInput, RegistryChange};
+///
+/// let registry = Registry::new(RegistryConfig::default());
+/// // Bad input is rejected, counted, and costs nothing held.
+/// let changes = registry.apply(
+///     RegistryInput::Malformed { source: "a sample".into(), error: "truncated".into() },
+///     Timestamp::from_nanos(1),
+/// );
+/// assert!(matches!(changes.as_slice(), [RegistryChange::Rejected { .. }]));
+/// assert_eq!(registry.stats().rejected, 1);
+/// assert!(registry.is_empty());
+/// ```
 #[derive(Debug)]
 pub struct Registry {
     config: RegistryConfig,

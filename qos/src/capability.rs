@@ -267,6 +267,16 @@ impl fmt::Display for Key {
 
 /// An ordered key → value map (sorted by key name, so encodings and
 /// displays are deterministic).
+///
+/// ```
+/// use vigil_qos::{Capabilities, Value};
+///
+/// let mut caps = Capabilities::new();
+/// caps.insert("latency_p99", Value::parse_capability("0.5ms").unwrap()).unwrap();
+/// caps.insert("rate_hz", Value::parse_capability("1kHz").unwrap()).unwrap();
+/// // Units are part of the value: 1 kHz is 1000 Hz.
+/// assert_eq!(caps.get("rate_hz"), Some(&Value::parse_capability("1000Hz").unwrap()));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Capabilities {
     entries: Vec<(Key, Value)>,

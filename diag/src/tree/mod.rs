@@ -94,6 +94,27 @@ const NEVER: Timestamp = Timestamp::from_nanos(u64::MAX);
 /// Built once from a [`TreeSpec`] with [`Tree::build`]; fed with
 /// [`Tree::observe`] and aged with [`Tree::tick`]. Every state change comes
 /// back as a [`Transition`]. See the module docs for how health is computed.
+///
+/// ```
+/// use vigil_diag::{load_tree_str, Observation, Path, State, Timestamp, Tree};
+///
+/// let spec = load_tree_str(
+///     "nodes:\n  imu.temperature: { check: { threshold: { degraded_above: 60, failed_above: 80 } } }\n  imu.driver: { check: status }\n",
+///     "imu.tree.yaml",
+/// )
+/// .unwrap();
+/// let mut tree = Tree::build(&spec).unwrap();
+/// let at = Timestamp::from_nanos(1_000_000);
+/// let driver = Path::parse("imu.driver").unwrap();
+/// tree.observe(&driver, Observation::Status { state: State::Ok, reason: None }, at).unwrap();
+/// let temperature = Path::parse("imu.temperature").unwrap();
+/// tree.observe(&temperature, Observation::Value(85.0), at).unwrap();
+/// let imu = Path::parse("imu").unwrap();
+/// assert_eq!(tree.health(&imu).unwrap().state, State::Failed);
+/// // Why: the causal chain down to the leaf.
+/// let why = tree.explain(&imu, at).unwrap().to_string();
+/// assert!(why.contains("imu.temperature"));
+/// ```
 pub struct Tree {
     nodes: Vec<Node>,
     /// Children of every node, flat; each node's `children` span indexes it.

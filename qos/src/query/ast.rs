@@ -11,6 +11,18 @@ use crate::dds_qos::{DestinationOrder, Durability, LivelinessKind, Ownership, Re
 use crate::value::Quantity;
 
 /// A parsed constraint query: one clause, then its `ELSE` fallbacks.
+///
+/// ```
+/// use vigil_qos::Query;
+///
+/// let query = Query::parse("imu WHERE health.state = OK AND latency_p99 < 1ms ELSE gps_imu PREFER accuracy ASC").unwrap();
+/// assert_eq!(query.clauses().len(), 2);
+/// // Display prints a query that parses back to the same one.
+/// assert_eq!(Query::parse(&query.to_string()).unwrap(), query);
+/// // Errors point at the column.
+/// let error = Query::parse("imu WHERE latency_p99 < 1parsec").unwrap_err();
+/// assert!(error.to_string().contains("parsec"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
     pub(crate) clauses: Vec<Clause>,
