@@ -31,11 +31,12 @@
     unreachable_pub,
     rust_2018_idioms
 )]
+// Denied, not only warned: every public item is documented (issue 15).
+#![deny(missing_docs)]
 
 mod config_file;
 mod raw;
 mod ros2;
-mod yaml;
 #[cfg(feature = "zenoh")]
 pub mod zenoh;
 

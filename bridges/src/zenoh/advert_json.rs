@@ -171,7 +171,7 @@ fn kind(v: &Json) -> String {
         Json::Null => "null".to_owned(),
         Json::Bool(b) => format!("`{b}`"),
         Json::Number(n) => format!("the number {n}"),
-        Json::String(s) => format!("the string `{}`", crate::yaml::shorten(s)),
+        Json::String(s) => format!("the string `{}`", vigil_diag::config::shorten(s)),
         Json::Array(_) => "a list".to_owned(),
         Json::Object(_) => "an object".to_owned(),
     }

@@ -502,6 +502,11 @@ impl<'d> Node<'d> {
         matches!(self.data(), Data::Mapping(_))
     }
 
+    /// Whether it is a sequence.
+    pub fn is_list(&self) -> bool {
+        matches!(self.data(), Data::Sequence(_))
+    }
+
     /// What it is, for "must be X, found Y" messages.
     pub fn describe(&self) -> String {
         match self.data() {

@@ -4,14 +4,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use saphyr::MarkedYaml;
+use vigil_diag::config::{shorten, Document, Node};
 use vigil_diag::{Path, Tree};
 
 use super::{
     compile, sanitize_label, Analyzer, Analyzers, Entry, ImportError, ImportProblem,
     ImportProblemKind, Mapping, MappingKind,
 };
-use crate::yaml;
 
 const GENERIC: &str = "GenericAnalyzer";
 const GROUP: &str = "AnalyzerGroup";
@@ -58,13 +57,17 @@ pub(super) fn read(text: &str, source: &str) -> Result<Analyzers, ImportError> {
         analyzers: Vec::new(),
         pub_rate: None,
     };
-    match yaml::load(text) {
-        Ok(documents) => r.documents(&documents),
-        Err(error) => {
-            let line = u32::try_from(error.marker().line()).unwrap_or(u32::MAX);
-            let message = format!("{} (column {})", error.info(), error.marker().col() + 1);
-            r.push_at(line.max(1), "file", ImportProblemKind::Syntax(message));
-        }
+    let doc = Document::parse(text, source);
+    if let Some(root) = doc.root("a parameter file") {
+        r.document(&root);
+    }
+    // What the reader found itself: syntax, document count, duplicate keys.
+    for p in doc.into_problems() {
+        let kind = match p.kind {
+            vigil_diag::config::ProblemKind::Syntax(why) => ImportProblemKind::Syntax(why),
+            other => ImportProblemKind::Shape(other.to_string()),
+        };
+        r.push_at(p.line, &p.key, kind);
     }
     if r.problems.is_empty() && r.nodes.is_empty() {
         let why = "no analyzers: expected `NODE: { ros__parameters: { NAME: { type: diagnostic_aggregator/GenericAnalyzer, path: ..., ... } } }`";
@@ -105,16 +108,16 @@ fn problem(file: &str, line: u32, key: &str, kind: ImportProblemKind) -> ImportP
     ImportProblem {
         file: file.to_owned(),
         line,
-        key: yaml::shorten(key).into_owned(),
+        key: shorten(key).into_owned(),
         kind,
     }
 }
 
-fn wrong(key: &str, expected: &'static str, node: &MarkedYaml<'_>) -> ImportProblemKind {
+fn wrong(key: &str, expected: &'static str, node: &Node<'_>) -> ImportProblemKind {
     ImportProblemKind::WrongType {
-        key: yaml::shorten(key).into_owned(),
+        key: shorten(key).into_owned(),
         expected,
-        found: yaml::describe(node).into_owned(),
+        found: node.describe(),
     }
 }
 
@@ -123,22 +126,12 @@ impl Reader<'_> {
         self.problems.push(problem(self.source, line, key, kind));
     }
 
-    fn push(&mut self, node: &MarkedYaml<'_>, key: &str, kind: ImportProblemKind) {
-        self.push_at(yaml::line(node), key, kind);
+    fn push(&mut self, node: &Node<'_>, key: &str, kind: ImportProblemKind) {
+        self.push_at(node.line(), key, kind);
     }
 
-    fn documents(&mut self, documents: &[MarkedYaml<'_>]) {
-        let [document] = documents else {
-            let why = if documents.is_empty() {
-                "the file is empty"
-            } else {
-                "a parameter file holds one YAML document"
-            };
-            let line = documents.get(1).map_or(1, yaml::line);
-            self.push_at(line, "file", ImportProblemKind::Shape(why.into()));
-            return;
-        };
-        let Some(top) = yaml::entries(document) else {
+    fn document(&mut self, document: &Node<'_>) {
+        let Some(top) = entries(document) else {
             let kind = wrong(
                 "the file",
                 "a mapping `NODE: { ros__parameters: ... }`",
@@ -148,17 +141,15 @@ impl Reader<'_> {
             return;
         };
         let mut found = false;
-        for (key, value) in top {
-            let node = yaml::raw(key).unwrap_or("?").to_owned();
-            let params = yaml::entries(value)
-                .and_then(|mut e| e.find(|(k, _)| yaml::raw(k) == Some("ros__parameters")));
-            match params {
-                Some((_, params)) => {
+        for (key, value) in &top {
+            let node = key.text().unwrap_or("?").to_owned();
+            match value.field("ros__parameters") {
+                Some(params) => {
                     found = true;
-                    self.parameters(params, &format!("{node}.ros__parameters"));
+                    self.parameters(&params, &format!("{node}.ros__parameters"));
                 }
                 None => {
-                    let why = format!("`{}` has no `ros__parameters`: expected a ROS 2 parameter file `NODE: {{ ros__parameters: {{ ... }} }}`", yaml::shorten(&node));
+                    let why = format!("`{}` has no `ros__parameters`: expected a ROS 2 parameter file `NODE: {{ ros__parameters: {{ ... }} }}`", shorten(&node));
                     self.push(key, &node, ImportProblemKind::Shape(why));
                 }
             }
@@ -171,47 +162,46 @@ impl Reader<'_> {
 
     /// The aggregator node's parameters: the base path, settings, and
     /// analyzers (directly or under `analyzers`).
-    fn parameters(&mut self, params: &MarkedYaml<'_>, at: &str) {
-        let Some(entries) = yaml::entries(params) else {
+    fn parameters(&mut self, params: &Node<'_>, at: &str) {
+        let Some(entries) = entries(params) else {
             self.push(params, at, wrong("ros__parameters", "a mapping", params));
             return;
         };
-        let entries: Vec<_> = entries.collect();
         let mut parent = Parent {
             ros: String::new(),
             path: None,
         };
         for (key, value) in &entries {
-            let name = yaml::raw(key).unwrap_or("");
+            let name = key.text().unwrap_or("");
             let here = format!("{at}.{name}");
             match name {
                 "path" | "base_path" => {
                     if let Some(base) = self.text(value, &here) {
-                        let line = yaml::line(key);
+                        let line = key.line();
                         parent = self.segments(&base, &parent, MappingKind::Base, line, &here);
                     }
                 }
-                "pub_rate" => match yaml::number(value) {
+                "pub_rate" => match value.number() {
                     Some(rate) if rate > 0.0 => self.pub_rate = Some(rate),
                     _ => self.push(value, &here, wrong(name, "a positive number (Hz)", value)),
                 },
-                "other_as_errors" | "critical" if yaml::boolean(value).is_none() => {
+                "other_as_errors" | "critical" if value.boolean().is_none() => {
                     self.push(value, &here, wrong(name, "true or false", value));
                 }
-                "history_depth" if yaml::unsigned(value).is_none() => {
+                "history_depth" if value.unsigned().is_none() => {
                     self.push(value, &here, wrong(name, "a count", value));
                 }
                 _ => {}
             }
         }
         for (key, value) in &entries {
-            let name = yaml::raw(key).unwrap_or("?");
+            let name = key.text().unwrap_or("?");
             let here = format!("{at}.{name}");
             match name {
                 "path" | "base_path" | "pub_rate" | "other_as_errors" | "critical"
                 | "history_depth" => {}
                 "analyzers" if !has_type(value) => self.children(value, &parent, &here),
-                _ if yaml::entries(value).is_some() => self.analyzer(key, value, &parent, &here),
+                _ if value.is_map() => self.analyzer(key, value, &parent, &here),
                 _ => {
                     let kind = ImportProblemKind::UnknownKey {
                         key: name.to_owned(),
@@ -224,8 +214,8 @@ impl Reader<'_> {
         }
     }
 
-    fn children(&mut self, value: &MarkedYaml<'_>, parent: &Parent, at: &str) {
-        let Some(entries) = yaml::entries(value) else {
+    fn children(&mut self, value: &Node<'_>, parent: &Parent, at: &str) {
+        let Some(entries) = entries(value) else {
             self.push(
                 value,
                 at,
@@ -233,9 +223,9 @@ impl Reader<'_> {
             );
             return;
         };
-        for (key, child) in entries {
-            let here = format!("{at}.{}", yaml::raw(key).unwrap_or("?"));
-            if yaml::entries(child).is_some() {
+        for (key, child) in &entries {
+            let here = format!("{at}.{}", key.text().unwrap_or("?"));
+            if child.is_map() {
                 self.analyzer(key, child, parent, &here);
             } else {
                 self.push(
@@ -247,14 +237,8 @@ impl Reader<'_> {
         }
     }
 
-    fn analyzer(
-        &mut self,
-        key: &MarkedYaml<'_>,
-        value: &MarkedYaml<'_>,
-        parent: &Parent,
-        at: &str,
-    ) {
-        let fields: Vec<_> = yaml::entries(value).into_iter().flatten().collect();
+    fn analyzer(&mut self, key: &Node<'_>, value: &Node<'_>, parent: &Parent, at: &str) {
+        let fields: Vec<Field<'_>> = entries(value).into_iter().flatten().collect();
         let get = |k: &str| field(&fields, k);
         let kind = match get("type") {
             None => {
@@ -262,16 +246,18 @@ impl Reader<'_> {
                 None
             }
             Some(t) => {
-                match yaml::raw(t).map(|s| s.strip_prefix("diagnostic_aggregator/").unwrap_or(s)) {
+                match t
+                    .text()
+                    .map(|s| s.strip_prefix("diagnostic_aggregator/").unwrap_or(s))
+                {
                     Some(GENERIC) => Some(GENERIC),
                     Some(GROUP) => Some(GROUP),
                     _ => {
-                        let name = yaml::raw(t)
-                            .map_or_else(|| yaml::describe(t).into_owned(), str::to_owned);
+                        let name = t.text().map_or_else(|| t.describe(), str::to_owned);
                         self.push(
                             t,
                             at,
-                            ImportProblemKind::UnknownType(yaml::shorten(&name).into_owned()),
+                            ImportProblemKind::UnknownType(shorten(&name).into_owned()),
                         );
                         None
                     }
@@ -285,11 +271,11 @@ impl Reader<'_> {
         };
         if let Some(of) = kind {
             for (f, _) in &fields {
-                let name = yaml::raw(f).unwrap_or("?");
+                let name = f.text().unwrap_or("?");
                 if !allowed.contains(&name) {
-                    let suggestion = yaml::did_you_mean(name, allowed);
+                    let suggestion = vigil_diag::config::did_you_mean(name, allowed);
                     let kind = ImportProblemKind::UnknownKey {
-                        key: yaml::shorten(name).into_owned(),
+                        key: shorten(name).into_owned(),
                         of,
                         suggestion,
                     };
@@ -297,7 +283,7 @@ impl Reader<'_> {
                 }
             }
         }
-        let line = yaml::line(key);
+        let line = key.line();
         let path = match get("path") {
             None => {
                 self.push(key, at, ImportProblemKind::Missing("path"));
@@ -323,14 +309,14 @@ impl Reader<'_> {
 
     fn generic(
         &mut self,
-        key: &MarkedYaml<'_>,
-        fields: &[Field<'_, '_>],
+        key: &Node<'_>,
+        fields: &[Field<'_>],
         path: Option<String>,
         parent: &Parent,
         at: &str,
     ) {
         let get = |k: &str| field(fields, k);
-        let line = yaml::line(key);
+        let line = key.line();
         let list = |r: &mut Self, k: &str| -> Vec<String> {
             get(k)
                 .map(|v| r.strings(v, &format!("{at}.{k}")))
@@ -350,7 +336,7 @@ impl Reader<'_> {
                 Err(why) => {
                     let node = get("regex").unwrap_or(key);
                     let kind = ImportProblemKind::BadRegex {
-                        pattern: yaml::shorten(pattern).into_owned(),
+                        pattern: shorten(pattern).into_owned(),
                         why,
                     };
                     self.push(node, &format!("{at}.regex"), kind);
@@ -360,7 +346,7 @@ impl Reader<'_> {
         let mut note = Vec::new();
         let timeout = match get("timeout") {
             None => Some(DEFAULT_TIMEOUT),
-            Some(v) => match yaml::number(v) {
+            Some(v) => match v.number() {
                 Some(t) if t <= 0.0 => {
                     note.push("timeout <= 0: never stale".to_owned());
                     None
@@ -391,7 +377,7 @@ impl Reader<'_> {
             },
         };
         if let Some(v) = get("num_items") {
-            match yaml::unsigned(v) {
+            match v.unsigned() {
                 Some(n) => note.push(format!("num_items: {n} (not enforced)")),
                 None => self.push(
                     v,
@@ -401,7 +387,7 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = get("discard_stale") {
-            match yaml::boolean(v) {
+            match v.boolean() {
                 Some(true) => {
                     note.push("discard_stale: not applied, stale items are UNKNOWN".to_owned())
                 }
@@ -557,9 +543,8 @@ impl Reader<'_> {
     }
 
     /// A scalar's text (numbers and booleans as written).
-    fn text(&mut self, node: &MarkedYaml<'_>, at: &str) -> Option<String> {
-        let text = yaml::raw(node)
-            .filter(|_| yaml::entries(node).is_none() && yaml::items(node).is_none());
+    fn text(&mut self, node: &Node<'_>, at: &str) -> Option<String> {
+        let text = node.text();
         if text.is_none() {
             self.push(
                 node,
@@ -571,26 +556,35 @@ impl Reader<'_> {
     }
 
     /// One string or a list of strings, as ROS 2 parameters allow.
-    fn strings(&mut self, node: &MarkedYaml<'_>, at: &str) -> Vec<String> {
-        match yaml::items(node) {
-            Some(items) => items.iter().filter_map(|i| self.text(i, at)).collect(),
-            None => self.text(node, at).into_iter().collect(),
+    fn strings(&mut self, node: &Node<'_>, at: &str) -> Vec<String> {
+        if node.is_list() {
+            let items = node.items().unwrap_or_default();
+            items.iter().filter_map(|i| self.text(i, at)).collect()
+        } else {
+            self.text(node, at).into_iter().collect()
         }
     }
 }
 
 /// A key and its value in a mapping.
-type Field<'n, 'a> = (&'n MarkedYaml<'a>, &'n MarkedYaml<'a>);
+type Field<'d> = (Node<'d>, Node<'d>);
 
-fn field<'n, 'a>(fields: &[Field<'n, 'a>], key: &str) -> Option<&'n MarkedYaml<'a>> {
-    fields
-        .iter()
-        .find(|(k, _)| yaml::raw(k) == Some(key))
-        .map(|(_, v)| *v)
+/// The entries of a mapping (their names are open: analyzer names),
+/// `None` if it is not one.
+fn entries<'d>(node: &Node<'d>) -> Option<Vec<Field<'d>>> {
+    let mut map = node.is_map().then(|| node.map())??;
+    Some(map.rest())
 }
 
-fn has_type(node: &MarkedYaml<'_>) -> bool {
-    yaml::entries(node).is_some_and(|mut e| e.any(|(k, _)| yaml::raw(k) == Some("type")))
+fn field<'f, 'd>(fields: &'f [Field<'d>], key: &str) -> Option<&'f Node<'d>> {
+    fields
+        .iter()
+        .find(|(k, _)| k.text() == Some(key))
+        .map(|(_, v)| v)
+}
+
+fn has_type(node: &Node<'_>) -> bool {
+    node.field("type").is_some()
 }
 
 fn quoted(items: &[String]) -> String {
