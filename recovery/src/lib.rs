@@ -11,7 +11,7 @@
 //! - `spec`: what to supervise, as plain data ([`GroupSpec`], [`ChildSpec`],
 //!   [`Strategy`], [`Restart`], [`Backoff`]).
 //! - `backoff`: restart delays with seeded, replayable [`Jitter`].
-//! - `config`: the YAML file into a [`GroupSpec`] ([`load_config_str`]),
+//! - `config`: the YAML file into a [`GroupSpec`] ([`load_config`]),
 //!   every problem with its line.
 //! - `supervisor`: the state machine ([`Supervisor`], [`Action`]).
 //! - `shell`: the tokio process shell ([`run`]): process groups, exits as
@@ -34,7 +34,9 @@ mod spec;
 mod supervisor;
 
 pub use backoff::Jitter;
-pub use config::{load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME};
+pub use config::{
+    load_config, load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME,
+};
 pub use shell::{
     run, Event as ShellEvent, Notice, Outcome, ShellConfig, ENV_CHILD, ENV_SUPERVISOR,
 };

@@ -16,8 +16,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use vigil_recovery::{
-    load_config_str, Action, Exit, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig,
-    ShellEvent, Supervisor,
+    load_config, Action, Exit, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig, ShellEvent,
+    Supervisor,
 };
 
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
@@ -68,7 +68,7 @@ fn read_config(path: &std::path::Path) -> anyhow::Result<GroupSpec> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError(format!("cannot read {file}: {e}")))?;
-    load_config_str(&text).map_err(|e| InputError(e.render(&file)).into())
+    load_config(&text, &file).map_err(|e| InputError(e.to_string()).into())
 }
 
 fn summary(spec: &GroupSpec) -> String {

@@ -26,7 +26,7 @@ children:
 "#;
 
 fn problems(text: &str) -> Vec<String> {
-    load_config_str(text)
+    load_config(text, "sup.yaml")
         .unwrap_err()
         .problems
         .iter()
@@ -81,11 +81,11 @@ children:
     assert_eq!(
         problems(text),
         [
-            "1: strategy: unknown value `one_for_some`: expected one of one_for_one, one_for_all, rest_for_one; did you mean `one_for_one`?",
-            "2: period: must be longer than zero",
-            "5: children[0].command: empty command: name a program to run",
-            "6: children[1].id: duplicate name `a` (first on line 4): every child id and group name must be unique",
-            "10: children[2].restart: unknown value `sometimes`: expected one of permanent, transient, temporary",
+            "sup.yaml:1: strategy: unknown value `one_for_some`; did you mean `one_for_one`?; expected one_for_one, one_for_all or rest_for_one",
+            "sup.yaml:2: period: must be longer than zero",
+            "sup.yaml:5: children[0].command: empty command: name a program to run",
+            "sup.yaml:6: children[1].id: duplicate name `a` (first on line 4): every child id and group name must be unique",
+            "sup.yaml:10: children[2].restart: unknown value `sometimes`; expected permanent, transient or temporary",
         ]
     );
 }
@@ -102,27 +102,41 @@ children:
     assert_eq!(
         problems(text),
         [
-            "1: stratgy: unknown key `stratgy`; did you mean `strategy`?",
-            "4: children[0].comand: unknown key `comand`; did you mean `command`?",
-            "5: children[0].restart: unknown value `permanant`: expected one of permanent, transient, temporary; did you mean `permanent`?",
-            "3: children[0]: missing `command`",
+            "sup.yaml:1: file: unknown key `stratgy`; did you mean `strategy`?; expected name, strategy, intensity, period, backoff or children",
+            "sup.yaml:3: children[0]: a child needs `command`, e.g. `command: [imu_driver, --port, \"2\"]`",
+            "sup.yaml:4: children[0]: unknown key `comand`; did you mean `command`?; expected id, command, restart, produces, shutdown, watchdog, ready or ready_timeout",
+            "sup.yaml:5: children[0].restart: unknown value `permanant`; did you mean `permanent`?; expected permanent, transient or temporary",
         ]
-        .into_iter()
-        .collect::<Vec<_>>()
-        .tap_sort()
     );
 }
 
-trait TapSort {
-    fn tap_sort(self) -> Self;
+#[test]
+fn duplicate_keys_and_wrong_types() {
+    let text = "\
+children:
+  - id: a
+    command: [x]
+    id: b
+    produces: imu_a
+    backoff: { jitter: 2 }
+group: top
+";
+    assert_eq!(
+        problems(text),
+        [
+            "sup.yaml:4: children[0]: `id` is given twice (first on line 2)",
+            "sup.yaml:5: children[0].produces: `produces` must be a list, found `imu_a`",
+            "sup.yaml:6: children[0]: unknown key `backoff`; expected id, command, restart, produces, shutdown, watchdog, ready or ready_timeout",
+            "sup.yaml:7: group: the top level is named by `name:`",
+        ]
+    );
 }
 
-impl TapSort for Vec<&str> {
-    /// In line order, as the reader reports them (stable for one line).
-    fn tap_sort(mut self) -> Self {
-        self.sort_by_key(|p| p.split(':').next().unwrap().parse::<u32>().unwrap());
-        self
-    }
+#[test]
+fn command_arguments_are_kept_as_written() {
+    let spec = load_config_str("children:\n  - id: a\n    command: [echo, \"\", \" x \"]\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spec.children()[0].command, ["echo", "", " x "]);
 }
 
 #[test]
@@ -138,10 +152,15 @@ children:
 ";
     let found = problems(text);
     assert_eq!(found.len(), 4, "{found:#?}");
-    assert!(found[0].starts_with("1: period: `10`"), "{found:#?}");
-    assert!(found[1].contains("`initial` (2s) is longer than `max` (1s)"));
-    assert!(found[2].starts_with("6: children[0].shutdown"));
-    assert!(found[3].starts_with("7: children[0].watchdog"));
+    assert_eq!(
+        found,
+        [
+            "sup.yaml:1: period: `period: 10`: missing unit: a duration needs one of ns, us, µs, ms, s, min or h (e.g. `100ms`)",
+            "sup.yaml:2: backoff: `initial` (2s) is longer than `max` (1s)",
+            "sup.yaml:6: children[0].shutdown: `shutdown: -1s`: durations cannot be negative",
+            "sup.yaml:7: children[0].watchdog: `watchdog: 5Hz`: unknown unit: expected ns, us, µs, ms, s, min or h",
+        ]
+    );
 }
 
 #[test]
@@ -159,9 +178,15 @@ children:
 ";
     let found = problems(text);
     assert_eq!(found.len(), 2, "{found:#?}");
-    assert!(found[0].starts_with("4: children[1].group: duplicate name `a` (first on line 2)"));
     assert!(
-        found[1].starts_with("8: children[1].children[1].id: duplicate name `b` (first on line 6)")
+        found[0].starts_with("sup.yaml:4: children[1].group: duplicate name `a` (first on line 2)"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with(
+            "sup.yaml:8: children[1].children[1].id: duplicate name `b` (first on line 6)"
+        ),
+        "{found:#?}"
     );
 }
 
@@ -169,34 +194,42 @@ children:
 fn structure_problems() {
     assert_eq!(
         problems(""),
-        ["1: (file): empty: expected a mapping with `children`"]
+        ["sup.yaml:1: file: the file is empty: expected a supervisor config with `children`"]
     );
     assert_eq!(
         problems("children: []\n"),
-        ["1: children: a group needs at least one child"]
+        ["sup.yaml:1: children: a group needs at least one child"]
     );
-    assert_eq!(problems("name: x\n"), ["1: (top): missing `children`"]);
+    assert_eq!(
+        problems("name: x\n"),
+        ["sup.yaml:1: file: a supervisor config needs `children`, e.g. `children: [{ id: imu_a, command: [imu_driver] }]`"]
+    );
     assert_eq!(
         problems("children:\n  - command: [x]\n"),
-        ["2: children[0]: missing `id`"]
+        ["sup.yaml:2: children[0]: a child needs `id`, e.g. `id: imu_a`"]
     );
     assert_eq!(
         problems("children:\n  - id: a.b\n    command: [x]\n"),
-        ["2: children[0].id: `a.b` is not a name: letters, digits and `_` only (it becomes a health path label)"]
+        ["sup.yaml:2: children[0].id: `a.b` is not a name: letters, digits and `_` only (it becomes a health path label)"]
     );
     assert!(problems("children: [\n").len() == 1);
     assert_eq!(
         problems("intensity: -1\nchildren:\n  - id: a\n    command: [x]\n"),
-        ["1: intensity: expected a whole number of restarts (0 or more), found the number -1"]
+        ["sup.yaml:1: intensity: `intensity` must be a whole number, found the number -1"]
     );
 }
 
 #[test]
-fn render_names_the_file() {
+fn problems_name_the_file() {
+    let err = load_config("children: []\n", "sup.yaml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sup.yaml:1: children: a group needs at least one child"
+    );
     let err = load_config_str("children: []\n").unwrap_err();
     assert_eq!(
-        err.render("sup.yaml"),
-        "sup.yaml:1: children: a group needs at least one child"
+        err.to_string(),
+        "<config>:1: children: a group needs at least one child"
     );
 }
 
