@@ -60,6 +60,8 @@
     unreachable_pub,
     rust_2018_idioms
 )]
+// Denied, not only warned: every public item is documented (issue 15).
+#![deny(missing_docs)]
 
 mod consumer;
 mod error;

@@ -48,7 +48,7 @@ pub enum DecodeError {
         /// The version supported.
         supported: u16,
     },
-    /// More entries than [`MAX_ENTRIES`].
+    /// More entries than a capability vector may hold (1024).
     #[error("too many capability entries: {count} (at most {max})")]
     TooManyEntries {
         /// How many were found.
