@@ -14,6 +14,8 @@
 //! - `config`: the YAML file into a [`GroupSpec`] ([`load_config`]),
 //!   every problem with its line.
 //! - `supervisor`: the state machine ([`Supervisor`], [`Action`]).
+//! - [`bt`]: behaviour trees in BehaviorTree.CPP v4 XML ([`bt::load_bt_str`])
+//!   and their deterministic [`bt::Executor`].
 //! - `shell`: the tokio process shell ([`run`]): process groups, exits as
 //!   they happen, notify sockets, the parent-death signal (the crate's one
 //!   `unsafe` block, in `shell/pdeathsig.rs`).
@@ -30,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+pub mod bt;
 mod config;
 mod shell;
 mod spec;
