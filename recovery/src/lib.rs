@@ -16,6 +16,8 @@
 //! - `supervisor`: the state machine ([`Supervisor`], [`Action`]).
 //! - [`bt`]: behaviour trees in BehaviorTree.CPP v4 XML ([`bt::load_bt_str`])
 //!   and their deterministic [`bt::Executor`].
+//! - [`modes`]: named modes and the rules that switch them on health
+//!   ([`modes::ModeEngine`], [`modes::load_modes_str`]).
 //! - `shell`: the tokio process shell ([`run`]): process groups, exits as
 //!   they happen, notify sockets, the parent-death signal (the crate's one
 //!   `unsafe` block, in `shell/pdeathsig.rs`).
@@ -34,6 +36,7 @@
 mod backoff;
 pub mod bt;
 mod config;
+pub mod modes;
 mod shell;
 mod spec;
 mod supervisor;
