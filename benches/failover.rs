@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::watch;
 use vigil_diag::{Observation, Path, State};
+use vigil_discovery::clock::{dds_timestamp, unix_now_ns};
 use vigil_discovery::{
-    dds_timestamp, guid_of, unix_now_ns, Advertiser, AdvertiserConfig, DdsConfig, Route, RouteEnd,
-    Selector, SelectorConfig, Subscription, SubscriptionConfig, SwitchPolicy, SyntheticSample,
-    VigilParticipant, SYNTHETIC_TYPE,
+    guid_of, Advertiser, AdvertiserConfig, DdsConfig, Route, RouteEnd, Selector, SelectorConfig,
+    Subscription, SubscriptionConfig, SwitchPolicy, SyntheticSample, VigilParticipant,
+    SYNTHETIC_TYPE,
 };
 use vigil_qos::{Capabilities, Query, Value};
 
@@ -143,7 +144,8 @@ fn local_producer(config: &DdsConfig, id: &str, accuracy: f64, rate: f64) -> Loc
         state: State::Ok,
         reason: None,
     };
-    tree.observe(&leaf, ok, vigil_discovery::now()).expect("ok");
+    tree.observe(&leaf, ok, vigil_discovery::clock::now())
+        .expect("ok");
     let mut caps = Capabilities::new();
     caps.insert("accuracy", Value::number(accuracy).expect("number"))
         .expect("cap");
@@ -267,7 +269,7 @@ async fn reroute(reps: usize, hot_standby: bool) {
                 .as_ref()
                 .is_some_and(|k| k.producer == "bench_a");
             if left_a {
-                let decided = vigil_discovery::instant_of(event.at);
+                let decided = vigil_discovery::clock::instant_of(event.at);
                 to_decision.push(decided.saturating_duration_since(t0).as_secs_f64() * 1e3);
                 break;
             }

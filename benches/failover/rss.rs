@@ -6,10 +6,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use vigil_discovery::clock::unix_now_ns;
 use vigil_discovery::{
-    advert_qos, unix_now_ns, AdvertKeyWire, AdvertWire, DdsConfig, HealthWire, NodeStateWire,
-    OfferedQosWire, Selector, SelectorConfig, VigilParticipant, ADVERT_TOPIC, ADVERT_TYPE, NOT_SET,
-    SYNTHETIC_TYPE, WIRE_VERSION,
+    advert_qos, AdvertKeyWire, AdvertWire, DdsConfig, HealthWire, NodeStateWire, OfferedQosWire,
+    Selector, SelectorConfig, VigilParticipant, ADVERT_TOPIC, ADVERT_TYPE, NOT_SET, SYNTHETIC_TYPE,
+    WIRE_VERSION,
 };
 use vigil_qos::{Capabilities, Query, Value};
 

@@ -56,10 +56,9 @@ pub use advert::{
     MAX_NAME_LEN, MAX_NODES,
 };
 pub use dds::{
-    advert_qos, data_qos, dds_timestamp, guid_of, heartbeat_qos, instant_of, now, offered_qos,
-    unix_now_ns, unix_ns_of, Advertiser, AdvertiserConfig, CdrReader, CdrWriter, DdsConfig,
-    DdsError, Selector, SelectorConfig, SelectorStats, Subscription, SubscriptionConfig,
-    SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
+    advert_qos, data_qos, guid_of, heartbeat_qos, offered_qos, Advertiser, AdvertiserConfig,
+    CdrReader, CdrWriter, DdsConfig, DdsError, Selector, SelectorConfig, SelectorStats,
+    Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
 };
 pub use follow::{Delivered, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use registry::{

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use vigil_diag::State;
-use vigil_discovery::{now, EntryView, Selector, SelectorConfig, VigilParticipant};
+use vigil_discovery::clock::now;
+use vigil_discovery::{EntryView, Selector, SelectorConfig, VigilParticipant};
 
 use super::dds_args::{guid_hex, init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};

@@ -63,7 +63,7 @@ impl Aggregate {
         if !(worse || due) {
             return false;
         }
-        let stamp = Time::from_unix_nanos(vigil_discovery::unix_now_ns());
+        let stamp = Time::from_unix_nanos(vigil_discovery::clock::unix_now_ns());
         let mut array = DiagnosticArray::default();
         let mut top: Option<DiagnosticStatus> = None;
         if let Some(analyzed) = self.analyzed.as_mut() {

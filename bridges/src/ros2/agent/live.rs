@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use vigil_diag::{Observation, Path, State, Timestamp, Tree};
-use vigil_discovery::{now, offered_qos, Advertiser, AdvertiserConfig, VigilParticipant};
+use vigil_discovery::clock::now;
+use vigil_discovery::{offered_qos, Advertiser, AdvertiserConfig, VigilParticipant};
 use vigil_qos::{Quantity, Unit, Value};
 
 use super::config::TopicConfig;

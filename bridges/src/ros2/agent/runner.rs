@@ -15,7 +15,8 @@ use futures::stream::{select_all, BoxStream, StreamExt};
 use rustdds::RTPSEntity;
 use tokio::sync::{mpsc, watch};
 use vigil_diag::{Observation, State, Timestamp};
-use vigil_discovery::{now, DdsError, Selector, VigilParticipant};
+use vigil_discovery::clock::now;
+use vigil_discovery::{DdsError, Selector, VigilParticipant};
 
 use super::aggregate::Aggregate;
 use super::analyzed::AnalyzedTree;

@@ -1,7 +1,7 @@
 //! The queryables: the whole registry, the best producer for a query, and
 //! the DDS producers' adverts for late joiners.
 
-use vigil_discovery::now;
+use vigil_discovery::clock::now;
 use zenoh::bytes::Encoding;
 use zenoh::key_expr::KeyExpr;
 use zenoh::query::Query;
