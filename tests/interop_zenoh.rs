@@ -596,9 +596,14 @@ fn a_zenoh_producer_that_drops_a_capability_is_advertised_afresh() {
         |a: &Value| a["producer"] == "zenoh_imu" && a["capabilities"].get("accuracy").is_none();
     let (found, registry) = registry_has(&mut zenoh, &afresh);
     assert!(found, "the new advert reached the registry: {registry}");
-    // Well past the old proxy's dispose (it waits at most 200 ms for
-    // acknowledgements): the new advert is still there.
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // Once the old proxy has retired (its dispose acknowledged by the
+    // readers, the bridge's own among them, or 200 ms gone) the new advert
+    // is still there: a positive event to wait for, not a guessed sleep.
+    bridge.wait_for(PATIENCE, |v| {
+        v["event"] == "retired"
+            && v["producer"] == "zenoh_imu"
+            && v["writer_guid"] == first["writer_guid"]
+    });
     zenoh.send("registry");
     let registry = zenoh.wait_for(PATIENCE, |v| v["event"] == "registry");
     let adverts = registry["adverts"].as_array().cloned().unwrap_or_default();

@@ -131,6 +131,17 @@ pub enum BridgeEvent {
         /// Refused adverts since the start.
         rejected: u64,
     },
+    /// A replaced or withdrawn proxy has shut down: its advert's dispose
+    /// is on the wire (acknowledged, or 200 ms passed). What tests and
+    /// operators wait for instead of guessing how long a withdrawal takes.
+    Retired {
+        /// Producer id.
+        producer: String,
+        /// Topic.
+        topic: String,
+        /// The retired proxy's data writer.
+        writer_guid: String,
+    },
     /// The bridge stopped.
     Stopped {
         /// Its counters.
@@ -163,6 +174,14 @@ impl fmt::Display for BridgeEvent {
                 cause,
                 ..
             } => write!(f, "zenoh producer {producer} on `{topic}` {state} on DDS: {cause}"),
+            BridgeEvent::Retired {
+                producer,
+                topic,
+                writer_guid,
+            } => write!(
+                f,
+                "zenoh producer {producer} on `{topic}`: proxy {writer_guid} retired (advert withdrawn)"
+            ),
             BridgeEvent::DdsProducer {
                 producer,
                 topic,

@@ -28,9 +28,9 @@ use rustdds::{Topic, TopicKind};
 use vigil_diag::{
     CheckSpec, NodeBody, NodeSpec, Observation, Path, Rule, Timestamp, Tree, TreeSpec,
 };
+use vigil_discovery::clock::{dds_timestamp, now, unix_now_ns};
 use vigil_discovery::{
-    data_qos, dds_timestamp, guid_of, now, unix_now_ns, Advertiser, AdvertiserConfig, DdsError,
-    VigilParticipant,
+    data_qos, guid_of, Advertiser, AdvertiserConfig, DdsError, VigilParticipant,
 };
 
 use super::advert_json::AdvertJson;

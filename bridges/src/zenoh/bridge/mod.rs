@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use vigil_discovery::{now, AdvertKey, EntryView, Selector, SelectorConfig, VigilParticipant};
+use vigil_discovery::clock::now;
+use vigil_discovery::{AdvertKey, EntryView, Selector, SelectorConfig, VigilParticipant};
 use zenoh::key_expr::KeyExpr;
 use zenoh::liveliness::LivelinessToken;
 use zenoh::query::Query;
@@ -188,8 +189,13 @@ pub async fn run(
             () = &mut shutdown => break,
             _ = export.tick() => shell.export().await,
             _ = housekeeping.tick() => shell.housekeeping(),
-            Some(guid) = retired_rx.recv() => {
+            Some((guid, key)) = retired_rx.recv() => {
                 shell.retiring.insert(guid);
+                shell.emit(BridgeEvent::Retired {
+                    producer: key.producer,
+                    topic: key.topic,
+                    writer_guid: hex(&guid),
+                });
             }
             Some(input) = input_rx.recv() => shell.input(input).await,
             Some(sample) = data_rx.recv() => shell.zenoh_data(&sample),
@@ -315,7 +321,7 @@ struct Shell<F> {
     bridge_writers: HashSet<[u8; 16]>,
     /// Where a retired proxy's shutdown reports its GUID once its advert is
     /// disposed.
-    retired: mpsc::UnboundedSender<[u8; 16]>,
+    retired: mpsc::UnboundedSender<([u8; 16], AdvertKey)>,
     /// GUIDs of proxies shut down, forgotten once the registry holds no
     /// advert naming them.
     retiring: HashSet<[u8; 16]>,
@@ -434,12 +440,12 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
     /// Shuts a proxy down off the task (disposing waits up to 200 ms for
     /// acknowledgements, and the next decision must not wait for it), then
     /// reports its GUID retired.
-    pub(super) fn retire(&self, proxy: Proxy) {
+    pub(super) fn retire(&self, key: AdvertKey, proxy: Proxy) {
         let retired = self.retired.clone();
         let guid = proxy.guid();
         tokio::spawn(async move {
             proxy.shutdown().await;
-            let _ = retired.send(guid);
+            let _ = retired.send((guid, key));
         });
     }
 

@@ -2,7 +2,8 @@
 //! both there is advertised on DDS through a [`Proxy`] and its samples are
 //! written there; its token's deletion disposes that advert at once.
 
-use vigil_discovery::{now, AdvertKey};
+use vigil_discovery::clock::now;
+use vigil_discovery::AdvertKey;
 use zenoh::sample::{Locality, Sample, SampleKind};
 
 use super::{hex, BridgeEvent, Input, ProducerState, Shell};
@@ -172,7 +173,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                 // registry ignores it, as it comes from the old advert
                 // writer.
                 if let Some(old) = self.proxies.remove(&key) {
-                    self.retire(old);
+                    self.retire(key.clone(), old);
                 }
                 self.proxy_up(key, advert, "advert changed (capability removed)");
             }
@@ -187,7 +188,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let Some(proxy) = self.proxies.remove(&key) else {
             return;
         };
-        self.retire(proxy);
+        self.retire(key.clone(), proxy);
         self.emit(BridgeEvent::ZenohProducer {
             producer: key.producer,
             topic: key.topic,
