@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
-use vigil::{Consumer, Event, Resumed, Switch, Transport};
+use vigil::{Consumer, Event, Switch, Transport};
 use vigil_diag::FlapDamping;
 use vigil_discovery::{AdvertKey, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
 use vigil_qos::Query;
@@ -239,7 +239,12 @@ pub(crate) async fn follow(
             _ = ticker.tick() => sink(tally.stats(consumer)),
             event = consumer.next() => match event {
                 Some(Event::Switched(switch)) => sink(selected(&switch)),
-                Some(Event::Resumed(cost)) => sink(tally.resumed(&cost)),
+                Some(Event::Resumed(cost)) => sink(tally.resumed(
+                    &cost.producer,
+                    cost.after,
+                    cost.lost,
+                    cost.gapless,
+                )),
                 Some(Event::Sample(sample)) => tally.sample(&sample.value),
                 Some(_) => {}
                 None => break,
@@ -284,16 +289,22 @@ struct Tally {
 
 impl Tally {
     /// A switch's first sample: what it cost, as the facade measured it.
-    fn resumed(&mut self, cost: &Resumed) -> ConsumerEvent {
-        self.lost += cost.lost;
+    fn resumed(
+        &mut self,
+        producer: &str,
+        after: Option<Duration>,
+        lost: u64,
+        gapless: bool,
+    ) -> ConsumerEvent {
+        self.lost += lost;
         // Its sequence restarts being tracked from here.
-        self.last_seq.remove(&*cost.producer);
+        self.last_seq.remove(producer);
         ConsumerEvent::FirstSample {
             t: unix_seconds(),
-            producer: cost.producer.to_string(),
-            after_switch_ms: cost.after.map(|d| d.as_secs_f64() * 1000.0),
-            lost: cost.lost,
-            replayed: cost.gapless,
+            producer: producer.to_owned(),
+            after_switch_ms: after.map(|d| d.as_secs_f64() * 1000.0),
+            lost,
+            replayed: gapless,
         }
     }
 
@@ -408,13 +419,7 @@ mod tests {
         assert_eq!(t.gaps["a"], 2);
         // A switch's loss is the facade's figure; a's sequence restarts
         // being tracked when a comes back.
-        let cost = Resumed {
-            producer: "a".into(),
-            after: None,
-            lost: 7,
-            gapless: false,
-        };
-        t.resumed(&cost);
+        t.resumed("a", None, 7, false);
         t.sample(&s("a", 100));
         assert_eq!(t.lost, 9);
     }
