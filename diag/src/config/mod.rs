@@ -502,6 +502,11 @@ impl<'d> Node<'d> {
         matches!(self.data(), Data::Mapping(_))
     }
 
+    /// Whether it is a mapping with no entries.
+    pub fn is_empty_map(&self) -> bool {
+        matches!(self.data(), Data::Mapping(entries) if entries.is_empty())
+    }
+
     /// Whether it is a sequence.
     pub fn is_list(&self) -> bool {
         matches!(self.data(), Data::Sequence(_))

@@ -1,12 +1,10 @@
 //! The `check:` of a leaf: `check: status`, or one kind with its
 //! parameters, `check: { threshold: { degraded_above: 60 } }`.
 
-use saphyr::MarkedYaml;
-
 use super::node::{number, positive_duration, text, Fields};
-use super::{LoadProblemKind, Problems};
+use super::{entries, LoadProblemKind, Problems};
+use crate::config::{did_you_mean, shorten, Node};
 use crate::spec::CheckSpec;
-use crate::yaml;
 
 const KINDS: &[&str] = &[
     "heartbeat",
@@ -19,8 +17,8 @@ const KINDS: &[&str] = &[
 const KINDS_EXPECTED: &str = "heartbeat, threshold, range, rate, status or custom";
 
 /// Reads a check; `None` when it had problems (all reported).
-pub(super) fn read(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
-    if let Some(name) = yaml::raw(value) {
+pub(super) fn read(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
+    if let Some(name) = value.text() {
         return match name {
             "status" => Some(CheckSpec::Status { stale_after: None }),
             "heartbeat" | "threshold" | "range" | "rate" | "custom" => {
@@ -37,8 +35,8 @@ pub(super) fn read(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> 
             }
         };
     }
-    let Some(mut entries) = yaml::entries(value) else {
-        let found = yaml::describe(value).into_owned();
+    let Some(mut entries) = entries(value) else {
+        let found = value.describe();
         let expected = "a check such as `status` or `{ heartbeat: { timeout: 100ms } }`";
         p.push(
             value,
@@ -56,16 +54,17 @@ pub(super) fn read(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> 
         p.push(value, path, LoadProblemKind::Invalid(why));
         return None;
     };
+    let (kind_key, params) = (&kind_key, &params);
     if let Some((second, _)) = entries.next() {
         let why = format!(
             "a check has one kind; found `{}` and `{}`",
-            yaml::raw(kind_key).unwrap_or("?"),
-            yaml::raw(second).unwrap_or("?")
+            kind_key.text().unwrap_or("?"),
+            second.text().unwrap_or("?")
         );
-        p.push(second, path, LoadProblemKind::Conflict(why));
+        p.push(&second, path, LoadProblemKind::Conflict(why));
         return None;
     }
-    match yaml::raw(kind_key).unwrap_or("") {
+    match kind_key.text().unwrap_or("") {
         "heartbeat" => heartbeat(params, path, p),
         "threshold" => threshold(params, path, p),
         "range" => range(params, path, p),
@@ -99,17 +98,17 @@ fn example(kind: &str) -> &'static str {
     }
 }
 
-fn unknown_kind(node: &MarkedYaml<'_>, name: &str, path: &str, p: &mut Problems<'_>) {
+fn unknown_kind(node: &Node<'_>, name: &str, path: &str, p: &mut Problems<'_>) {
     let kind = LoadProblemKind::UnknownName {
         what: "check",
-        name: yaml::shorten(name).into_owned(),
+        name: shorten(name).into_owned(),
         expected: KINDS_EXPECTED,
-        suggestion: yaml::did_you_mean(name, KINDS),
+        suggestion: did_you_mean(name, KINDS),
     };
     p.push(node, path, kind);
 }
 
-fn heartbeat(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
+fn heartbeat(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
     let f = Fields::read(params, "heartbeat", &["timeout"], "timeout", path, p)?;
     let Some((_, timeout)) = f.get("timeout") else {
         let example = example("heartbeat");
@@ -128,7 +127,7 @@ fn heartbeat(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Optio
     Some(CheckSpec::Heartbeat { timeout })
 }
 
-fn threshold(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
+fn threshold(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
     const KEYS: &[&str] = &[
         "degraded_above",
         "failed_above",
@@ -199,7 +198,7 @@ fn threshold(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Optio
     })
 }
 
-fn range(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
+fn range(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
     let f = Fields::read(
         params,
         "range",
@@ -247,7 +246,7 @@ fn range(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Ch
     })
 }
 
-fn rate(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
+fn rate(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
     let keys = &["min_hz", "failed_below_hz", "window"];
     let f = Fields::read(
         params,
@@ -299,9 +298,12 @@ fn rate(params: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Che
 }
 
 /// `[lo, hi]` with `lo <= hi`.
-fn pair(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<(f64, f64)> {
-    let numbers: Option<Vec<f64>> =
-        yaml::items(value).and_then(|items| items.iter().map(yaml::number).collect());
+fn pair(value: &Node<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<(f64, f64)> {
+    let numbers: Option<Vec<f64>> = value
+        .is_list()
+        .then(|| value.items())
+        .flatten()
+        .and_then(|items| items.iter().map(Node::number).collect());
     match numbers.as_deref() {
         Some(&[lo, hi]) if lo <= hi => Some((lo, hi)),
         Some(&[lo, hi]) => {
@@ -310,7 +312,7 @@ fn pair(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> 
             None
         }
         _ => {
-            let found = yaml::describe(value).into_owned();
+            let found = value.describe();
             p.push(
                 value,
                 path,
@@ -327,7 +329,7 @@ fn pair(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> 
 
 /// `Some(None)` when absent, `Some(Some(d))` when valid, `None` on a problem.
 fn optional_duration(
-    f: &Fields<'_, '_>,
+    f: &Fields<'_>,
     key: &str,
     path: &str,
     p: &mut Problems<'_>,

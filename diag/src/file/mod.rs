@@ -24,15 +24,13 @@
 
 use std::fmt;
 
-use saphyr::MarkedYaml;
 use thiserror::Error;
 
+use crate::config::{did_you_mean, shorten, Document, Node, ProblemKind};
 use crate::path::{Path, PathError};
 use crate::spec::{NodeSpec, Origin, TreeSpec};
-use crate::yaml;
 
 mod check;
-mod duration;
 mod node;
 
 #[cfg(test)]
@@ -138,6 +136,17 @@ pub enum LoadProblemKind {
     Invalid(String),
 }
 
+/// What the shared reader finds by itself (syntax, document count,
+/// duplicate keys), worded as it words it.
+impl From<ProblemKind> for LoadProblemKind {
+    fn from(kind: ProblemKind) -> Self {
+        match kind {
+            ProblemKind::Syntax(why) => LoadProblemKind::Syntax(why),
+            other => LoadProblemKind::Invalid(other.to_string()),
+        }
+    }
+}
+
 fn suggest(suggestion: &Option<&'static str>) -> String {
     suggestion
         .map(|s| format!("; did you mean `{s}`?"))
@@ -165,15 +174,15 @@ pub(super) struct Problems<'s> {
 }
 
 impl Problems<'_> {
-    pub(super) fn push(&mut self, node: &MarkedYaml<'_>, path: &str, kind: LoadProblemKind) {
-        self.push_at(yaml::line(node), path, kind);
+    pub(super) fn push(&mut self, node: &Node<'_>, path: &str, kind: LoadProblemKind) {
+        self.push_at(node.line(), path, kind);
     }
 
     fn push_at(&mut self, line: u32, path: &str, kind: LoadProblemKind) {
         self.list.push(LoadProblem {
             file: self.file.to_owned(),
             line,
-            path: yaml::shorten(path).into_owned(),
+            path: shorten(path).into_owned(),
             kind,
         });
     }
@@ -206,39 +215,24 @@ pub fn load_tree_partial(text: &str, source: &str) -> (TreeSpec, Vec<LoadProblem
         file: source,
         list: Vec::new(),
     };
-    let spec = match yaml::load(text) {
-        Ok(documents) => read_documents(&documents, source, &mut problems),
-        Err(error) => {
-            let line = u32::try_from(error.marker().line()).unwrap_or(u32::MAX);
-            let message = format!("{} (column {})", error.info(), error.marker().col() + 1);
-            problems.push_at(line.max(1), "file", LoadProblemKind::Syntax(message));
-            TreeSpec::default()
-        }
+    let doc = Document::parse(text, source);
+    let spec = match doc.root("a tree file") {
+        Some(root) => read_document(&root, source, &mut problems),
+        None => TreeSpec::default(),
     };
+    // What the reader found itself: syntax, document count, duplicate keys.
+    for p in doc.into_problems() {
+        problems.push_at(p.line, &p.key, p.kind.into());
+    }
     // Stable: problems on one line keep the order they were found in.
     problems.list.sort_by_key(|p| p.line);
     (spec, problems.list)
 }
 
-fn read_documents(
-    documents: &[MarkedYaml<'_>],
-    source: &str,
-    problems: &mut Problems<'_>,
-) -> TreeSpec {
+fn read_document(document: &Node<'_>, source: &str, problems: &mut Problems<'_>) -> TreeSpec {
     let mut spec = TreeSpec::default();
-    let [document] = documents else {
-        let (line, why) = match documents.get(1) {
-            None => (1, "the file is empty: expected a mapping with `nodes`"),
-            Some(second) => (
-                yaml::line(second),
-                "a tree file holds one YAML document, this is the second",
-            ),
-        };
-        problems.push_at(line, "file", LoadProblemKind::Document(why));
-        return spec;
-    };
-    let Some(top) = yaml::entries(document) else {
-        let found = yaml::describe(document).into_owned();
+    let Some(top) = entries(document) else {
+        let found = document.describe();
         problems.push(
             document,
             "file",
@@ -252,11 +246,11 @@ fn read_documents(
     };
     let mut saw_nodes = false;
     for (key, value) in top {
-        match yaml::raw(key).unwrap_or("") {
+        let (key, value) = (&key, &value);
+        match key.text().unwrap_or("") {
             "nodes" => {
                 saw_nodes = true;
-                let empty = yaml::is_null(value)
-                    || yaml::entries(value).is_some_and(|mut e| e.next().is_none());
+                let empty = value.is_null() || value.is_empty_map();
                 if empty {
                     let why = "`nodes` is empty: a tree needs at least one node";
                     problems.push(key, "nodes", LoadProblemKind::Invalid(why.into()));
@@ -287,17 +281,17 @@ fn read_documents(
 }
 
 fn read_section(
-    key: &MarkedYaml<'_>,
-    value: &MarkedYaml<'_>,
+    key: &Node<'_>,
+    value: &Node<'_>,
     section: &'static str,
     source: &str,
     problems: &mut Problems<'_>,
 ) -> Vec<NodeSpec> {
-    if yaml::is_null(value) {
+    if value.is_null() {
         return Vec::new();
     }
-    let Some(entries) = yaml::entries(value) else {
-        let found = yaml::describe(value).into_owned();
+    let Some(entries) = entries(value) else {
+        let found = value.describe();
         problems.push(
             key,
             section,
@@ -311,8 +305,9 @@ fn read_section(
     };
     let mut nodes = Vec::new();
     for (path_node, body) in entries {
-        let Some(text) = yaml::raw(path_node) else {
-            let found = yaml::describe(path_node).into_owned();
+        let (path_node, body) = (&path_node, &body);
+        let Some(text) = path_node.text() else {
+            let found = path_node.describe();
             problems.push(
                 path_node,
                 section,
@@ -337,7 +332,7 @@ fn read_section(
         let (body, criticality, filter) = parts.unwrap_or_else(|| node::stand_in(body));
         let origin = Origin {
             source: source.to_owned(),
-            line: yaml::line(path_node),
+            line: path_node.line(),
         };
         nodes.push(NodeSpec {
             path,
@@ -357,8 +352,15 @@ pub(super) fn unknown_key(
     expected: &'static str,
 ) -> LoadProblemKind {
     LoadProblemKind::UnknownKey {
-        key: yaml::shorten(key).into_owned(),
+        key: shorten(key).into_owned(),
         expected,
-        suggestion: yaml::did_you_mean(key, allowed),
+        suggestion: did_you_mean(key, allowed),
     }
+}
+
+/// The entries of a mapping in file order, `None` if it is not one. Keys
+/// are open here (node paths), so none is reported unknown; duplicates are.
+pub(super) fn entries<'d>(node: &Node<'d>) -> Option<std::vec::IntoIter<(Node<'d>, Node<'d>)>> {
+    let mut map = node.is_map().then(|| node.map())??;
+    Some(map.rest().into_iter())
 }

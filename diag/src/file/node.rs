@@ -7,12 +7,10 @@
 
 use std::time::Duration;
 
-use saphyr::MarkedYaml;
-
-use super::{check, duration, unknown_key, LoadProblemKind, Problems};
+use super::{check, entries, unknown_key, LoadProblemKind, Problems};
+use crate::config::{did_you_mean, parse_duration, shorten, Node};
 use crate::path::Path;
 use crate::spec::{CheckSpec, Criticality, Debounce, FilterSpec, FlapDamping, NodeBody, Rule};
-use crate::yaml;
 
 const NODE_KEYS: &[&str] = &[
     "check",
@@ -29,17 +27,17 @@ pub(super) type Parts = (NodeBody, Criticality, FilterSpec);
 
 /// Reads the value of a node entry; `None` when it had problems (all of
 /// them reported).
-pub(super) fn read_body(body: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Parts> {
+pub(super) fn read_body(body: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<Parts> {
     let mut parts = (
         NodeBody::Inner(Rule::Worst),
         Criticality::default(),
         FilterSpec::default(),
     );
-    if yaml::is_null(body) {
+    if body.is_null() {
         return Some(parts);
     }
-    let Some(entries) = yaml::entries(body) else {
-        let found = yaml::describe(body).into_owned();
+    let Some(entries) = entries(body) else {
+        let found = body.describe();
         p.push(
             body,
             path,
@@ -55,7 +53,8 @@ pub(super) fn read_body(body: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>)
     // Which of the mutually exclusive kinds were given, and what each read to.
     let mut kinds: Vec<(&'static str, Option<NodeBody>)> = Vec::new();
     for (key, value) in entries {
-        let name = yaml::raw(key).unwrap_or("");
+        let (key, value) = (&key, &value);
+        let name = key.text().unwrap_or("");
         match name {
             "check" => kinds.push(("check", check::read(value, path, p).map(NodeBody::Leaf))),
             "rule" => kinds.push(("rule", read_rule(value, path, p).map(NodeBody::Inner))),
@@ -109,9 +108,8 @@ pub(super) fn read_body(body: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>)
 /// The body a node with problems stands in with (see `load_tree_partial`):
 /// a leaf if it tried to be one, else an inner node, which is valid
 /// whatever its children.
-pub(super) fn stand_in(body: &MarkedYaml<'_>) -> Parts {
-    let is_leaf = yaml::entries(body)
-        .is_some_and(|mut entries| entries.any(|(k, _)| yaml::raw(k) == Some("check")));
+pub(super) fn stand_in(body: &Node<'_>) -> Parts {
+    let is_leaf = body.field("check").is_some();
     let body = if is_leaf {
         NodeBody::Leaf(CheckSpec::Status { stale_after: None })
     } else {
@@ -120,9 +118,9 @@ pub(super) fn stand_in(body: &MarkedYaml<'_>) -> Parts {
     (body, Criticality::default(), FilterSpec::default())
 }
 
-fn read_rule(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Rule> {
+fn read_rule(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<Rule> {
     const EXPECTED: &str = "worst, any or { vote: K }";
-    if let Some(name) = yaml::raw(value) {
+    if let Some(name) = value.text() {
         return match name {
             "worst" => Some(Rule::Worst),
             "any" => Some(Rule::Any),
@@ -139,8 +137,8 @@ fn read_rule(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option
                 None
             }
             other => {
-                let suggestion = yaml::did_you_mean(other, &["worst", "any", "vote"]);
-                let name = yaml::shorten(other).into_owned();
+                let suggestion = did_you_mean(other, &["worst", "any", "vote"]);
+                let name = shorten(other).into_owned();
                 p.push(
                     value,
                     path,
@@ -182,11 +180,7 @@ fn read_rule(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option
     Some(Rule::Vote { k: k as usize })
 }
 
-fn read_criticality(
-    value: &MarkedYaml<'_>,
-    path: &str,
-    p: &mut Problems<'_>,
-) -> Option<Criticality> {
+fn read_criticality(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<Criticality> {
     const NAMES: &[&str] = &["critical", "essential", "standard", "low"];
     let name = text(
         value,
@@ -203,9 +197,9 @@ fn read_criticality(
         other => {
             let kind = LoadProblemKind::UnknownName {
                 what: "criticality",
-                name: yaml::shorten(other).into_owned(),
+                name: shorten(other).into_owned(),
                 expected: "critical, essential, standard or low",
-                suggestion: yaml::did_you_mean(other, NAMES),
+                suggestion: did_you_mean(other, NAMES),
             };
             p.push(value, path, kind);
             None
@@ -213,7 +207,7 @@ fn read_criticality(
     }
 }
 
-fn read_mount(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Path> {
+fn read_mount(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<Path> {
     let target = text(
         value,
         "mount",
@@ -226,7 +220,7 @@ fn read_mount(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Optio
         .ok()
 }
 
-fn read_debounce(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Option<Debounce> {
+fn read_debounce(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<Debounce> {
     const EXAMPLE: &str = "debounce: { trip: 3, limit: 10 }` or `debounce: { hold: 2s }";
     let f = Fields::read(
         value,
@@ -289,12 +283,8 @@ fn read_debounce(value: &MarkedYaml<'_>, path: &str, p: &mut Problems<'_>) -> Op
 }
 
 /// `flap: true` (defaults), `flap: false` (none) or `flap: { ... }`.
-fn read_flap(
-    value: &MarkedYaml<'_>,
-    path: &str,
-    p: &mut Problems<'_>,
-) -> Option<Option<FlapDamping>> {
-    if let Some(on) = yaml::boolean(value) {
+fn read_flap(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<Option<FlapDamping>> {
+    if let Some(on) = value.boolean() {
         return Some(on.then(FlapDamping::default));
     }
     let keys = &["penalty", "half_life", "suppress", "reuse"];
@@ -338,27 +328,27 @@ fn read_flap(
 }
 
 /// The known keys of a parameter mapping; unknown ones are reported.
-pub(super) struct Fields<'n, 'a> {
-    entries: Vec<(&'static str, &'n MarkedYaml<'a>, &'n MarkedYaml<'a>)>,
+pub(super) struct Fields<'a> {
+    entries: Vec<(&'static str, Node<'a>, Node<'a>)>,
 }
 
-impl<'n, 'a> Fields<'n, 'a> {
+impl<'a> Fields<'a> {
     /// Reads `value` as a mapping whose keys are among `allowed`; `None` if
     /// it is not a mapping. Null reads as an empty mapping.
     pub(super) fn read(
-        value: &'n MarkedYaml<'a>,
+        value: &Node<'a>,
         what: &str,
         allowed: &[&'static str],
         expected: &'static str,
         path: &str,
         p: &mut Problems<'_>,
     ) -> Option<Self> {
-        let mut entries = Vec::new();
-        if yaml::is_null(value) {
-            return Some(Fields { entries });
+        let mut out = Vec::new();
+        if value.is_null() {
+            return Some(Fields { entries: out });
         }
-        let Some(iter) = yaml::entries(value) else {
-            let found = yaml::describe(value).into_owned();
+        let Some(iter) = entries(value) else {
+            let found = value.describe();
             p.push(
                 value,
                 path,
@@ -371,35 +361,35 @@ impl<'n, 'a> Fields<'n, 'a> {
             return None;
         };
         for (key, v) in iter {
-            let name = yaml::raw(key).unwrap_or("");
+            let name = key.text().unwrap_or("");
             match allowed.iter().find(|a| **a == name) {
-                Some(known) => entries.push((*known, key, v)),
-                None => p.push(key, path, unknown_key(name, allowed, expected)),
+                Some(known) => out.push((*known, key, v)),
+                None => p.push(&key, path, unknown_key(name, allowed, expected)),
             }
         }
-        Some(Fields { entries })
+        Some(Fields { entries: out })
     }
 
     /// The key and value of `name`, if given.
-    pub(super) fn get(&self, name: &str) -> Option<(&'n MarkedYaml<'a>, &'n MarkedYaml<'a>)> {
+    pub(super) fn get(&self, name: &str) -> Option<(&Node<'a>, &Node<'a>)> {
         self.entries
             .iter()
             .find(|(n, _, _)| *n == name)
-            .map(|(_, k, v)| (*k, *v))
+            .map(|(_, k, v)| (k, v))
     }
 }
 
 /// A scalar's text.
 pub(super) fn text<'n>(
-    value: &'n MarkedYaml<'_>,
+    value: &'n Node<'_>,
     key: &str,
     expected: &'static str,
     path: &str,
     p: &mut Problems<'_>,
 ) -> Option<&'n str> {
-    let found = yaml::raw(value).filter(|t| !t.is_empty());
+    let found = value.text().filter(|t| !t.is_empty());
     if found.is_none() {
-        let found = yaml::describe(value).into_owned();
+        let found = value.describe();
         p.push(
             value,
             path,
@@ -414,15 +404,10 @@ pub(super) fn text<'n>(
 }
 
 /// A finite number.
-pub(super) fn number(
-    value: &MarkedYaml<'_>,
-    key: &str,
-    path: &str,
-    p: &mut Problems<'_>,
-) -> Option<f64> {
-    let n = yaml::number(value);
+pub(super) fn number(value: &Node<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<f64> {
+    let n = value.number();
     if n.is_none() {
-        let found = yaml::describe(value).into_owned();
+        let found = value.describe();
         p.push(
             value,
             path,
@@ -437,10 +422,10 @@ pub(super) fn number(
 }
 
 /// A whole number that fits in `u32`.
-fn count(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<u32> {
-    let n = yaml::unsigned(value).and_then(|n| u32::try_from(n).ok());
+fn count(value: &Node<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<u32> {
+    let n = value.unsigned().and_then(|n| u32::try_from(n).ok());
     if n.is_none() {
-        let found = yaml::describe(value).into_owned();
+        let found = value.describe();
         p.push(
             value,
             path,
@@ -455,10 +440,10 @@ fn count(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) ->
 }
 
 /// `true` or `false`.
-fn flag(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<bool> {
-    let b = yaml::boolean(value);
+fn flag(value: &Node<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> Option<bool> {
+    let b = value.boolean();
     if b.is_none() {
-        let found = yaml::describe(value).into_owned();
+        let found = value.describe();
         p.push(
             value,
             path,
@@ -474,13 +459,13 @@ fn flag(value: &MarkedYaml<'_>, key: &str, path: &str, p: &mut Problems<'_>) -> 
 
 /// A duration longer than zero, with its unit.
 pub(super) fn positive_duration(
-    value: &MarkedYaml<'_>,
+    value: &Node<'_>,
     key: &str,
     path: &str,
     p: &mut Problems<'_>,
 ) -> Option<Duration> {
-    let Some(raw) = yaml::raw(value) else {
-        let found = yaml::describe(value).into_owned();
+    let Some(raw) = value.text() else {
+        let found = value.describe();
         p.push(
             value,
             path,
@@ -494,10 +479,10 @@ pub(super) fn positive_duration(
     };
     let bad = |why| LoadProblemKind::BadDuration {
         key: key.into(),
-        text: yaml::shorten(raw).into_owned(),
+        text: shorten(raw).into_owned(),
         why,
     };
-    match duration::parse(raw) {
+    match parse_duration(raw) {
         Ok(d) if d > Duration::ZERO => Some(d),
         Ok(_) => {
             p.push(value, path, bad("must be longer than zero"));

@@ -307,10 +307,17 @@ fn whole_file_problems() {
     assert!(one("nodes: [a]\n").contains("must be a mapping from paths to nodes"));
     let syntax = one("nodes:\n  a: { check: status\n  b: {}\n");
     assert!(syntax.contains("not valid YAML"), "{syntax}");
-    let duplicate = one("nodes:\n  a: {}\n  a: {}\n");
+    // A repeated key is one problem among the others, not a syntax error
+    // that hides them (issue 15).
+    let all = problems("nodes:\n  a: {}\n  a: { rul: any }\n  b: { rul: any }\n");
+    let text: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text[0],
+        "t.yaml:3: nodes: `a` is given twice (first on line 2)"
+    );
     assert!(
-        duplicate.starts_with("t.yaml:3: file: not valid YAML: duplicated key"),
-        "{duplicate}"
+        text[1].starts_with("t.yaml:4: b: unknown key `rul`"),
+        "{text:?}"
     );
 }
 
