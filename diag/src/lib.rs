@@ -15,7 +15,6 @@
 //!   with its line, did-you-mean, units), for tree files and every other
 //!   file vigil reads.
 //! - `file`: YAML tree files into a [`TreeSpec`] ([`load_tree_str`]), every problem reported.
-//! - [`yaml`]: saphyr's marked YAML with lines, shared with vigil-bridges' config readers.
 //! - `replay`: the JSON-lines replay format ([`parse_events`]).
 //! - `observation`: [`Observation`], what a leaf can be told.
 //! - `check`: the [`Check`] trait for leaves, and the built-in checks.
@@ -48,7 +47,6 @@ mod rule;
 mod spec;
 mod time;
 mod tree;
-pub mod yaml;
 
 pub use check::{Check, ObservationError, Verdict};
 pub use damping::FlapPenalty;
