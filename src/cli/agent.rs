@@ -28,6 +28,9 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let args = args.run;
     let config = read_config(&args.config)?;
     if args.check {
+        for warning in &config.warnings {
+            eprintln!("warning: {warning}");
+        }
         println!("{}", summary(&config));
         return Ok(ExitCode::SUCCESS);
     }
