@@ -22,10 +22,11 @@ use rustdds::policy::{Durability, History, Reliability};
 use rustdds::{QosPolicies, QosPolicyBuilder, RepresentationIdentifier, Topic, TopicKind};
 use serde_json::{json, Value};
 use support::{unix_now, Proc, CYCLONE_LOOPBACK, PATIENCE};
-use vigil_bridges::{
-    decode, level, DiagnosticArray, DiagnosticStatus, Header, KeyValue, RawReader, RawSample, Time,
+use vigil_bridges::ros2::{
+    decode, level, DiagnosticArray, DiagnosticStatus, Header, KeyValue, Time,
     DIAGNOSTICS_AGG_TOPIC, DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY_TYPE,
 };
+use vigil_bridges::{RawReader, RawSample};
 use vigil_discovery::{DdsConfig, VigilParticipant};
 
 const IMU_TOPIC: &str = "rt/imu/data";

@@ -9,17 +9,18 @@
 //!
 //! - `raw`: type-agnostic DDS samples ([`RawSample`]): a relay forwards
 //!   samples of types it has never seen, encoding and all.
+//! - [`ros2`]: everything ROS 2, one flat namespace; inside it:
 //! - `ros2::naming`: ROS 2 topic, service and type names ↔ DDS names, with
-//!   the ROS 2 name rules ([`topic_to_dds`], [`type_to_dds`], [`NameError`]).
+//!   the ROS 2 name rules ([`ros2::topic_to_dds`], [`ros2::type_to_dds`], [`ros2::NameError`]).
 //! - `ros2::msgs`: `diagnostic_msgs` wire types, CDR-compatible with ROS 2
-//!   ([`DiagnosticArray`], [`encode`], [`decode`]).
+//!   ([`ros2::DiagnosticArray`], [`ros2::encode`], [`ros2::decode`]).
 //! - `ros2::ingest`: diagnostic_aggregator analyzer files as vigil trees, and
-//!   routing of incoming statuses to tree leaves ([`Analyzers`]).
+//!   routing of incoming statuses to tree leaves ([`ros2::Analyzers`]).
 //! - `ros2::publish`: the tree as `/diagnostics_agg` and
-//!   `/diagnostics_toplevel_state`, and when to publish ([`PublishPolicy`]).
+//!   `/diagnostics_toplevel_state`, and when to publish ([`ros2::PublishPolicy`]).
 //! - `ros2::discovery_info`: rmw's `ros_discovery_info`, which node owns
-//!   which writer ([`decode_discovery_info`]).
-//! - `ros2::agent`: `vigil agent` ([`Agent`], [`AgentConfig`]): proxy
+//!   which writer ([`ros2::decode_discovery_info`]).
+//! - `ros2::agent`: `vigil agent` ([`ros2::Agent`], [`ros2::AgentConfig`]): proxy
 //!   adverts for the writers of unmodified ROS 2 nodes (measured rate,
 //!   staleness, their `/diagnostics`) and a raw relay of the best one.
 //! - `zenoh` (feature `zenoh`): `vigil bridge zenoh`, adverts, liveliness,
@@ -36,7 +37,7 @@
 
 mod config_file;
 mod raw;
-mod ros2;
+pub mod ros2;
 #[cfg(feature = "zenoh")]
 pub mod zenoh;
 
@@ -44,28 +45,3 @@ pub use raw::{
     KeyError, RawCdr2Le, RawCdrLe, RawDecoder, RawEncoding, RawKeyedSample, RawReader, RawSample,
     RawWriteError, RawWriter,
 };
-
-pub use ros2::agent::{
-    Agent, AgentConfig, AgentEvent, ConfigError, ConfigProblem, ProducerConfig, RelayConfig,
-    TopicConfig,
-};
-pub use ros2::discovery_info::{
-    decode as decode_discovery_info, DiscoveryInfoError, NodeEntities, ParticipantEntities,
-    DISCOVERY_INFO_TOPIC, DISCOVERY_INFO_TYPE,
-};
-pub use ros2::ingest::{
-    sanitize_label, Analyzers, ImportError, ImportProblem, ImportProblemKind, Mapping, MappingKind,
-    RouteError,
-};
-pub use ros2::msgs::{
-    decode, decode_status, encode, level, DiagnosticArray, DiagnosticStatus, Header, KeyValue,
-    Time, WireError, DIAGNOSTICS_AGG_TOPIC, DIAGNOSTICS_TOPIC, DIAGNOSTICS_TOPLEVEL_TOPIC,
-    DIAGNOSTIC_ARRAY_TYPE, DIAGNOSTIC_STATUS_TYPE,
-};
-pub use ros2::naming::{
-    resolve_name, service_from_dds, service_to_dds, service_type_to_dds, topic_from_dds,
-    topic_to_dds, type_from_dds, type_to_dds, validate_fully_qualified, validate_name, NameError,
-    NameErrorKind, ServiceRole, TypeNameError, MAX_NAME_LEN, REPLY_PREFIX, REQUEST_PREFIX,
-    TOPIC_PREFIX,
-};
-pub use ros2::publish::{aggregated_array, ros_name, toplevel_state, PublishPolicy};

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_bridges::{Analyzers, DiagnosticStatus};
+use vigil_bridges::ros2::{Analyzers, DiagnosticStatus};
 use vigil_diag::{load_tree_str, Tree};
 
 fuzz_target!(|data: &[u8]| {

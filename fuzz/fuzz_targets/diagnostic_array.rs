@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_bridges::{decode, encode};
+use vigil_bridges::ros2::{decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(array) = decode(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_bridges::decode_discovery_info;
+use vigil_bridges::ros2::decode_discovery_info;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(info) = decode_discovery_info(data) {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use vigil_bridges::{Agent, AgentConfig, AgentEvent};
+use vigil_bridges::ros2::{Agent, AgentConfig, AgentEvent};
 
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
 use super::InputError;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use serde_json::json;
-use vigil_bridges::{Analyzers, ImportProblem};
+use vigil_bridges::ros2::{Analyzers, ImportProblem};
 
 use super::tree::Format;
 use super::{InputError, EXIT_INPUT};

@@ -108,7 +108,8 @@ struct Shape {
 
 impl Shape {
     fn new(producer: &str, stale_after: Duration) -> Result<Shape, String> {
-        let root = Path::parse(&crate::sanitize_label(producer)).map_err(|e| e.to_string())?;
+        let root =
+            Path::parse(&crate::ros2::sanitize_label(producer)).map_err(|e| e.to_string())?;
         let child = |name: &str| root.child(name).map_err(|e| e.to_string());
         Ok(Shape {
             health: child("health")?,
