@@ -54,7 +54,7 @@ fn config_with(port: u16, side: Side, topic_keys: &str) -> (tempfile::TempDir, P
     };
     let text = format!(
         "zenoh:\n  mode: peer\n{endpoint}  multicast_scouting: false\n  key_prefix: vigil\n\
-         dds:\n  heartbeat_ms: 50\n  lease_ms: {TEST_LEASE_MS}\n\
+         dds:\n  heartbeat: 50ms\n  lease: {TEST_LEASE_MS}ms\n\
          topics:\n  - topic: imu\n    type: vigil::demo::Sample_v1\n    keyed: true\n    forward: both\n{topic_keys}"
     );
     std::fs::write(&path, text).expect("write the bridge config");
