@@ -85,6 +85,7 @@ pub(crate) async fn advert_flood(domain: u16, n: usize) {
             sequence: 1,
             timestamp_ns: unix_now_ns(),
             signature: Vec::new(),
+            supervisor: Vec::new(),
         };
         while writer.write(advert.clone(), None).is_err() {
             tokio::time::sleep(Duration::from_millis(1)).await;

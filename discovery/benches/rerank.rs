@@ -85,6 +85,7 @@ fn advert(i: usize, rng: &mut Rng) -> Advert {
         lease: Duration::from_secs(3_600),
         sequence: 1,
         timestamp_ns: 0,
+        supervisor: None,
     }
 }
 

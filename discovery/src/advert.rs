@@ -28,14 +28,18 @@ mod error;
 pub use error::{AdvertError, FieldProblem, ProblemKind};
 
 use crate::wire::{
-    AdvertKeyWire, AdvertWire, HealthWire, HeartbeatWire, NodeStateWire, OfferedQosWire, NOT_SET,
-    WIRE_VERSION,
+    AdvertKeyWire, AdvertWire, FailedOnBehalfWire, HealthWire, HeartbeatWire, NodeStateWire,
+    OfferedQosWire, NOT_SET, WIRE_VERSION,
 };
 
 /// Longest producer id, topic or type name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 256;
 /// Most tree nodes one advert may report.
 pub const MAX_NODES: usize = 4096;
+/// Most producers one [`FailedOnBehalf`] may name.
+pub const MAX_ON_BEHALF: usize = 1024;
+/// Longest [`FailedOnBehalf::reason`], in bytes.
+pub const MAX_REASON_LEN: usize = 1024;
 
 /// Which advert: one producer may publish several topics.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -111,6 +115,9 @@ pub struct Advert {
     pub sequence: u64,
     /// When the producer made it, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// The DDS GUID prefix of the participant of the supervisor that may
+    /// say, on this producer's behalf, that it FAILED; `None`: nobody may.
+    pub supervisor: Option<[u8; 12]>,
 }
 
 /// A validated heartbeat.
@@ -409,6 +416,15 @@ impl Advert {
             )
         };
         let health = health_from_wire(&wire.health, &mut p);
+        let supervisor = match wire.supervisor.len() {
+            0 => Some(None),
+            _ => p.check(
+                "supervisor",
+                <[u8; 12]>::try_from(wire.supervisor.as_slice())
+                    .map(Some)
+                    .map_err(|_| ProblemKind::SupervisorLength(wire.supervisor.len())),
+            ),
+        };
         let heartbeat_period = Duration::from_nanos(wire.heartbeat_period_ns);
         let lease = Duration::from_nanos(wire.lease_ns);
         if heartbeat_period.is_zero() {
@@ -425,24 +441,33 @@ impl Advert {
                 },
             );
         }
-        match (writer_guid, capabilities, diagnostic_root, health) {
-            (Some(writer_guid), Some(capabilities), Some(diagnostic_root), Some(health))
-                if p.0.is_empty() =>
-            {
-                Ok(Advert {
-                    key: AdvertKey::new(wire.key.producer.clone(), wire.key.topic.clone()),
-                    type_name: wire.type_name.clone(),
-                    writer_guid,
-                    capabilities,
-                    qos,
-                    diagnostic_root,
-                    health,
-                    heartbeat_period,
-                    lease,
-                    sequence: wire.sequence,
-                    timestamp_ns: wire.timestamp_ns,
-                })
-            }
+        match (
+            writer_guid,
+            capabilities,
+            diagnostic_root,
+            health,
+            supervisor,
+        ) {
+            (
+                Some(writer_guid),
+                Some(capabilities),
+                Some(diagnostic_root),
+                Some(health),
+                Some(supervisor),
+            ) if p.0.is_empty() => Ok(Advert {
+                key: AdvertKey::new(wire.key.producer.clone(), wire.key.topic.clone()),
+                type_name: wire.type_name.clone(),
+                writer_guid,
+                capabilities,
+                qos,
+                diagnostic_root,
+                health,
+                heartbeat_period,
+                lease,
+                sequence: wire.sequence,
+                timestamp_ns: wire.timestamp_ns,
+                supervisor,
+            }),
             _ => Err(AdvertError::Invalid {
                 what,
                 problems: p.0,
@@ -492,6 +517,7 @@ impl Advert {
             sequence: self.sequence,
             timestamp_ns: self.timestamp_ns,
             signature: Vec::new(),
+            supervisor: self.supervisor.map_or_else(Vec::new, |s| s.to_vec()),
         }
     }
 }
@@ -533,6 +559,97 @@ impl Heartbeat {
             sequence: self.sequence,
             state: self.state.ros_level(),
             advert_sequence: self.advert_sequence,
+            timestamp_ns: self.timestamp_ns,
+        }
+    }
+}
+
+/// A supervisor's word that a dead child's producers are FAILED,
+/// validated ([`FailedOnBehalfWire`]). Who sent it is not in it: the
+/// registry compares the sample's writer with each producer's advert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedOnBehalf {
+    /// The supervisor's id of the child.
+    pub child: String,
+    /// The producer ids the child advertised (no duplicates, at most
+    /// [`MAX_ON_BEHALF`]).
+    pub producers: Vec<String>,
+    /// Why (`exited: signal 9`).
+    pub reason: String,
+    /// When it was said, nanoseconds since the Unix epoch.
+    pub timestamp_ns: u64,
+}
+
+impl FailedOnBehalf {
+    /// Validates a received message; every bad field is reported.
+    pub fn from_wire(wire: &FailedOnBehalfWire) -> Result<FailedOnBehalf, AdvertError> {
+        let what = format!(
+            "FAILED on behalf of child {}",
+            wire.child
+                .chars()
+                .take(64)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect::<String>()
+        );
+        if wire.version != WIRE_VERSION {
+            return Err(AdvertError::UnsupportedVersion {
+                what,
+                found: wire.version,
+                supported: WIRE_VERSION,
+            });
+        }
+        let mut p = Problems(Vec::new());
+        p.check("child", name(&wire.child, true));
+        if wire.producers.len() > MAX_ON_BEHALF {
+            p.push(
+                "producers",
+                ProblemKind::TooManyProducers {
+                    count: wire.producers.len(),
+                    max: MAX_ON_BEHALF,
+                },
+            );
+        } else {
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, producer) in wire.producers.iter().enumerate() {
+                if let Err(kind) = name(producer, true) {
+                    p.push(format!("producers[{i}]"), kind);
+                } else if !seen.insert(producer.as_str()) {
+                    p.push(format!("producers[{i}]"), ProblemKind::DuplicateProducer);
+                }
+            }
+        }
+        if wire.reason.len() > MAX_REASON_LEN {
+            p.push(
+                "reason",
+                ProblemKind::TooLong {
+                    len: wire.reason.len(),
+                    max: MAX_REASON_LEN,
+                },
+            );
+        } else if wire.reason.chars().any(char::is_control) {
+            p.push("reason", ProblemKind::ControlCharacter);
+        }
+        if !p.0.is_empty() {
+            return Err(AdvertError::Invalid {
+                what,
+                problems: p.0,
+            });
+        }
+        Ok(FailedOnBehalf {
+            child: wire.child.clone(),
+            producers: wire.producers.clone(),
+            reason: wire.reason.clone(),
+            timestamp_ns: wire.timestamp_ns,
+        })
+    }
+
+    /// The message as it travels.
+    pub fn to_wire(&self) -> FailedOnBehalfWire {
+        FailedOnBehalfWire {
+            version: WIRE_VERSION,
+            child: self.child.clone(),
+            producers: self.producers.clone(),
+            reason: self.reason.clone(),
             timestamp_ns: self.timestamp_ns,
         }
     }

@@ -45,6 +45,12 @@ pub struct AdvertiserConfig {
     pub degradation: Degradation,
     /// The QoS the data writer offers.
     pub qos: OfferedQosWire,
+    /// The GUID prefix of the participant of the supervisor that may say,
+    /// on this producer's behalf, that it FAILED (advertised in
+    /// [`AdvertWire::supervisor`]). Default: none, nobody may. A process
+    /// started by `vigil supervise` finds it in its environment
+    /// ([`supervisor_from_env`](crate::supervisor_from_env)).
+    pub supervisor: Option<[u8; 12]>,
 }
 
 impl AdvertiserConfig {
@@ -66,7 +72,15 @@ impl AdvertiserConfig {
             diagnostic_root: None,
             degradation: Degradation::default(),
             qos: crate::dds::offered_qos(&crate::dds::data_qos()),
+            supervisor: None,
         }
+    }
+
+    /// Names the supervisor that may say this producer FAILED (see the
+    /// field).
+    pub fn with_supervisor(mut self, supervisor: Option<[u8; 12]>) -> AdvertiserConfig {
+        self.supervisor = supervisor;
+        self
     }
 
     /// Sets the capabilities.
@@ -148,6 +162,7 @@ impl AdvertState {
                 sequence: 0,
                 timestamp_ns: 0,
                 signature: Vec::new(),
+                supervisor: config.supervisor.map_or_else(Vec::new, |s| s.to_vec()),
             },
             config,
             root,

@@ -20,7 +20,8 @@
 //! - `advertising`, `follow`: the producer's advert state and the
 //!   consumer's selection and data filter, shared by both shells.
 //! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
-//!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`].
+//!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`], a
+//!   supervisor's [`OnBehalfPublisher`].
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
@@ -52,13 +53,15 @@ mod vote;
 mod wire;
 
 pub use advert::{
-    Advert, AdvertError, AdvertKey, FieldProblem, HealthSummary, Heartbeat, ProblemKind,
-    MAX_NAME_LEN, MAX_NODES,
+    Advert, AdvertError, AdvertKey, FailedOnBehalf, FieldProblem, HealthSummary, Heartbeat,
+    ProblemKind, MAX_NAME_LEN, MAX_NODES, MAX_ON_BEHALF, MAX_REASON_LEN,
 };
 pub use dds::{
-    advert_qos, data_qos, guid_of, heartbeat_qos, offered_qos, Advertiser, AdvertiserConfig,
-    CdrReader, CdrWriter, DdsConfig, DdsError, Selector, SelectorConfig, SelectorStats,
-    Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant, SYNTHETIC_TYPE,
+    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, offered_qos,
+    parse_supervisor_id, supervisor_from_env, supervisor_id_text, Advertiser, AdvertiserConfig,
+    CdrReader, CdrWriter, DdsConfig, DdsError, OnBehalfPublisher, Selector, SelectorConfig,
+    SelectorStats, Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant,
+    SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
 };
 pub use follow::{Delivered, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use registry::{
@@ -72,6 +75,7 @@ pub use selection::{
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{
-    AdvertKeyWire, AdvertWire, HealthWire, HeartbeatWire, NodeStateWire, OfferedQosWire,
-    ADVERT_TOPIC, ADVERT_TYPE, HEARTBEAT_TOPIC, HEARTBEAT_TYPE, NOT_SET, WIRE_VERSION,
+    AdvertKeyWire, AdvertWire, FailedOnBehalfWire, HealthWire, HeartbeatWire, NodeStateWire,
+    OfferedQosWire, ADVERT_TOPIC, ADVERT_TYPE, FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE,
+    HEARTBEAT_TOPIC, HEARTBEAT_TYPE, NOT_SET, WIRE_REVISION, WIRE_VERSION,
 };

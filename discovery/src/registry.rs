@@ -43,6 +43,23 @@
 //!   still a sign of life but says nothing of state (it was sent before
 //!   that advert). This assumes a producer numbers its adverts with one
 //!   counter across its topics, as the DDS shell's advertiser does.
+//! - **FAILED on behalf.** A supervisor that saw a child die says, for it,
+//!   that the producers it advertised are FAILED
+//!   ([`RegistryInput::FailedOnBehalf`]), so consumers switch without
+//!   waiting for the lease. Only the supervisor the producer's own advert
+//!   names may ([`Advert::supervisor`], the GUID prefix of its
+//!   participant): the sample's writer GUID prefix must be that one, else
+//!   the message is [`RegistryChange::Rejected`] for that advert, counted
+//!   in [`RegistryStats::rejected`] and
+//!   [`RegistryStats::on_behalf_rejected`], and logged. An accepted one
+//!   makes the entry FAILED, above heartbeats, until the producer's next
+//!   fresh advert (a new incarnation or a new sequence: a restarted child
+//!   re-enters only through its own advert, never because a supervisor
+//!   says so). A message older than the held advert (both stamped by the
+//!   same host's clock: a supervisor and its children share a machine)
+//!   speaks of an earlier incarnation and is ignored
+//!   ([`RegistryStats::stale`]). Producers the registry does not know are
+//!   skipped.
 //! - **Shared components.** [`Registry::shared_state`] combines what every
 //!   reachable advert reports about one diagnostic path (see
 //!   [`crate::combine_reports`]). Reports are indexed by path, so a vote
@@ -64,9 +81,9 @@ use dashmap::DashMap;
 use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
 
-use crate::advert::{Advert, AdvertKey, Heartbeat};
+use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
 use crate::vote::Combined;
-use crate::wire::{AdvertWire, HeartbeatWire};
+use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
 mod reports;
 mod view;
@@ -122,6 +139,16 @@ pub enum RegistryInput {
         /// Which instance.
         key: AdvertKey,
         /// The advert writer's GUID (the sample's `publication_handle`).
+        sender: [u8; 16],
+    },
+    /// A supervisor's word that a dead child's producers FAILED, and the
+    /// GUID of the writer that sent it: applied to the adverts that name
+    /// that writer's participant (its GUID prefix) as their supervisor,
+    /// rejected for the others (see the module doc, *FAILED on behalf*).
+    FailedOnBehalf {
+        /// The sample.
+        wire: FailedOnBehalfWire,
+        /// The writer's GUID (the sample's `writer_guid`).
         sender: [u8; 16],
     },
     /// Bytes on a vigil topic that did not even decode as a wire struct.
@@ -198,6 +225,12 @@ pub struct RegistryStats {
     /// published the entry's current advert (a late goodbye of an earlier
     /// incarnation).
     pub disposes_ignored: u64,
+    /// Adverts made FAILED by their supervisor since the start.
+    pub on_behalf_accepted: u64,
+    /// "FAILED on behalf of" refused since the start, per advert, because
+    /// its sender is not the supervisor the advert names (also counted in
+    /// `rejected`).
+    pub on_behalf_rejected: u64,
 }
 
 /// One entry: the latest good advert and what liveness made of it.
@@ -215,6 +248,8 @@ struct Entry {
     /// The advert writer that sent `advert`, when the input said: only its
     /// dispose removes the entry.
     sender: Option<[u8; 16]>,
+    /// Why its supervisor said it FAILED, until the next fresh advert.
+    failed_on_behalf: Option<Arc<str>>,
 }
 
 impl Entry {
@@ -222,6 +257,7 @@ impl Entry {
         EntryView::new(
             self.advert.clone(),
             self.heartbeat_state,
+            self.failed_on_behalf.clone(),
             self.last_heard,
             self.reachable,
         )
@@ -271,6 +307,8 @@ pub struct Registry {
     heartbeats: AtomicU64,
     stale: AtomicU64,
     disposes_ignored: AtomicU64,
+    on_behalf_accepted: AtomicU64,
+    on_behalf_rejected: AtomicU64,
 }
 
 impl Registry {
@@ -286,6 +324,8 @@ impl Registry {
             heartbeats: AtomicU64::new(0),
             stale: AtomicU64::new(0),
             disposes_ignored: AtomicU64::new(0),
+            on_behalf_accepted: AtomicU64::new(0),
+            on_behalf_rejected: AtomicU64::new(0),
         }
     }
 
@@ -328,9 +368,85 @@ impl Registry {
             RegistryInput::DisposedBy { key, sender } => {
                 self.disposed(&mut inner, key, Some(sender), &mut changes)
             }
+            RegistryInput::FailedOnBehalf { wire, sender } => {
+                match FailedOnBehalf::from_wire(&wire) {
+                    Ok(said) => self.failed_on_behalf(&inner, &said, sender, &mut changes),
+                    Err(e) => self.reject(
+                        e.to_string(),
+                        format!("FAILED on behalf of child {}", printable(&wire.child)),
+                        &mut changes,
+                    ),
+                }
+            }
             RegistryInput::Malformed { source, error } => self.reject(error, source, &mut changes),
         }
         changes
+    }
+
+    /// A supervisor's word that `said.producers` FAILED, from the writer
+    /// `sender`: applied to each advert that names `sender`'s participant
+    /// as its supervisor, rejected for the others.
+    fn failed_on_behalf(
+        &self,
+        inner: &Inner,
+        said: &FailedOnBehalf,
+        sender: [u8; 16],
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let mut prefix = [0; 12];
+        prefix.copy_from_slice(&sender[..12]);
+        let reason: Arc<str> = Arc::from(said.reason.as_str());
+        for producer in &said.producers {
+            let Some(topics) = inner.by_producer.get(producer) else {
+                tracing::debug!(%producer, child = %printable(&said.child),
+                    "FAILED on behalf of a producer not known here; skipped");
+                continue;
+            };
+            for topic in topics {
+                let key = AdvertKey::new(producer.clone(), topic.clone());
+                let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
+                    continue;
+                };
+                if entry.advert.supervisor != Some(prefix) {
+                    self.on_behalf_rejected.fetch_add(1, Ordering::Relaxed);
+                    let named = entry.advert.supervisor.map_or_else(
+                        || "names no supervisor".to_owned(),
+                        |s| format!("names supervisor {}", hex(&s)),
+                    );
+                    let error = format!(
+                        "sent by participant {}, but the advert {named}",
+                        hex(&prefix)
+                    );
+                    self.reject(
+                        error,
+                        format!(
+                            "FAILED on behalf of {key} (child {})",
+                            printable(&said.child)
+                        ),
+                        changes,
+                    );
+                    continue;
+                }
+                if entry.advert.timestamp_ns > said.timestamp_ns {
+                    self.stale.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%key, "FAILED on behalf older than the held advert ignored");
+                    continue;
+                }
+                let old_state = entry.effective_state();
+                entry.failed_on_behalf = Some(reason.clone());
+                let new_state = entry.effective_state();
+                self.entries.insert(key.clone(), entry);
+                self.on_behalf_accepted.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%key, reason = %said.reason, "FAILED, said by its supervisor");
+                if old_state != new_state {
+                    changes.push(RegistryChange::HealthChanged {
+                        key,
+                        old: old_state,
+                        new: new_state,
+                    });
+                }
+            }
+        }
     }
 
     fn advert_wire(
@@ -396,6 +512,7 @@ impl Registry {
                 reachable: true,
                 last_heartbeat: None,
                 sender,
+                failed_on_behalf: None,
             };
             inner
                 .by_producer
@@ -439,6 +556,8 @@ impl Registry {
         entry.advert = Arc::new(advert);
         entry.sender = sender;
         entry.heartbeat_state = None;
+        // A fresh advert: the producer speaks for itself again.
+        entry.failed_on_behalf = None;
         if !same_writer {
             entry.last_heartbeat = None;
         }
@@ -614,6 +733,8 @@ impl Registry {
             heartbeats: self.heartbeats.load(Ordering::Relaxed),
             stale: self.stale.load(Ordering::Relaxed),
             disposes_ignored: self.disposes_ignored.load(Ordering::Relaxed),
+            on_behalf_accepted: self.on_behalf_accepted.load(Ordering::Relaxed),
+            on_behalf_rejected: self.on_behalf_rejected.load(Ordering::Relaxed),
         }
     }
 
@@ -636,7 +757,7 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-fn hex(guid: &[u8; 16]) -> String {
+fn hex(guid: &[u8]) -> String {
     guid.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -7,11 +7,29 @@
 //! format can evolve: a receiver rejects a major version it does not know.
 //!
 //! Changing a field here changes the protocol: bump [`WIRE_VERSION`].
+//! The one exception is a field *appended* at the end of a struct, read as
+//! absent from older writers: CDR has no field tags, but an older reader
+//! stops after the last field it knows (rustdds's deserializer ignores
+//! trailing bytes) and a newer reader finds the sample's end where the new
+//! field would start. Such a field keeps the version (old and new builds
+//! still understand each other) and says since which revision it exists
+//! ([`WIRE_REVISION`]); its absence must mean what older writers meant.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The wire format version this build writes and reads.
 pub const WIRE_VERSION: u16 = 1;
+
+/// The revision of [`WIRE_VERSION`] this build writes: fields appended
+/// since the version's first revision (see the module doc). Not on the
+/// wire: a reader tells by the sample's length.
+///
+/// - 1: the first.
+/// - 2: [`AdvertWire::supervisor`]; the [`FAILED_ON_BEHALF_TOPIC`].
+pub const WIRE_REVISION: u16 = 2;
 
 /// The DDS topic carrying adverts: reliable, transient-local, keep-last 1 per
 /// instance, keyed by producer and topic, so late joiners get the current set.
@@ -24,6 +42,14 @@ pub const ADVERT_TYPE: &str = "vigil::wire::Advert_v1";
 pub const HEARTBEAT_TOPIC: &str = "vigil_heartbeats";
 /// The DDS type name of [`HeartbeatWire`].
 pub const HEARTBEAT_TYPE: &str = "vigil::wire::Heartbeat_v1";
+/// The DDS topic on which a supervisor says, on a dead child's behalf, that
+/// the producers it advertised are FAILED: reliable (each message is an
+/// event, none is superseded by a heartbeat), volatile (a late joiner
+/// learns nothing of a death it did not see: the producer's lease covers
+/// it), keep-last 1 per (supervisor's) child.
+pub const FAILED_ON_BEHALF_TOPIC: &str = "vigil_failed_on_behalf";
+/// The DDS type name of [`FailedOnBehalfWire`].
+pub const FAILED_ON_BEHALF_TYPE: &str = "vigil::wire::FailedOnBehalf_v1";
 
 /// Marks an optional enum-coded field as not set (the DDS default applies).
 pub const NOT_SET: u8 = u8::MAX;
@@ -38,7 +64,10 @@ pub struct AdvertKeyWire {
 }
 
 /// An advert as it travels.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Decoded by hand (not derived) only so that [`AdvertWire::supervisor`],
+/// appended in revision 2, may be absent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AdvertWire {
     /// [`WIRE_VERSION`] of the writer.
     pub version: u16,
@@ -68,6 +97,121 @@ pub struct AdvertWire {
     pub timestamp_ns: u64,
     /// Reserved for a signature over the other fields; empty for now.
     pub signature: Vec<u8>,
+    /// Who may say that this producer FAILED on its behalf: the DDS GUID
+    /// prefix (12 bytes) of its supervisor's participant, which the child
+    /// learned from its environment; empty when unsupervised.
+    /// [`FailedOnBehalfWire`] samples are accepted only from a writer with
+    /// this prefix. Since revision 2; absent (older writers) reads as empty.
+    pub supervisor: Vec<u8>,
+}
+
+/// The fields of [`AdvertWire`] in wire order.
+const ADVERT_FIELDS: &[&str] = &[
+    "version",
+    "key",
+    "type_name",
+    "writer_guid",
+    "capabilities",
+    "qos",
+    "diagnostic_root",
+    "health",
+    "heartbeat_period_ns",
+    "lease_ns",
+    "sequence",
+    "timestamp_ns",
+    "signature",
+    "supervisor",
+];
+
+impl<'de> Deserialize<'de> for AdvertWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AdvertWire, D::Error> {
+        deserializer.deserialize_struct("AdvertWire", ADVERT_FIELDS, AdvertVisitor)
+    }
+}
+
+struct AdvertVisitor;
+
+impl<'de> Visitor<'de> for AdvertVisitor {
+    type Value = AdvertWire;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a vigil advert")
+    }
+
+    /// CDR: fields by position, the appended ones optional.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AdvertWire, A::Error> {
+        let mut at = 0;
+        macro_rules! next {
+            () => {{
+                at += 1;
+                seq.next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(at - 1, &self))?
+            }};
+        }
+        let mut wire = AdvertWire {
+            version: next!(),
+            key: next!(),
+            type_name: next!(),
+            writer_guid: next!(),
+            capabilities: next!(),
+            qos: next!(),
+            diagnostic_root: next!(),
+            health: next!(),
+            heartbeat_period_ns: next!(),
+            lease_ns: next!(),
+            sequence: next!(),
+            timestamp_ns: next!(),
+            signature: next!(),
+            supervisor: Vec::new(),
+        };
+        // Revision 2. A revision-1 sample ends here, and the deserializer
+        // then fails for want of bytes; any other failure to read it (bytes
+        // that do not make a sequence) reads as absent too: the producer is
+        // then unsupervised, which refuses every FAILED on its behalf, the
+        // safe side. Nothing after it is read.
+        let supervisor = seq.next_element::<Vec<u8>>().ok().flatten();
+        wire.supervisor = supervisor.unwrap_or_default();
+        Ok(wire)
+    }
+
+    /// Self-describing formats: by name, the appended fields defaulted.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AdvertWire, A::Error> {
+        #[derive(Deserialize)]
+        struct Named {
+            version: u16,
+            key: AdvertKeyWire,
+            type_name: String,
+            writer_guid: Vec<u8>,
+            capabilities: Vec<u8>,
+            qos: OfferedQosWire,
+            diagnostic_root: String,
+            health: HealthWire,
+            heartbeat_period_ns: u64,
+            lease_ns: u64,
+            sequence: u64,
+            timestamp_ns: u64,
+            signature: Vec<u8>,
+            #[serde(default)]
+            supervisor: Vec<u8>,
+        }
+        let n = Named::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(AdvertWire {
+            version: n.version,
+            key: n.key,
+            type_name: n.type_name,
+            writer_guid: n.writer_guid,
+            capabilities: n.capabilities,
+            qos: n.qos,
+            diagnostic_root: n.diagnostic_root,
+            health: n.health,
+            heartbeat_period_ns: n.heartbeat_period_ns,
+            lease_ns: n.lease_ns,
+            sequence: n.sequence,
+            timestamp_ns: n.timestamp_ns,
+            signature: n.signature,
+            supervisor: n.supervisor,
+        })
+    }
 }
 
 /// The QoS a data writer offers, as codes. Each `u8` is [`NOT_SET`] when the
@@ -135,4 +279,145 @@ pub struct HeartbeatWire {
     pub advert_sequence: u64,
     /// When it was sent, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+}
+
+/// A supervisor's word, on a dead child's behalf, that every producer the
+/// child advertised is FAILED (revision 2).
+///
+/// Receivers apply it to a producer only when the sample's writer has the
+/// GUID prefix the producer's own advert names
+/// ([`AdvertWire::supervisor`]); the message itself names no supervisor, so
+/// nothing in it can claim to be one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedOnBehalfWire {
+    /// [`WIRE_VERSION`] of the writer.
+    pub version: u16,
+    /// The supervisor's id of the child (the instance key).
+    pub child: String,
+    /// The producer ids the child advertised.
+    pub producers: Vec<String>,
+    /// Why, for people: `exited: signal 9`, `hung: no WATCHDOG=1 within
+    /// 500ms`.
+    pub reason: String,
+    /// When it was said, nanoseconds since the Unix epoch.
+    pub timestamp_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use rustdds::no_key::{DeserializerAdapter, SerializerAdapter};
+    use rustdds::{CDRDeserializerAdapter, CDRSerializerAdapter, RepresentationIdentifier};
+
+    use super::*;
+
+    /// An advert as a revision-1 build wrote and read it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct AdvertWireRev1 {
+        version: u16,
+        key: AdvertKeyWire,
+        type_name: String,
+        writer_guid: Vec<u8>,
+        capabilities: Vec<u8>,
+        qos: OfferedQosWire,
+        diagnostic_root: String,
+        health: HealthWire,
+        heartbeat_period_ns: u64,
+        lease_ns: u64,
+        sequence: u64,
+        timestamp_ns: u64,
+        signature: Vec<u8>,
+    }
+
+    fn rev1(signature_len: usize) -> AdvertWireRev1 {
+        AdvertWireRev1 {
+            version: WIRE_VERSION,
+            key: AdvertKeyWire {
+                producer: "imu_a".into(),
+                topic: "imu".into(),
+            },
+            type_name: "t".into(),
+            writer_guid: vec![1; 16],
+            capabilities: vec![],
+            qos: OfferedQosWire::default(),
+            diagnostic_root: String::new(),
+            health: HealthWire {
+                state: 0,
+                reason: NOT_SET,
+                confidence: 1.0,
+                trend: 0,
+                nodes: vec![],
+            },
+            heartbeat_period_ns: 20,
+            lease_ns: 100,
+            sequence: 3,
+            timestamp_ns: 4,
+            signature: vec![0xee; signature_len],
+        }
+    }
+
+    /// As rustdds's writers encode (little endian).
+    fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+        CDRSerializerAdapter::<T>::to_bytes(value)
+            .expect("encodes")
+            .to_vec()
+    }
+
+    #[test]
+    fn revision_1_and_2_read_each_other() {
+        {
+            let le = RepresentationIdentifier::CDR_LE;
+            // Every end alignment of the last revision-1 field.
+            for signature_len in 0..5 {
+                let old = rev1(signature_len);
+                let bytes = encode(&old);
+                let new = CDRDeserializerAdapter::<AdvertWire>::from_bytes(&bytes, le)
+                    .expect("a revision-1 advert still reads");
+                assert!(new.supervisor.is_empty());
+                assert_eq!(new.signature, old.signature);
+                assert_eq!(new.sequence, 3);
+
+                let supervised = AdvertWire {
+                    supervisor: vec![7; 12],
+                    ..new
+                };
+                let bytes = encode(&supervised);
+                let back = CDRDeserializerAdapter::<AdvertWire>::from_bytes(&bytes, le)
+                    .expect("revision 2 reads");
+                assert_eq!(back, supervised);
+                let seen_by_old = CDRDeserializerAdapter::<AdvertWireRev1>::from_bytes(&bytes, le)
+                    .expect("a revision-1 reader ignores the appended field");
+                assert_eq!(seen_by_old, old);
+            }
+        }
+    }
+
+    #[test]
+    fn self_describing_formats_default_the_appended_field() {
+        let json = serde_json::to_value(rev1(0)).unwrap();
+        let new: AdvertWire = serde_json::from_value(json).unwrap();
+        assert!(new.supervisor.is_empty());
+        let again: AdvertWire =
+            serde_json::from_value(serde_json::to_value(&new).unwrap()).unwrap();
+        assert_eq!(again, new);
+    }
+
+    /// The fuzz seed is a real encoding, as a supervisor's writer sends it.
+    #[test]
+    fn failed_on_behalf_seed_is_a_real_encoding() {
+        let said = FailedOnBehalfWire {
+            version: WIRE_VERSION,
+            child: "imu_child".into(),
+            producers: vec!["imu_a".into(), "imu_a_raw".into()],
+            reason: "exited: signal 9".into(),
+            timestamp_ns: 1_764_755_000_000_000_000,
+        };
+        let seed = include_bytes!("../../fuzz/seeds/advert_decode/failed_on_behalf.bin");
+        assert_eq!(encode(&said), seed.to_vec());
+        let back = CDRDeserializerAdapter::<FailedOnBehalfWire>::from_bytes(
+            seed,
+            RepresentationIdentifier::CDR_LE,
+        )
+        .expect("decodes");
+        assert_eq!(back, said);
+    }
 }

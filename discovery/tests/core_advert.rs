@@ -29,6 +29,11 @@ const TABLE: &[Row] = &[
     ("empty producer", |w| w.key.producer.clear(), "key.producer"),
     ("empty topic", |w| w.key.topic.clear(), "key.topic"),
     (
+        "supervisor not a GUID prefix",
+        |w| w.supervisor = vec![1; 5],
+        "supervisor",
+    ),
+    (
         "huge producer",
         |w| w.key.producer = "p".repeat(10_000),
         "key.producer",
@@ -205,6 +210,7 @@ fn round_trip() {
     set_state(&mut a, State::Unknown);
     a.health.reason = Some(UnknownReason::Conflicting);
     a.health.confidence = 0.5;
+    a.supervisor = Some([3; 12]);
     let back = Advert::from_wire(&a.to_wire()).expect("round trip");
     assert_eq!(back, a);
     assert_eq!(a.key.to_string(), "imu_a/imu");

@@ -336,3 +336,177 @@ fn concurrent_readers_while_applying() {
     writer.join().expect("writer");
     assert_eq!(r.stats().adverts, 50);
 }
+
+/// Issue 9: a supervisor's "FAILED on behalf of".
+mod failed_on_behalf {
+    use super::*;
+    use vigil_discovery::{FailedOnBehalf, FailedOnBehalfWire};
+
+    const SUPERVISOR: [u8; 12] = [7; 12];
+
+    /// A writer GUID of the participant `prefix`.
+    fn writer_of(prefix: [u8; 12]) -> [u8; 16] {
+        let mut guid = [0; 16];
+        guid[..12].copy_from_slice(&prefix);
+        guid[12..].copy_from_slice(&[0, 0, 0x12, 0xc2]);
+        guid
+    }
+
+    fn said(producers: &[&str], at_ns: u64) -> FailedOnBehalfWire {
+        FailedOnBehalf {
+            child: "imu_child".into(),
+            producers: producers.iter().map(|p| p.to_string()).collect(),
+            reason: "exited: signal 9".into(),
+            timestamp_ns: at_ns,
+        }
+        .to_wire()
+    }
+
+    fn supervised(producer: &str, sequence: u64, writer: u8) -> RegistryInput {
+        let mut a = advert(producer, "imu", &[]);
+        a.supervisor = Some(SUPERVISOR);
+        a.sequence = sequence;
+        a.writer_guid[15] = writer;
+        RegistryInput::Advert(a.to_wire())
+    }
+
+    #[test]
+    fn accepted_from_the_supervisor_the_advert_names() {
+        let r = registry();
+        r.apply(supervised("a", 1, 0), t(0));
+        let changes = r.apply(
+            RegistryInput::FailedOnBehalf {
+                wire: said(&["a", "not_known_here"], 1),
+                sender: writer_of(SUPERVISOR),
+            },
+            t(5),
+        );
+        assert_eq!(
+            changes,
+            vec![RegistryChange::HealthChanged {
+                key: key("a"),
+                old: State::Ok,
+                new: State::Failed
+            }]
+        );
+        let view = r.get(&key("a")).expect("kept");
+        assert_eq!(view.health.state, State::Failed);
+        assert!(view.health.from_supervisor);
+        assert_eq!(view.failed_on_behalf.as_deref(), Some("exited: signal 9"));
+        assert_eq!(r.stats().on_behalf_accepted, 1);
+        assert_eq!(r.stats().rejected, 0);
+        // A heartbeat in flight from the dead process does not undo it.
+        r.apply(heartbeat("a", 9, State::Ok, 1), t(6));
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Failed);
+        // Nor does a transient-local repeat of its last advert.
+        r.apply(supervised("a", 1, 0), t(7));
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Failed);
+    }
+
+    #[test]
+    fn rejected_and_counted_from_anyone_else() {
+        let r = registry();
+        r.apply(supervised("a", 1, 0), t(0));
+        let mut plain = advert("b", "imu", &[]);
+        plain.supervisor = None;
+        r.apply(RegistryInput::Advert(plain.to_wire()), t(0));
+        let forger = [9; 12];
+        let changes = r.apply(
+            RegistryInput::FailedOnBehalf {
+                wire: said(&["a", "b"], 1),
+                sender: writer_of(forger),
+            },
+            t(5),
+        );
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        for change in &changes {
+            let RegistryChange::Rejected { what, error } = change else {
+                panic!("{change:?}");
+            };
+            assert!(what.contains("imu_child"), "{what}");
+            assert!(error.contains("090909090909090909090909"), "{error}");
+        }
+        assert!(matches!(&changes[1], RegistryChange::Rejected { error, .. }
+            if error.contains("names no supervisor")));
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Ok);
+        assert_eq!(r.get(&key("b")).unwrap().health.state, State::Ok);
+        let stats = r.stats();
+        assert_eq!((stats.on_behalf_rejected, stats.rejected), (2, 2));
+        assert_eq!(stats.on_behalf_accepted, 0);
+        // A producer without a supervisor cannot be failed even by one that
+        // supervises another.
+        r.apply(
+            RegistryInput::FailedOnBehalf {
+                wire: said(&["b"], 1),
+                sender: writer_of(SUPERVISOR),
+            },
+            t(6),
+        );
+        assert_eq!(r.get(&key("b")).unwrap().health.state, State::Ok);
+        assert_eq!(r.stats().on_behalf_rejected, 3);
+    }
+
+    #[test]
+    fn malformed_is_rejected_with_every_problem() {
+        let r = registry();
+        let mut wire = said(&["a", "", "a"], 1);
+        wire.reason = "bad\u{7}".into();
+        let changes = r.apply(
+            RegistryInput::FailedOnBehalf {
+                wire,
+                sender: writer_of(SUPERVISOR),
+            },
+            t(0),
+        );
+        let [RegistryChange::Rejected { error, .. }] = changes.as_slice() else {
+            panic!("{changes:?}");
+        };
+        for field in ["producers[1]", "producers[2]", "reason"] {
+            assert!(error.contains(field), "{error}");
+        }
+        assert_eq!(r.stats().rejected, 1);
+    }
+
+    #[test]
+    fn cleared_by_a_fresh_advert_only() {
+        let r = registry();
+        r.apply(supervised("a", 1, 0), t(0));
+        r.apply(
+            RegistryInput::FailedOnBehalf {
+                wire: said(&["a"], 1),
+                sender: writer_of(SUPERVISOR),
+            },
+            t(5),
+        );
+        // The restarted child: a new incarnation (new writer GUID) with its
+        // own advert, sequence 1 again.
+        let changes = r.apply(supervised("a", 1, 1), t(300));
+        assert!(changes.contains(&RegistryChange::HealthChanged {
+            key: key("a"),
+            old: State::Failed,
+            new: State::Ok
+        }));
+        let view = r.get(&key("a")).unwrap();
+        assert_eq!(view.health.state, State::Ok);
+        assert!(view.failed_on_behalf.is_none());
+    }
+
+    #[test]
+    fn a_word_older_than_the_held_advert_is_ignored() {
+        let r = registry();
+        let mut a = advert("a", "imu", &[]);
+        a.supervisor = Some(SUPERVISOR);
+        a.timestamp_ns = 2_000;
+        r.apply(RegistryInput::Advert(a.to_wire()), t(0));
+        let changes = r.apply(
+            RegistryInput::FailedOnBehalf {
+                wire: said(&["a"], 1_000),
+                sender: writer_of(SUPERVISOR),
+            },
+            t(5),
+        );
+        assert_eq!(changes, vec![]);
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Ok);
+        assert_eq!(r.stats().stale, 1);
+    }
+}

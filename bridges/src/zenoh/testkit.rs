@@ -39,5 +39,6 @@ pub(super) fn wire(producer: &str, sequence: u64, state: u8) -> AdvertWire {
         sequence,
         timestamp_ns: 0,
         signature: Vec::new(),
+        supervisor: Vec::new(),
     }
 }

@@ -112,6 +112,20 @@ pub enum ProblemKind {
     /// The writer GUID is not 16 bytes.
     #[error("writer GUID must be 16 bytes, not {0}")]
     GuidLength(usize),
+    /// The supervisor id is neither empty nor a 12-byte GUID prefix.
+    #[error("supervisor must be empty or a 12-byte GUID prefix, not {0} bytes")]
+    SupervisorLength(usize),
+    /// More producers than [`MAX_ON_BEHALF`](crate::MAX_ON_BEHALF).
+    #[error("{count} producers is more than the {max} allowed")]
+    TooManyProducers {
+        /// How many were received.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A producer is named twice.
+    #[error("producer named twice")]
+    DuplicateProducer,
     /// The capability bytes do not decode.
     #[error("{0}")]
     Capabilities(DecodeError),

@@ -14,6 +14,9 @@
 //! - `participant`: [`VigilParticipant`], the vigil topics and their QoS,
 //!   rustdds keys of the wire structs.
 //! - `advertiser`: [`Advertiser`], the producer side.
+//! - `on_behalf`: [`OnBehalfPublisher`], a supervisor saying that a dead
+//!   child's producers FAILED, and how a child learns its supervisor
+//!   ([`supervisor_from_env`]).
 //! - `selector`: [`Selector`], the consumer side: registry and selection
 //!   driven by DDS samples and timers.
 //! - `subscription`: [`Subscription`], the typed data reader that delivers
@@ -23,6 +26,7 @@
 mod advertiser;
 mod config;
 mod error;
+mod on_behalf;
 mod participant;
 mod sample;
 mod selector;
@@ -31,8 +35,13 @@ mod subscription;
 pub use advertiser::{offered_qos, Advertiser, AdvertiserConfig};
 pub use config::DdsConfig;
 pub use error::DdsError;
+pub use on_behalf::{
+    parse_supervisor_id, supervisor_from_env, supervisor_id_text, OnBehalfPublisher,
+    SUPERVISOR_ID_ENV,
+};
 pub use participant::{
-    advert_qos, data_qos, guid_of, heartbeat_qos, CdrReader, CdrWriter, VigilParticipant,
+    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, CdrReader, CdrWriter,
+    VigilParticipant,
 };
 pub use sample::{
     dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, SYNTHETIC_TYPE,

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::{DdsConfig, DdsError};
 use crate::wire::{
-    AdvertKeyWire, AdvertWire, HeartbeatWire, ADVERT_TOPIC, ADVERT_TYPE, HEARTBEAT_TOPIC,
-    HEARTBEAT_TYPE,
+    AdvertKeyWire, AdvertWire, FailedOnBehalfWire, HeartbeatWire, ADVERT_TOPIC, ADVERT_TYPE,
+    FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE, HEARTBEAT_TOPIC, HEARTBEAT_TYPE,
 };
 
 /// A typed writer with rustdds's CDR adapter, as vigil creates them.
@@ -42,6 +42,16 @@ impl Keyed for AdvertWire {
 
     fn key(&self) -> AdvertKeyWire {
         self.key.clone()
+    }
+}
+
+// One instance per supervised child: a later word about the same child
+// supersedes an unacknowledged earlier one.
+impl Keyed for FailedOnBehalfWire {
+    type K = String;
+
+    fn key(&self) -> String {
+        self.child.clone()
     }
 }
 
@@ -70,6 +80,7 @@ struct Inner {
     config: DdsConfig,
     adverts: Topic,
     heartbeats: Topic,
+    failed_on_behalf: Topic,
     publisher: Publisher,
     subscriber: Subscriber,
 }
@@ -111,6 +122,14 @@ impl VigilParticipant {
                 TopicKind::WithKey,
             )
             .map_err(|e| DdsError::create("topic", HEARTBEAT_TOPIC, e))?;
+        let failed_on_behalf = dp
+            .create_topic(
+                FAILED_ON_BEHALF_TOPIC.to_owned(),
+                FAILED_ON_BEHALF_TYPE.to_owned(),
+                &failed_on_behalf_qos(),
+                TopicKind::WithKey,
+            )
+            .map_err(|e| DdsError::create("topic", FAILED_ON_BEHALF_TOPIC, e))?;
         let default_qos = QosPolicyBuilder::new().build();
         let publisher = dp
             .create_publisher(&default_qos)
@@ -124,6 +143,7 @@ impl VigilParticipant {
                 config,
                 adverts,
                 heartbeats,
+                failed_on_behalf,
                 publisher,
                 subscriber,
             }),
@@ -133,6 +153,16 @@ impl VigilParticipant {
     /// The configuration it was joined with.
     pub fn config(&self) -> &DdsConfig {
         &self.inner.config
+    }
+
+    /// The participant's GUID prefix (12 bytes): what a supervisor passes
+    /// its children so their adverts name it, and what the GUID of every
+    /// writer of this participant starts with.
+    pub fn guid_prefix(&self) -> [u8; 12] {
+        let guid = self.inner.dp.guid().to_bytes();
+        let mut prefix = [0; 12];
+        prefix.copy_from_slice(&guid[..12]);
+        prefix
     }
 
     /// The rustdds participant, for the application's own entities.
@@ -219,6 +249,30 @@ impl VigilParticipant {
             .map_err(|e| DdsError::create("advert reader", ADVERT_TOPIC, e))
     }
 
+    pub(crate) fn failed_on_behalf_writer(
+        &self,
+    ) -> Result<CdrWriter<FailedOnBehalfWire>, DdsError> {
+        self.inner
+            .publisher
+            .create_datawriter_cdr::<FailedOnBehalfWire>(
+                &self.inner.failed_on_behalf,
+                Some(failed_on_behalf_qos()),
+            )
+            .map_err(|e| DdsError::create("FAILED-on-behalf writer", FAILED_ON_BEHALF_TOPIC, e))
+    }
+
+    pub(crate) fn failed_on_behalf_reader(
+        &self,
+    ) -> Result<CdrReader<FailedOnBehalfWire>, DdsError> {
+        self.inner
+            .subscriber
+            .create_datareader_cdr::<FailedOnBehalfWire>(
+                &self.inner.failed_on_behalf,
+                Some(failed_on_behalf_qos()),
+            )
+            .map_err(|e| DdsError::create("FAILED-on-behalf reader", FAILED_ON_BEHALF_TOPIC, e))
+    }
+
     pub(crate) fn heartbeat_reader(&self) -> Result<CdrReader<HeartbeatWire>, DdsError> {
         self.inner
             .subscriber
@@ -252,6 +306,18 @@ pub fn advert_qos() -> QosPolicies {
         .reliability(reliable())
         .durability(Durability::TransientLocal)
         .history(History::KeepLast { depth: 1 })
+        .build()
+}
+
+/// QoS of the FAILED-on-behalf topic: reliable (each message is an event
+/// no heartbeat repeats), volatile (a consumer that joins later never saw
+/// the producer alive either; its lease covers the rest), keep-last 8 per
+/// child.
+pub fn failed_on_behalf_qos() -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(reliable())
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth: 8 })
         .build()
 }
 

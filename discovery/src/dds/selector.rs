@@ -23,7 +23,7 @@ use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
     SelectionStats, SwitchPolicy,
 };
-use crate::wire::{ADVERT_TOPIC, HEARTBEAT_TOPIC};
+use crate::wire::{ADVERT_TOPIC, FAILED_ON_BEHALF_TOPIC, HEARTBEAT_TOPIC};
 
 /// How a [`Selector`] switches and forgets.
 #[derive(Clone, Debug, Default)]
@@ -73,7 +73,8 @@ pub struct SelectorStats {
 
 /// Follows a constraint query over the adverts on DDS.
 ///
-/// A tokio task reads the advert and heartbeat topics into the
+/// A tokio task reads the advert, heartbeat and FAILED-on-behalf topics
+/// into the
 /// [`Registry`], runs the [`Selection`] on every change and at its
 /// deadlines (hold-off, wait-to-restore, lease expiry), publishes each
 /// [`SelectionEvent`] on [`Selector::events`] and the data route on
@@ -158,6 +159,7 @@ impl Selector {
         });
         let adverts = participant.advert_reader()?.async_sample_stream();
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
+        let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();
         let (events, first_events) =
             broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
         let (route_tx, routes) = watch::channel(Route::default());
@@ -167,7 +169,7 @@ impl Selector {
             events: events.clone(),
             routes: route_tx,
         };
-        let task = runtime.spawn(driver.run(adverts, heartbeats, stopped));
+        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, stopped));
         Ok(Selector {
             shared,
             participant: participant.clone(),
@@ -283,14 +285,24 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run<A, H>(self, mut adverts: A, mut heartbeats: H, mut stopped: watch::Receiver<bool>)
-    where
+    async fn run<A, H, F>(
+        self,
+        mut adverts: A,
+        mut heartbeats: H,
+        mut on_behalf: F,
+        mut stopped: watch::Receiver<bool>,
+    ) where
         A: futures::Stream<
                 Item = rustdds::dds::ReadResult<rustdds::with_key::DataSample<crate::AdvertWire>>,
             > + Unpin,
         H: futures::Stream<
                 Item = rustdds::dds::ReadResult<
                     rustdds::with_key::DataSample<crate::HeartbeatWire>,
+                >,
+            > + Unpin,
+        F: futures::Stream<
+                Item = rustdds::dds::ReadResult<
+                    rustdds::with_key::DataSample<crate::FailedOnBehalfWire>,
                 >,
             > + Unpin,
     {
@@ -333,6 +345,18 @@ impl Driver {
                         }
                     }
                     Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error),
+                    None => return,
+                },
+                said = on_behalf.next() => match said {
+                    Some(Ok(sample)) => {
+                        // Who sent it is what the registry checks against
+                        // the producer's advert.
+                        let sender = sample.sample_info().writer_guid().to_bytes();
+                        if let Sample::Value(wire) = sample.into_value() {
+                            self.apply(RegistryInput::FailedOnBehalf { wire, sender });
+                        }
+                    }
+                    Some(Err(error)) => self.malformed(FAILED_ON_BEHALF_TOPIC, error),
                     None => return,
                 },
                 () = sleep => {

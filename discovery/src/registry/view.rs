@@ -10,8 +10,8 @@ use vigil_qos::{Candidate, Key, QosPolicies, Value};
 use crate::advert::Advert;
 
 /// The health a registry entry has now: the advert's, overridden by a
-/// newer heartbeat's state, or UNKNOWN (`unreachable`) once its lease
-/// expired.
+/// newer heartbeat's state, overridden by its supervisor's word that it
+/// FAILED, or UNKNOWN (`unreachable`) once its lease expired.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct EffectiveHealth {
     /// Overall state.
@@ -24,6 +24,9 @@ pub struct EffectiveHealth {
     pub trend: Trend,
     /// Whether a heartbeat's state overrides the advert's.
     pub from_heartbeat: bool,
+    /// Whether its supervisor said it FAILED (see
+    /// [`EntryView::failed_on_behalf`]).
+    pub from_supervisor: bool,
 }
 
 /// A cloned snapshot of one registry entry (cheap: the advert is shared).
@@ -37,12 +40,16 @@ pub struct EntryView {
     pub last_heard: Timestamp,
     /// False once its lease expired without news.
     pub reachable: bool,
+    /// Why its supervisor said it FAILED (`exited: signal 9`), until its
+    /// next fresh advert.
+    pub failed_on_behalf: Option<Arc<str>>,
 }
 
 impl EntryView {
     pub(crate) fn new(
         advert: Arc<Advert>,
         heartbeat_state: Option<State>,
+        failed_on_behalf: Option<Arc<str>>,
         last_heard: Timestamp,
         reachable: bool,
     ) -> EntryView {
@@ -54,6 +61,18 @@ impl EntryView {
                 confidence: 0.0,
                 trend: Trend::Degrading,
                 from_heartbeat: false,
+                from_supervisor: false,
+            }
+        } else if failed_on_behalf.is_some() {
+            // The supervisor saw the process die: certain, and worse than
+            // anything the producer last said.
+            EffectiveHealth {
+                state: State::Failed,
+                reason: None,
+                confidence: 1.0,
+                trend: Trend::Degrading,
+                from_heartbeat: false,
+                from_supervisor: true,
             }
         } else if let Some(state) = heartbeat_state {
             EffectiveHealth {
@@ -68,6 +87,7 @@ impl EntryView {
                     Trend::Recovering
                 },
                 from_heartbeat: true,
+                from_supervisor: false,
             }
         } else {
             EffectiveHealth {
@@ -76,6 +96,7 @@ impl EntryView {
                 confidence: h.confidence,
                 trend: h.trend,
                 from_heartbeat: false,
+                from_supervisor: false,
             }
         };
         EntryView {
@@ -83,6 +104,7 @@ impl EntryView {
             health,
             last_heard,
             reachable,
+            failed_on_behalf,
         }
     }
 }

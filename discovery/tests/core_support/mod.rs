@@ -60,6 +60,7 @@ pub fn advert(producer: &str, topic: &str, capabilities: &[(&str, &str)]) -> Adv
         lease: ms(100),
         sequence: 1,
         timestamp_ns: 0,
+        supervisor: None,
     }
 }
 
