@@ -142,7 +142,14 @@ pub(crate) struct Problem {
 /// Loads and builds a tree file; on failure, every problem of both steps
 /// in line order.
 fn validate(text: &str, source: &str) -> Result<(TreeSpec, Tree), Vec<Problem>> {
-    let (spec, load_problems) = load_tree_partial(text, source);
+    let (spec, mut load_problems) = load_tree_partial(text, source);
+    // Warnings (deprecated spellings) are said on stderr and fail nothing.
+    load_problems.retain(|p| {
+        if p.is_warning() {
+            eprintln!("warning: {p}");
+        }
+        !p.is_warning()
+    });
     // Build even a partial spec: its whole-tree problems (mount cycles,
     // duplicates) are real, and the user should see them in the same run.
     let built = Tree::build(&spec);

@@ -92,7 +92,7 @@ fn example(kind: &str) -> &'static str {
         "heartbeat" => "heartbeat: { timeout: 100ms }",
         "threshold" => "threshold: { degraded_above: 60, failed_above: 80 }",
         "range" => "range: { ok: [26, 30], degraded: [24, 32] }",
-        "rate" => "rate: { min_hz: 50, window: 1s }",
+        "rate" => "rate: { min: 50Hz, window: 1s }",
         "custom" => "custom: my_check",
         _ => "status",
     }
@@ -247,18 +247,38 @@ fn range(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpe
 }
 
 fn rate(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec> {
-    let keys = &["min_hz", "failed_below_hz", "window"];
-    let f = Fields::read(
-        params,
-        "rate",
-        keys,
-        "min_hz, failed_below_hz or window",
-        path,
-        p,
-    )?;
-    let mut required = |key: &'static str| match f.get(key) {
-        Some(found) => Some(found),
-        None => {
+    // `min_hz`/`failed_below_hz` (bare numbers) are the older spelling of
+    // `min`/`failed_below` (rates with their unit): still read, with a
+    // warning.
+    let keys = &["min", "failed_below", "window", "min_hz", "failed_below_hz"];
+    let f = Fields::read(params, "rate", keys, "min, failed_below or window", path, p)?;
+    let mut hertz = |new: &'static str, old: &'static str, example: &'static str| match (
+        f.get(new),
+        f.get(old),
+    ) {
+        (Some((_, v)), None) => Some(Some(rate_value(v, path, p)?)),
+        (None, Some((key, v))) => {
+            p.push(key, path, LoadProblemKind::Deprecated { old, new: example });
+            Some(Some(number(v, old, path, p)?))
+        }
+        (Some((key, _)), Some(_)) => {
+            let why = format!("`{new}` and its older spelling `{old}` cannot go together");
+            p.push(key, path, LoadProblemKind::Conflict(why));
+            None
+        }
+        (None, None) => Some(None),
+    };
+    let min = hertz("min", "min_hz", "min: 50Hz");
+    let failed = hertz("failed_below", "failed_below_hz", "failed_below: 10Hz");
+    let window = match f.get("window") {
+        Some((_, v)) => positive_duration(v, "window", path, p),
+        None => None,
+    };
+    for (key, missing) in [
+        ("min", min == Some(None)),
+        ("window", f.get("window").is_none()),
+    ] {
+        if missing {
             p.push(
                 params,
                 path,
@@ -268,24 +288,15 @@ fn rate(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec
                     example: example("rate"),
                 },
             );
-            None
         }
-    };
-    let (min_hz, window) = (required("min_hz"), required("window"));
-    let min_hz = min_hz.and_then(|(_, v)| number(v, "min_hz", path, p));
-    let window = window.and_then(|(_, v)| positive_duration(v, "window", path, p));
-    let failed = f
-        .get("failed_below_hz")
-        .map(|(_, v)| number(v, "failed_below_hz", path, p));
-    let (min_hz, window, failed_below_hz) = (
-        min_hz?,
-        window?,
-        failed.map_or(Some(None), |x| x.map(Some))?,
-    );
+    }
+    let (min_hz, window, failed_below_hz) = (min??, window?, failed?);
     if min_hz <= 0.0 || failed_below_hz.is_some_and(|f| f < 0.0 || f > min_hz) {
         let why = format!(
-            "a rate check needs min_hz > 0 and 0 <= failed_below_hz <= min_hz, found min_hz {min_hz}{}",
-            failed_below_hz.map(|f| format!(", failed_below_hz {f}")).unwrap_or_default()
+            "a rate check needs min > 0 and 0 <= failed_below <= min, found min {min_hz} Hz{}",
+            failed_below_hz
+                .map(|f| format!(", failed_below {f} Hz"))
+                .unwrap_or_default()
         );
         p.push(params, path, LoadProblemKind::Invalid(why));
         return None;
@@ -295,6 +306,18 @@ fn rate(params: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<CheckSpec
         failed_below_hz,
         window,
     })
+}
+
+/// A rate with its unit (`50Hz`, `2kHz`), in hertz.
+/// The reader's message names the key and the value as written.
+fn rate_value(value: &Node<'_>, path: &str, p: &mut Problems<'_>) -> Option<f64> {
+    match <crate::config::Hertz as crate::config::FromYaml>::from_yaml(value) {
+        Ok(hz) => Some(hz.0),
+        Err(kind) => {
+            p.push(value, path, LoadProblemKind::Invalid(kind.to_string()));
+            None
+        }
+    }
 }
 
 /// `[lo, hi]` with `lo <= hi`.

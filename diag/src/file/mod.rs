@@ -62,6 +62,14 @@ pub struct LoadProblem {
     pub kind: LoadProblemKind,
 }
 
+impl LoadProblem {
+    /// Whether this only warns (a deprecated spelling): the file still
+    /// loads.
+    pub fn is_warning(&self) -> bool {
+        matches!(self.kind, LoadProblemKind::Deprecated { .. })
+    }
+}
+
 /// What is wrong in a tree file.
 #[derive(Clone, Debug, PartialEq, Error)]
 #[non_exhaustive]
@@ -130,6 +138,15 @@ pub enum LoadProblemKind {
     /// Keys that cannot go together.
     #[error("{0}")]
     Conflict(String),
+    /// An older spelling that still reads, with the one to write now. A
+    /// warning: it does not fail a load (see [`LoadProblem::is_warning`]).
+    #[error("`{old}` is deprecated; write `{new}`")]
+    Deprecated {
+        /// The key as written.
+        old: &'static str,
+        /// What to write instead, with an example value.
+        new: &'static str,
+    },
     /// A value of the right shape that makes no sense (reversed bounds,
     /// zero votes, ...).
     #[error("{0}")]
@@ -197,7 +214,9 @@ const TOP_KEYS: &[&str] = &["nodes", "shared"];
 /// the one exception, since nothing after it can be trusted.
 pub fn load_tree_str(text: &str, source: &str) -> Result<TreeSpec, LoadError> {
     let (spec, problems) = load_tree_partial(text, source);
-    if problems.is_empty() {
+    // Warnings (deprecated spellings) do not fail a load; `vigil tree
+    // check` prints them.
+    if problems.iter().all(LoadProblem::is_warning) {
         Ok(spec)
     } else {
         Err(LoadError { problems })

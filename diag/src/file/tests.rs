@@ -86,7 +86,7 @@ nodes:
     flap: true
   car.link.a:
     check:
-      rate: { min_hz: 50, failed_below_hz: 10, window: 1s }
+      rate: { min: 50Hz, failed_below: 10Hz, window: 1s }
     debounce: { hold: 2s }
     flap: { penalty: 2, half_life: 30s, suppress: 5, reuse: 1 }
   car.link.b:
@@ -257,10 +257,16 @@ fn check_parameter_problems() {
             "must contain",
         ),
         ("{ check: { range: { ok: [1, 2, 3] } } }", "pair of numbers"),
-        ("{ check: { rate: { min_hz: 5 } } }", "needs `window`"),
+        ("{ check: { rate: { min: 5Hz } } }", "needs `window`"),
+        ("{ check: { rate: { window: 1s } } }", "needs `min`"),
+        ("{ check: { rate: { min: 0Hz, window: 1s } } }", "min > 0"),
         (
-            "{ check: { rate: { min_hz: 0, window: 1s } } }",
-            "min_hz > 0",
+            "{ check: { rate: { min: 50, window: 1s } } }",
+            "missing unit",
+        ),
+        (
+            "{ check: { rate: { min: 5Hz, min_hz: 5, window: 1s } } }",
+            "cannot go together",
         ),
         ("{ check: { custom: '' } }", "name of a registered check"),
         ("{ check: { status: {}, heartbeat: {} } }", "one kind"),
@@ -434,4 +440,27 @@ fn partial_load_keeps_the_shape() {
             ("a", &vote)
         ]
     );
+}
+
+/// Issue 15: rates carry their unit; the older bare-number keys still read,
+/// with a warning that does not fail the load.
+#[test]
+fn the_older_rate_keys_still_load_with_a_deprecation_warning() {
+    let text =
+        "nodes:\n  link: { check: { rate: { min_hz: 50, failed_below_hz: 10, window: 1s } } }\n";
+    let (_, problems) = load_tree_partial(text, "old.yaml");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().all(LoadProblem::is_warning), "{problems:?}");
+    assert!(
+        problems[0].to_string().contains("write `min: 50Hz`"),
+        "{}",
+        problems[0]
+    );
+    let spec = load_tree_str(text, "old.yaml").expect("warnings do not fail a load");
+    let new = load_tree_str(
+        "nodes:\n  link: { check: { rate: { min: 50Hz, failed_below: 10Hz, window: 1s } } }\n",
+        "new.yaml",
+    )
+    .expect("loads");
+    assert_eq!(spec.nodes[0].body, new.nodes[0].body);
 }
