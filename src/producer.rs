@@ -13,7 +13,8 @@ use vigil_diag::{
 use vigil_discovery::clock::dds_timestamp;
 use vigil_discovery::inproc::InProcAdvertiser;
 use vigil_discovery::{
-    data_qos, guid_of, AdvertWire, Advertiser, AdvertiserConfig, CdrWriter, DdsError,
+    data_qos, guid_of, supervisor_from_env, AdvertWire, Advertiser, AdvertiserConfig, CdrWriter,
+    DdsError,
 };
 use vigil_qos::{Capabilities, Degradation, Value};
 
@@ -48,6 +49,10 @@ pub struct ProducerBuilder<T> {
     root: Option<String>,
     degradation: Degradation,
     keyless: bool,
+    /// `None`: read from the environment at the start (`vigil supervise`
+    /// puts its id there); `Some`: as set by
+    /// [`ProducerBuilder::supervisor`].
+    supervisor: Option<Option<[u8; 12]>>,
     _sample: PhantomData<fn(T)>,
 }
 
@@ -121,6 +126,16 @@ impl<T: Sample> ProducerBuilder<T> {
         self
     }
 
+    /// The supervisor that may say, on this producer's behalf, that it
+    /// FAILED when its process dies: the GUID prefix of the supervisor's
+    /// DDS participant; `None`: nobody may. Default: what the environment
+    /// says ([`SUPERVISOR_ID_ENV`](vigil_discovery::SUPERVISOR_ID_ENV), set
+    /// by `vigil supervise` for its children; unset means none).
+    pub fn supervisor(mut self, supervisor: Option<[u8; 12]>) -> Self {
+        self.supervisor = Some(supervisor);
+        self
+    }
+
     /// How health worsens the advertised capabilities.
     pub fn degradation(mut self, degradation: Degradation) -> Self {
         self.degradation = degradation;
@@ -167,8 +182,13 @@ impl<T: Sample> ProducerBuilder<T> {
             tree.observe(leaf, ok, transport.now())?;
         }
         let root = self.root.as_deref().map(Path::parse).transpose()?;
+        let supervisor = match self.supervisor {
+            Some(set) => set,
+            None => supervisor_from_env()?,
+        };
         let config = |guid| {
             AdvertiserConfig::new(&self.id, &self.topic, &self.type_name, guid)
+                .with_supervisor(supervisor)
                 .with_capabilities(capabilities)
                 .with_tree(tree, root)
                 .with_degradation(self.degradation)
@@ -281,6 +301,7 @@ impl<T: Sample> Producer<T> {
             root: None,
             degradation: Degradation::default(),
             keyless: false,
+            supervisor: None,
             _sample: PhantomData,
         }
     }

@@ -1,7 +1,10 @@
 //! `vigil supervise` end to end with real processes (issue 9): restarts
 //! with backoff, exit 3 when the top gives up, one_for_all and
 //! rest_for_one order, a watchdog miss, `ready: notify`, no orphans after
-//! SIGTERM or SIGKILL of the supervisor, bad configs with lines.
+//! SIGTERM or SIGKILL of the supervisor, bad configs with lines; a
+//! SIGKILLed child's producer FAILED at once by its supervisor's word (the
+//! consumer switches long before the lease), and the same word from anyone
+//! else rejected.
 //!
 //! Domains 80-89 are this file's.
 
@@ -12,7 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{terminate, vigil, Proc, PATIENCE};
+use support::{selected, t, terminate, vigil, Proc, PATIENCE};
+use vigil_discovery::{DdsConfig, OnBehalfPublisher, VigilParticipant};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -385,4 +389,134 @@ children:
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// The consumers' query: the supervised imu_a is the better one.
+const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
+/// Far longer than any switch asserted below: a switch within it can only
+/// come from the supervisor's word.
+const LONG_LEASE_MS: &str = "5000";
+
+/// `vigil supervise` running imu_a (1 kHz, a 5 s lease) as a child that
+/// advertises it, and a plain standby imu_b; returns the supervisor, the
+/// standby, and the child's pid.
+fn supervised_imu_a(dir: &Path, domain: u16) -> (Proc, Proc, u64) {
+    let config = write(
+        dir,
+        "sup.yaml",
+        &format!(
+            "
+name: node
+intensity: 5
+period: 10s
+backoff: {{ initial: 500ms, max: 1s, jitter: 0 }}
+children:
+  - id: imu_a_proc
+    command: [{vigil}, produce, --domain, '{domain}', --topic, imu, --id, imu_a,
+              --rate, '1000', --lease-ms, '{LONG_LEASE_MS}', --cap, accuracy=0.001]
+    produces: [imu_a]
+",
+            vigil = env!("CARGO_BIN_EXE_vigil"),
+        ),
+    );
+    let mut sup = supervise("supervisor", &config, domain);
+    let started = sup.wait_for(PATIENCE, is("started", "imu_a_proc"));
+    let pid = started["pid"].as_u64().unwrap();
+    let standby = Proc::producer(domain, "imu_b", &["accuracy=0.002"], &[]);
+    (sup, standby, pid)
+}
+
+#[test]
+fn a_sigkilled_child_is_failed_by_its_supervisor_long_before_the_lease() {
+    let domain = 87;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sup, _standby, pid) = supervised_imu_a(dir.path(), domain);
+    let mut c = Proc::consumer(domain, QUERY, &[]);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    c.wait_for(PATIENCE, |v| {
+        v["event"] == "first_sample" && v["producer"] == "imu_a"
+    });
+
+    let killed_at = support::unix_now();
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let failed = sup.wait_for(PATIENCE, |v| v["event"] == "failed");
+    assert_eq!(failed["producers"], serde_json::json!(["imu_a"]));
+    assert_eq!(failed["reason"], "exited: signal 9");
+    let switch = c.wait_for(PATIENCE, |v| selected(v, "imu_b"));
+    let cause = switch["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("FAILED"), "cause: {cause}\n{switch}");
+    let after_ms = (t(&switch) - killed_at) * 1000.0;
+    // The lease is 5 s: a fifth of it leaves room for a slow machine and
+    // still proves the switch was the supervisor's doing.
+    assert!(
+        after_ms < 1000.0,
+        "switched {after_ms:.1} ms after the kill"
+    );
+    let first = c.wait_for(PATIENCE, |v| {
+        v["event"] == "first_sample" && v["producer"] == "imu_b"
+    });
+    eprintln!(
+        "supervised SIGKILL -> switch {after_ms:.1} ms, -> first sample {:.1} ms (lease {LONG_LEASE_MS} ms)",
+        (t(&first) - killed_at) * 1000.0
+    );
+
+    // Re-entry only through the restarted child's own advert and the
+    // consumer's wait-to-restore.
+    sup.wait_for(PATIENCE, is("started", "imu_a_proc"));
+    let back = c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    let cause = back["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("restore"), "cause: {cause}");
+    terminate(&sup);
+    sup.wait_exit(Duration::from_secs(10));
+}
+
+#[test]
+fn a_forged_failed_on_behalf_is_rejected_and_the_consumer_stays() {
+    let domain = 88;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sup, _standby, _pid) = supervised_imu_a(dir.path(), domain);
+    let mut c = Proc::consumer(domain, QUERY, &[]);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    c.wait_for(PATIENCE, |v| {
+        v["event"] == "first_sample" && v["producer"] == "imu_a"
+    });
+
+    // A participant that is not the supervisor says imu_a FAILED, with
+    // the very message a supervisor sends, until the consumer has heard it
+    // (discovery of the new writer takes a moment).
+    let forger = VigilParticipant::new(DdsConfig::new(domain)).unwrap();
+    let voice = OnBehalfPublisher::new(&forger).unwrap();
+    let mark = c.mark();
+    let deadline = Instant::now() + PATIENCE;
+    let rejected = loop {
+        voice
+            .publish("imu_a_proc", &["imu_a".to_owned()], "exited: signal 9")
+            .unwrap();
+        if let Some(stats) = c.try_wait_for(Duration::from_millis(300), |v| {
+            v["event"] == "stats" && v["rejected"].as_u64().unwrap_or(0) > 0
+        }) {
+            break stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rejection counted: {:?}",
+            c.seen
+        );
+    };
+    assert_eq!(rejected["active"], "imu_a", "{rejected}");
+    // Still on imu_a a while later, never having switched.
+    std::thread::sleep(Duration::from_millis(500));
+    let later = c.wait_for(PATIENCE, |v| v["event"] == "stats");
+    assert_eq!(later["active"], "imu_a", "{later}");
+    assert!(
+        !c.seen[mark..].iter().any(|v| v["event"] == "selected"),
+        "switched on a forged word: {:?}",
+        &c.seen[mark..]
+    );
+    terminate(&sup);
+    sup.wait_exit(Duration::from_secs(10));
 }

@@ -8,6 +8,12 @@
 //! `--format json` each event is one JSON line with `t` and `event`:
 //! `started`, `exited`, `restarting`, `hung`, `escalated`, `stopped`, plus
 //! `status`, `failed` (FAILED said for a dead child's producers), `gave_up`.
+//!
+//! The supervisor joins the domain and gives each child its participant's
+//! GUID prefix in `VIGIL_SUPERVISOR_ID`: the child's producers name it in
+//! their adverts, and when the child dies the supervisor publishes on
+//! `vigil_failed_on_behalf` that they FAILED, which consumers accept from
+//! that participant only, and switch without waiting for the lease.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,6 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
+use vigil_discovery::{supervisor_id_text, OnBehalfPublisher, VigilParticipant, SUPERVISOR_ID_ENV};
 use vigil_recovery::{
     load_config, Action, Exit, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig, ShellEvent,
     Supervisor,
@@ -43,7 +50,7 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
         println!("{}", summary(&spec));
         return Ok(ExitCode::SUCCESS);
     }
-    args.dds.config()?;
+    let dds = args.dds.config()?;
     init_logging();
     let format = args.format;
     // A seed from the clock: runs differ, and the seed is printed so one
@@ -51,13 +58,24 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
     let seed = (unix_seconds() * 1e6) as u64;
     tracing::debug!(seed, "supervisor jitter seed");
     let sup = Supervisor::new(spec).with_seed(seed);
+    // Joined before the first child starts, so that its id is in every
+    // child's environment and its writer is matched by the time one dies.
+    let participant = VigilParticipant::new(dds).context("cannot join the DDS domain")?;
+    let voice = OnBehalfPublisher::new(&participant).context("cannot create the FAILED writer")?;
+    let mut shell = ShellConfig::new();
+    shell.env.push((
+        SUPERVISOR_ID_ENV.to_owned(),
+        supervisor_id_text(&voice.supervisor_id()),
+    ));
     let outcome = runtime()?.block_on(async move {
-        vigil_recovery::run(sup, ShellConfig::new(), terminated(), move |sup, event| {
+        vigil_recovery::run(sup, shell, terminated(), move |sup, event| {
+            speak_for_the_dead(&voice, sup, &event);
             print_event(format, sup, &event)
         })
         .await
         .context("cannot run the supervisor")
     })?;
+    drop(participant);
     Ok(match outcome {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
@@ -90,6 +108,27 @@ fn summary(spec: &GroupSpec) -> String {
     let mut lines = vec![format!("ok: {} children", spec.children().len())];
     walk(spec, 0, &mut lines);
     lines.join("\n")
+}
+
+/// Publishes the core's "FAILED on behalf of" (a child died or hung) at
+/// once, before the event is printed.
+fn speak_for_the_dead(voice: &OnBehalfPublisher, sup: &Supervisor, event: &ShellEvent<'_>) {
+    let ShellEvent::Decision(Action::PublishFailed {
+        child,
+        producers,
+        reason,
+    }) = event
+    else {
+        return;
+    };
+    if producers.is_empty() {
+        return;
+    }
+    let name = sup.child(*child).id.as_str();
+    if let Err(error) = voice.publish(name, producers, reason) {
+        // The consumers' leases still cover the death.
+        tracing::warn!(child = name, %error, "cannot say FAILED on the child's behalf");
+    }
 }
 
 fn ms(d: Duration) -> u64 {

@@ -30,7 +30,8 @@ use vigil_diag::{
 };
 use vigil_discovery::clock::{dds_timestamp, now, unix_now_ns};
 use vigil_discovery::{
-    data_qos, guid_of, Advertiser, AdvertiserConfig, DdsError, VigilParticipant,
+    data_qos, guid_of, supervisor_from_env, Advertiser, AdvertiserConfig, DdsError,
+    VigilParticipant,
 };
 
 use super::advert_json::AdvertJson;
@@ -195,8 +196,11 @@ impl Proxy {
         // Observed before the start, so the first advert already carries
         // the reported state (`fresh` keeps it UNKNOWN until data comes).
         tree.observe(&shape.health, status(advert), now())?;
+        // A bridge run by `vigil supervise` lets its supervisor say that
+        // its proxies FAILED when it dies.
         let declaration =
             AdvertiserConfig::new(&advert.producer, &advert.topic, &route.type_name, guid)
+                .with_supervisor(supervisor_from_env()?)
                 .with_capabilities(advert.capabilities.clone())
                 .with_tree(tree, Some(shape.root.clone()));
         let advertiser = Advertiser::start(participant, declaration)?;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use vigil_diag::{Observation, Path, State, Timestamp, Tree};
 use vigil_discovery::clock::now;
-use vigil_discovery::{offered_qos, Advertiser, AdvertiserConfig, VigilParticipant};
+use vigil_discovery::{
+    offered_qos, supervisor_from_env, Advertiser, AdvertiserConfig, VigilParticipant,
+};
 use vigil_qos::{Quantity, Unit, Value};
 
 use super::config::TopicConfig;
@@ -114,6 +116,9 @@ impl Proxy {
             topic.dds_type.clone(),
             guid,
         )
+        // An agent run by `vigil supervise` lets its supervisor say that its
+        // proxies FAILED when it dies.
+        .with_supervisor(supervisor_from_env().map_err(|e| e.to_string())?)
         .with_capabilities(topic.capabilities_of(identity.node.as_deref()))
         .with_tree(tree, Some(shape.root().clone()))
         .with_qos(offered_qos(&qos));
