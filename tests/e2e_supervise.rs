@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{selected, t, terminate, vigil, Proc, PATIENCE};
+use support::{producers_on, selected, t, terminate, vigil, Proc, PATIENCE};
 use vigil_discovery::{DdsConfig, OnBehalfPublisher, VigilParticipant};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -519,4 +519,48 @@ fn a_forged_failed_on_behalf_is_rejected_and_the_consumer_stays() {
     );
     terminate(&sup);
     sup.wait_exit(Duration::from_secs(10));
+}
+
+#[test]
+fn demo_supervised_fails_over_through_the_supervisor_and_leaves_no_producer() {
+    let domain = 89;
+    let mut demo = Proc::spawn(
+        "demo",
+        &[
+            "demo",
+            "--supervised",
+            "--format",
+            "json",
+            "--domain",
+            "89",
+            "--lease-ms",
+            "300",
+        ],
+    );
+    let summary = demo.wait_for(Duration::from_secs(90), |v| v.get("switches").is_some());
+    assert_eq!(demo.wait_exit(PATIENCE), Some(true), "{}", demo.stderr());
+    let switches = summary["switches"].as_array().cloned().unwrap_or_default();
+    let by = |to: &str, cause: &str| {
+        switches
+            .iter()
+            .find(|s| s["to"] == to && s["cause"].as_str().unwrap_or("").contains(cause))
+            .unwrap_or_else(|| panic!("no switch to {to} by {cause}: {summary}"))
+            .clone()
+    };
+    // The unsupervised kill waits for the lease; the supervised one does not.
+    let lease = by("imu_sup", "unreachable");
+    let failed = by("imu_spare", "FAILED");
+    let reroute = |s: &Value| s["reroute_ms"].as_f64().unwrap_or(f64::NAN);
+    assert!(reroute(&lease) >= 200.0, "{lease}");
+    assert!(reroute(&failed) < 200.0, "{failed}");
+    // The restarted child came back through wait-to-restore.
+    by("imu_sup", "restore");
+    let notes = summary["notes"].to_string();
+    assert!(notes.contains("says FAILED for imu_sup"), "{notes}");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !producers_on(domain).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(producers_on(domain), Vec::<String>::new());
 }

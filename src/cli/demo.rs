@@ -7,6 +7,11 @@
 //! The producers are real OS processes, so a SIGKILL is a real crash; they
 //! get `--exit-on-eof` and are killed on drop, so none outlives the demo,
 //! even when it fails or is killed itself.
+//!
+//! `--supervised` runs another timeline (`supervised`): the same SIGKILL
+//! to an unsupervised producer and to one run by `vigil supervise`.
+
+mod supervised;
 
 use std::net::IpAddr;
 use std::process::{ExitCode, Stdio};
@@ -54,6 +59,11 @@ pub(crate) struct DemoArgs {
     /// machine better.
     #[arg(long = "lease-ms", default_value = "100", value_parser = millis)]
     lease: Duration,
+    /// Run one producer under `vigil supervise` and SIGKILL it beside an
+    /// unsupervised one: its supervisor says FAILED at once (no lease to
+    /// wait for), restarts it, and the consumer returns to it.
+    #[arg(long)]
+    supervised: bool,
 }
 
 /// The producers: same topic, different qualities.
@@ -98,7 +108,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     config.validate().map_err(|e| InputError(e.to_string()))?;
     runtime()?.block_on(async move {
         let interrupted = terminated();
-        demo(&args, config, interrupted).await
+        if args.supervised {
+            supervised::demo(&args, config, interrupted).await
+        } else {
+            demo(&args, config, interrupted).await
+        }
     })
 }
 
@@ -123,7 +137,18 @@ impl Producer {
 
 /// What happened, in order, for the timeline.
 enum Entry {
-    Action { t: f64, unix: f64, text: String },
+    /// Something the script did: later switches are measured from it.
+    Action {
+        t: f64,
+        unix: f64,
+        text: String,
+    },
+    /// Something another process did (the supervisor): shown, not a
+    /// trigger.
+    Note {
+        t: f64,
+        text: String,
+    },
     Consumer(ConsumerEvent),
 }
 
@@ -441,6 +466,7 @@ struct Report {
     /// A switch waiting for its first sample: index in `switches`.
     pending: Option<usize>,
     actions: Vec<serde_json::Value>,
+    notes: Vec<serde_json::Value>,
     samples: u64,
 }
 
@@ -452,6 +478,7 @@ impl Report {
             switches: Vec::new(),
             pending: None,
             actions: Vec::new(),
+            notes: Vec::new(),
             samples: 0,
         }
     }
@@ -464,6 +491,12 @@ impl Report {
                 }
                 self.actions.push(json!({"t": round3(t), "action": text}));
                 self.trigger = Some((unix, text));
+            }
+            Entry::Note { t, text } => {
+                if self.text {
+                    println!("  {t:>6.2}s     {text}");
+                }
+                self.notes.push(json!({"t": round3(t), "note": text}));
             }
             Entry::Consumer(ConsumerEvent::Selected {
                 previous,
@@ -574,6 +607,7 @@ impl Report {
                 "replayed": summary.replayed,
                 "hot_standby": hot_standby,
                 "actions": self.actions,
+                "notes": self.notes,
                 "explanation": explanation,
                 "elapsed_s": round3(elapsed),
             });

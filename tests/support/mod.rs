@@ -319,3 +319,39 @@ pub fn unix_now() -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+/// Command lines of running `vigil produce` processes on `domain`.
+///
+/// Panics when there is no `/proc` to look in: an orphan check that cannot
+/// look must not pass as "no orphans" (issue 15).
+pub fn producers_on(domain: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    let dir = std::fs::read_dir("/proc").unwrap_or_else(|e| {
+        panic!(
+            "cannot list /proc ({e}): this orphan check needs a Linux /proc to look for producers"
+        )
+    });
+    // Our own command line is there too: a /proc that shows no process at
+    // all (an empty or foreign mount) cannot prove an absence either.
+    let own = std::path::Path::new("/proc/self/cmdline");
+    assert!(
+        std::fs::read(own).is_ok_and(|c| !c.is_empty()),
+        "/proc/self/cmdline is unreadable: this orphan check cannot see processes"
+    );
+    for entry in dir.flatten() {
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let on_domain = args
+            .windows(2)
+            .any(|w| w[0] == "--domain" && w[1] == domain.to_string());
+        if args.iter().any(|a| a == "produce") && on_domain {
+            found.push(args.join(" "));
+        }
+    }
+    found
+}
