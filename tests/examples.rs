@@ -32,6 +32,24 @@ fn check(name: &str) -> Option<(Vec<&'static str>, i32)> {
             0,
         ),
         "adverts.json" => (vec!["query", "eval", "{query}", "--adverts", "{file}"], 0),
+        "imu_troubleshoot.bt.xml" => (vec!["bt", "check", "{file}"], 0),
+        "imu_pair.tree.yaml" => (vec!["tree", "check", "{file}"], 0),
+        "imu.modes.yaml" | "imu_fault.events.jsonl" => (
+            vec![
+                "bt",
+                "run",
+                "examples/imu_troubleshoot.bt.xml",
+                "--tree",
+                "examples/imu_pair.tree.yaml",
+                "--events",
+                "examples/imu_fault.events.jsonl",
+                "--modes",
+                "examples/imu.modes.yaml",
+                "--until",
+                "10",
+            ],
+            0,
+        ),
         _ => return None,
     };
     Some(check)

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod agent;
+mod bt;
 #[cfg(feature = "zenoh")]
 mod bridge;
 mod consume;
@@ -61,6 +62,9 @@ enum Command {
     Bridge(bridge::BridgeCommand),
     /// Start and keep running a node's processes (OTP strategies, backoff, watchdogs).
     Supervise(supervise::SuperviseArgs),
+    /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
+    #[command(subcommand)]
+    Bt(bt::BtCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -92,6 +96,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         #[cfg(feature = "zenoh")]
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
+        Command::Bt(command) => bt::run(command),
     };
     match result {
         Ok(code) => code,

@@ -141,7 +141,7 @@ pub(crate) struct Problem {
 
 /// Loads and builds a tree file; on failure, every problem of both steps
 /// in line order.
-fn validate(text: &str, source: &str) -> Result<(TreeSpec, Tree), Vec<Problem>> {
+pub(super) fn validate(text: &str, source: &str) -> Result<(TreeSpec, Tree), Vec<Problem>> {
     let (spec, mut load_problems) = load_tree_partial(text, source);
     // Warnings (deprecated spellings) are said on stderr and fail nothing.
     load_problems.retain(|p| {
@@ -204,7 +204,7 @@ impl From<&BuildProblem> for Problem {
     }
 }
 
-fn problems_error(source: &str, problems: &[Problem]) -> InputError {
+pub(super) fn problems_error(source: &str, problems: &[Problem]) -> InputError {
     let count = problems.len();
     let mut text = format!(
         "{source}: {count} problem{}",
@@ -216,7 +216,7 @@ fn problems_error(source: &str, problems: &[Problem]) -> InputError {
     InputError(text)
 }
 
-fn read(file: &FsPath) -> Result<String, InputError> {
+pub(super) fn read(file: &FsPath) -> Result<String, InputError> {
     std::fs::read_to_string(file)
         .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))
 }

@@ -28,7 +28,10 @@
 //! - `xml`: the file into a [`BehaviorTree`] ([`load_bt_str`]), every
 //!   problem with its line ([`XmlError`]).
 //! - `exec`: the [`Executor`] and its [`Environment`] (halts before starts).
+//! - `dry_run`: [`DryRun`], diagnostic events replayed through the tree,
+//!   the behaviour tree and the modes with no side effects ([`Record`]s).
 
+mod dry_run;
 mod exec;
 mod node;
 mod xml;
@@ -36,6 +39,7 @@ mod xml;
 #[cfg(test)]
 mod tests;
 
+pub use dry_run::{DryRun, DryRunError, Record};
 pub use exec::{ActionId, Environment, Executor};
 pub use node::{Action, BehaviorTree, Condition, Leaf, LogLevel, StateTest, Status};
 pub use xml::{load_bt_str, XmlError, XmlProblem};

@@ -598,6 +598,10 @@ impl<'a, 'i> Reader<'a, 'i> {
             let hint = did_you_mean(e, ALL)
                 .map(|s| format!("; did you mean <{s}>?"))
                 .unwrap_or_default();
+            // Its attributes mean nothing to us: one problem, not one each.
+            for given in &mut attrs.given {
+                given.2 = true;
+            }
             self.problem(
                 line,
                 e,
