@@ -79,8 +79,9 @@ impl<T: Sample> ConsumerBuilder<T> {
 
     /// How long to collect adverts before the first selection, so the
     /// consumer starts on the best producer rather than the first heard.
-    /// Default: 500 ms on DDS, none in process (the advert store arrives
-    /// whole).
+    /// Default: 500 ms on DDS; none in process, where the producers
+    /// already advertising arrive whole at the start (producers advertised
+    /// after the consumer arrive one by one: give a settle time then).
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settle = Some(settle);
         self
@@ -343,7 +344,8 @@ impl<T: Sample> Consumer<T> {
                 Incoming::Selected(event) => tally.switched(*event, pending),
                 Incoming::Sample(sample) => {
                     let period = self.period_of.and_then(|of| of(&sample.value));
-                    tally.sample(sample, period, transport.now(), pending)
+                    let arrived = arrival(transport, &sample);
+                    tally.sample(sample, period, arrived, pending)
                 }
             }
         }
@@ -374,10 +376,11 @@ impl<T: Sample> Consumer<T> {
     /// A handle on the selection that other tasks can hold while this
     /// one receives: who is active, the chain, the explanation.
     pub fn view(&self) -> ConsumerView<T> {
-        match &self.inner {
-            Inner::Dds(dds) => ConsumerView::Dds(Arc::clone(&dds.selector)),
-            Inner::InProcess(consumer) => ConsumerView::InProcess(Arc::clone(consumer)),
-        }
+        let inner = match &self.inner {
+            Inner::Dds(dds) => ViewInner::Dds(Arc::clone(&dds.selector)),
+            Inner::InProcess(consumer) => ViewInner::InProcess(Arc::clone(consumer)),
+        };
+        ConsumerView { inner }
     }
 
     /// The counters.
@@ -429,47 +432,58 @@ impl<T: Sample> Consumer<T> {
 }
 
 /// A handle on a [`Consumer`]'s selection, for other tasks: cheap to
-/// clone, read-only.
-#[derive(Debug)]
-pub enum ConsumerView<T: Sample> {
-    /// On DDS.
+/// clone, read-only. On DDS it shares the consumer's selector, which then
+/// runs until the consumer and its last view are gone.
+pub struct ConsumerView<T: Sample> {
+    inner: ViewInner<T>,
+}
+
+enum ViewInner<T: Sample> {
     Dds(Arc<Selector>),
-    /// In process.
     InProcess(Arc<InProcConsumer<T>>),
+}
+
+impl<T: Sample> fmt::Debug for ConsumerView<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsumerView")
+            .field("active", &self.active())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: Sample> Clone for ConsumerView<T> {
     fn clone(&self) -> Self {
-        match self {
-            ConsumerView::Dds(s) => ConsumerView::Dds(Arc::clone(s)),
-            ConsumerView::InProcess(c) => ConsumerView::InProcess(Arc::clone(c)),
-        }
+        let inner = match &self.inner {
+            ViewInner::Dds(s) => ViewInner::Dds(Arc::clone(s)),
+            ViewInner::InProcess(c) => ViewInner::InProcess(Arc::clone(c)),
+        };
+        ConsumerView { inner }
     }
 }
 
 impl<T: Sample> ConsumerView<T> {
     /// The producer followed now.
     pub fn active(&self) -> Option<AdvertKey> {
-        match self {
-            ConsumerView::Dds(selector) => selector.active(),
-            ConsumerView::InProcess(consumer) => consumer.active(),
+        match &self.inner {
+            ViewInner::Dds(selector) => selector.active(),
+            ViewInner::InProcess(consumer) => consumer.active(),
         }
         .map(|a| a.key)
     }
 
     /// The whole fallback chain, best first.
     pub fn chain(&self) -> Vec<AdvertKey> {
-        match self {
-            ConsumerView::Dds(selector) => selector.chain(),
-            ConsumerView::InProcess(consumer) => consumer.chain(),
+        match &self.inner {
+            ViewInner::Dds(selector) => selector.chain(),
+            ViewInner::InProcess(consumer) => consumer.chain(),
         }
     }
 
     /// Why the active producer was chosen and why each other one was not.
     pub fn explain(&self) -> Option<SelectionExplanation> {
-        match self {
-            ConsumerView::Dds(selector) => selector.explain(),
-            ConsumerView::InProcess(consumer) => consumer.explain(),
+        match &self.inner {
+            ViewInner::Dds(selector) => selector.explain(),
+            ViewInner::InProcess(consumer) => consumer.explain(),
         }
     }
 }
@@ -487,13 +501,26 @@ impl<T: Sample> DdsInner<T> {
             loop {
                 let event = match self.events.try_recv() {
                     Ok(event) => Some(event),
+                    Err(TryRecvError::Lagged(missed)) => {
+                        // The event of this switch may still be queued
+                        // behind the gap: keep waiting for it.
+                        tracing::warn!(missed, "selection events missed (consumer too slow)");
+                        continue;
+                    }
                     Err(TryRecvError::Empty) => {
                         match tokio::time::timeout_at(*deadline, self.events.recv()).await {
                             Ok(Ok(event)) => Some(event),
+                            Ok(Err(RecvError::Lagged(missed))) => {
+                                tracing::warn!(
+                                    missed,
+                                    "selection events missed (consumer too slow)"
+                                );
+                                continue;
+                            }
                             _ => None,
                         }
                     }
-                    Err(_) => None,
+                    Err(TryRecvError::Closed) => None,
                 };
                 let Some(event) = event else { break };
                 let made_active = event
@@ -532,35 +559,58 @@ impl<T: Sample> DdsInner<T> {
     }
 }
 
+/// When a sample arrived, on the transport's core clock. On DDS that is
+/// now, as it is taken; in process the bus delivers at once and stamps the
+/// sample with its clock, while the application may take it much later (a
+/// simulation drains after moving the clock), so the stamp says it (a
+/// replay, stamped before its switch, then counts as arriving with it).
+fn arrival<T>(transport: &Transport, sample: &Delivered<T>) -> Timestamp {
+    match (transport.in_process(), sample.source_ts_ns) {
+        (Some(net), Some(ts)) => {
+            Timestamp::from_nanos(ts.saturating_sub(net.config().unix_origin_ns))
+        }
+        _ => transport.now(),
+    }
+}
+
 /// The running account of switches and samples.
 #[derive(Debug, Default)]
 struct Tally {
-    /// The producer the last switch made active.
-    announced: Option<String>,
-    switched_at: Option<Timestamp>,
+    /// The switches since the last sample: the producer each made active
+    /// and when it was decided. The next sample after any switch is a
+    /// boundary, even from the producer of the last sample (a producer
+    /// that failed and came back).
+    switches: Vec<(Option<String>, Timestamp)>,
     /// The last sample delivered: its producer and source timestamp.
     last: Option<(Arc<str>, u64)>,
     /// The active stream's sample period, an exponential average of the
-    /// gaps between its samples (nanoseconds).
+    /// gaps between its samples within one run of a producer (nanoseconds).
     period_ns: Option<f64>,
     lost: u64,
 }
 
 impl Tally {
-    /// Whether a sample of `producer` needs no switch event first.
+    /// Whether a sample of `producer` needs no switch event first: a switch
+    /// since the last sample made it active, or there was no switch since
+    /// and the last sample came from it.
     fn announces(&self, producer: &str) -> bool {
-        self.announced.as_deref() == Some(producer)
-            || self.last.as_ref().is_some_and(|(p, _)| &**p == producer)
+        if self.switches.is_empty() {
+            self.last.as_ref().is_some_and(|(p, _)| &**p == producer)
+        } else {
+            self.switches
+                .iter()
+                .any(|(active, _)| active.as_deref() == Some(producer))
+        }
     }
 
     fn switched<T>(&mut self, event: SelectionEvent, out: &mut VecDeque<Event<T>>) {
-        self.switched_at = Some(event.at);
-        self.announced = event.active.as_ref().map(|a| a.key.producer.clone());
+        let active = event.active.as_ref().map(|a| a.key.producer.clone());
+        self.switches.push((active, event.at));
         out.push_back(Event::Switched(event.into()));
     }
 
-    /// Counts one delivered sample; `period` is what the sample says of
-    /// its stream's period, if anything.
+    /// Counts one delivered sample, which arrived at `now`; `period` is what
+    /// the sample says of its stream's period, if anything.
     fn sample<T>(
         &mut self,
         sample: Delivered<T>,
@@ -570,8 +620,13 @@ impl Tally {
     ) {
         let ts = sample.source_ts_ns.unwrap_or(0);
         let gapless = sample.replayed && sample.gapless;
-        match &self.last {
-            Some((producer, last_ts)) if **producer == *sample.producer => {
+        let same_run = self.switches.is_empty()
+            && self
+                .last
+                .as_ref()
+                .is_some_and(|(producer, _)| **producer == *sample.producer);
+        if same_run {
+            if let Some((_, last_ts)) = &self.last {
                 let gap = ts.saturating_sub(*last_ts) as f64;
                 if gap > 0.0 {
                     self.period_ns = Some(match self.period_ns {
@@ -580,30 +635,39 @@ impl Tally {
                     });
                 }
             }
-            last => {
-                // A switch: what the time between the two producers'
-                // samples did not cover, in periods of the stream. Exact
-                // when the hot standby says so; otherwise an estimate whose
-                // rounding absorbs phase, not scheduling jitter.
-                let said = period.map(|p| p.as_nanos() as f64);
-                let lost = match (last, said.or(self.period_ns)) {
-                    (Some((_, last_ts)), Some(period)) if !gapless && period > 0.0 => {
-                        let periods = (ts.saturating_sub(*last_ts) as f64 / period).round();
-                        (periods as u64).saturating_sub(1)
-                    }
-                    _ => 0,
-                };
-                self.lost += lost;
-                out.push_back(Event::Resumed(Resumed {
-                    producer: Arc::clone(&sample.producer),
-                    after: self
-                        .switched_at
-                        .filter(|_| last.is_some())
-                        .map(|at| now.saturating_since(at)),
-                    lost,
-                    gapless,
-                }));
-            }
+        } else {
+            // A switch: what the time between the last sample and this one
+            // did not cover, in periods of the stream. Exact when the hot
+            // standby says so; otherwise an estimate whose rounding absorbs
+            // phase, not scheduling jitter. The gap itself never enters the
+            // period's average.
+            let said = period.map(|p| p.as_nanos() as f64);
+            let lost = match (&self.last, said.or(self.period_ns)) {
+                (Some((_, last_ts)), Some(period)) if !gapless && period > 0.0 => {
+                    let periods = (ts.saturating_sub(*last_ts) as f64 / period).round();
+                    (periods as u64).saturating_sub(1)
+                }
+                _ => 0,
+            };
+            self.lost += lost;
+            // Measured from the switch that made this producer active,
+            // when its event came in; `None` when it was missed.
+            let switched_at = self
+                .switches
+                .iter()
+                .rev()
+                .find(|(active, _)| active.as_deref() == Some(&*sample.producer))
+                .map(|(_, at)| *at);
+            out.push_back(Event::Resumed(Resumed {
+                producer: Arc::clone(&sample.producer),
+                after: switched_at.map(|at| now.saturating_since(at)),
+                lost,
+                gapless,
+            }));
+            // The previous stream's period stays the estimate until this
+            // one has samples of its own: the candidates of one query
+            // usually publish at similar rates.
+            self.switches.clear();
         }
         self.last = Some((Arc::clone(&sample.producer), ts));
         out.push_back(Event::Sample(sample));
@@ -655,12 +719,71 @@ mod tests {
         assert_eq!(tally.lost, 99);
     }
 
+    fn switch(to: Option<&str>, at_ms: u64) -> SelectionEvent {
+        SelectionEvent {
+            at: Timestamp::from_nanos(at_ms * 1_000_000),
+            previous: None,
+            active: to.map(|p| ActiveProducer {
+                key: AdvertKey::new(p, "imu"),
+                writer_guid: [0; 16],
+                clause: 0,
+            }),
+            chain: Vec::new(),
+            chain_len: 0,
+            cause: SwitchCause::Available,
+            standby: None,
+        }
+    }
+
     #[test]
     fn a_sample_of_the_announced_producer_needs_no_wait() {
         let mut tally = Tally::default();
+        let mut out: VecDeque<Event<u64>> = VecDeque::new();
         assert!(!tally.announces("a"));
-        tally.announced = Some("a".into());
+        tally.switched(switch(Some("a"), 0), &mut out);
         assert!(tally.announces("a"));
         assert!(!tally.announces("b"));
+        tally.sample(delivered("a", 1, false), None, Timestamp::ZERO, &mut out);
+        assert!(tally.announces("a"), "a run of a needs no event");
+        // Once a switch away is known, a's next sample needs the event
+        // that brings it back.
+        tally.switched(switch(None, 2), &mut out);
+        assert!(!tally.announces("a"));
+    }
+
+    /// Review finding: a producer that fails and comes back is a switch
+    /// too: its outage is counted, and the gap stays out of the period.
+    #[test]
+    fn a_producer_that_comes_back_costs_its_outage() {
+        let mut tally = Tally::default();
+        let mut out = VecDeque::new();
+        let at = |ms| Timestamp::from_nanos(ms * 1_000_000);
+        tally.switched(switch(Some("a"), 0), &mut out);
+        for t in 1..=10 {
+            tally.sample(delivered("a", t, false), None, at(t), &mut out);
+        }
+        tally.switched(switch(None, 11), &mut out);
+        tally.switched(switch(Some("a"), 5_000), &mut out);
+        tally.sample(delivered("a", 5_001, false), None, at(5_002), &mut out);
+        let costs = resumed(&out);
+        assert_eq!(costs.len(), 2, "{costs:?}");
+        assert_eq!(costs[1].lost, 4_990);
+        assert_eq!(costs[1].after, Some(Duration::from_millis(2)));
+        // The 5 s gap did not enter the period: the next switch still
+        // counts in 1 ms periods.
+        tally.switched(switch(Some("b"), 5_010), &mut out);
+        tally.sample(delivered("b", 5_012, false), None, at(5_012), &mut out);
+        assert_eq!(resumed(&out)[2].lost, 10);
+    }
+
+    #[test]
+    fn after_is_none_when_the_switch_event_was_missed() {
+        let mut tally = Tally::default();
+        let mut out = VecDeque::new();
+        tally.switched(switch(Some("a"), 0), &mut out);
+        tally.sample(delivered("a", 1, false), None, Timestamp::ZERO, &mut out);
+        // b's first sample with no event for it.
+        tally.sample(delivered("b", 2, false), None, Timestamp::ZERO, &mut out);
+        assert_eq!(resumed(&out)[1].after, None);
     }
 }

@@ -201,3 +201,29 @@ fn thousands_of_simulated_seconds_run_in_a_blink() {
     assert_eq!(consumer.chain().len(), producers.len());
     assert!(consumer.stats().registry.heartbeats >= 20 * 60 * 49);
 }
+
+/// Review finding: a crashed producer's advert leaves the transient-local
+/// store with it, as a dead DDS writer's data does, so a consumer that
+/// joins later never selects it.
+#[test]
+fn a_consumer_joining_after_a_crash_never_hears_the_dead_producer() {
+    let net = InProcess::new(InProcConfig::default());
+    let a = producer(&net, "imu_a", 0.001);
+    let _b = producer(&net, "imu_b", 0.01);
+    net.advance(Duration::from_millis(10));
+    drop(a);
+    let query = Query::parse("imu PREFER accuracy ASC").unwrap();
+    let consumer = net.follow::<String>(&query, TYPE, InProcConsumerConfig::default());
+    assert_eq!(consumer.active().unwrap().key.producer, "imu_b");
+    assert_eq!(consumer.chain().len(), 1);
+}
+
+#[test]
+fn a_liveness_contract_that_cannot_work_is_refused() {
+    let zero = InProcConfig::default().with_liveness(Duration::ZERO, Duration::from_millis(100));
+    assert!(zero.validate().is_err());
+    let short = InProcConfig::default()
+        .with_liveness(Duration::from_millis(100), Duration::from_millis(100));
+    assert!(short.validate().unwrap_err().to_string().contains("lease"));
+    assert!(InProcConfig::default().validate().is_ok());
+}

@@ -62,6 +62,12 @@ pub enum InProcError {
     /// An observation was refused by the producer's diagnostic tree.
     #[error(transparent)]
     Observation(#[from] vigil_diag::UpdateError),
+    /// The network's configuration is inconsistent.
+    #[error("invalid in-process configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
     /// The producer was shut down.
     #[error("producer `{producer}` has been shut down")]
     Closed {
@@ -100,6 +106,25 @@ impl Default for InProcConfig {
 }
 
 impl InProcConfig {
+    /// Checks the liveness contract as [`DdsConfig::validate`](crate::DdsConfig::validate)
+    /// does: a positive heartbeat period, a lease longer than it.
+    pub fn validate(&self) -> Result<(), InProcError> {
+        if self.heartbeat_period.is_zero() {
+            return Err(InProcError::Config {
+                reason: "heartbeat period must be positive".to_owned(),
+            });
+        }
+        if self.lease <= self.heartbeat_period {
+            return Err(InProcError::Config {
+                reason: format!(
+                    "lease ({:?}) must be longer than the heartbeat period ({:?})",
+                    self.lease, self.heartbeat_period
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Sets the heartbeat period and lease.
     pub fn with_liveness(mut self, heartbeat_period: Duration, lease: Duration) -> InProcConfig {
         self.heartbeat_period = heartbeat_period;
@@ -174,7 +199,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl InProcess {
     /// An empty network at core time zero.
+    ///
+    /// # Panics
+    ///
+    /// If `config` fails [`InProcConfig::validate`]: a zero heartbeat
+    /// period would never let the clock move past it. Configurations are
+    /// built in code; check one from elsewhere with `validate` first.
     pub fn new(config: InProcConfig) -> InProcess {
+        if let Err(error) = config.validate() {
+            panic!("{error}");
+        }
         InProcess {
             bus: Arc::new(Mutex::new(Bus {
                 config,
@@ -359,17 +393,20 @@ impl Bus {
         let Some(slot) = self.producers.remove(&id) else {
             return;
         };
-        if !dispose {
-            return;
-        }
         let advert = slot.state.advert();
         let key = AdvertKey::new(advert.key.producer.clone(), advert.key.topic.clone());
+        // A dead writer's transient-local data dies with it on DDS too: a
+        // consumer that joins later must not hear a crashed producer.
         let published_by_it = self
             .adverts
             .get(&key)
             .is_some_and(|(_, sender)| *sender == slot.advert_writer);
         if published_by_it {
             self.adverts.remove(&key);
+        }
+        if !dispose {
+            // The consumers that knew it find out at the lease.
+            return;
         }
         let now = self.now;
         for consumer in self.consumers.values_mut() {
