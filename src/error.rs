@@ -62,7 +62,11 @@ impl Error {
         use vigil_discovery::inproc::InProcError;
         use vigil_discovery::DdsError;
         match self {
-            Error::Dds(e) => matches!(e, DdsError::Advertiser { .. } | DdsError::Observation(_)),
+            // A bad VIGIL_SUPERVISOR_ID is a configuration the user gave.
+            Error::Dds(e) => matches!(
+                e,
+                DdsError::Advertiser { .. } | DdsError::Observation(_) | DdsError::Config { .. }
+            ),
             Error::InProcess(e) => !matches!(e, InProcError::Closed { .. }),
             Error::TreeFile { .. }
             | Error::TreeLoad(_)

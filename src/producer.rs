@@ -182,9 +182,12 @@ impl<T: Sample> ProducerBuilder<T> {
             tree.observe(leaf, ok, transport.now())?;
         }
         let root = self.root.as_deref().map(Path::parse).transpose()?;
-        let supervisor = match self.supervisor {
-            Some(set) => set,
-            None => supervisor_from_env()?,
+        // Only a process on DDS has a supervisor on DDS: a simulation run
+        // under `vigil supervise` does not inherit its word.
+        let supervisor = match (self.supervisor, transport) {
+            (Some(set), _) => set,
+            (None, Transport::Dds(_)) => supervisor_from_env()?,
+            (None, Transport::InProcess(_)) => None,
         };
         let config = |guid| {
             AdvertiserConfig::new(&self.id, &self.topic, &self.type_name, guid)
