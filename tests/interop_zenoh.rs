@@ -628,3 +628,141 @@ fn a_zenoh_producer_that_drops_a_capability_is_advertised_afresh() {
         .find(|v| v["event"] == "advert" && v["producer"] == "zenoh_imu" && v["origin"] == "dds");
     assert!(echoed.is_none(), "{echoed:?}");
 }
+
+/// The first sample on `key` from `producer` after another producer's.
+fn from<'a>(key: &'a str, producer: &'a str) -> impl Fn(&Value) -> bool + 'a {
+    move |v| v["event"] == "from" && v["key"] == key && v["producer"] == producer
+}
+
+/// A switch event of the followed stream to `producer`.
+fn switched_to(producer: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |v| v["event"] == "switch" && v["producer"] == producer
+}
+
+/// Issue 16, followed streams: a Zenoh application declares a query on
+/// `vigil/follow` and gets one key whose samples come from the best
+/// producer now, Zenoh or DDS, through a failure, a restore, a DDS
+/// producer's `kill -9` and a Zenoh producer's `kill -9`, with each switch
+/// on the companion key; a second application with the same query shares
+/// the stream the config declared.
+#[test]
+fn a_zenoh_application_follows_a_query_through_failures_and_kills() {
+    let domain = 110;
+    let port = free_port();
+    let follow = format!("follow:\n  - key: imu_best\n    query: {QUERY}\n    hold_off: 100ms\n");
+    let (_dir, path) = config(port, Side::Listen);
+    let text = std::fs::read_to_string(&path).expect("read the config") + &follow;
+    std::fs::write(&path, text).expect("write the config");
+    let mut bridge = bridge(domain, &path);
+    let mut dds_a = Proc::producer(domain, "dds_a", &["accuracy=0.002"], &[]);
+    let _dds_b = Proc::producer(domain, "dds_b", &["accuracy=0.003"], &[]);
+    let mut zenoh = peer("zenoh_producer", port, &[]);
+    zenoh.send("advertise zenoh_z accuracy=0.001");
+    bridge.wait_for(PATIENCE, producer_state("zenoh_producer", "zenoh_z", "up"));
+
+    // Two applications declare the same query: one stream, the config's.
+    let key = "vigil/followed/imu_best";
+    let mut app = peer("app", port, &[]);
+    app.send(&format!("declare {QUERY}"));
+    let declared = app.wait_for(PATIENCE, |v| v["event"] == "declared");
+    assert_eq!(declared["key"], key, "{declared}");
+    assert_eq!(
+        declared["switches"], "vigil/switches/imu_best",
+        "{declared}"
+    );
+    assert_eq!(declared["shared"], true, "{declared}");
+    assert_eq!(declared["declared_by"], "config", "{declared}");
+    let first = app.wait_seen(PATIENCE, from(key, "zenoh_z"));
+    assert_eq!(first["attachment"], "zenoh_z", "{first}");
+    let mut other = peer("other_app", port, &[]);
+    other.send(&format!("declare {}", QUERY.replace("  ", " ")));
+    let declared = other.wait_for(PATIENCE, |v| v["event"] == "declared");
+    assert_eq!(declared["key"], key, "{declared}");
+    other.wait_seen(PATIENCE, from(key, "zenoh_z"));
+
+    // The Zenoh producer fails: the stream moves to the best DDS producer.
+    let mark = app.mark();
+    let failed_at = unix_now();
+    zenoh.send("state zenoh_z FAILED");
+    let switch = app.wait_since(mark, PATIENCE, switched_to("dds_a"));
+    assert_eq!(switch["previous"], "zenoh_z", "{switch}");
+    assert_eq!(switch["origin"], "dds", "{switch}");
+    let cause = switch["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("FAILED"), "{switch}");
+    let to_dds = app.wait_since(mark, PATIENCE, from(key, "dds_a"));
+    assert_eq!(to_dds["previous"], "zenoh_z", "{to_dds}");
+    other.wait_seen(PATIENCE, from(key, "dds_a"));
+
+    // It recovers: back to it after wait-to-restore (1 s), as a DDS
+    // consumer of the query would.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mark = app.mark();
+    zenoh.send("state zenoh_z OK");
+    let back = app.wait_since(mark, PATIENCE, switched_to("zenoh_z"));
+    assert_eq!(back["origin"], "zenoh", "{back}");
+    let cause = back["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("restore"), "{back}");
+    app.wait_since(mark, PATIENCE, from(key, "zenoh_z"));
+
+    // kill -9 of the active Zenoh producer: its token goes at once.
+    let mark = app.mark();
+    let zenoh_killed_at = unix_now();
+    zenoh.kill9();
+    let after_zenoh = app.wait_since(mark, PATIENCE, from(key, "dds_a"));
+    assert_eq!(after_zenoh["previous"], "zenoh_z", "{after_zenoh}");
+    app.wait_since(mark, PATIENCE, switched_to("dds_a"));
+
+    // kill -9 of the active DDS producer: seen after its lease.
+    let mark = app.mark();
+    let dds_killed_at = unix_now();
+    dds_a.kill9();
+    let after_dds = app.wait_since(mark, PATIENCE, from(key, "dds_b"));
+    assert_eq!(after_dds["previous"], "dds_a", "{after_dds}");
+    let switch = app.wait_since(mark, PATIENCE, switched_to("dds_b"));
+    assert_eq!(switch["previous"], "dds_a", "{switch}");
+    bridge.wait_seen(PATIENCE, |v| {
+        v["event"] == "switched" && v["key"] == key && v["producer"] == "dds_b"
+    });
+    // Reported, not asserted: timing is the benches' job.
+    eprintln!(
+        "followed stream on zenoh, first sample from the next producer: zenoh producer FAILED {:.1} ms; zenoh producer kill -9 {:.1} ms; DDS producer kill -9 {:.1} ms (DDS lease {TEST_LEASE_MS} ms)",
+        (t(&to_dds) - failed_at) * 1000.0,
+        (t(&after_zenoh) - zenoh_killed_at) * 1000.0,
+        (t(&after_dds) - dds_killed_at) * 1000.0,
+    );
+}
+
+/// A query the bridge cannot follow is refused with the reason, and a new
+/// query gets a stream of its own that a second application shares.
+#[test]
+fn follow_declarations_are_checked_and_shared() {
+    let domain = 111;
+    let port = free_port();
+    let (_dir, path) = config(port, Side::Listen);
+    let mut bridge = bridge(domain, &path);
+    let _dds = Proc::producer(domain, "dds_a", &["accuracy=0.002"], &[]);
+    let mut app = peer("app", port, &[]);
+    app.send("declare gps WHERE health.state = OK");
+    let refused = app.wait_for(PATIENCE, |v| v["event"] == "declared");
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(error.contains("`gps` not bridged"), "{refused}");
+    app.send("declare imu WHERE");
+    let refused = app.wait_for(PATIENCE, |v| v["event"] == "declared");
+    assert!(refused["error"].is_string(), "{refused}");
+
+    app.send("declare imu PREFER accuracy ASC");
+    let declared = app.wait_for(PATIENCE, |v| v["event"] == "declared");
+    assert_eq!(declared["shared"], false, "{declared}");
+    assert_eq!(declared["declared_by"], "zenoh", "{declared}");
+    let key = declared["key"].as_str().expect("a key").to_owned();
+    assert!(key.starts_with("vigil/followed/q"), "{declared}");
+    bridge.wait_seen(PATIENCE, |v| v["event"] == "following" && v["key"] == key);
+    app.wait_seen(PATIENCE, from(&key, "dds_a"));
+    let mut other = peer("other_app", port, &[]);
+    other.send("declare imu  PREFER accuracy  ASC");
+    let declared = other.wait_for(PATIENCE, |v| v["event"] == "declared");
+    assert_eq!(declared["key"], key.as_str(), "{declared}");
+    assert_eq!(declared["shared"], true, "{declared}");
+    assert_eq!(declared["producer"], "dds_a", "{declared}");
+    other.wait_seen(PATIENCE, from(&key, "dds_a"));
+}

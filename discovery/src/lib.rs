@@ -63,7 +63,7 @@ pub use dds::{
     SelectorStats, Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant,
     SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
 };
-pub use follow::{Delivered, Route, RouteEnd, StandbyConfig, SubscriptionStats};
+pub use follow::{Delivered, Filter, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
     RegistryStats,

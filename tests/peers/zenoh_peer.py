@@ -13,6 +13,11 @@ prints one JSON line per thing it sees:
   {"event": "data", "key", "producer", "seq", "count"}
                                                  samples of a followed key
                                                  (the 1st, 10th, every 50th)
+  {"event": "from", "key", "producer", "previous", "attachment", "seq"}
+                                                 the first sample of a key from
+                                                 another producer than the last
+  {"event": "declared", "key", "switches", ...}  reply of `<prefix>/follow`
+  {"event": "switch", "key", "producer", ...}    a followed stream's switch event
   {"event": "advertised", "producer", "key"}     a producer of its own is up
   {"event": "silenced"|"resumed", "producer"}    its samples stopped/restarted
   {"event": "state"|"caps", "producer", ...}     its advert re-put
@@ -35,6 +40,8 @@ Commands, from the flags or one per line on stdin:
   best TOPIC QUERY...            ask `<prefix>/best/TOPIC?query=QUERY`
   follow KEY                     subscribe to KEY and count its samples
   follow-best TOPIC QUERY...     ask best, then follow the answer's data key
+  declare QUERY...               declare a followed stream on `<prefix>/follow`,
+                                 then follow its key and its switch events
   quit
 
 Samples are vigil's `SyntheticSample` {producer: string, seq: u64,
@@ -109,6 +116,7 @@ class Peer:
         self.keep = []  # declared entities live as long as the peer
         self.producers = {}
         self.counts = {}
+        self.last_producer = {}
         if args.watch:
             self.keep.append(
                 self.session.declare_subscriber(f"{self.prefix}/adverts/**", self.on_advert)
@@ -157,10 +165,23 @@ class Peer:
         key = str(sample.key_expr)
         count = self.counts.get(key, 0) + 1
         self.counts[key] = count
+        decoded = decode_sample(sample.payload.to_bytes())
+        producer, seq = decoded if decoded else (None, None)
+        previous = self.last_producer.get(key)
+        if producer != previous:
+            self.last_producer[key] = producer
+            attachment = sample.attachment.to_string() if sample.attachment is not None else None
+            emit("from", key=key, producer=producer, previous=previous, attachment=attachment, seq=seq)
         if count in (1, 10) or count % 50 == 0:
-            decoded = decode_sample(sample.payload.to_bytes())
-            producer, seq = decoded if decoded else (None, None)
             emit("data", key=key, producer=producer, seq=seq, count=count)
+
+    def on_switch(self, sample):
+        try:
+            body = json.loads(sample.payload.to_bytes())
+        except ValueError as e:
+            emit("switch", error=f"not JSON: {e}")
+            return
+        emit("switch", **body)
 
     # ---- what it does ----
 
@@ -241,7 +262,8 @@ class Peer:
                     emit(event, error=f"not JSON: {e}")
                     continue
                 if isinstance(body, dict):
-                    emit(event, key=str(reply.ok.key_expr), **body)
+                    # The body's own `key` (a followed stream's) wins.
+                    emit(event, **{"key": str(reply.ok.key_expr), **body})
                 else:
                     emit(event, key=str(reply.ok.key_expr), body=body)
                 return body
@@ -302,6 +324,12 @@ class Peer:
                     self.follow(answer["data"])
                 else:
                     emit("error", message=f"no data key to follow in {answer!r}")
+        elif cmd == "declare" and rest:
+            query = " ".join(rest)
+            answer = self.get_json(f"{self.prefix}/follow?query={query}", "declared")
+            if answer and answer.get("key"):
+                self.keep.append(self.session.declare_subscriber(answer["switches"], self.on_switch))
+                self.follow(answer["key"])
         elif cmd == "follow" and len(rest) == 1:
             self.follow(rest[0])
         else:

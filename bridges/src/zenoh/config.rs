@@ -17,12 +17,20 @@
 //!     forward: both                 # both | dds_to_zenoh | zenoh_to_dds
 //!     stale_after: 500ms            # a silent Zenoh producer is UNKNOWN(stale)
 //!     reliability: reliable         # reliable | best_effort (the DDS readers)
+//! follow:                           # optional: followed streams
+//!   - key: imu_best                 # <prefix>/followed/imu_best (+ switches/imu_best)
+//!     query: imu WHERE health.state = OK PREFER accuracy ASC
+//!     hold_off: 200ms               # the switching policy of a DDS consumer
+//!     wait_to_restore: 1s
+//!     hot_standby: false
 //! ```
 
 use std::fmt;
 use std::time::Duration;
 
 use vigil_diag::config::{shorten, Document, Named, Node, ProblemKind};
+use vigil_discovery::SwitchPolicy;
+use vigil_qos::Query;
 
 use super::error::{ConfigError, ConfigProblem};
 
@@ -200,12 +208,89 @@ pub struct BridgeConfig {
     pub dds: DdsSettings,
     /// The bridged topics, in file order.
     pub topics: Vec<TopicRoute>,
+    /// The followed streams declared in the file, in file order (Zenoh
+    /// applications may declare more at run time).
+    pub follow: Vec<FollowRoute>,
     /// What the file should change but the bridge can live with (a
     /// deprecated key), each with its line; logged when the file is loaded.
     pub warnings: Vec<ConfigProblem>,
 }
 
+/// One followed stream: a key whose samples always come from the best
+/// producer for a vigil query, switching as a DDS consumer of that query
+/// would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FollowRoute {
+    /// The name under `<prefix>/followed/` (and `<prefix>/switches/`):
+    /// one or more `/`-separated chunks of plain characters.
+    pub key: String,
+    /// The vigil query, normalized (it parses to the same query).
+    pub query: String,
+    /// How long a merely DEGRADED active producer is kept
+    /// ([`SwitchPolicy::hold_off`]).
+    pub hold_off: Duration,
+    /// How long a challenger must stay eligible before a revertive switch
+    /// ([`SwitchPolicy::wait_to_restore`]).
+    pub wait_to_restore: Duration,
+    /// Keep the standby's recent samples and replay the ones the new
+    /// producer did not cover at a switch.
+    pub hot_standby: bool,
+}
+
+impl FollowRoute {
+    /// A followed stream with a DDS consumer's default policy (hold-off
+    /// 200 ms, wait-to-restore 1 s, flap damping, no hot standby).
+    pub fn new(key: impl Into<String>, query: &Query) -> FollowRoute {
+        let policy = SwitchPolicy::default();
+        FollowRoute {
+            key: key.into(),
+            query: query.to_string(),
+            hold_off: policy.hold_off,
+            wait_to_restore: policy.wait_to_restore,
+            hot_standby: false,
+        }
+    }
+
+    /// The switching policy: a DDS consumer's, with this stream's hold-off
+    /// and wait-to-restore.
+    pub fn policy(&self) -> SwitchPolicy {
+        SwitchPolicy {
+            hold_off: self.hold_off,
+            wait_to_restore: self.wait_to_restore,
+            ..SwitchPolicy::default()
+        }
+    }
+}
+
+/// At most this many followed streams, from the file and from Zenoh
+/// applications together: each is a selector with its own DDS readers.
+pub const MAX_FOLLOWED: usize = 64;
+
 impl BridgeConfig {
+    /// Why `query` cannot be followed through this bridge, if it cannot:
+    /// every topic it names must be bridged both ways, so that its DDS
+    /// producers' samples reach the bridge and its Zenoh producers are
+    /// candidates on DDS.
+    pub fn follow_problem(&self, query: &Query) -> Option<String> {
+        let missing: Vec<&str> = query
+            .clauses()
+            .iter()
+            .map(|c| c.topic())
+            .filter(|t| self.route(t).is_none_or(|r| r.forward != Forward::Both))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "topic(s) {} not bridged with `forward: both`: a followed query may name only those",
+                missing
+                    .iter()
+                    .map(|t| format!("`{}`", shorten(t)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+
     /// Reads a config file's text; `source` names it in messages. Every
     /// problem is reported, with its line.
     pub fn parse(text: &str, source: &str) -> Result<BridgeConfig, ConfigError> {
@@ -298,14 +383,120 @@ fn file(root: &Node<'_>) -> Option<BridgeConfig> {
     let topics = top
         .required_node("topics", Some("topics: [{ topic: imu, type: T }]"))
         .and_then(|n| topics(&n));
+    let follow = top.value("follow").map_or(Some(Vec::new()), |n| follow(&n));
     top.finish();
-    Some(BridgeConfig {
+    let mut config = BridgeConfig {
         source: root.document().file().to_owned(),
         zenoh: zenoh?,
         dds: dds?,
         topics: topics?,
+        follow: Vec::new(),
         warnings: Vec::new(),
-    })
+    };
+    // Checked against the topics once they are known.
+    let follow = follow?;
+    let node = top_follow_items(root);
+    let mut ok = true;
+    for (route, item) in follow.iter().zip(node.iter()) {
+        if let Ok(query) = Query::parse(&route.query) {
+            if let Some(why) = config.follow_problem(&query) {
+                match item.field("query") {
+                    Some(node) => node.invalid(why),
+                    None => item.invalid(why),
+                }
+                ok = false;
+            }
+        }
+    }
+    config.follow = follow;
+    ok.then_some(config)
+}
+
+/// The items of `follow:`, for messages.
+fn top_follow_items<'d>(root: &Node<'d>) -> Vec<Node<'d>> {
+    root.field("follow")
+        .and_then(|n| n.items())
+        .unwrap_or_default()
+}
+
+fn follow(node: &Node<'_>) -> Option<Vec<FollowRoute>> {
+    let items = node.items()?;
+    if items.len() > MAX_FOLLOWED {
+        node.invalid(format!(
+            "{} followed streams; at most {MAX_FOLLOWED}",
+            items.len()
+        ));
+        return None;
+    }
+    let mut first_line: Vec<(&str, u32)> = Vec::new();
+    let mut out = Vec::new();
+    for item in &items {
+        if let Some(text) = item.field("key").and_then(|n| n.text()) {
+            match first_line.iter().find(|(k, _)| *k == text) {
+                Some((_, first)) => {
+                    item.named(&format!("{}.key", item.key()), false)
+                        .invalid(format!(
+                            "key `{}` is already followed at line {first}",
+                            shorten(text)
+                        ))
+                }
+                None => first_line.push((text, item.line())),
+            }
+        }
+        out.push(follow_entry(item));
+    }
+    out.into_iter().collect()
+}
+
+fn follow_entry(item: &Node<'_>) -> Option<FollowRoute> {
+    let mut map = item
+        .map()?
+        .describe_as("a followed stream (`key:` and `query:`)");
+    let key = map
+        .required_node("key", Some("key: imu_best"))
+        .and_then(|v| {
+            let text = v.get::<String>()?;
+            match prefix_problem(&text) {
+                Ok(()) => Some(text),
+                Err(why) => {
+                    v.invalid(why);
+                    None
+                }
+            }
+        });
+    let query = map
+        .required_node("query", Some("query: imu WHERE health.state = OK"))
+        .and_then(|v| {
+            let text = v.get::<String>()?;
+            match Query::parse(&text) {
+                Ok(query) => Some(query),
+                Err(e) => {
+                    v.invalid(format!("`{}`: {e}", shorten(&text)));
+                    None
+                }
+            }
+        });
+    let policy = SwitchPolicy::default();
+    let mut duration = |key: &'static str, default: Duration| match map.value(key) {
+        None => Some(default),
+        Some(v) => v.get().and_then(|d: Duration| {
+            let ok = d <= MAX_STALE_AFTER;
+            if !ok {
+                let text = shorten(v.text().unwrap_or_default()).into_owned();
+                v.invalid(format!("`{text}`: expected at most 1h"));
+            }
+            ok.then_some(d)
+        }),
+    };
+    let hold_off = duration("hold_off", policy.hold_off);
+    let wait_to_restore = duration("wait_to_restore", policy.wait_to_restore);
+    let hot_standby = map.optional("hot_standby").unwrap_or(false);
+    map.finish();
+    let mut route = FollowRoute::new(key?, &query?);
+    route.hold_off = hold_off?;
+    route.wait_to_restore = wait_to_restore?;
+    route.hot_standby = hot_standby;
+    Some(route)
 }
 
 fn zenoh(node: &Node<'_>) -> Option<ZenohSettings> {
@@ -668,6 +859,50 @@ topics:
         let mut lines: Vec<&String> = found.iter().collect();
         lines.sort_by_key(|p| p.split(':').nth(1).and_then(|l| l.parse::<u32>().ok()));
         assert_eq!(lines, found.iter().collect::<Vec<_>>(), "in line order");
+    }
+
+    #[test]
+    fn followed_streams_read_with_defaults_and_every_problem() {
+        let text = format!(
+            "{GOOD}follow:\n  - key: imu/best\n    query: imu  WHERE health.state = OK\n    hot_standby: true\n    hold_off: 50ms\n  - key: imu_any\n    query: imu\n"
+        );
+        let config = BridgeConfig::parse(&text, "bridge.yaml").unwrap();
+        assert_eq!(config.follow.len(), 2);
+        let first = &config.follow[0];
+        assert_eq!(first.key, "imu/best");
+        assert_eq!(first.query, "imu WHERE health.state = OK");
+        assert!(first.hot_standby);
+        assert_eq!(first.policy().hold_off, Duration::from_millis(50));
+        assert_eq!(
+            first.wait_to_restore,
+            SwitchPolicy::default().wait_to_restore
+        );
+        assert!(!config.follow[1].hot_standby);
+
+        let bad = format!(
+            "{GOOD}follow:\n  - key: a*\n    query: imu\n  - key: b\n    query: imu WHERE\n  - key: c\n    query: rt/gps/fix\n  - key: c\n    query: imu\n    hold_of: 1s\n  - query: imu\n"
+        );
+        let found = problems(&bad);
+        let expect = [
+            "bridge.yaml:20: follow[0].key: `a*`: no wildcards",
+            "bridge.yaml:23: follow[1].query: `imu WHERE`: ",
+            "bridge.yaml:26: follow[3].key: key `c` is already followed at line 24",
+            "bridge.yaml:28: follow[3]: unknown key `hold_of`; did you mean `hold_off`?",
+            "bridge.yaml:29: follow[4]: a followed stream (`key:` and `query:`) needs `key`",
+        ];
+        for e in expect {
+            assert!(
+                found.iter().any(|f| f.starts_with(e)),
+                "missing `{e}` in\n{}",
+                found.join("\n")
+            );
+        }
+        // Checked against the topics once the rest reads.
+        let unbridged = format!("{GOOD}follow:\n  - key: gps\n    query: rt/gps/fix ELSE imu\n");
+        assert_eq!(
+            problems(&unbridged),
+            ["bridge.yaml:21: follow[0].query: topic(s) `rt/gps/fix` not bridged with `forward: both`: a followed query may name only those"]
+        );
     }
 
     #[test]

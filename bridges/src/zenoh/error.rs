@@ -19,6 +19,14 @@ pub enum BridgeError {
         /// What Zenoh said.
         reason: String,
     },
+    /// A followed stream of the config could not start.
+    #[error("{what}: {reason}")]
+    Follow {
+        /// What was attempted (`starting the followed stream ...`).
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// The DDS side failed.
     #[error(transparent)]
     Dds(#[from] DdsError),

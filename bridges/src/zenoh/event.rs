@@ -56,8 +56,10 @@ pub struct BridgeStats {
     /// Zenoh producers not tracked: as many as the bridge tracks already
     /// hold liveliness tokens.
     pub producers_refused: u64,
-    /// Registry and best-producer queries answered.
+    /// Registry, best-producer and follow queries answered.
     pub queries: u64,
+    /// Samples put on followed streams' keys.
+    pub samples_followed: u64,
 }
 
 /// One routing decision (see the module doc).
@@ -142,6 +144,32 @@ pub enum BridgeEvent {
         /// The retired proxy's data writer.
         writer_guid: String,
     },
+    /// A followed stream started (from the config, or declared by a
+    /// Zenoh application on `<prefix>/follow`).
+    Following {
+        /// Where its samples are put.
+        key: String,
+        /// Where its switch events are put.
+        switches: String,
+        /// The query, normalized.
+        query: String,
+        /// `config` or `zenoh`.
+        declared_by: String,
+    },
+    /// A followed stream's selection switched: its samples come from
+    /// another producer now (or from none).
+    Switched {
+        /// The stream's data key.
+        key: String,
+        /// The producer followed now; `None`: nothing qualifies.
+        producer: Option<String>,
+        /// Where it lives.
+        origin: Option<Origin>,
+        /// The producer left.
+        previous: Option<String>,
+        /// Why.
+        cause: String,
+    },
     /// The bridge stopped.
     Stopped {
         /// Its counters.
@@ -204,12 +232,34 @@ impl fmt::Display for BridgeEvent {
                 error,
                 rejected,
             } => write!(f, "rejected {key} ({rejected} so far): {error}"),
+            BridgeEvent::Following {
+                key,
+                switches,
+                query,
+                declared_by,
+            } => write!(
+                f,
+                "following `{query}` on {key} (switches on {switches}), declared by {declared_by}"
+            ),
+            BridgeEvent::Switched {
+                key,
+                producer,
+                previous,
+                cause,
+                ..
+            } => write!(
+                f,
+                "{key}: {} -> {} ({cause})",
+                previous.as_deref().unwrap_or("none"),
+                producer.as_deref().unwrap_or("none")
+            ),
             BridgeEvent::Stopped { stats } => {
                 write!(
                     f,
-                    "stopped: {} sample(s) to Zenoh, {} to DDS, {} dropped, {} of no advertised producer, {} advert(s) rejected, queries answered: {}",
+                    "stopped: {} sample(s) to Zenoh, {} to DDS, {} on followed streams, {} dropped, {} of no advertised producer, {} advert(s) rejected, queries answered: {}",
                     stats.samples_to_zenoh,
                     stats.samples_to_dds,
+                    stats.samples_followed,
                     stats.samples_dropped,
                     stats.samples_unadvertised,
                     stats.adverts_rejected,

@@ -10,6 +10,9 @@
 //! | `vigil/data/<topic>/<producer>` | each sample, encapsulated CDR |
 //! | `vigil/registry` | queryable: the whole registry, JSON |
 //! | `vigil/best/<topic>` | queryable: the best producer for `query=<vigil query>` |
+//! | `vigil/follow` | queryable: declares a followed stream for `query=<vigil query>` |
+//! | `vigil/followed/<name>` | a followed stream's samples, from the best producer now |
+//! | `vigil/switches/<name>` | a followed stream's switch events, JSON |
 //!
 //! A DDS topic may hold `/` (ROS 2 topics are `rt/imu/data`), so a topic
 //! spans one or more chunks and the producer is always the last chunk.
@@ -105,6 +108,23 @@ impl KeySpace {
     /// `<prefix>/best/<topic>`.
     pub(crate) fn best(&self, topic: &str) -> String {
         format!("{}/best/{}", self.prefix, encode_topic(topic))
+    }
+
+    /// `<prefix>/follow`: where Zenoh applications declare followed
+    /// streams.
+    pub(crate) fn follow(&self) -> String {
+        format!("{}/follow", self.prefix)
+    }
+
+    /// `<prefix>/followed/<name>`: a followed stream's samples (`name` is
+    /// checked plain chunks, or a name the bridge made).
+    pub(crate) fn followed(&self, name: &str) -> String {
+        format!("{}/followed/{name}", self.prefix)
+    }
+
+    /// `<prefix>/switches/<name>`: a followed stream's switch events.
+    pub(crate) fn switches(&self, name: &str) -> String {
+        format!("{}/switches/{name}", self.prefix)
     }
 
     /// `<prefix>/best/**`.

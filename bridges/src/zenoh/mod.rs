@@ -32,13 +32,29 @@
 //!   "why"}`; `data` is the key to subscribe to. A bad query gets an error
 //!   reply `{"error": ...}`.
 //!
-//!   The answer is the best producer *now* and the key of its data, not a
-//!   subscription that follows the selection: a Zenoh client subscribed to
-//!   `data` keeps receiving that producer's samples (or none, once it is
-//!   gone) after a failover. To follow one it must ask again, or watch
-//!   `vigil/adverts/<topic>/*` and `vigil/alive/<topic>/*` and ask when
-//!   they change. DDS consumers fail over by themselves; Zenoh clients get
-//!   no failover from the bridge.
+//!   The answer is the best producer *now* and the key of its data: a
+//!   Zenoh client subscribed to `data` keeps receiving that producer's
+//!   samples (or none, once it is gone) after a failover. To follow the
+//!   failovers, it uses a followed stream.
+//! - `vigil/follow?query=<vigil query>`: queryable; declares a followed
+//!   stream (the query may also be the payload) and replies `{"key",
+//!   "switches", "query", "shared", "producer", "declared_by"}`, or an
+//!   error reply `{"error": ...}` for a bad query or one naming a topic not
+//!   bridged with `forward: both`. The same normalized query gets the same
+//!   stream: the config's (`follow:`, [`FollowRoute`]) if it declares one,
+//!   else one named `q<16 hex digits>` (a hash of the query).
+//! - `vigil/followed/<name>`: a followed stream's samples, always from the
+//!   best producer for its query now, DDS or Zenoh: a selection on the
+//!   bridge's registry with a DDS consumer's policy (hold-off,
+//!   wait-to-restore, flap damping; hot standby replays the new producer's
+//!   samples the old one did not deliver), the same code a DDS consumer
+//!   runs ([`vigil_discovery::Selector`], [`vigil_discovery::Filter`]).
+//!   Encapsulated CDR as on `data`, with the producer id as the
+//!   attachment.
+//! - `vigil/switches/<name>`: each switch of that stream as JSON
+//!   `{"key", "query", "producer", "topic", "origin", "previous", "cause",
+//!   "chain", "standby", "unix_ns"}` (`producer: null`: nothing
+//!   qualifies).
 //!
 //! A producer living on Zenoh puts its advert (`origin: "zenoh"`) on its
 //! advert key, declares its liveliness token, answers queries on its
@@ -99,6 +115,12 @@
 //!   liveliness token is forgotten after 10 s, and at most 4096 Zenoh
 //!   producers are tracked ([`BridgeStats::adverts_evicted`],
 //!   [`BridgeStats::producers_refused`]).
+//! - Followed streams: at most [`MAX_FOLLOWED`], each a selector with its
+//!   own DDS readers of the adverts; streams a Zenoh application declared
+//!   last as long as the bridge (nothing tells the bridge when the last
+//!   subscriber left). An application sharing a stream of the config gets
+//!   that stream's policy. The hot-standby buffer orders samples by the
+//!   bridge's reception time (Zenoh samples carry no source timestamp).
 //!
 //! # Layout
 //!
@@ -110,6 +132,7 @@
 //! - `producers`: when a Zenoh producer is up or down (pure).
 //! - `export`: what of the DDS registry to (re)publish (pure diff).
 //! - `best`: the best-producer answer (pure, on vigil's selection).
+//! - `follow`: a followed stream: its selector, filter and switch events.
 //! - `proxy`: a Zenoh producer's raw DDS writer, advertiser and tree.
 //! - `event`: [`BridgeEvent`], one per routing decision.
 //! - `error`: [`ConfigError`], [`BridgeError`].
@@ -122,6 +145,7 @@ mod config;
 mod error;
 mod event;
 mod export;
+mod follow;
 mod keys;
 mod producers;
 mod proxy;
@@ -134,8 +158,8 @@ pub use advert_json::{
 };
 pub use bridge::run;
 pub use config::{
-    BridgeConfig, DdsSettings, Forward, Reliability, TopicRoute, ZenohMode, ZenohSettings,
-    DEFAULT_STALE_AFTER,
+    BridgeConfig, DdsSettings, FollowRoute, Forward, Reliability, TopicRoute, ZenohMode,
+    ZenohSettings, DEFAULT_STALE_AFTER, MAX_FOLLOWED,
 };
 pub use error::{BridgeError, ConfigError, ConfigProblem};
 pub use event::{BridgeEvent, BridgeStats, ProducerState};

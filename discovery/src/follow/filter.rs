@@ -83,8 +83,14 @@ pub struct SubscriptionStats {
     pub errors: u64,
 }
 
-/// The filtering state: plain data, so it is tested without DDS.
-pub(crate) struct Filter<T> {
+/// The filtering state: the active producer's samples only, and with hot
+/// standby the standby's recent ones, replayed at a switch. Plain data, so
+/// any shell (a DDS subscription, the in-process transport, a bridge that
+/// follows a selection for another middleware) uses the same rules and it
+/// is tested without DDS: feed it the [`Route`] at every change
+/// ([`Filter::on_route`]) and every sample with its writer
+/// ([`Filter::accept`]), and deliver what they push.
+pub struct Filter<T> {
     config: StandbyConfig,
     route: Route,
     /// The active producer's id, shared by every delivery.
@@ -97,8 +103,20 @@ pub(crate) struct Filter<T> {
     _marker: PhantomData<T>,
 }
 
+impl<T> std::fmt::Debug for Filter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("config", &self.config)
+            .field("route", &self.route)
+            .field("buffered", &self.buffer.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> Filter<T> {
-    pub(crate) fn new(config: StandbyConfig) -> Filter<T> {
+    /// A filter following no route yet.
+    pub fn new(config: StandbyConfig) -> Filter<T> {
         Filter {
             config,
             route: Route::default(),
@@ -111,23 +129,23 @@ impl<T> Filter<T> {
     }
 
     /// The counters so far.
-    pub(crate) fn stats(&self) -> SubscriptionStats {
+    pub fn stats(&self) -> SubscriptionStats {
         self.counters
     }
 
     /// Counts a sample that could not be read.
-    pub(crate) fn count_error(&mut self) {
+    pub fn count_error(&mut self) {
         self.counters.errors += 1;
     }
 
     /// The route followed now.
-    pub(crate) fn route(&self) -> &Route {
+    pub fn route(&self) -> &Route {
         &self.route
     }
 
     /// Takes one sample of writer `guid` with its source timestamp
     /// (nanoseconds since the Unix epoch); pushes what it delivers.
-    pub(crate) fn accept(
+    pub fn accept(
         &mut self,
         guid: [u8; 16],
         ts: Option<u64>,
@@ -179,7 +197,7 @@ impl<T> Filter<T> {
 
     /// Follows a new route; pushes a hot-standby replay if the standby
     /// was promoted.
-    pub(crate) fn on_route(&mut self, route: Route, out: &mut Vec<Delivered<T>>) {
+    pub fn on_route(&mut self, route: Route, out: &mut Vec<Delivered<T>>) {
         if route == self.route {
             return;
         }

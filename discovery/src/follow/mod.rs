@@ -21,8 +21,7 @@ use crate::selection::{ActiveProducer, Selection, SelectionEvent};
 
 mod filter;
 
-pub(crate) use filter::Filter;
-pub use filter::{Delivered, StandbyConfig, SubscriptionStats};
+pub use filter::{Delivered, Filter, StandbyConfig, SubscriptionStats};
 
 /// One end of a [`Route`]: a producer and the DataWriter it publishes with.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

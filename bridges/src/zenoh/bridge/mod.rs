@@ -12,6 +12,7 @@
 //! - `to_dds`: Zenoh → DDS: Zenoh producers advertised through proxies,
 //!   and their samples.
 //! - `queries`: the `registry`, `best` and `adverts` queryables.
+//! - `followed`: the followed streams: started, fed, put on Zenoh.
 //!
 //! # Bounds
 //!
@@ -44,12 +45,14 @@ use super::config::BridgeConfig;
 use super::error::BridgeError;
 use super::event::{BridgeEvent, BridgeStats, ProducerState};
 use super::export::Exported;
+use super::follow::{DeclaredBy, FollowInput, Followed};
 use super::keys::{KeySpace, Space};
 use super::producers::{DownCause, ZenohProducers};
 use super::proxy::Proxy;
 use crate::raw::{hex, RawSample};
 use to_zenoh::dds_readers;
 
+mod followed;
 mod queries;
 mod to_dds;
 mod to_zenoh;
@@ -90,6 +93,8 @@ enum Input {
     Best(Query),
     /// A query on `<prefix>/adverts/**` (late joiners).
     Adverts(Query),
+    /// A query on `<prefix>/follow`: a followed stream declared.
+    Follow(Query),
 }
 
 /// What full queues made the Zenoh callbacks drop.
@@ -153,6 +158,9 @@ pub async fn run(
     };
     let (data_tx, mut data_rx) = mpsc::channel::<Sample>(DATA_QUEUE);
     let (retired, mut retired_rx) = mpsc::unbounded_channel();
+    // Unbounded, but fed only by the bridge's own selectors (at most
+    // MAX_FOLLOWED), one item per routing decision.
+    let (follow_inputs, mut follow_rx) = mpsc::unbounded_channel();
     let data = (data_tx, Arc::clone(&dropped));
     let declared = declare(&session, &keys, &config, &inputs, data).await?;
     let mut dds = dds_readers(&participant, &config)?;
@@ -176,9 +184,18 @@ pub async fn run(
         stats: BridgeStats::default(),
         dropped,
         warned: None,
+        followed: Vec::new(),
+        follow_inputs,
         sink,
     };
     shell.ready();
+    for route in shell.config.follow.clone() {
+        let key = route.key.clone();
+        if let Err(reason) = shell.start_followed(route, DeclaredBy::Config) {
+            let what = format!("starting the followed stream `{key}`");
+            return Err(BridgeError::Follow { what, reason });
+        }
+    }
     let mut export = tokio::time::interval(EXPORT_PERIOD);
     export.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
@@ -198,7 +215,8 @@ pub async fn run(
                 });
             }
             Some(input) = input_rx.recv() => shell.input(input).await,
-            Some(sample) = data_rx.recv() => shell.zenoh_data(&sample),
+            Some(input) = follow_rx.recv() => shell.follow_input(input).await,
+            Some(sample) = data_rx.recv() => shell.zenoh_data(&sample).await,
             Some(item) = dds.next() => match item {
                 Ok((route, guid, sample)) => shell.dds_data(route, guid, sample).await,
                 Err(()) => shell.stats.samples_dropped += 1,
@@ -281,6 +299,7 @@ async fn declare(
     queryables.push(queryable(keys.registry(), Input::Registry).await?);
     queryables.push(queryable(keys.all_best(), Input::Best).await?);
     queryables.push(queryable(keys.all(Space::Adverts), Input::Adverts).await?);
+    queryables.push(queryable(keys.follow(), Input::Follow).await?);
     Ok(Declared {
         _subscribers: subscribers,
         _queryables: queryables,
@@ -330,6 +349,11 @@ struct Shell<F> {
     dropped: Arc<Dropped>,
     /// When full queues were last warned about, and the counts then.
     warned: Option<(Instant, u64, u64)>,
+    /// The followed streams, in the order they were declared (their index
+    /// is how their selectors' reports find them).
+    followed: Vec<Followed>,
+    /// Where the followed streams' selectors report.
+    follow_inputs: mpsc::UnboundedSender<FollowInput>,
     sink: F,
 }
 
@@ -378,6 +402,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             Input::Registry(query) => self.answer_registry(query).await,
             Input::Best(query) => self.answer_best(query).await,
             Input::Adverts(query) => self.answer_adverts(query).await,
+            Input::Follow(query) => self.answer_follow(query).await,
         }
     }
 
@@ -477,6 +502,9 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         self.stats.inputs_dropped += self.dropped.inputs.swap(0, Ordering::Relaxed);
         self.stats.adverts_evicted = self.zenoh.evicted();
         self.stats.producers_refused = self.zenoh.refused();
+        for followed in self.followed.drain(..) {
+            followed.stop().await;
+        }
         let stats = self.stats;
         self.emit(BridgeEvent::Stopped { stats });
         self.selector.shutdown().await;

@@ -198,12 +198,11 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         });
     }
 
-    pub(super) fn zenoh_data(&mut self, sample: &Sample) {
+    pub(super) async fn zenoh_data(&mut self, sample: &Sample) {
         let key_text = sample.key_expr().as_str();
-        let proxy = self
-            .keys
-            .parse(Space::Data, key_text)
-            .ok()
+        let parsed = self.keys.parse(Space::Data, key_text).ok();
+        let proxy = parsed
+            .as_ref()
             .and_then(|(topic, producer)| self.proxies.get_mut(&AdvertKey::new(producer, topic)));
         let Some(proxy) = proxy else {
             // A producer that is not up (no advert or no token): its data
@@ -211,12 +210,19 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             self.stats.samples_unadvertised += 1;
             return;
         };
-        match proxy.write(&sample.payload().to_bytes()) {
+        let payload = sample.payload().to_bytes();
+        let guid = proxy.guid();
+        match proxy.write(&payload) {
             Ok(()) => self.stats.samples_to_dds += 1,
             Err(failure) => {
                 self.stats.samples_dropped += 1;
                 tracing::debug!(key = key_text, %failure, "zenoh sample not written on DDS");
             }
+        }
+        // The proxy's writer is the one its advert on DDS names, so the one
+        // a selection of this producer routes.
+        if let Some((topic, _)) = parsed {
+            self.feed_followed(&topic, guid, &payload).await;
         }
     }
 }

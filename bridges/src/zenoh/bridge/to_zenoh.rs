@@ -168,8 +168,13 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
 
     pub(super) async fn dds_data(&mut self, route: usize, guid: [u8; 16], sample: RawSample) {
         if self.bridge_writers.contains(&guid) {
-            // A Zenoh producer's sample the bridge wrote: never echoed.
+            // A Zenoh producer's sample the bridge wrote: never echoed
+            // (followed streams get it from Zenoh).
             return;
+        }
+        let encapsulated = sample.to_encapsulated();
+        if let Some(topic) = self.config.topics.get(route).map(|r| r.topic.clone()) {
+            self.feed_followed(&topic, guid, &encapsulated).await;
         }
         let topic = self.config.topics.get(route).map(|r| r.topic.as_str());
         let Some(out) = self
@@ -185,7 +190,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let encoding = Encoding::APPLICATION_CDR.with_schema(out.type_name.clone());
         let put = self
             .session
-            .put(out.data.clone(), sample.to_encapsulated())
+            .put(out.data.clone(), encapsulated)
             .encoding(encoding)
             .await;
         match put {
