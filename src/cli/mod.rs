@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod agent;
-mod bt;
 #[cfg(feature = "zenoh")]
 mod bridge;
+mod bt;
 mod consume;
 mod dds_args;
 mod demo;
