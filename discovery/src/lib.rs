@@ -26,6 +26,9 @@
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
 //!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping).
+//! - `record`: the flight recorder's hook ([`Recorder`], fed a
+//!   [`RecordedStep`] per input by both shells) and [`Replayer`], the same
+//!   core fed recorded inputs again.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -47,6 +50,7 @@ pub mod inproc;
 pub mod clock {
     pub use crate::dds::{dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of};
 }
+mod record;
 mod registry;
 mod selection;
 mod vote;
@@ -64,6 +68,9 @@ pub use dds::{
     SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
 };
 pub use follow::{Delivered, Filter, Route, RouteEnd, StandbyConfig, SubscriptionStats};
+pub use record::{
+    RecordedInput, RecordedPolicy, RecordedSession, RecordedStep, Recorder, Replayer,
+};
 pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
     RegistryStats,

@@ -18,6 +18,7 @@ use super::subscription::{Subscription, SubscriptionConfig};
 use super::{DdsError, VigilParticipant};
 use crate::advert::AdvertKey;
 use crate::follow::{Follower, Route};
+use crate::record::{RecordedInput, RecordedSession, RecordedStep, Recorder};
 use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
 use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
@@ -43,6 +44,9 @@ pub struct SelectorConfig {
     /// once would take the first heard and switch again when the best one
     /// arrives. Zero: select at once.
     pub settle: std::time::Duration,
+    /// Where to send every input and what it caused (the flight
+    /// recorder); `None`: nothing is recorded and nothing is cloned.
+    pub recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl SelectorConfig {
@@ -55,6 +59,12 @@ impl SelectorConfig {
     /// With this settle time (see the field).
     pub fn with_settle(mut self, settle: std::time::Duration) -> SelectorConfig {
         self.settle = settle;
+        self
+    }
+
+    /// With this flight recorder (see the field).
+    pub fn with_recorder(mut self, recorder: Option<Arc<dyn Recorder>>) -> SelectorConfig {
+        self.recorder = recorder;
         self
     }
 }
@@ -131,7 +141,7 @@ impl Selector {
             .map(|c| c.topic().to_owned())
             .collect();
         let selection = Selection::new(SelectionQuery::new(query), config.policy.clone());
-        Selector::spawn(participant, Some(selection), topics, config)
+        Selector::spawn(participant, Some((selection, query)), topics, config)
     }
 
     /// Keeps the registry only, with no query: what `vigil monitor` shows.
@@ -144,7 +154,7 @@ impl Selector {
 
     fn spawn(
         participant: &VigilParticipant,
-        selection: Option<Selection>,
+        selection: Option<(Selection, &Query)>,
         topics: Vec<String>,
         config: SelectorConfig,
     ) -> Result<Selector, DdsError> {
@@ -152,9 +162,21 @@ impl Selector {
             reason: "Selector::start needs a tokio runtime".to_owned(),
         })?;
         let grace = config.grace.unwrap_or(participant.config().grace);
+        let start = now();
+        let query = selection.as_ref().map(|(_, query)| *query);
+        if let Some(recorder) = &config.recorder {
+            recorder.session(RecordedSession::new(
+                query,
+                &config.policy,
+                config.settle,
+                grace,
+                start,
+            ));
+        }
+        let selection = selection.map(|(selection, _)| selection);
         let shared = Arc::new(Shared {
             registry: Registry::new(RegistryConfig { grace }),
-            follower: Mutex::new(Follower::new(selection, now(), config.settle)),
+            follower: Mutex::new(Follower::new(selection, start, config.settle)),
             malformed: AtomicU64::new(0),
         });
         let adverts = participant.advert_reader()?.async_sample_stream();
@@ -168,6 +190,7 @@ impl Selector {
             shared: Arc::clone(&shared),
             events: events.clone(),
             routes: route_tx,
+            recorder: config.recorder,
         };
         let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, stopped));
         Ok(Selector {
@@ -282,6 +305,7 @@ struct Driver {
     shared: Arc<Shared>,
     events: broadcast::Sender<SelectionEvent>,
     routes: watch::Sender<Route>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl Driver {
@@ -385,14 +409,38 @@ impl Driver {
 
     fn apply(&self, input: RegistryInput) {
         let at = now();
+        // Cloned only when recording: the registry takes the input.
+        let recorded = self.recorder.as_ref().map(|_| RecordedInput::from(&input));
         let changes = self.shared.registry.apply(input, at);
         let fired = lock(&self.shared.follower).on_changes(&self.shared.registry, &changes, at);
-        self.publish(fired);
+        self.publish_and_record(at, recorded, changes, fired);
     }
 
     fn tick(&self, at: Timestamp) {
-        let fired = lock(&self.shared.follower).tick(&self.shared.registry, at);
+        let (changes, fired) = lock(&self.shared.follower).tick(&self.shared.registry, at);
+        self.publish_and_record(at, Some(RecordedInput::Tick), changes, fired);
+    }
+
+    /// Publishes first, records after: the recorder never delays a route.
+    fn publish_and_record(
+        &self,
+        at: Timestamp,
+        input: Option<RecordedInput>,
+        changes: Vec<crate::RegistryChange>,
+        fired: Vec<SelectionEvent>,
+    ) {
+        let (Some(recorder), Some(input)) = (&self.recorder, input) else {
+            self.publish(fired);
+            return;
+        };
+        let events = fired.clone();
         self.publish(fired);
+        recorder.step(RecordedStep {
+            at,
+            input,
+            changes,
+            events,
+        });
     }
 
     /// Publishes the route, then what the selection decided.

@@ -94,10 +94,16 @@ impl Follower {
         self.decide(registry, changes, at)
     }
 
-    /// Runs the timers due at `at`.
-    pub(crate) fn tick(&mut self, registry: &Registry, at: Timestamp) -> Vec<SelectionEvent> {
+    /// Runs the timers due at `at`; returns what they changed in
+    /// `registry` (for a recorder) and the selection events that caused.
+    pub(crate) fn tick(
+        &mut self,
+        registry: &Registry,
+        at: Timestamp,
+    ) -> (Vec<RegistryChange>, Vec<SelectionEvent>) {
         let changes = registry.tick(at);
-        self.decide(registry, &changes, at)
+        let events = self.decide(registry, &changes, at);
+        (changes, events)
     }
 
     /// The next time [`Follower::tick`] may change something: the

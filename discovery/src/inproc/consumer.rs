@@ -153,7 +153,7 @@ impl ConsumerSlot {
     }
 
     pub(super) fn tick(&mut self, now: Timestamp) {
-        let events = self.follower.tick(&self.registry, now);
+        let (_, events) = self.follower.tick(&self.registry, now);
         self.publish(events);
     }
 
