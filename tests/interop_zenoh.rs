@@ -13,7 +13,7 @@
 //! this file compiles to nothing and runs no test; `scripts/test` runs
 //! every test with `--all-features`, so it runs these.
 //!
-//! One DDS domain per test (54–59) and a fresh TCP port each, so the tests
+//! One DDS domain per test (54–59, 110–111) and a fresh TCP port each, so the tests
 //! run in parallel. A missing peer (no `target/peers-venv`) fails the test.
 //! Events that two processes or two producers cause are waited for with
 //! [`Proc::wait_seen`] or [`Proc::wait_since`], never assuming which comes
@@ -733,7 +733,8 @@ fn a_zenoh_application_follows_a_query_through_failures_and_kills() {
 }
 
 /// A query the bridge cannot follow is refused with the reason, and a new
-/// query gets a stream of its own that a second application shares.
+/// query gets a stream of its own that a second application shares, and
+/// that stops once they have both left.
 #[test]
 fn follow_declarations_are_checked_and_shared() {
     let domain = 111;
@@ -765,4 +766,22 @@ fn follow_declarations_are_checked_and_shared() {
     assert_eq!(declared["shared"], true, "{declared}");
     assert_eq!(declared["producer"], "dds_a", "{declared}");
     other.wait_seen(PATIENCE, from(&key, "dds_a"));
+
+    // Once both applications have left, the stream stops (after 5 s with
+    // no subscriber); a new declaration starts it afresh.
+    app.send("quit");
+    other.send("quit");
+    let left_at = unix_now();
+    let stopped = bridge.wait_for(PATIENCE, |v| v["event"] == "unfollowed" && v["key"] == key);
+    let after = t(&stopped) - left_at;
+    assert!(
+        (4.0..12.0).contains(&after),
+        "stopped {after:.1} s after: {stopped}"
+    );
+    let mut again = peer("again", port, &[]);
+    again.send("declare imu PREFER accuracy ASC");
+    let declared = again.wait_for(PATIENCE, |v| v["event"] == "declared");
+    assert_eq!(declared["key"], key.as_str(), "{declared}");
+    assert_eq!(declared["shared"], false, "{declared}");
+    again.wait_seen(PATIENCE, from(&key, "dds_a"));
 }

@@ -156,6 +156,16 @@ pub enum BridgeEvent {
         /// `config` or `zenoh`.
         declared_by: String,
     },
+    /// A stream a Zenoh application declared stopped: nobody subscribed
+    /// to its key for a while.
+    Unfollowed {
+        /// Its data key.
+        key: String,
+        /// Its query.
+        query: String,
+        /// Why.
+        cause: String,
+    },
     /// A followed stream's selection switched: its samples come from
     /// another producer now (or from none).
     Switched {
@@ -241,6 +251,9 @@ impl fmt::Display for BridgeEvent {
                 f,
                 "following `{query}` on {key} (switches on {switches}), declared by {declared_by}"
             ),
+            BridgeEvent::Unfollowed { key, query, cause } => {
+                write!(f, "stopped following `{query}` on {key}: {cause}")
+            }
             BridgeEvent::Switched {
                 key,
                 producer,

@@ -13,7 +13,7 @@
 //! puts what the filter delivers on the stream's key.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -23,6 +23,7 @@ use vigil_discovery::{
     VigilParticipant,
 };
 use vigil_qos::Query;
+use zenoh::pubsub::Publisher;
 
 use super::advert_json::Origin;
 use super::config::FollowRoute;
@@ -32,6 +33,13 @@ use super::config::FollowRoute;
 /// one, and selecting at once would take the first heard and switch again
 /// after wait-to-restore when the best one arrives.
 pub(crate) const FIRST_SELECTION_AFTER: Duration = Duration::from_millis(500);
+
+/// A stream a Zenoh application declared is stopped once nothing has
+/// subscribed to its key for this long (its applications left, or never
+/// subscribed after asking), so declarations cannot fill the bridge's
+/// [`MAX_FOLLOWED`](super::config::MAX_FOLLOWED) streams for good. Streams
+/// of the config stay.
+pub(crate) const UNFOLLOWED_AFTER: Duration = Duration::from_secs(5);
 
 /// Who declared a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,9 +72,9 @@ pub(crate) struct FollowedSample {
 #[derive(Debug)]
 pub(crate) enum FollowInput {
     /// The selection switched (or found nothing).
-    Switch(usize, Box<SelectionEvent>),
+    Switch(u64, Box<SelectionEvent>),
     /// The data route changed: the filter must follow it.
-    Route(usize, Route),
+    Route(u64, Route),
 }
 
 /// One followed stream.
@@ -79,19 +87,27 @@ pub(crate) struct Followed {
     pub(crate) selector: Selector,
     pub(crate) filter: Filter<FollowedSample>,
     pub(crate) declared_by: DeclaredBy,
+    /// Puts on `<prefix>/followed/<name>`; also says whether anyone
+    /// subscribes.
+    pub(crate) data: Publisher<'static>,
+    /// Puts on `<prefix>/switches/<name>`.
+    pub(crate) switches: Publisher<'static>,
+    /// Since when no subscriber matched the data key (`None`: one does).
+    pub(crate) unmatched_since: Option<Instant>,
     /// Forwards the selector's events and routes to the bridge's task.
     watcher: JoinHandle<()>,
 }
 
 impl Followed {
     /// Starts following `route.query` on `participant`; the watcher reports
-    /// as stream `index` on `inputs`. Must run inside a tokio runtime.
+    /// as stream `id` on `inputs` and puts with `data` and `switches`. Must
+    /// run inside a tokio runtime.
     pub(crate) fn start(
         participant: &VigilParticipant,
         route: FollowRoute,
         declared_by: DeclaredBy,
-        index: usize,
-        inputs: mpsc::UnboundedSender<FollowInput>,
+        (id, inputs): (u64, mpsc::UnboundedSender<FollowInput>),
+        (data, switches): (Publisher<'static>, Publisher<'static>),
     ) -> Result<Followed, String> {
         let query = Query::parse(&route.query).map_err(|e| format!("`{}`: {e}", route.query))?;
         let config = SelectorConfig::default()
@@ -102,7 +118,7 @@ impl Followed {
         let mut standby = StandbyConfig::default();
         standby.hot_standby = route.hot_standby;
         let watcher = tokio::spawn(watch_selector(
-            index,
+            id,
             selector.events(),
             selector.routes(),
             inputs,
@@ -113,6 +129,9 @@ impl Followed {
             selector,
             filter: Filter::new(standby),
             declared_by,
+            data,
+            switches,
+            unmatched_since: None,
             watcher,
         })
     }
@@ -131,17 +150,19 @@ impl Followed {
             .map(|a| a.producer.clone())
     }
 
-    /// Stops the selector and the watcher.
+    /// Stops the selector and the watcher, and undeclares the publishers.
     pub(crate) async fn stop(self) {
         self.watcher.abort();
         self.selector.shutdown().await;
+        let _ = self.data.undeclare().await;
+        let _ = self.switches.undeclare().await;
     }
 }
 
 /// Forwards a selector's switch events and route changes, in the order the
 /// selector made them, until either side closes.
 async fn watch_selector(
-    index: usize,
+    id: u64,
     mut events: broadcast::Receiver<SelectionEvent>,
     mut routes: watch::Receiver<Route>,
     inputs: mpsc::UnboundedSender<FollowInput>,
@@ -150,7 +171,7 @@ async fn watch_selector(
     loop {
         let input = tokio::select! {
             event = events.recv() => match event {
-                Ok(event) => FollowInput::Switch(index, Box::new(event)),
+                Ok(event) => FollowInput::Switch(id, Box::new(event)),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "followed stream: switch events not reported");
                     continue;
@@ -161,7 +182,7 @@ async fn watch_selector(
                 if changed.is_err() {
                     return;
                 }
-                FollowInput::Route(index, routes.borrow_and_update().clone())
+                FollowInput::Route(id, routes.borrow_and_update().clone())
             }
         };
         if inputs.send(input).is_err() {

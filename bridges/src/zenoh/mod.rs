@@ -116,10 +116,11 @@
 //!   producers are tracked ([`BridgeStats::adverts_evicted`],
 //!   [`BridgeStats::producers_refused`]).
 //! - Followed streams: at most [`MAX_FOLLOWED`], each a selector with its
-//!   own DDS readers of the adverts; streams a Zenoh application declared
-//!   last as long as the bridge (nothing tells the bridge when the last
-//!   subscriber left). An application sharing a stream of the config gets
-//!   that stream's policy. The hot-standby buffer orders samples by the
+//!   own DDS readers of the adverts. A stream a Zenoh application declared
+//!   stops once no subscriber has matched its key for 5 s (its
+//!   applications left; [`BridgeEvent::Unfollowed`]); the config's stay.
+//!   An application sharing a stream of the config gets that stream's
+//!   policy. The hot-standby buffer orders samples by the
 //!   bridge's reception time (Zenoh samples carry no source timestamp).
 //!
 //! # Layout

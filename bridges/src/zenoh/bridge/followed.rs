@@ -1,8 +1,10 @@
 //! Followed streams in the shell: started from the config and from
-//! `<prefix>/follow` queries, fed every sample of their topics, and their
-//! deliveries and switch events put on Zenoh.
+//! `<prefix>/follow` queries, fed every sample of their topics, their
+//! deliveries and switch events put on Zenoh, and the declared ones
+//! stopped once nobody subscribes.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use vigil_discovery::clock::unix_now_ns;
 use vigil_discovery::Delivered;
@@ -13,28 +15,38 @@ use super::{BridgeEvent, Shell};
 use crate::zenoh::advert_json::Origin;
 use crate::zenoh::config::{FollowRoute, MAX_FOLLOWED};
 use crate::zenoh::follow::{
-    declared_name, switch_json, DeclaredBy, FollowInput, Followed, FollowedSample,
+    declared_name, switch_json, DeclaredBy, FollowInput, Followed, FollowedSample, UNFOLLOWED_AFTER,
 };
 
 impl<F: FnMut(BridgeEvent)> Shell<F> {
-    /// Starts a followed stream; its index, or why not.
-    pub(super) fn start_followed(
+    /// Starts a followed stream; its id, or why not.
+    pub(super) async fn start_followed(
         &mut self,
         route: FollowRoute,
         declared_by: DeclaredBy,
-    ) -> Result<usize, String> {
+    ) -> Result<u64, String> {
         if self.followed.len() >= MAX_FOLLOWED {
             return Err(format!(
                 "this bridge follows {MAX_FOLLOWED} streams already"
             ));
         }
-        let index = self.followed.len();
+        let session = &self.session;
+        let declare = |key: String| async move {
+            session
+                .declare_publisher(key.clone())
+                .await
+                .map_err(|e| format!("declaring a publisher on `{key}`: {e}"))
+        };
+        let data = declare(self.keys.followed(&route.key)).await?;
+        let switches = declare(self.keys.switches(&route.key)).await?;
+        let id = self.next_followed;
+        self.next_followed += 1;
         let followed = Followed::start(
             &self.participant,
             route,
             declared_by,
-            index,
-            self.follow_inputs.clone(),
+            (id, self.follow_inputs.clone()),
+            (data, switches),
         )?;
         let event = BridgeEvent::Following {
             key: self.keys.followed(&followed.route.key),
@@ -42,24 +54,62 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             query: followed.route.query.clone(),
             declared_by: declared_by.as_str().to_owned(),
         };
-        self.followed.push(followed);
+        self.followed.insert(id, followed);
         self.emit(event);
-        Ok(index)
+        Ok(id)
     }
 
-    /// A switch event or a route change of stream `index`.
+    /// Stops the declared streams nobody has subscribed to for
+    /// [`UNFOLLOWED_AFTER`].
+    pub(super) async fn retire_unfollowed(&mut self) {
+        let now = Instant::now();
+        let mut retired = Vec::new();
+        for (id, followed) in &mut self.followed {
+            if followed.declared_by != DeclaredBy::Zenoh {
+                continue;
+            }
+            let matching = match followed.data.matching_status().await {
+                Ok(status) => status.matching(),
+                // Unknown: keep it.
+                Err(_) => true,
+            };
+            if matching {
+                followed.unmatched_since = None;
+            } else {
+                let since = *followed.unmatched_since.get_or_insert(now);
+                if now.duration_since(since) >= UNFOLLOWED_AFTER {
+                    retired.push(*id);
+                }
+            }
+        }
+        for id in retired {
+            let Some(followed) = self.followed.remove(&id) else {
+                continue;
+            };
+            let key = self.keys.followed(&followed.route.key);
+            let query = followed.route.query.clone();
+            followed.stop().await;
+            self.emit(BridgeEvent::Unfollowed {
+                key,
+                query,
+                cause: format!("no subscriber for {} s", UNFOLLOWED_AFTER.as_secs_f64()),
+            });
+        }
+    }
+
+    /// A switch event or a route change of stream `id`.
     pub(super) async fn follow_input(&mut self, input: FollowInput) {
         match input {
-            FollowInput::Route(index, route) => {
-                let Some(followed) = self.followed.get_mut(index) else {
+            FollowInput::Route(id, route) => {
+                let Some(followed) = self.followed.get_mut(&id) else {
                     return;
                 };
                 let mut out = Vec::new();
                 followed.filter.on_route(route, &mut out);
-                self.put_followed(index, out).await;
+                self.put_followed(id, out).await;
             }
-            FollowInput::Switch(index, event) => {
-                let Some(followed) = self.followed.get(index) else {
+            FollowInput::Switch(id, event) => {
+                let Some(followed) = self.followed.get(&id) else {
                     return;
                 };
                 let data = self.keys.followed(&followed.route.key);
@@ -72,10 +122,9 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                     }
                 };
                 let body = switch_json(&event, &data, &followed.route.query, origin);
-                let switches = self.keys.switches(&followed.route.key);
-                let put = self
-                    .session
-                    .put(switches, body.to_string())
+                let put = followed
+                    .switches
+                    .put(body.to_string())
                     .encoding(Encoding::APPLICATION_JSON)
                     .await;
                 if let Err(error) = put {
@@ -107,33 +156,37 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         // Reception time as the filter's clock: samples of every producer
         // reach the bridge, so it orders them all alike.
         let at = unix_now_ns();
-        for index in 0..self.followed.len() {
-            let followed = &mut self.followed[index];
-            if !followed.reads(topic) {
+        let ids: Vec<u64> = self
+            .followed
+            .iter()
+            .filter(|(_, f)| f.reads(topic))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let Some(followed) = self.followed.get_mut(&id) else {
                 continue;
-            }
+            };
             let sample = FollowedSample {
                 payload: payload.to_vec(),
                 type_name: Arc::clone(&type_name),
             };
             let mut out = Vec::new();
             followed.filter.accept(guid, Some(at), sample, &mut out);
-            self.put_followed(index, out).await;
+            self.put_followed(id, out).await;
         }
     }
 
-    async fn put_followed(&mut self, index: usize, out: Vec<Delivered<FollowedSample>>) {
-        if out.is_empty() {
+    async fn put_followed(&mut self, id: u64, out: Vec<Delivered<FollowedSample>>) {
+        let Some(followed) = self.followed.get(&id).filter(|_| !out.is_empty()) else {
             return;
-        }
-        let key = self.keys.followed(&self.followed[index].route.key);
+        };
         for delivered in out {
             let encoding = Encoding::APPLICATION_CDR.with_schema(&*delivered.value.type_name);
             // The producer rides along, so an application can tell a
             // switch without decoding the sample.
-            let put = self
-                .session
-                .put(&key, delivered.value.payload)
+            let put = followed
+                .data
+                .put(delivered.value.payload)
                 .encoding(encoding)
                 .attachment(delivered.producer.as_bytes().to_vec())
                 .await;
@@ -141,7 +194,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                 Ok(()) => self.stats.samples_followed += 1,
                 Err(error) => {
                     self.stats.samples_dropped += 1;
-                    tracing::debug!(%error, %key, "followed sample not put on zenoh");
+                    tracing::debug!(%error, key = %followed.data.key_expr(), "followed sample not put on zenoh");
                 }
             }
         }
@@ -162,7 +215,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                     .and_then(|p| p.try_to_string().ok().map(|s| s.into_owned()))
             })
             .unwrap_or_default();
-        let answer = self.declare_followed(text.trim());
+        let answer = self.declare_followed(text.trim()).await;
         let key = self.keys.follow();
         let reply = match answer {
             Ok(body) => {
@@ -189,7 +242,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
     }
 
     /// The stream for `text` (started if new): its keys as JSON.
-    fn declare_followed(&mut self, text: &str) -> Result<serde_json::Value, String> {
+    async fn declare_followed(&mut self, text: &str) -> Result<serde_json::Value, String> {
         if text.is_empty() {
             return Err("no query: ask `<prefix>/follow?query=<vigil query>`".to_owned());
         }
@@ -201,16 +254,22 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let existing = self
             .followed
             .iter()
-            .position(|f| f.route.query == normalized);
-        let (index, shared) = match existing {
-            Some(index) => (index, true),
+            .find(|(_, f)| f.route.query == normalized)
+            .map(|(id, _)| *id);
+        let (id, shared) = match existing {
+            Some(id) => (id, true),
             None => {
                 let name = declared_name(&normalized);
                 let route = FollowRoute::new(name, &parsed);
-                (self.start_followed(route, DeclaredBy::Zenoh)?, false)
+                (self.start_followed(route, DeclaredBy::Zenoh).await?, false)
             }
         };
-        let followed = &self.followed[index];
+        let Some(followed) = self.followed.get_mut(&id) else {
+            return Err("the stream stopped".to_owned());
+        };
+        // The asking application subscribes after the reply: give it the
+        // whole grace from now.
+        followed.unmatched_since = None;
         Ok(serde_json::json!({
             "key": self.keys.followed(&followed.route.key),
             "switches": self.keys.switches(&followed.route.key),

@@ -23,7 +23,7 @@
 //! GUIDs of proxies are forgotten once their adverts have left the
 //! registry.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -184,14 +184,15 @@ pub async fn run(
         stats: BridgeStats::default(),
         dropped,
         warned: None,
-        followed: Vec::new(),
+        followed: BTreeMap::new(),
+        next_followed: 0,
         follow_inputs,
         sink,
     };
     shell.ready();
     for route in shell.config.follow.clone() {
         let key = route.key.clone();
-        if let Err(reason) = shell.start_followed(route, DeclaredBy::Config) {
+        if let Err(reason) = shell.start_followed(route, DeclaredBy::Config).await {
             let what = format!("starting the followed stream `{key}`");
             return Err(BridgeError::Follow { what, reason });
         }
@@ -205,7 +206,10 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             _ = export.tick() => shell.export().await,
-            _ = housekeeping.tick() => shell.housekeeping(),
+            _ = housekeeping.tick() => {
+                shell.housekeeping();
+                shell.retire_unfollowed().await;
+            }
             Some((guid, key)) = retired_rx.recv() => {
                 shell.retiring.insert(guid);
                 shell.emit(BridgeEvent::Retired {
@@ -349,9 +353,11 @@ struct Shell<F> {
     dropped: Arc<Dropped>,
     /// When full queues were last warned about, and the counts then.
     warned: Option<(Instant, u64, u64)>,
-    /// The followed streams, in the order they were declared (their index
-    /// is how their selectors' reports find them).
-    followed: Vec<Followed>,
+    /// The followed streams by id (how their selectors' reports find
+    /// them), in the order they were declared.
+    followed: BTreeMap<u64, Followed>,
+    /// The id of the next stream.
+    next_followed: u64,
     /// Where the followed streams' selectors report.
     follow_inputs: mpsc::UnboundedSender<FollowInput>,
     sink: F,
@@ -502,7 +508,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         self.stats.inputs_dropped += self.dropped.inputs.swap(0, Ordering::Relaxed);
         self.stats.adverts_evicted = self.zenoh.evicted();
         self.stats.producers_refused = self.zenoh.refused();
-        for followed in self.followed.drain(..) {
+        for (_, followed) in std::mem::take(&mut self.followed) {
             followed.stop().await;
         }
         let stats = self.stats;
