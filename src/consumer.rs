@@ -11,7 +11,7 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use vigil_diag::Timestamp;
 use vigil_discovery::inproc::{InProcConsumer, InProcConsumerConfig, Incoming};
 use vigil_discovery::{
-    ActiveProducer, AdvertKey, Delivered, SelectionEvent, SelectionExplanation, Selector,
+    ActiveProducer, AdvertKey, Delivered, Recorder, SelectionEvent, SelectionExplanation, Selector,
     SelectorConfig, StandbyConfig, Subscription, SubscriptionConfig, SwitchCause, SwitchPolicy,
 };
 use vigil_qos::Query;
@@ -46,6 +46,7 @@ pub struct ConsumerBuilder<T> {
     standby: StandbyConfig,
     settle: Option<Duration>,
     period_of: Option<fn(&T) -> Option<Duration>>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl<T: Sample> ConsumerBuilder<T> {
@@ -96,6 +97,14 @@ impl<T: Sample> ConsumerBuilder<T> {
         self
     }
 
+    /// Hands every input of the consumer's core and every decision to
+    /// `recorder` (a [`FlightRecorder`](crate::record::FlightRecorder)).
+    /// On DDS only for now: an in-process consumer records nothing.
+    pub fn recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
     /// Parses the query and starts following it. On DDS, call it inside a
     /// tokio runtime.
     pub fn start(self, transport: &Transport) -> Result<Consumer<T>, Error> {
@@ -107,7 +116,8 @@ impl<T: Sample> ConsumerBuilder<T> {
                     &query,
                     SelectorConfig::default()
                         .with_policy(self.policy)
-                        .with_settle(self.settle.unwrap_or(DDS_SETTLE)),
+                        .with_settle(self.settle.unwrap_or(DDS_SETTLE))
+                        .with_recorder(self.recorder),
                 )?;
                 let subscription = selector.subscribe::<T>(
                     &self.type_name,
@@ -317,6 +327,7 @@ impl<T: Sample> Consumer<T> {
             standby: StandbyConfig::default(),
             settle: None,
             period_of: None,
+            recorder: None,
         }
     }
 

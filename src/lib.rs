@@ -49,6 +49,8 @@
 //!   receives: [`Event`] ([`Switch`], [`Resumed`], samples).
 //! - `transport`: [`Transport`], DDS or in process.
 //! - `error`: [`Error`].
+//! - [`record`]: the flight recorder (every input and decision of a
+//!   consumer's core to MCAP) and the exact replay of its files.
 //! - The workspace crates, re-exported: [`diag`] (the diagnostic tree),
 //!   [`qos`] (capabilities, queries, DDS QoS), [`discovery`] (adverts,
 //!   registry, selection, the DDS and in-process shells), [`bridges`]
@@ -66,6 +68,7 @@
 mod consumer;
 mod error;
 mod producer;
+pub mod record;
 mod transport;
 
 pub use consumer::{

@@ -1,8 +1,8 @@
 //! The flight recorder's hook into the core and its exact replay.
 //!
 //! A shell that drives a [`Registry`] and a selection (the DDS
-//! [`Selector`](crate::Selector), the in-process consumer) hands each
-//! input, with the time it applied it and what it caused, to an optional
+//! [`Selector`](crate::Selector); the in-process consumer not yet) hands
+//! each input, with the time it applied it and what it caused, to an optional
 //! [`Recorder`]: a [`RecordedStep`]. The core stays pure: it never sees the
 //! recorder, the shell calls it after routing.
 //!

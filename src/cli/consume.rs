@@ -21,6 +21,7 @@ use vigil_qos::Query;
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};
+use super::record_args::{self, RecordArgs};
 use super::InputError;
 
 /// Follow the best producer for a constraint query and print one JSON line
@@ -32,6 +33,8 @@ pub(crate) struct ConsumeArgs {
     dds: DdsArgs,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    record: RecordArgs,
     /// The constraint query, e.g.
     /// `imu WHERE health.state = OK PREFER accuracy ASC`.
     #[arg(long)]
@@ -99,15 +102,19 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let query = Query::parse(&args.query).map_err(|e| InputError(format!("--query: {e}")))?;
     let policy = args.policy.policy()?;
     let config = args.dds.config()?;
+    let recorder = args.record.start()?;
     runtime()?.block_on(async move {
         let transport = Transport::dds(config).context("joining DDS")?;
-        let mut consumer = Consumer::<SyntheticSample>::builder(query.to_string())
+        let mut builder = Consumer::<SyntheticSample>::builder(query.to_string())
             .type_name(SYNTHETIC_TYPE)
             .policy(policy)
             .hot_standby(args.hot_standby)
             .settle(args.settle)
-            .sample_period(synthetic_period)
-            .start(&transport)?;
+            .sample_period(synthetic_period);
+        if let Some(recorder) = &recorder {
+            builder = builder.recorder(recorder.clone());
+        }
+        let mut consumer = builder.start(&transport)?;
         // Installed now, before the first line is printed.
         let terminated = terminated();
         let stop = async {
@@ -137,6 +144,7 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             ),
         }
         consumer.shutdown().await;
+        record_args::finish(recorder);
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -17,6 +17,8 @@ mod demo;
 mod monitor;
 mod produce;
 mod query;
+mod record_args;
+mod replay;
 mod ros;
 mod supervise;
 mod tree;
@@ -47,6 +49,8 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// Show the live registry: every advert, its capabilities and health.
     Monitor(monitor::MonitorArgs),
+    /// Replay a flight recording (`--record`) and check every decision.
+    Replay(replay::ReplayArgs),
     /// ROS 2 interoperation: import a diagnostic_aggregator analyzers file
     /// as a tree file.
     #[command(subcommand)]
@@ -91,6 +95,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Monitor(args) => monitor::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Ros(command) => ros::run(command),
         Command::Agent(args) => agent::run(args),
         #[cfg(feature = "zenoh")]

@@ -12,6 +12,7 @@ use vigil_discovery::{EntryView, Selector, SelectorConfig, VigilParticipant};
 
 use super::dds_args::{guid_hex, init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};
+use super::record_args::{self, RecordArgs};
 
 /// Show every advert on the domain: topic, capabilities, health
 /// state/confidence and age.
@@ -19,6 +20,8 @@ use super::dds_args::{DdsArgs, Format};
 pub(crate) struct MonitorArgs {
     #[command(flatten)]
     dds: DdsArgs,
+    #[command(flatten)]
+    record: RecordArgs,
     /// Print one snapshot after `--settle-ms` and exit.
     #[arg(long)]
     once: bool,
@@ -42,7 +45,11 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     let config = args.dds.config()?;
     runtime()?.block_on(async move {
         let participant = VigilParticipant::new(config).context("joining DDS")?;
-        let selector = Selector::registry_only(&participant, SelectorConfig::default())?;
+        let recorder = args.record.start()?;
+        let selector = Selector::registry_only(
+            &participant,
+            SelectorConfig::default().with_recorder(recorder.clone().map(|r| r as _)),
+        )?;
         if args.once {
             tokio::select! {
                 () = tokio::time::sleep(args.settle) => {}
@@ -50,6 +57,7 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
             }
             print_snapshot(&selector, args.format);
             selector.shutdown().await;
+            record_args::finish(recorder);
             return Ok(ExitCode::SUCCESS);
         }
         let stop = async {
@@ -72,6 +80,7 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
             }
         }
         selector.shutdown().await;
+        record_args::finish(recorder);
         Ok(ExitCode::SUCCESS)
     })
 }

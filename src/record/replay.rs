@@ -1,0 +1,311 @@
+//! Exact replay: the recorded inputs, at their recorded times, through a
+//! fresh core; every decision checked against the recorded one.
+//!
+//! Decisions are compared as the JSON they are recorded as, both sides
+//! parsed from text, so a number compares equal exactly when it printed
+//! the same.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use vigil_diag::Timestamp;
+use vigil_discovery::{RecordedInput, RecordedSession, Replayer};
+
+use super::mcap_file::{FORMAT, INPUT, REGISTRY_CHANGE, SELECTION, SESSION};
+
+/// Why a file cannot be replayed at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not a vigil recording this version can replay.
+    #[error("{path}: {reason}")]
+    Format {
+        /// Which file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One decision, as the replay made it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReplayedDecision {
+    /// A registry change.
+    RegistryChange {
+        /// The input's number.
+        step: u64,
+        /// The core's time, nanoseconds.
+        at_ns: u64,
+        /// The change, as recorded.
+        change: Value,
+    },
+    /// A selection event (a switch and its cause).
+    Selection {
+        /// The input's number.
+        step: u64,
+        /// The core's time, nanoseconds.
+        at_ns: u64,
+        /// The event, as recorded.
+        event: Value,
+    },
+}
+
+/// The first decision that came out differently.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Divergence {
+    /// The input's number.
+    pub step: u64,
+    /// The core's time, nanoseconds.
+    pub at_ns: u64,
+    /// Which decision of the step: `registry change 1`, `selection event 0`.
+    pub what: String,
+    /// What the recording says (`None`: the replay made one more).
+    pub recorded: Option<Value>,
+    /// What the replay made (`None`: the replay made one fewer).
+    pub replayed: Option<Value>,
+}
+
+/// How a replay went.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ReplayOutcome {
+    /// Inputs fed.
+    pub steps: u64,
+    /// Decisions checked and reproduced.
+    pub decisions: u64,
+    /// Of those, selection events.
+    pub selections: u64,
+    /// The first difference, where the replay stopped.
+    pub divergence: Option<Divergence>,
+    /// Where the file is damaged or has a hole, if it is: the replay went
+    /// up to there.
+    pub damage: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SessionMsg {
+    format: u32,
+    segment: u64,
+    first_step: u64,
+    session: RecordedSession,
+}
+
+#[derive(Deserialize)]
+struct InputMsg {
+    step: u64,
+    at_ns: u64,
+    input: RecordedInput,
+}
+
+#[derive(Deserialize)]
+struct DecisionMsg {
+    step: u64,
+    #[serde(alias = "event")]
+    change: Value,
+}
+
+/// One recorded input and the decisions recorded for it.
+struct Step {
+    n: u64,
+    at_ns: u64,
+    input: RecordedInput,
+    changes: Vec<Value>,
+    events: Vec<Value>,
+}
+
+/// Replays the recording at `path`, calling `on_decision` for every
+/// decision reproduced; stops at the first difference.
+pub fn replay(
+    path: &Path,
+    on_decision: impl FnMut(&ReplayedDecision),
+) -> Result<ReplayOutcome, ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    replay_named(path, &bytes, on_decision)
+}
+
+/// [`replay`] of a recording already in memory (errors name it `(bytes)`).
+pub fn replay_bytes(
+    bytes: &[u8],
+    on_decision: impl FnMut(&ReplayedDecision),
+) -> Result<ReplayOutcome, ReplayError> {
+    replay_named(Path::new("(bytes)"), bytes, on_decision)
+}
+
+fn replay_named(
+    path: &Path,
+    bytes: &[u8],
+    mut on_decision: impl FnMut(&ReplayedDecision),
+) -> Result<ReplayOutcome, ReplayError> {
+    let format = |reason: String| ReplayError::Format {
+        path: path.to_owned(),
+        reason,
+    };
+    let (session, steps, damage) = read(bytes).map_err(format)?;
+    let Some(session) = session else {
+        return Err(format(match damage {
+            Some(damage) => format!("no session record before the damage ({damage})"),
+            None => "not a vigil recording (no /vigil/session message)".into(),
+        }));
+    };
+    if session.format != FORMAT {
+        return Err(format(format!(
+            "recording format {} (this vigil replays format {FORMAT})",
+            session.format
+        )));
+    }
+    if session.segment != 0 {
+        return Err(format(format!(
+            "segment {} of a rotated recording: it starts at step {} with the core's \
+             state of then, which only the earlier segments hold; exact replay needs \
+             the recording from its start",
+            session.segment, session.first_step
+        )));
+    }
+    let mut replayer = Replayer::new(&session.session)
+        .map_err(|e| format(format!("the recorded query does not parse: {e}")))?;
+    let mut outcome = ReplayOutcome {
+        damage,
+        ..ReplayOutcome::default()
+    };
+    for (expected, step) in (session.first_step..).zip(steps) {
+        if step.n != expected {
+            outcome.damage = Some(format!(
+                "steps {expected} to {} are missing (dropped by the recorder): replayed \
+                 up to there",
+                step.n.saturating_sub(1)
+            ));
+            break;
+        }
+        outcome.steps += 1;
+        let (changes, events) = replayer.step(Timestamp::from_nanos(step.at_ns), &step.input);
+        let changes: Vec<Value> = changes.iter().map(as_recorded).collect();
+        let events: Vec<Value> = events.iter().map(as_recorded).collect();
+        if let Some(divergence) =
+            first_difference(&step, "registry change", &step.changes, &changes)
+                .or_else(|| first_difference(&step, "selection event", &step.events, &events))
+        {
+            outcome.divergence = Some(divergence);
+            break;
+        }
+        for change in changes {
+            outcome.decisions += 1;
+            on_decision(&ReplayedDecision::RegistryChange {
+                step: step.n,
+                at_ns: step.at_ns,
+                change,
+            });
+        }
+        for event in events {
+            outcome.decisions += 1;
+            outcome.selections += 1;
+            on_decision(&ReplayedDecision::Selection {
+                step: step.n,
+                at_ns: step.at_ns,
+                event,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+/// A decision as it reads back from the file: serialized, then parsed.
+fn as_recorded(value: &impl serde::Serialize) -> Value {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn first_difference(
+    step: &Step,
+    kind: &str,
+    recorded: &[Value],
+    replayed: &[Value],
+) -> Option<Divergence> {
+    let len = recorded.len().max(replayed.len());
+    (0..len).find_map(|i| {
+        let (r, p) = (recorded.get(i), replayed.get(i));
+        (r != p).then(|| Divergence {
+            step: step.n,
+            at_ns: step.at_ns,
+            what: format!("{kind} {i}"),
+            recorded: r.cloned(),
+            replayed: p.cloned(),
+        })
+    })
+}
+
+/// What a file holds: its session, its steps in order, and the damage
+/// that ended the read, if any.
+type Read = (Option<SessionMsg>, Vec<Step>, Option<String>);
+
+fn read(bytes: &[u8]) -> Result<Read, String> {
+    let stream =
+        mcap::MessageStream::new_with_options(bytes, mcap::read::Options::IgnoreEndMagic.into())
+            .map_err(|e| format!("not an MCAP file: {e}"))?;
+    let mut session = None;
+    let mut steps: Vec<Step> = Vec::new();
+    for message in stream {
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                // Its decisions may be in the part that is lost.
+                steps.pop();
+                return Ok((
+                    session,
+                    steps,
+                    Some(format!("the file is damaged or truncated ({e})")),
+                ));
+            }
+        };
+        let topic = message.channel.topic.as_str();
+        let bad = |e: serde_json::Error| format!("a `{topic}` message does not read: {e}");
+        match topic {
+            SESSION if session.is_none() => {
+                session = Some(serde_json::from_slice::<SessionMsg>(&message.data).map_err(bad)?);
+            }
+            INPUT => {
+                let input: InputMsg = serde_json::from_slice(&message.data).map_err(bad)?;
+                steps.push(Step {
+                    n: input.step,
+                    at_ns: input.at_ns,
+                    input: input.input,
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                });
+            }
+            REGISTRY_CHANGE | SELECTION => {
+                let decision: DecisionMsg = serde_json::from_slice(&message.data).map_err(bad)?;
+                let Some(last) = steps.last_mut().filter(|s| s.n == decision.step) else {
+                    return Err(format!(
+                        "a `{topic}` message of step {} follows no input of that step",
+                        decision.step
+                    ));
+                };
+                if topic == SELECTION {
+                    last.events.push(decision.change);
+                } else {
+                    last.changes.push(decision.change);
+                }
+            }
+            // The dropped count and channels of later versions: not inputs.
+            _ => {}
+        }
+    }
+    Ok((session, steps, None))
+}
