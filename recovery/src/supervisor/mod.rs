@@ -257,6 +257,26 @@ struct GroupRt {
 /// docs). Feed it what happened with the time it happened; do what the
 /// returned [`Action`]s say; call [`Supervisor::on_timer`] at
 /// [`Supervisor::next_deadline`].
+///
+/// ```
+/// use vigil_diag::Timestamp;
+/// use vigil_recovery::{load_config_str, Action, Exit, Supervisor};
+///
+/// let spec = load_config_str(
+///     "strategy: one_for_one\nintensity: 3\nperiod: 10s\nbackoff: { initial: 100ms, max: 5s }\n\
+///      children:\n  - id: imu_a\n    command: [vigil, produce, --id, imu_a]\n    produces: [imu_a]\n",
+/// )
+/// .unwrap();
+/// let mut supervisor = Supervisor::new(spec);
+/// let at = Timestamp::from_nanos(1_000_000_000);
+/// let imu_a = supervisor.child_id("imu_a").unwrap();
+/// assert_eq!(supervisor.start(at), vec![Action::Start(imu_a)]);
+/// // SIGKILL: its producer is FAILED at once, and it comes back after the
+/// // backoff.
+/// let actions = supervisor.on_exit(imu_a, Exit::Signal(9), at);
+/// assert!(actions.iter().any(|a| matches!(a, Action::PublishFailed { producers, .. } if producers == &["imu_a"])));
+/// assert!(actions.iter().any(|a| matches!(a, Action::Restarting { attempt: 1, .. })));
+/// ```
 #[derive(Debug)]
 pub struct Supervisor {
     children: Vec<ChildRt>,
