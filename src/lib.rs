@@ -49,6 +49,8 @@
 //!   receives: [`Event`] ([`Switch`], [`Resumed`], samples).
 //! - `transport`: [`Transport`], DDS or in process.
 //! - `error`: [`Error`].
+//! - [`metrics`]: Prometheus counters of a consumer's core and the HTTP
+//!   server of `GET /metrics`.
 //! - [`record`]: the flight recorder (every input and decision of a
 //!   consumer's core to MCAP) and the exact replay of its files.
 //! - The workspace crates, re-exported: [`diag`] (the diagnostic tree),
@@ -67,6 +69,7 @@
 
 mod consumer;
 mod error;
+pub mod metrics;
 mod producer;
 pub mod record;
 mod transport;

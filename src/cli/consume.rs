@@ -21,6 +21,7 @@ use vigil_qos::Query;
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};
+use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
 use super::InputError;
 
@@ -35,6 +36,8 @@ pub(crate) struct ConsumeArgs {
     policy: PolicyArgs,
     #[command(flatten)]
     record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// The constraint query, e.g.
     /// `imu WHERE health.state = OK PREFER accuracy ASC`.
     #[arg(long)]
@@ -103,6 +106,7 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let policy = args.policy.policy()?;
     let config = args.dds.config()?;
     let recorder = args.record.start()?;
+    let observers = args.metrics.start(recorder.clone())?;
     runtime()?.block_on(async move {
         let transport = Transport::dds(config).context("joining DDS")?;
         let mut builder = Consumer::<SyntheticSample>::builder(query.to_string())
@@ -111,8 +115,8 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             .hot_standby(args.hot_standby)
             .settle(args.settle)
             .sample_period(synthetic_period);
-        if let Some(recorder) = &recorder {
-            builder = builder.recorder(recorder.clone());
+        if let Some(observer) = &observers.recorder {
+            builder = builder.recorder(observer.clone());
         }
         let mut consumer = builder.start(&transport)?;
         // Installed now, before the first line is printed.
@@ -129,7 +133,23 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let format = args.format;
+        let metrics = observers.metrics.clone();
+        let mut lost_before = 0;
         let summary = follow(&mut consumer, args.stats_every, stop, |event| {
+            if let Some(metrics) = &metrics {
+                match &event {
+                    ConsumerEvent::FirstSample {
+                        after_switch_ms: Some(ms),
+                        ..
+                    } => metrics.observe_reroute(Duration::from_secs_f64(ms.max(0.0) / 1e3)),
+                    ConsumerEvent::Stats { samples, lost, .. } => {
+                        metrics
+                            .add_samples(samples.values().sum(), lost.saturating_sub(lost_before));
+                        lost_before = *lost;
+                    }
+                    _ => {}
+                }
+            }
             print_event(format, &event)
         })
         .await;

@@ -17,6 +17,7 @@ mod demo;
 mod monitor;
 mod produce;
 mod query;
+mod metrics_args;
 mod record_args;
 mod replay;
 mod ros;

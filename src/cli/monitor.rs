@@ -12,6 +12,7 @@ use vigil_discovery::{EntryView, Selector, SelectorConfig, VigilParticipant};
 
 use super::dds_args::{guid_hex, init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};
+use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
 
 /// Show every advert on the domain: topic, capabilities, health
@@ -22,6 +23,8 @@ pub(crate) struct MonitorArgs {
     dds: DdsArgs,
     #[command(flatten)]
     record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// Print one snapshot after `--settle-ms` and exit.
     #[arg(long)]
     once: bool,
@@ -46,9 +49,10 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let participant = VigilParticipant::new(config).context("joining DDS")?;
         let recorder = args.record.start()?;
+        let observers = args.metrics.start(recorder.clone())?;
         let selector = Selector::registry_only(
             &participant,
-            SelectorConfig::default().with_recorder(recorder.clone().map(|r| r as _)),
+            SelectorConfig::default().with_recorder(observers.recorder.clone()),
         )?;
         if args.once {
             tokio::select! {

@@ -1,0 +1,408 @@
+//! Prometheus metrics of a consumer's core, served over HTTP.
+//!
+//! [`CoreMetrics`] is a [`Recorder`]: it sees every step of the core the
+//! flight recorder sees, so the counters and the recording never disagree.
+//! It keeps its own `prometheus_client` registry (no global state: it can
+//! live inside a host process). [`MetricsServer`] serves it on
+//! `GET /metrics` as OpenMetrics text.
+//!
+//! Every label set is bounded: input kinds, registry change kinds and
+//! switch causes are fixed lists; no producer id is a label.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use vigil_discovery::{
+    RecordedInput, RecordedSession, RecordedStep, Recorder, RegistryChange, SwitchCause,
+};
+
+use crate::record::FlightRecorder;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChangeLabel {
+    change: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabel {
+    cause: &'static str,
+}
+
+/// The counters of one consumer's (or monitor's) core.
+pub struct CoreMetrics {
+    registry: Registry,
+    inputs: Family<KindLabel, Counter>,
+    rejected: Family<KindLabel, Counter>,
+    changes: Family<ChangeLabel, Counter>,
+    switches: Family<CauseLabel, Counter>,
+    lease_expiries: Counter,
+    reroute: Histogram,
+    samples_delivered: Counter,
+    samples_lost: Counter,
+    record_dropped: Counter,
+    /// The recorder's dropped count last added to `record_dropped`.
+    record_dropped_seen: AtomicU64,
+    /// Forwarded every step (the flight recorder), when there is one.
+    recorder: Option<Arc<FlightRecorder>>,
+}
+
+impl fmt::Debug for CoreMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoreMetrics").finish_non_exhaustive()
+    }
+}
+
+impl CoreMetrics {
+    /// Fresh counters; steps are also passed on to `recorder`.
+    pub fn new(recorder: Option<Arc<FlightRecorder>>) -> CoreMetrics {
+        let mut registry = Registry::with_prefix("vigil");
+        let inputs = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "inputs",
+            "Inputs the core took, by kind (tick: a timer run)",
+            inputs.clone(),
+        );
+        let rejected = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "inputs_rejected",
+            "Inputs the registry rejected, by the kind of input",
+            rejected.clone(),
+        );
+        let changes = Family::<ChangeLabel, Counter>::default();
+        registry.register(
+            "registry_changes",
+            "Registry changes, by kind",
+            changes.clone(),
+        );
+        let switches = Family::<CauseLabel, Counter>::default();
+        registry.register(
+            "switches",
+            "Changes of the active producer, by cause",
+            switches.clone(),
+        );
+        let lease_expiries = Counter::default();
+        registry.register(
+            "lease_expiries",
+            "Adverts whose lease expired",
+            lease_expiries.clone(),
+        );
+        // 50 us to about 1.6 s.
+        let reroute = Histogram::new(exponential_buckets(50e-6, 2.0, 16));
+        registry.register(
+            "reroute_seconds",
+            "Switch decided -> first sample from the new producer",
+            reroute.clone(),
+        );
+        let samples_delivered = Counter::default();
+        registry.register(
+            "samples_delivered",
+            "Samples delivered to the application",
+            samples_delivered.clone(),
+        );
+        let samples_lost = Counter::default();
+        registry.register(
+            "samples_lost",
+            "Samples lost (switches and sequence gaps)",
+            samples_lost.clone(),
+        );
+        let record_dropped = Counter::default();
+        registry.register(
+            "record_dropped_steps",
+            "Steps the flight recorder dropped because the disk did not keep up",
+            record_dropped.clone(),
+        );
+        registry.register(
+            "build",
+            "The vigil version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        CoreMetrics {
+            registry,
+            inputs,
+            rejected,
+            changes,
+            switches,
+            lease_expiries,
+            reroute,
+            samples_delivered,
+            samples_lost,
+            record_dropped,
+            record_dropped_seen: AtomicU64::new(0),
+            recorder,
+        }
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = encode(&mut text, &self.registry) {
+            tracing::warn!(%error, "metrics did not encode");
+        }
+        text
+    }
+
+    /// A switch cost `after` (decided -> first sample of the new producer).
+    pub fn observe_reroute(&self, after: Duration) {
+        self.reroute.observe(after.as_secs_f64());
+    }
+
+    /// Samples delivered and lost since the last call.
+    pub fn add_samples(&self, delivered: u64, lost: u64) {
+        self.samples_delivered.inc_by(delivered);
+        self.samples_lost.inc_by(lost);
+    }
+
+    fn count_dropped(&self) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        let now = recorder.stats().dropped;
+        let before = self.record_dropped_seen.swap(now, Ordering::Relaxed);
+        if now > before {
+            self.record_dropped.inc_by(now - before);
+        }
+    }
+}
+
+impl Recorder for CoreMetrics {
+    fn session(&self, session: RecordedSession) {
+        if let Some(recorder) = &self.recorder {
+            recorder.session(session);
+        }
+    }
+
+    fn step(&self, step: RecordedStep) {
+        let kind = input_kind(&step.input);
+        self.inputs.get_or_create(&KindLabel { kind }).inc();
+        for change in &step.changes {
+            let change_kind = change_kind(change);
+            self.changes
+                .get_or_create(&ChangeLabel {
+                    change: change_kind,
+                })
+                .inc();
+            match change {
+                RegistryChange::Rejected { .. } => {
+                    self.rejected.get_or_create(&KindLabel { kind }).inc();
+                }
+                RegistryChange::Unreachable(_) => {
+                    self.lease_expiries.inc();
+                }
+                _ => {}
+            }
+        }
+        for event in &step.events {
+            let cause = cause_label(&event.cause);
+            self.switches.get_or_create(&CauseLabel { cause }).inc();
+        }
+        if let Some(recorder) = &self.recorder {
+            recorder.step(step);
+        }
+        self.count_dropped();
+    }
+}
+
+fn input_kind(input: &RecordedInput) -> &'static str {
+    match input {
+        RecordedInput::Advert { .. } => "advert",
+        RecordedInput::Heartbeat { .. } => "heartbeat",
+        RecordedInput::Disposed { .. } => "disposed",
+        RecordedInput::FailedOnBehalf { .. } => "failed_on_behalf",
+        RecordedInput::Malformed { .. } => "malformed",
+        RecordedInput::Tick => "tick",
+    }
+}
+
+fn change_kind(change: &RegistryChange) -> &'static str {
+    match change {
+        RegistryChange::Added(_) => "added",
+        RegistryChange::Updated(_) => "updated",
+        RegistryChange::HealthChanged { .. } => "health_changed",
+        RegistryChange::Unreachable(_) => "unreachable",
+        RegistryChange::Reachable(_) => "reachable",
+        RegistryChange::Removed(_) => "removed",
+        RegistryChange::Rejected { .. } => "rejected",
+    }
+}
+
+fn cause_label(cause: &SwitchCause) -> &'static str {
+    match cause {
+        SwitchCause::Initial => "initial",
+        SwitchCause::Available => "available",
+        SwitchCause::ActiveFailed { .. } => "active_failed",
+        SwitchCause::ActiveUnreachable => "active_unreachable",
+        SwitchCause::ActiveRemoved => "active_removed",
+        SwitchCause::ConstraintViolated { .. } => "constraint_violated",
+        SwitchCause::HoldOffExpired { .. } => "hold_off_expired",
+        SwitchCause::Restored => "restored",
+        SwitchCause::BetterCandidate => "better_candidate",
+        SwitchCause::EndpointChanged => "endpoint_changed",
+        _ => "other",
+    }
+}
+
+/// An HTTP server of `GET /metrics`, on a thread of its own; stops when
+/// dropped.
+pub struct MetricsServer {
+    server: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for MetricsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server could not listen.
+#[derive(Debug, thiserror::Error)]
+#[error("metrics on {addr}: {reason}")]
+pub struct MetricsError {
+    /// Where.
+    pub addr: SocketAddr,
+    /// Why.
+    pub reason: String,
+}
+
+impl MetricsServer {
+    /// Listens on `addr` and serves `metrics`.
+    pub fn start(
+        addr: SocketAddr,
+        metrics: Arc<CoreMetrics>,
+    ) -> Result<MetricsServer, MetricsError> {
+        let server = tiny_http::Server::http(addr).map_err(|e| MetricsError {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let server = Arc::new(server);
+        let bound = server.server_addr().to_ip().unwrap_or(addr);
+        let serving = Arc::clone(&server);
+        let thread = std::thread::Builder::new()
+            .name("vigil-metrics".into())
+            .spawn(move || serve(&serving, &metrics))
+            .map_err(|e| MetricsError {
+                addr,
+                reason: e.to_string(),
+            })?;
+        Ok(MetricsServer {
+            server,
+            addr: bound,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+fn serve(server: &tiny_http::Server, metrics: &CoreMetrics) {
+    for request in server.incoming_requests() {
+        let found = *request.method() == tiny_http::Method::Get
+            && request.url().split('?').next() == Some("/metrics");
+        let response = if found {
+            let header = tiny_http::Header::from_bytes("Content-Type", OPENMETRICS)
+                .expect("a valid static header");
+            tiny_http::Response::from_string(metrics.encode()).with_header(header)
+        } else {
+            tiny_http::Response::from_string("only GET /metrics here\n").with_status_code(404)
+        };
+        if let Err(error) = request.respond(response) {
+            tracing::debug!(%error, "a metrics client went away");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_diag::Timestamp;
+    use vigil_discovery::AdvertKey;
+
+    use super::*;
+
+    #[test]
+    fn counts_steps_with_bounded_labels() {
+        let metrics = CoreMetrics::new(None);
+        metrics.step(RecordedStep {
+            at: Timestamp::from_nanos(1),
+            input: RecordedInput::Tick,
+            changes: vec![RegistryChange::Unreachable(AdvertKey::new("a", "imu"))],
+            events: Vec::new(),
+        });
+        metrics.step(RecordedStep {
+            at: Timestamp::from_nanos(2),
+            input: RecordedInput::Malformed {
+                source: "x".into(),
+                error: "y".into(),
+            },
+            changes: vec![RegistryChange::Rejected {
+                what: "x".into(),
+                error: "y".into(),
+            }],
+            events: Vec::new(),
+        });
+        metrics.observe_reroute(Duration::from_millis(2));
+        let text = metrics.encode();
+        for line in [
+            "vigil_inputs_total{kind=\"tick\"} 1",
+            "vigil_inputs_rejected_total{kind=\"malformed\"} 1",
+            "vigil_lease_expiries_total 1",
+            "vigil_reroute_seconds_count 1",
+            "vigil_build_info{version=",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn serves_get_metrics_only() {
+        let metrics = Arc::new(CoreMetrics::new(None));
+        let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), metrics).unwrap();
+        let get = |path: &str| {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+            write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        let ok = get("/metrics");
+        assert!(
+            ok.starts_with("HTTP/1.0 200") || ok.starts_with("HTTP/1.1 200"),
+            "{ok}"
+        );
+        assert!(ok.contains("vigil_build_info"), "{ok}");
+        assert!(get("/").contains(" 404 "));
+    }
+}
