@@ -71,8 +71,13 @@ fn main() {
     let wants = |name: &str| only.is_empty() || only.contains(&name);
     let rt = runtime();
     if wants("reroute") {
-        rt.block_on(reroute(200, false));
-        rt.block_on(reroute(200, true));
+        rt.block_on(reroute(200, false, false));
+        rt.block_on(reroute(200, true, false));
+    }
+    // Issue 11: the same reroute with the flight recorder on (`--record`).
+    if wants("reroute-record") {
+        rt.block_on(reroute(200, false, false));
+        rt.block_on(reroute(200, false, true));
     }
     if wants("sigkill") {
         rt.block_on(sigkill(20));
@@ -207,13 +212,23 @@ fn no_flap_damping() -> vigil_diag::FlapDamping {
     }
 }
 
-async fn reroute(reps: usize, hot_standby: bool) {
-    let config = DdsConfig::new(if hot_standby { 89 } else { 91 });
-    let mode = if hot_standby {
-        "hot standby"
-    } else {
-        "no hot standby"
+async fn reroute(reps: usize, hot_standby: bool, record: bool) {
+    let config = DdsConfig::new(match (hot_standby, record) {
+        (_, true) => 104,
+        (true, false) => 89,
+        (false, false) => 91,
+    });
+    let mode = match (hot_standby, record) {
+        (true, false) => "hot standby",
+        (false, false) => "no hot standby",
+        (true, true) => "hot standby, recording",
+        (false, true) => "no hot standby, recording",
     };
+    let recording = std::env::temp_dir().join(format!("vigil-bench-{}.mcap", std::process::id()));
+    let recorder = record.then(|| {
+        vigil::record::FlightRecorder::create(vigil::record::RecordConfig::new(&recording))
+            .expect("recorder")
+    });
     let a = local_producer(&config, "bench_a", 0.001, 1000.0);
     let _b = local_producer(&config, "bench_b", 0.002, 1000.0);
     let consumer = VigilParticipant::new(config).expect("participant");
@@ -228,7 +243,8 @@ async fn reroute(reps: usize, hot_standby: bool) {
         &query,
         SelectorConfig::default()
             .with_policy(policy)
-            .with_settle(Duration::from_millis(500)),
+            .with_settle(Duration::from_millis(500))
+            .with_recorder(recorder.clone().map(|r| r as _)),
     )
     .expect("selector");
     let mut sub = selector
@@ -288,6 +304,21 @@ async fn reroute(reps: usize, hot_standby: bool) {
         &format!("reroute ({mode}): health change published -> switch decided"),
         &mut to_decision,
     );
+    if let Some(recorder) = recorder {
+        selector.shutdown().await;
+        let stats = recorder.finish().expect("recording");
+        let replayed = vigil::record::replay(&recording, |_| {}).expect("replay");
+        println!(
+            "reroute ({mode}): recorded {} steps ({} dropped, {} bytes); replay: {} decisions \
+             reproduced, divergence {:?}",
+            stats.steps,
+            stats.dropped,
+            stats.bytes,
+            replayed.decisions,
+            replayed.divergence.map(|d| d.step)
+        );
+        let _ = std::fs::remove_file(&recording);
+    }
 }
 
 /// A `vigil produce` child.
