@@ -84,6 +84,21 @@ fn a_recorded_run_replays_with_the_same_switches() {
         "{summary}"
     );
     assert_eq!(summary["summary"]["divergence"], Value::Null, "{summary}");
+
+    // What if the consumer had preferred the coarser producer: the same
+    // inputs, other switches, and exit 0 (a question, not a check).
+    let out = vigil()
+        .args(["replay", "--format", "json", "--query"])
+        .arg("imu WHERE health.state = OK PREFER accuracy DESC")
+        .arg(&file)
+        .output()
+        .expect("vigil replay runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let would = &first["difference"]["replayed"][0]["active"]["key"]["producer"];
+    assert_eq!(would, "imu_b", "{stdout}");
 }
 
 #[test]

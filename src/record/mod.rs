@@ -23,7 +23,10 @@ use vigil_discovery::{RecordedSession, RecordedStep, Recorder};
 mod mcap_file;
 mod replay;
 
-pub use replay::{replay, replay_bytes, Divergence, ReplayError, ReplayOutcome, ReplayedDecision};
+pub use replay::{
+    replay, replay_bytes, replay_what_if, Difference, Divergence, ReplayError, ReplayOutcome,
+    ReplayedDecision, WhatIf, WhatIfOutcome,
+};
 
 /// How a [`FlightRecorder`] writes.
 #[derive(Clone, Debug)]

@@ -146,11 +146,10 @@ pub fn replay_bytes(
     replay_named(Path::new("(bytes)"), bytes, on_decision)
 }
 
-fn replay_named(
-    path: &Path,
-    bytes: &[u8],
-    mut on_decision: impl FnMut(&ReplayedDecision),
-) -> Result<ReplayOutcome, ReplayError> {
+/// A replayable file: its session, its steps, and its damage.
+type Opened = (SessionMsg, Vec<Step>, Option<String>);
+
+fn open(path: &Path, bytes: &[u8]) -> Result<Opened, ReplayError> {
     let format = |reason: String| ReplayError::Format {
         path: path.to_owned(),
         reason,
@@ -176,8 +175,19 @@ fn replay_named(
             session.segment, session.first_step
         )));
     }
-    let mut replayer = Replayer::new(&session.session)
-        .map_err(|e| format(format!("the recorded query does not parse: {e}")))?;
+    Ok((session, steps, damage))
+}
+
+fn replay_named(
+    path: &Path,
+    bytes: &[u8],
+    mut on_decision: impl FnMut(&ReplayedDecision),
+) -> Result<ReplayOutcome, ReplayError> {
+    let (session, steps, damage) = open(path, bytes)?;
+    let mut replayer = Replayer::new(&session.session).map_err(|e| ReplayError::Format {
+        path: path.to_owned(),
+        reason: format!("the recorded query does not parse: {e}"),
+    })?;
     let mut outcome = ReplayOutcome {
         damage,
         ..ReplayOutcome::default()
@@ -308,4 +318,121 @@ fn read(bytes: &[u8]) -> Result<Read, String> {
         }
     }
     Ok((session, steps, None))
+}
+
+/// What to change before replaying ("what if"): the query or parts of the
+/// switching policy. Unset fields keep the recorded ones.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct WhatIf {
+    /// Another constraint query.
+    pub query: Option<String>,
+    /// Another hold-off.
+    pub hold_off: Option<std::time::Duration>,
+    /// Another wait-to-restore.
+    pub wait_to_restore: Option<std::time::Duration>,
+    /// Revertive or not.
+    pub revertive: Option<bool>,
+    /// Another margin.
+    pub margin: Option<f64>,
+}
+
+impl WhatIf {
+    /// Whether anything is changed.
+    pub fn is_set(&self) -> bool {
+        *self != WhatIf::default()
+    }
+
+    fn apply(&self, session: &mut RecordedSession) {
+        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(query) = &self.query {
+            session.query = Some(query.clone());
+        }
+        if let Some(d) = self.hold_off {
+            session.policy.hold_off_ns = nanos(d);
+        }
+        if let Some(d) = self.wait_to_restore {
+            session.policy.wait_to_restore_ns = nanos(d);
+        }
+        if let Some(r) = self.revertive {
+            session.policy.revertive = r;
+        }
+        if let Some(m) = self.margin {
+            session.policy.margin = m;
+        }
+    }
+}
+
+/// A step whose selection events differ under a [`WhatIf`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Difference {
+    /// The input's number.
+    pub step: u64,
+    /// The core's time, nanoseconds.
+    pub at_ns: u64,
+    /// The recorded selection events of the step.
+    pub recorded: Vec<Value>,
+    /// What the changed core decided instead.
+    pub replayed: Vec<Value>,
+}
+
+/// How a "what if" replay went.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct WhatIfOutcome {
+    /// Inputs fed.
+    pub steps: u64,
+    /// Steps whose selection events differed.
+    pub differences: u64,
+    /// Where the file is damaged or has a hole, if it is.
+    pub damage: Option<String>,
+}
+
+/// Replays the recording at `path` under `what_if` and calls
+/// `on_difference` for every step whose switches would have differed.
+/// Registry changes do not depend on the query or policy and are not
+/// compared.
+pub fn replay_what_if(
+    path: &Path,
+    what_if: &WhatIf,
+    mut on_difference: impl FnMut(&Difference),
+) -> Result<WhatIfOutcome, ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (mut session, steps, damage) = open(path, &bytes)?;
+    what_if.apply(&mut session.session);
+    let mut replayer = Replayer::new(&session.session).map_err(|e| ReplayError::Format {
+        path: path.to_owned(),
+        reason: format!("the query does not parse: {e}"),
+    })?;
+    let mut outcome = WhatIfOutcome {
+        damage,
+        ..WhatIfOutcome::default()
+    };
+    for (expected, step) in (session.first_step..).zip(steps) {
+        if step.n != expected {
+            outcome.damage = Some(format!(
+                "steps {expected} to {} are missing (dropped by the recorder): replayed \
+                 up to there",
+                step.n.saturating_sub(1)
+            ));
+            break;
+        }
+        outcome.steps += 1;
+        let (_, events) = replayer.step(Timestamp::from_nanos(step.at_ns), &step.input);
+        let events: Vec<Value> = events.iter().map(as_recorded).collect();
+        if events != step.events {
+            outcome.differences += 1;
+            on_difference(&Difference {
+                step: step.n,
+                at_ns: step.at_ns,
+                recorded: step.events,
+                replayed: events,
+            });
+        }
+    }
+    Ok(outcome)
 }
