@@ -10,19 +10,52 @@ use std::process::{Command, Output};
 
 use support::{Proc, CYCLONE_LOOPBACK, PATIENCE};
 
-/// `target/<profile>/examples/NAME`, next to this test's own binary
-/// (`target/<profile>/deps/`).
+/// The example's binary under `target/<profile>/examples/`, next to this
+/// test's own (`target/<profile>/deps/`): `NAME` when it was built with
+/// `cargo build --examples`, else the newest `NAME-<hash>` that `cargo test`
+/// (which builds every example) left there.
 fn example(name: &str) -> Command {
     let exe = std::env::current_exe().expect("the test's path");
-    let profile = exe
+    let examples = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/");
-    let path: PathBuf = profile.join("examples").join(name);
-    assert!(path.exists(), "{} not built", path.display());
+        .expect("target/<profile>/deps/")
+        .join("examples");
+    let plain = examples.join(name);
+    let path = if plain.is_file() {
+        plain
+    } else {
+        newest_hashed(&examples, name).unwrap_or_else(|| {
+            panic!(
+                "example {name} is not built in {}: run `cargo test` (which builds the examples) or `cargo build --examples`",
+                examples.display()
+            )
+        })
+    };
     let mut command = Command::new(path);
     command.current_dir(env!("CARGO_MANIFEST_DIR"));
     command
+}
+
+/// `NAME-<hash>` executables (no extension), newest first.
+fn newest_hashed(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let prefix = format!("{name}-");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            file.strip_prefix(&prefix)
+                .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let runnable = meta.is_file() && meta.permissions().mode() & 0o111 != 0;
+            runnable.then(|| (meta.modified().ok(), e.path()))
+        })
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
 }
 
 fn run(name: &str, args: &[&str]) -> String {
