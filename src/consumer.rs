@@ -106,7 +106,10 @@ impl<T: Sample> ConsumerBuilder<T> {
     }
 
     /// Parses the query and starts following it. On DDS, call it inside a
-    /// tokio runtime.
+    /// tokio runtime, and on a [`Transport`] of its own if this process
+    /// also produces the query's topics: rustdds does not match a reader
+    /// with a writer of the same participant, so the consumer would see
+    /// nothing of them.
     pub fn start(self, transport: &Transport) -> Result<Consumer<T>, Error> {
         let query = Query::parse(&self.query)?;
         let inner = match transport {
