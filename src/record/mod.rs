@@ -323,6 +323,25 @@ mod tests {
         assert!(err.contains("rotated"), "{err}");
     }
 
+    /// Found by the `replay_file` fuzz target: a chunk claiming exabytes
+    /// was allocated before being read.
+    #[test]
+    fn a_chunk_claiming_too_much_is_damage_not_an_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.mcap");
+        record(RecordConfig::new(&path), 10);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Magic, then the header record (opcode, u64 length, body), then
+        // the first chunk: opcode, u64 length, start, end, uncompressed size.
+        let header_len = u64::from_le_bytes(bytes[9..17].try_into().unwrap()) as usize;
+        let chunk = 8 + 1 + 8 + header_len;
+        assert_eq!(bytes[chunk], 0x06, "a chunk follows the header");
+        let size = chunk + 1 + 8 + 16;
+        bytes[size..size + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        let err = replay_bytes(&bytes, |_| {}).unwrap_err().to_string();
+        assert!(err.contains("claims"), "{err}");
+    }
+
     #[test]
     fn too_small_a_bound_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -264,34 +264,105 @@ fn first_difference(
 /// that ended the read, if any.
 type Read = (Option<SessionMsg>, Vec<Step>, Option<String>);
 
+/// The most a chunk may claim to hold once decompressed. vigil writes
+/// chunks of at most 512 KiB (and one message over); a claim of more is
+/// damage, refused before anything is allocated for it.
+const MAX_CHUNK_BYTES: u64 = 64 << 20;
+
+/// What the records read so far hold.
+#[derive(Default)]
+struct Reader {
+    topics: std::collections::HashMap<u16, String>,
+    session: Option<SessionMsg>,
+    steps: Vec<Step>,
+}
+
+/// Reads the file's records in order. Chunks are decompressed here, whole
+/// and bounded by [`MAX_CHUNK_BYTES`], and their records read from memory:
+/// the `mcap` crate's streaming decompression trusted a record length read
+/// inside a chunk and allocated it (the `replay_file` fuzz target found
+/// lengths of petabytes).
 fn read(bytes: &[u8]) -> Result<Read, String> {
-    let stream =
-        mcap::MessageStream::new_with_options(bytes, mcap::read::Options::IgnoreEndMagic.into())
-            .map_err(|e| format!("not an MCAP file: {e}"))?;
-    let mut session = None;
-    let mut steps: Vec<Step> = Vec::new();
-    for message in stream {
-        let message = match message {
-            Ok(message) => message,
-            Err(e) => {
-                // Its decisions may be in the part that is lost.
-                steps.pop();
-                return Ok((
-                    session,
-                    steps,
-                    Some(format!("the file is damaged or truncated ({e})")),
-                ));
-            }
+    let records = mcap::read::LinearReader::new_with_options(
+        bytes,
+        mcap::read::Options::IgnoreEndMagic.into(),
+    )
+    .map_err(|e| format!("not an MCAP file: {e}"))?;
+    let mut reader = Reader::default();
+    for record in records {
+        let damage = match record {
+            Ok(record) => reader.record(record)?,
+            Err(e) => Some(format!("the file is damaged or truncated ({e})")),
         };
-        let topic = message.channel.topic.as_str();
+        if let Some(damage) = damage {
+            // Its decisions may be in the part that is lost.
+            reader.steps.pop();
+            return Ok((reader.session, reader.steps, Some(damage)));
+        }
+    }
+    Ok((reader.session, reader.steps, None))
+}
+
+impl Reader {
+    /// Takes one top-level record; `Ok(Some(damage))` where it is damaged.
+    fn record(&mut self, record: mcap::records::Record<'_>) -> Result<Option<String>, String> {
+        use mcap::records::Record;
+        match record {
+            Record::Channel(channel) => {
+                self.topics.insert(channel.id, channel.topic);
+            }
+            Record::Message { header, data } => self.message(header.channel_id, &data)?,
+            Record::Chunk { header, data } => {
+                if header.uncompressed_size > MAX_CHUNK_BYTES {
+                    return Ok(Some(format!(
+                        "a chunk claims {} bytes decompressed (at most {MAX_CHUNK_BYTES} are read)",
+                        header.uncompressed_size
+                    )));
+                }
+                // Bounded above: the cast cannot truncate.
+                let size = header.uncompressed_size as usize;
+                let plain = match header.compression.as_str() {
+                    "" => data.into_owned(),
+                    "zstd" => match zstd::bulk::decompress(&data, size) {
+                        Ok(plain) => plain,
+                        Err(e) => return Ok(Some(format!("a chunk does not decompress ({e})"))),
+                    },
+                    other => {
+                        return Ok(Some(format!("a chunk compressed with `{other}`, not zstd")))
+                    }
+                };
+                for inner in mcap::read::LinearReader::sans_magic(&plain) {
+                    match inner {
+                        Ok(Record::Channel(channel)) => {
+                            self.topics.insert(channel.id, channel.topic);
+                        }
+                        Ok(Record::Message { header, data }) => {
+                            self.message(header.channel_id, &data)?
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Ok(Some(format!("a chunk is damaged ({e})"))),
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn message(&mut self, channel: u16, data: &[u8]) -> Result<(), String> {
+        let Some(topic) = self.topics.get(&channel) else {
+            return Err(format!(
+                "a message on channel {channel}, which no record declared"
+            ));
+        };
         let bad = |e: serde_json::Error| format!("a `{topic}` message does not read: {e}");
-        match topic {
-            SESSION if session.is_none() => {
-                session = Some(serde_json::from_slice::<SessionMsg>(&message.data).map_err(bad)?);
+        match topic.as_str() {
+            SESSION if self.session.is_none() => {
+                self.session = Some(serde_json::from_slice::<SessionMsg>(data).map_err(bad)?);
             }
             INPUT => {
-                let input: InputMsg = serde_json::from_slice(&message.data).map_err(bad)?;
-                steps.push(Step {
+                let input: InputMsg = serde_json::from_slice(data).map_err(bad)?;
+                self.steps.push(Step {
                     n: input.step,
                     at_ns: input.at_ns,
                     input: input.input,
@@ -299,15 +370,15 @@ fn read(bytes: &[u8]) -> Result<Read, String> {
                     events: Vec::new(),
                 });
             }
-            REGISTRY_CHANGE | SELECTION => {
-                let decision: DecisionMsg = serde_json::from_slice(&message.data).map_err(bad)?;
-                let Some(last) = steps.last_mut().filter(|s| s.n == decision.step) else {
+            t @ (REGISTRY_CHANGE | SELECTION) => {
+                let decision: DecisionMsg = serde_json::from_slice(data).map_err(bad)?;
+                let Some(last) = self.steps.last_mut().filter(|s| s.n == decision.step) else {
                     return Err(format!(
-                        "a `{topic}` message of step {} follows no input of that step",
+                        "a `{t}` message of step {} follows no input of that step",
                         decision.step
                     ));
                 };
-                if topic == SELECTION {
+                if t == SELECTION {
                     last.events.push(decision.change);
                 } else {
                     last.changes.push(decision.change);
@@ -316,8 +387,8 @@ fn read(bytes: &[u8]) -> Result<Read, String> {
             // The dropped count and channels of later versions: not inputs.
             _ => {}
         }
+        Ok(())
     }
-    Ok((session, steps, None))
 }
 
 /// What to change before replaying ("what if"): the query or parts of the
