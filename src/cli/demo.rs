@@ -230,38 +230,8 @@ async fn demo(
         return Ok(ExitCode::SUCCESS);
     }
 
-    let transport = Transport::dds(config).context("joining DDS")?;
-    let query = Query::parse(QUERY).map_err(|e| anyhow::anyhow!("built-in query: {e}"))?;
-    let policy = SwitchPolicy {
-        hold_off: HOLD_OFF,
-        wait_to_restore: WAIT_TO_RESTORE,
-        ..SwitchPolicy::default()
-    };
-    let mut consumer = Consumer::<SyntheticSample>::builder(query.to_string())
-        .type_name(SYNTHETIC_TYPE)
-        .policy(policy)
-        .hot_standby(hot_standby)
-        .settle(Duration::from_millis(400))
-        .sample_period(synthetic_period)
-        .start(&transport)?;
-    let view = consumer.view();
-
     let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let consumer = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let stop = async {
-                let _ = stop_rx.await;
-            };
-            let summary = follow(&mut consumer, Duration::from_secs(1), stop, |e| {
-                let _ = tx.send(Entry::Consumer(e));
-            })
-            .await;
-            consumer.shutdown().await;
-            summary
-        })
-    };
+    let (view, stop_tx, consumer) = start_consumer(config, hot_standby, tx.clone())?;
     let mut report = Report::new(text);
     let script_result = {
         let script = script(&mut producers, &view, tx, since);
@@ -288,6 +258,50 @@ async fn demo(
     script_result?;
     report.finish(&summary, since(), hot_standby, explanation.as_ref());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's consumer in a task of its own, reporting to `tx`: a view of
+/// it for the script, the sender that stops it, and its totals at the end.
+/// The plain and the supervised demo both follow with it.
+fn start_consumer(
+    config: DdsConfig,
+    hot_standby: bool,
+    tx: mpsc::UnboundedSender<Entry>,
+) -> anyhow::Result<(
+    ConsumerView<SyntheticSample>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Summary>,
+)> {
+    let transport = Transport::dds(config).context("joining DDS")?;
+    let query = Query::parse(QUERY).map_err(|e| anyhow::anyhow!("built-in query: {e}"))?;
+    let policy = SwitchPolicy {
+        hold_off: HOLD_OFF,
+        wait_to_restore: WAIT_TO_RESTORE,
+        ..SwitchPolicy::default()
+    };
+    let mut consumer = Consumer::<SyntheticSample>::builder(query.to_string())
+        .type_name(SYNTHETIC_TYPE)
+        .policy(policy)
+        .hot_standby(hot_standby)
+        .settle(Duration::from_millis(400))
+        .sample_period(synthetic_period)
+        .start(&transport)?;
+    let view = consumer.view();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let consumer = {
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = stop_rx.await;
+            };
+            let summary = follow(&mut consumer, Duration::from_secs(1), stop, |e| {
+                let _ = tx.send(Entry::Consumer(e));
+            })
+            .await;
+            consumer.shutdown().await;
+            summary
+        })
+    };
+    Ok((view, stop_tx, consumer))
 }
 
 fn spawn_producer(

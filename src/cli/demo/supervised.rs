@@ -18,13 +18,12 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
-use vigil::{Consumer, ConsumerView, Transport};
-use vigil_discovery::{DdsConfig, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
-use vigil_qos::Query;
+use vigil::ConsumerView;
+use vigil_discovery::{DdsConfig, SyntheticSample};
 
 use super::{
-    follow, spawn_producer, stop_producers, synthetic_period, until, wait_ready, DemoArgs, Entry,
-    Format, Report, HOLD_OFF, QUERY, WAIT_TO_RESTORE,
+    spawn_producer, start_consumer, stop_producers, until, wait_ready, DemoArgs, Entry, Format,
+    Report, QUERY,
 };
 use crate::cli::dds_args::unix_seconds;
 
@@ -136,36 +135,7 @@ pub(super) async fn demo(
         return Err(e);
     }
 
-    let transport = Transport::dds(config).context("joining DDS")?;
-    let query = Query::parse(QUERY).map_err(|e| anyhow::anyhow!("built-in query: {e}"))?;
-    let policy = SwitchPolicy {
-        hold_off: HOLD_OFF,
-        wait_to_restore: WAIT_TO_RESTORE,
-        ..SwitchPolicy::default()
-    };
-    let mut consumer = Consumer::<SyntheticSample>::builder(query.to_string())
-        .type_name(SYNTHETIC_TYPE)
-        .policy(policy)
-        .hot_standby(hot_standby)
-        .settle(Duration::from_millis(400))
-        .sample_period(synthetic_period)
-        .start(&transport)?;
-    let view = consumer.view();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let consumer = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let stop = async {
-                let _ = stop_rx.await;
-            };
-            let summary = follow(&mut consumer, Duration::from_secs(1), stop, |e| {
-                let _ = tx.send(Entry::Consumer(e));
-            })
-            .await;
-            consumer.shutdown().await;
-            summary
-        })
-    };
+    let (view, stop_tx, consumer) = start_consumer(config, hot_standby, tx.clone())?;
     let mut report = Report::new(text);
     let script_result = {
         let script = script(&mut producers, &news, &view, tx, since);
