@@ -270,15 +270,12 @@ children:
     assert_eq!(sup.wait_exit(PATIENCE), Some(true));
 }
 
-/// Three children; with `group`, the middle one forks a grandchild, which
-/// a stop reaches through the child's process group. (The parent-death
-/// signal reaches direct children only.)
-fn three_sleepers(dir: &Path, group: bool) -> String {
-    let middle = if group {
-        "[sh, -c, 'sleep 60 & wait']"
-    } else {
-        "[sleep, '60']"
-    };
+/// Three children, the middle one forking a grandchild (its pid written to
+/// `grandchild.pid` in `dir`). A stop reaches the grandchild through the
+/// child's process group; a SIGKILLed supervisor's guardian kills it (the
+/// parent-death signal reaches direct children only).
+fn three_sleepers(dir: &Path) -> String {
+    let pid_file = dir.join("grandchild.pid");
     write(
         dir,
         "sup.yaml",
@@ -286,17 +283,34 @@ fn three_sleepers(dir: &Path, group: bool) -> String {
             "
 children:
   - {{ id: a, command: [sleep, '60'] }}
-  - {{ id: b, command: {middle} }}
+  - {{ id: b, command: [sh, -c, 'sleep 60 & echo $! > {}; wait'] }}
   - {{ id: c, command: [sleep, '60'], shutdown: 300ms }}
-"
+",
+            pid_file.display()
         ),
     )
+}
+
+/// The pid the middle child's grandchild wrote.
+fn grandchild(dir: &Path) -> u64 {
+    let path = dir.join("grandchild.pid");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(pid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no grandchild pid in {path:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
 fn no_orphans_after_sigterm_stopping_in_reverse_order() {
     let dir = tempfile::tempdir().unwrap();
-    let config = three_sleepers(dir.path(), true);
+    let config = three_sleepers(dir.path());
     let mut sup = supervise("supervise", &config, 84);
     let pids: Vec<u64> = ["a", "b", "c"]
         .into_iter()
@@ -305,6 +319,7 @@ fn no_orphans_after_sigterm_stopping_in_reverse_order() {
                 .as_u64()
                 .unwrap()
         })
+        .chain([grandchild(dir.path())])
         .collect();
     let from = sup.mark();
     terminate(&sup);
@@ -322,9 +337,9 @@ fn no_orphans_after_sigterm_stopping_in_reverse_order() {
 }
 
 #[test]
-fn no_orphans_after_the_supervisor_is_sigkilled() {
+fn no_orphans_after_the_supervisor_is_sigkilled_not_even_grandchildren() {
     let dir = tempfile::tempdir().unwrap();
-    let config = three_sleepers(dir.path(), false);
+    let config = three_sleepers(dir.path());
     let mut sup = supervise("supervise", &config, 85);
     let pids: Vec<u64> = ["a", "b", "c"]
         .into_iter()
@@ -333,6 +348,7 @@ fn no_orphans_after_the_supervisor_is_sigkilled() {
                 .as_u64()
                 .unwrap()
         })
+        .chain([grandchild(dir.path())])
         .collect();
     assert!(pids.iter().all(|&p| alive(p)));
     sup.kill9();
@@ -383,7 +399,7 @@ children:
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     // A good file checks with exit 0.
-    let good = three_sleepers(dir.path(), false);
+    let good = three_sleepers(dir.path());
     let out = vigil()
         .args(["supervise", "--config", &good, "--domain", "86", "--check"])
         .output()

@@ -14,6 +14,7 @@ async fn supervise(yaml: &str, stop_after: Duration) -> (Outcome, Vec<(u128, Str
     let config = ShellConfig {
         socket_dir: dir.path().join("sockets"),
         env: Vec::new(),
+        guardian: None,
     };
     let start = Instant::now();
     let log = Arc::new(Mutex::new(Vec::new()));

@@ -67,6 +67,10 @@ enum Command {
     Bridge(bridge::BridgeCommand),
     /// Start and keep running a node's processes (OTP strategies, backoff, watchdogs).
     Supervise(supervise::SuperviseArgs),
+    /// Internal: the process `vigil supervise` starts beside itself to kill
+    /// what its children forked should it be SIGKILLed (reads its stdin).
+    #[command(hide = true)]
+    SuperviseGuardian,
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
@@ -102,6 +106,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         #[cfg(feature = "zenoh")]
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
+        Command::SuperviseGuardian => supervise::guardian(),
         Command::Bt(command) => bt::run(command),
     };
     match result {

@@ -63,6 +63,7 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
     let participant = VigilParticipant::new(dds).context("cannot join the DDS domain")?;
     let voice = OnBehalfPublisher::new(&participant).context("cannot create the FAILED writer")?;
     let mut shell = ShellConfig::new();
+    shell.guardian = guardian_command();
     shell.env.push((
         SUPERVISOR_ID_ENV.to_owned(),
         supervisor_id_text(&voice.supervisor_id()),
@@ -80,6 +81,31 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
     })
+}
+
+/// This binary's `supervise-guardian`, which kills what the children
+/// forked if the supervisor is SIGKILLed (vigil_recovery::guardian).
+fn guardian_command() -> Option<Vec<std::ffi::OsString>> {
+    match std::env::current_exe() {
+        Ok(exe) => Some(vec![exe.into_os_string(), "supervise-guardian".into()]),
+        Err(error) => {
+            tracing::warn!(%error, "cannot find this binary: no guardian, grandchildren may outlive a killed supervisor");
+            None
+        }
+    }
+}
+
+/// `vigil supervise-guardian`: serve the guardian protocol on stdin.
+pub(crate) fn guardian() -> anyhow::Result<ExitCode> {
+    init_logging();
+    let killed = vigil_recovery::guardian::serve(std::io::stdin().lock());
+    if killed > 0 {
+        tracing::warn!(
+            groups = killed,
+            "the supervisor died: killed what its children left"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_config(path: &std::path::Path) -> anyhow::Result<GroupSpec> {

@@ -2,7 +2,8 @@
 //! with tokio and feeds it what the OS says, with the time it said it.
 //!
 //! - Each child runs in its own process group (a stop reaches whatever it
-//!   forked) and dies with the supervisor (`pdeathsig`).
+//!   forked) and dies with the supervisor (`pdeathsig`); what it forked
+//!   dies with the supervisor too when a [`guardian`] runs beside it.
 //! - An exit is known when it happens: tokio's `Child::wait` is woken by
 //!   SIGCHLD, nothing polls.
 //! - Each child gets its own notify socket (`$NOTIFY_SOCKET`), so a
@@ -10,10 +11,12 @@
 //! - The environment tells a child who supervises it
 //!   ([`ENV_SUPERVISOR`], [`ENV_CHILD`]).
 
+pub mod guardian;
 mod notify;
 mod pdeathsig;
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -84,6 +87,11 @@ pub struct ShellConfig {
     pub socket_dir: PathBuf,
     /// Extra environment for every child.
     pub env: Vec<(String, String)>,
+    /// The command that starts a [`guardian`] (a program that calls
+    /// [`guardian::serve`] on its stdin), so that what children forked dies
+    /// with a SIGKILLed supervisor too; `None`: only the direct children
+    /// do (their parent-death signal).
+    pub guardian: Option<Vec<OsString>>,
 }
 
 impl ShellConfig {
@@ -94,6 +102,7 @@ impl ShellConfig {
             socket_dir: std::env::temp_dir()
                 .join(format!("vigil-supervise-{}", std::process::id())),
             env: Vec::new(),
+            guardian: None,
         }
     }
 }
@@ -135,7 +144,12 @@ where
         listeners.push(tokio::spawn(listen(id, socket, tx)));
         sockets.insert(id, path);
     }
+    let guardian = match &config.guardian {
+        Some(command) => Some(guardian::Guardian::start(command)?),
+        None => None,
+    };
     let mut shell = Shell {
+        guardian,
         origin: Instant::now(),
         pids: HashMap::new(),
         tx,
@@ -195,6 +209,9 @@ where
                         // KillMode=control-group).
                         shell.signal(child, Signal::SIGKILL);
                         shell.pids.remove(&child);
+                        if let Some(guardian) = shell.guardian.as_mut() {
+                            guardian.unregister(pid);
+                        }
                     }
                     on_event(&sup, Event::Exited { child, pid, exit: &exit });
                     pending = sup.on_exit(child, exit, at);
@@ -245,6 +262,8 @@ async fn listen(child: ChildId, socket: UnixDatagram, tx: mpsc::UnboundedSender<
 }
 
 struct Shell {
+    /// Kills what the children forked if this process is SIGKILLed.
+    guardian: Option<guardian::Guardian>,
     origin: Instant,
     /// Live children: pid, which is also the process group id.
     pids: HashMap<ChildId, u32>,
@@ -291,6 +310,9 @@ impl Shell {
             return Err(Exit::SpawnFailed(format!("{program}: exited at once")));
         };
         self.pids.insert(id, pid);
+        if let Some(guardian) = self.guardian.as_mut() {
+            guardian.register(pid);
+        }
         on_event(sup, Event::Started { child: id, pid });
         let tx = self.tx.clone();
         tokio::spawn(async move {
