@@ -6,7 +6,7 @@
 //! consumer switches long before the lease), and the same word from anyone
 //! else rejected.
 //!
-//! Domains 80-89 are this file's.
+//! Domains 80-90 are this file's.
 
 mod support;
 
@@ -121,7 +121,7 @@ children:
         .any(|v| v["event"] == "exited" && v["code"] == 7 && v["signal"].is_null()));
     let failed = lines.iter().find(|v| v["event"] == "failed").unwrap();
     assert_eq!(failed["producers"], serde_json::json!(["imu_a"]));
-    assert_eq!(failed["reason"], "exited: code 7");
+    assert_eq!(failed["reason"], "child crasher exited with code 7");
     // The steady child is stopped before the supervisor gives up.
     let tail: Vec<_> = lines[lines.len() - 3..]
         .iter()
@@ -461,7 +461,7 @@ fn a_sigkilled_child_is_failed_by_its_supervisor_long_before_the_lease() {
     assert!(status.success());
     let failed = sup.wait_for(PATIENCE, |v| v["event"] == "failed");
     assert_eq!(failed["producers"], serde_json::json!(["imu_a"]));
-    assert_eq!(failed["reason"], "exited: signal 9");
+    assert_eq!(failed["reason"], "child imu_a_proc exited with signal 9");
     let switch = c.wait_for(PATIENCE, |v| selected(v, "imu_b"));
     let cause = switch["cause"].as_str().unwrap_or_default();
     assert!(cause.contains("FAILED"), "cause: {cause}\n{switch}");
@@ -579,4 +579,64 @@ fn demo_supervised_fails_over_through_the_supervisor_and_leaves_no_producer() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(producers_on(domain), Vec::<String>::new());
+}
+
+/// The supervision's health is a diagnostic tree the supervisor advertises:
+/// a crash-looping child's leaf is DEGRADED, and so is its group; the
+/// steady child's leaf stays OK.
+#[test]
+fn the_supervision_tree_is_advertised() {
+    let domain = 90;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "sup.yaml",
+        "
+name: node
+intensity: 100
+period: 10s
+backoff: { initial: 300ms, max: 300ms }
+children:
+  - id: steady
+    command: [sleep, '60']
+  - group: drivers
+    intensity: 100
+    period: 10s
+    backoff: { initial: 300ms, max: 300ms }
+    children:
+      - id: flaky
+        command: [sh, -c, 'sleep 0.3; exit 3']
+",
+    );
+    let mut sup = supervise("supervise", &config, domain);
+    sup.wait_for(PATIENCE, is("exited", "flaky"));
+    let mut monitor = Proc::spawn(
+        "monitor",
+        &[
+            "monitor",
+            "--domain",
+            &domain.to_string(),
+            "--format",
+            "json",
+        ],
+    );
+    let line = monitor.wait_for(PATIENCE, |v| {
+        v["adverts"].as_array().is_some_and(|adverts| {
+            adverts.iter().any(|a| {
+                a["topic"] == "vigil_supervision"
+                    && a["producer"] == "node"
+                    && a["nodes"]["node.drivers.flaky"] == "DEGRADED"
+            })
+        })
+    });
+    let advert = line["adverts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["topic"] == "vigil_supervision"))
+        .unwrap();
+    assert_eq!(advert["nodes"]["node.drivers"], "DEGRADED", "{advert}");
+    assert_eq!(advert["nodes"]["node.steady"], "OK", "{advert}");
+    assert_eq!(advert["state"], "DEGRADED", "{advert}");
+    terminate(&monitor);
+    terminate(&sup);
+    assert_eq!(sup.wait_exit(PATIENCE), Some(true));
 }

@@ -39,6 +39,7 @@ mod config;
 pub mod modes;
 mod shell;
 mod spec;
+pub mod supervision;
 mod supervisor;
 
 pub use backoff::Jitter;

@@ -118,7 +118,10 @@ fn print_snapshot(selector: &Selector, format: Format) {
             );
             for e in &entries {
                 let h = &e.health;
-                let reason = h.reason.map_or(String::new(), |r| format!(" ({r})"));
+                let mut reason = h.reason.map_or(String::new(), |r| format!(" ({r})"));
+                if let Some(why) = &e.failed_on_behalf {
+                    reason.push_str(&format!(" (supervisor: {why})"));
+                }
                 let caps: Vec<String> = e
                     .advert
                     .capabilities
@@ -171,5 +174,7 @@ fn entry_json(e: &EntryView, at: vigil_diag::Timestamp) -> serde_json::Value {
         "sequence": a.sequence,
         "diagnostic_root": a.diagnostic_root.as_ref().map(|p| p.to_string()),
         "nodes": nodes,
+        // Why its supervisor said it FAILED, until its next own advert.
+        "failed_on_behalf": e.failed_on_behalf.as_deref(),
     })
 }

@@ -21,17 +21,30 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
+use vigil_diag::Timestamp;
 use vigil_discovery::{supervisor_id_text, OnBehalfPublisher, VigilParticipant, SUPERVISOR_ID_ENV};
+use vigil_discovery::{SyntheticSample, SYNTHETIC_TYPE};
+use vigil_recovery::supervision::SupervisionHealth;
 use vigil_recovery::{
-    load_config, Action, Exit, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig, ShellEvent,
-    Supervisor,
+    load_config, Action, Exit, GroupId, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig,
+    ShellEvent, Supervisor,
 };
+
+use vigil::{Producer, Transport};
 
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
 use super::InputError;
 
 /// The exit code when the top level gave up (after stopping every child).
 const EXIT_GAVE_UP: u8 = 3;
+
+/// The topic on which the supervisor advertises the health of the
+/// supervision (`<supervisor>.<group>.<child>`), producer id = its name.
+pub(crate) const SUPERVISION_TOPIC: &str = "vigil_supervision";
+
+/// How often the supervision tree is re-evaluated without an event (a
+/// restart leaving its window turns DEGRADED back to OK).
+const HEALTH_TICK: Duration = Duration::from_secs(1);
 
 /// Start the processes of a config file and keep them running: restart by
 /// strategy (one_for_one, one_for_all, rest_for_one) with backoff, escalate
@@ -64,19 +77,47 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
     let voice = OnBehalfPublisher::new(&participant).context("cannot create the FAILED writer")?;
     let mut shell = ShellConfig::new();
     shell.guardian = guardian_command();
+    shell.tick = Some(HEALTH_TICK);
     shell.env.push((
         SUPERVISOR_ID_ENV.to_owned(),
         supervisor_id_text(&voice.supervisor_id()),
     ));
+    let mut health = SupervisionHealth::new(&sup)
+        .map_err(|e| InputError(format!("{}: {e}", args.config.display())))?;
+    let name = sup.group_name(GroupId::TOP).to_owned();
+    let transport = Transport::Dds(participant);
     let outcome = runtime()?.block_on(async move {
-        vigil_recovery::run(sup, shell, terminated(), move |sup, event| {
+        let advert = Producer::<SyntheticSample>::builder(SUPERVISION_TOPIC, &name)
+            .type_name(SYNTHETIC_TYPE)
+            .tree(health.tree_spec())
+            .root(&name)
+            .start(&transport)
+            .context("cannot advertise the supervision tree")?;
+        // The shell's clock starts when `run` does, microseconds from this
+        // one; restart windows are seconds.
+        let origin = std::time::Instant::now();
+        let outcome = vigil_recovery::run(sup, shell, terminated(), move |sup, event| {
             speak_for_the_dead(&voice, sup, &event);
-            print_event(format, sup, &event)
+            print_event(format, sup, &event);
+            let at = Timestamp::from_nanos(
+                u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            );
+            match &event {
+                ShellEvent::Exited { child, exit, .. } => health.on_exit(*child, exit, at),
+                ShellEvent::Decision(action) => health.on_action(sup, action),
+                _ => {}
+            }
+            for leaf in health.children(sup, at) {
+                if let Err(error) = advert.set(leaf.path.as_ref(), leaf.state) {
+                    tracing::warn!(path = %leaf.path, %error, "cannot update the supervision tree");
+                }
+            }
         })
         .await
-        .context("cannot run the supervisor")
+        .context("cannot run the supervisor");
+        drop(transport);
+        outcome
     })?;
-    drop(participant);
     Ok(match outcome {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
@@ -184,6 +225,7 @@ fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
                 format!("exited {} (pid {pid}): {exit}", name(*child)),
             )
         }
+        ShellEvent::Tick => return,
         ShellEvent::Status { child, text } => (
             json!({"event": "status", "child": name(*child), "status": text}),
             format!("status {}: {text}", name(*child)),

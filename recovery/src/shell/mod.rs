@@ -68,6 +68,9 @@ pub enum Event<'a> {
     /// A decision of the core (restarting, hung, escalated, stopped,
     /// publish FAILED, give up, done); commands are carried out as well.
     Decision(&'a Action),
+    /// [`ShellConfig::tick`] passed: for what changes with time alone (a
+    /// restart leaving its window).
+    Tick,
 }
 
 /// How [`run`] ended.
@@ -92,6 +95,8 @@ pub struct ShellConfig {
     /// with a SIGKILLed supervisor too; `None`: only the direct children
     /// do (their parent-death signal).
     pub guardian: Option<Vec<OsString>>,
+    /// Send [`Event::Tick`] this often; `None`: never.
+    pub tick: Option<Duration>,
 }
 
 impl ShellConfig {
@@ -103,6 +108,7 @@ impl ShellConfig {
                 .join(format!("vigil-supervise-{}", std::process::id())),
             env: Vec::new(),
             guardian: None,
+            tick: None,
         }
     }
 }
@@ -162,6 +168,11 @@ where
     let mut outcome = None;
     tokio::pin!(shutdown);
     let mut shutting_down = false;
+    let mut ticks = config.tick.map(|period| {
+        let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     loop {
         // Carry out every action; spawn failures come back as exits.
         while !pending.is_empty() {
@@ -234,6 +245,7 @@ where
             _ = sleep_until(deadline) => {
                 pending = sup.on_timer(shell.now());
             }
+            _ = next_tick(&mut ticks) => on_event(&sup, Event::Tick),
             _ = &mut shutdown, if !shutting_down => {
                 shutting_down = true;
                 pending = sup.shutdown(shell.now());
@@ -245,6 +257,15 @@ where
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => {
+            ticks.tick().await;
+        }
         None => std::future::pending().await,
     }
 }

@@ -127,7 +127,8 @@ pub enum Action {
         child: ChildId,
         /// Its `produces`, never empty.
         producers: Vec<String>,
-        /// Why, for people (`exited: signal 9`).
+        /// Why, for people (`child imu_a exited with signal 9, 2 restarts
+        /// in 10s`).
         reason: String,
     },
     /// The member will be started again after `delay`.
@@ -366,6 +367,23 @@ impl Supervisor {
         &self.groups[id.0].name
     }
 
+    /// How many groups there are, the top level included.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The group that holds `id`; `None` for the top level.
+    pub fn parent_group(&self, id: GroupId) -> Option<GroupId> {
+        self.groups[id.0].parent.map(|(g, _)| GroupId(g))
+    }
+
+    /// The restart window of the group: at most `intensity` restarts
+    /// within `period`.
+    pub fn restart_window(&self, id: GroupId) -> (u32, Duration) {
+        let g = &self.groups[id.0];
+        (g.intensity, g.period)
+    }
+
     /// The group a child belongs to.
     pub fn group_of(&self, id: ChildId) -> GroupId {
         GroupId(self.children[id.0].group)
@@ -442,12 +460,23 @@ impl Supervisor {
         // `healthy_since` stays until the failure is judged: the backoff
         // reset reads it.
         self.children[id.0].state = ChildState::Down;
-        let reason = match hung {
-            Some(hang) => format!("hung: {hang}"),
+        let name = &self.children[id.0].spec.id;
+        let what = match hung {
+            Some(hang) => format!("child {name} hung: {hang}"),
             None if matches!(state, ChildState::Stopping { .. }) => {
-                format!("stopped by its supervisor ({exit})")
+                format!("child {name} stopped by its supervisor ({exit})")
             }
-            None => format!("exited: {exit}"),
+            None => format!("child {name} exited with {exit}"),
+        };
+        // The restarts its group already made within the window: "the third
+        // crash in ten seconds" is what an operator needs to know first.
+        let reason = match self.recent_restarts(GroupId(group), at) {
+            0 => what,
+            n => {
+                let period = self.groups[group].period;
+                let restarts = if n == 1 { "restart" } else { "restarts" };
+                format!("{what}, {n} {restarts} in {period:?}")
+            }
         };
         let producers = self.children[id.0].spec.produces.clone();
         if !producers.is_empty() {

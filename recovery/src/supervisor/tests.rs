@@ -99,7 +99,7 @@ fn one_for_one_restarts_only_the_dead_after_backoff() {
             Action::PublishFailed {
                 child: b,
                 producers: vec!["b_p".into()],
-                reason: "exited: signal 9".into()
+                reason: "child b exited with signal 9".into()
             },
             Action::Restarting {
                 member: MemberId::Child(b),
@@ -363,7 +363,7 @@ fn missed_watchdog_kills_and_restarts() {
     let actions = sup.on_exit(w, Exit::Signal(9), ms(901));
     assert!(matches!(
         &actions[0],
-        Action::PublishFailed { reason, .. } if reason == "hung: no WATCHDOG=1 within 500ms"
+        Action::PublishFailed { reason, .. } if reason == "child w hung: no WATCHDOG=1 within 500ms"
     ));
     assert!(matches!(actions[1], Action::Restarting { attempt: 1, .. }));
 }
