@@ -6,7 +6,7 @@
 //! consumer switches long before the lease), and the same word from anyone
 //! else rejected.
 //!
-//! Domains 80-90 are this file's.
+//! Domains 80-91 are this file's.
 
 mod support;
 
@@ -637,6 +637,85 @@ children:
     assert_eq!(advert["nodes"]["node.steady"], "OK", "{advert}");
     assert_eq!(advert["state"], "DEGRADED", "{advert}");
     terminate(&monitor);
+    terminate(&sup);
+    assert_eq!(sup.wait_exit(PATIENCE), Some(true));
+}
+
+/// `vigil tree explain --domain` says why a supervised producer is FAILED:
+/// the supervisor's words, and the supervision tree's leaf for the child.
+#[test]
+fn tree_explain_says_why_a_supervised_producer_failed() {
+    let domain = 91;
+    let dir = tempfile::tempdir().unwrap();
+    // A long backoff keeps the child down while we look.
+    let config = write(
+        dir.path(),
+        "sup.yaml",
+        &format!(
+            "
+name: node
+backoff: {{ initial: 30s, max: 30s, jitter: 0 }}
+children:
+  - id: imu_a_proc
+    command: [{vigil}, produce, --domain, '{domain}', --topic, imu, --id, imu_a,
+              --rate, '100', --lease-ms, '{LONG_LEASE_MS}']
+    produces: [imu_a]
+",
+            vigil = env!("CARGO_BIN_EXE_vigil"),
+        ),
+    );
+    let mut sup = supervise("supervisor", &config, domain);
+    let pid = sup.wait_for(PATIENCE, is("started", "imu_a_proc"))["pid"]
+        .as_u64()
+        .unwrap();
+    // The supervisor's word is volatile: the explaining process must have
+    // joined before the child dies.
+    let explain = vigil()
+        .args([
+            "tree",
+            "explain",
+            "--domain",
+            &domain.to_string(),
+            "--path",
+            "imu_a",
+            "--settle-ms",
+            "8000",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    sup.wait_for(PATIENCE, |v| v["event"] == "failed");
+    let out = explain.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &answer["matches"][0];
+    assert_eq!(m["producer"], "imu_a", "{answer}");
+    // FAILED by the supervisor's word, or UNKNOWN(unreachable) once the
+    // lease ran out too on a slow machine; the word stays either way.
+    assert!(
+        m["state"] == "FAILED" || m["reason"] == "unreachable",
+        "{answer}"
+    );
+    assert_eq!(
+        m["failed_on_behalf"], "child imu_a_proc exited with signal 9",
+        "{answer}"
+    );
+    assert_eq!(m["supervisor"]["name"], "node", "{answer}");
+    let leaves = m["supervisor"]["not_ok"].as_array().unwrap();
+    assert!(
+        leaves
+            .iter()
+            .any(|l| l["path"] == "node.imu_a_proc" && l["state"] == "DEGRADED"),
+        "{answer}"
+    );
     terminate(&sup);
     assert_eq!(sup.wait_exit(PATIENCE), Some(true));
 }
