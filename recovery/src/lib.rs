@@ -46,7 +46,8 @@ pub use config::{
     load_config, load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME,
 };
 pub use shell::{
-    run, Event as ShellEvent, Notice, Outcome, ShellConfig, ENV_CHILD, ENV_SUPERVISOR,
+    run, run_commanded, Command, Event as ShellEvent, Notice, Outcome, ShellConfig, ENV_CHILD,
+    ENV_SUPERVISOR,
 };
 pub use spec::{Backoff, ChildSpec, GroupSpec, MemberSpec, Ready, Restart, Strategy};
 pub use supervisor::{Action, ChildId, ChildStatus, Exit, GroupId, Hang, MemberId, Supervisor};
