@@ -19,6 +19,7 @@ mod monitor;
 mod produce;
 mod query;
 mod record_args;
+mod recover;
 mod replay;
 mod ros;
 mod supervise;
@@ -67,6 +68,9 @@ enum Command {
     Bridge(bridge::BridgeCommand),
     /// Start and keep running a node's processes (OTP strategies, backoff, watchdogs).
     Supervise(supervise::SuperviseArgs),
+    /// Run behaviour trees and mode rules over the live registry: restart
+    /// supervised children, isolate producers, switch and publish modes.
+    Recover(recover::RecoverArgs),
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
@@ -103,6 +107,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
         Command::Bt(command) => bt::run(command),
+        Command::Recover(args) => recover::run(args),
     };
     match result {
         Ok(code) => code,
