@@ -28,6 +28,9 @@ use super::Event;
 /// before it fails (a child already down never reports a stop).
 const SUPERVISOR_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often the current mode is published again.
+const MODE_REPEAT: Duration = Duration::from_secs(1);
+
 /// Wakes the engine after every registry step (the selector's recorder
 /// hook runs in its task, right after the registry changed).
 #[derive(Debug)]
@@ -39,6 +42,9 @@ impl Recorder for Waker {
         self.0.notify_one();
     }
 }
+
+/// A finished action and whether it succeeded.
+type Outcome = (ActionId, bool);
 
 /// What the supervisor said that an action waits for.
 #[derive(Debug)]
@@ -92,10 +98,13 @@ pub(super) struct Live {
     /// then every registry change ticks it.
     reads_registry: bool,
     settle: Duration,
+    /// The mode published last, with where it came from and why.
+    last_mode: Option<(String, String, String)>,
     origin: Instant,
+    /// Outcomes of `<Run>` commands, from their tasks.
     outcomes: (
-        mpsc::UnboundedSender<(ActionId, bool)>,
-        mpsc::UnboundedReceiver<(ActionId, bool)>,
+        mpsc::UnboundedSender<Outcome>,
+        mpsc::UnboundedReceiver<Outcome>,
     ),
 }
 
@@ -125,6 +134,7 @@ impl Live {
             isolated_by_tree: BTreeSet::new(),
             reads_registry,
             settle,
+            last_mode: None,
             origin: Instant::now(),
             outcomes: mpsc::unbounded_channel(),
         }
@@ -153,10 +163,8 @@ impl Live {
         loop {
             let entries = selector.registry().snapshot();
             let states = leaf_states(&self.leaves, &entries);
-            if states
-                .values()
-                .all(|(_, r)| *r != Some(UnknownReason::NoData))
-            {
+            // A producer's first advert may precede its first report.
+            if states.values().all(|(state, _)| *state != State::Unknown) {
                 break;
             }
             tokio::select! {
@@ -182,6 +190,12 @@ impl Live {
             ),
         );
         self.feed(selector, true);
+        // The mode is said again now and then: keep-last 1, so a consumer
+        // whose reader missed a change (a lost sample, a slow match) learns
+        // the mode now within a period.
+        let mut repeat = tokio::time::interval(MODE_REPEAT);
+        repeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        repeat.tick().await;
         loop {
             let deadline = [
                 self.engine.next_deadline().map(|d| self.instant(d)),
@@ -216,6 +230,7 @@ impl Live {
                     }
                 }
                 () = sleep => self.timers(selector),
+                _ = repeat.tick() => self.repeat_mode(),
                 _ = stop.wait_for(|s| *s) => break,
             }
         }
@@ -463,7 +478,14 @@ impl Live {
         }
     }
 
-    fn publish_mode(&self, mode: &str, from: &str, cause: &str) {
+    fn repeat_mode(&mut self) {
+        if let Some((mode, from, cause)) = self.last_mode.clone() {
+            self.publish_mode(&mode, &from, &cause);
+        }
+    }
+
+    fn publish_mode(&mut self, mode: &str, from: &str, cause: &str) {
+        self.last_mode = Some((mode.to_owned(), from.to_owned(), cause.to_owned()));
         if let Err(error) = self.voice.mode(mode, from, cause) {
             tracing::error!(%mode, %error, "cannot publish the mode");
         }

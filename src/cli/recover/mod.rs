@@ -54,9 +54,10 @@ pub(crate) struct RecoverArgs {
     #[command(flatten)]
     run: ConfigRunArgs,
     /// How long to wait, at most, for every status leaf of the tree to be
-    /// reported before the first tick (children starting, adverts
-    /// arriving), in milliseconds.
-    #[arg(long = "settle-ms", default_value = "3000", value_parser = millis)]
+    /// reported in a known state before the first tick (children starting,
+    /// adverts arriving), in milliseconds; the first tick comes as soon as
+    /// they all are.
+    #[arg(long = "settle-ms", default_value = "10000", value_parser = millis)]
     settle: Duration,
 }
 
