@@ -20,6 +20,10 @@ use super::exec::{ActionId, Environment, Executor};
 use super::node::{Action, BehaviorTree};
 use crate::modes::{ModeEngine, Modes};
 
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
+
 /// Steps at one timestamp before the engine decides the tree loops without
 /// time passing (an endless repeat of actions that finish at once).
 const MAX_STEPS_AT_ONCE: usize = 10_000;
