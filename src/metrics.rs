@@ -224,6 +224,7 @@ fn input_kind(input: &RecordedInput) -> &'static str {
         RecordedInput::Heartbeat { .. } => "heartbeat",
         RecordedInput::Disposed { .. } => "disposed",
         RecordedInput::FailedOnBehalf { .. } => "failed_on_behalf",
+        RecordedInput::Isolation { .. } => "isolation",
         RecordedInput::Malformed { .. } => "malformed",
         RecordedInput::Tick => "tick",
     }

@@ -22,6 +22,8 @@
 //! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
 //!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`], a
 //!   supervisor's [`OnBehalfPublisher`].
+//! - [`reconfig`]: isolations and the mode, as the reconfiguration engine
+//!   publishes them.
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
@@ -50,6 +52,7 @@ pub mod inproc;
 pub mod clock {
     pub use crate::dds::{dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of};
 }
+pub mod reconfig;
 mod record;
 mod registry;
 mod selection;
@@ -61,11 +64,11 @@ pub use advert::{
     ProblemKind, MAX_NAME_LEN, MAX_NODES, MAX_ON_BEHALF, MAX_REASON_LEN,
 };
 pub use dds::{
-    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, offered_qos,
-    parse_supervisor_id, supervisor_from_env, supervisor_id_text, Advertiser, AdvertiserConfig,
-    CdrReader, CdrWriter, DdsConfig, DdsError, OnBehalfPublisher, Selector, SelectorConfig,
-    SelectorStats, Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant,
-    SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
+    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, mode_reader, offered_qos,
+    parse_supervisor_id, reconfig_qos, supervisor_from_env, supervisor_id_text, Advertiser,
+    AdvertiserConfig, CdrReader, CdrWriter, DdsConfig, DdsError, OnBehalfPublisher,
+    ReconfigPublisher, Selector, SelectorConfig, SelectorStats, Subscription, SubscriptionConfig,
+    SyntheticSample, VigilParticipant, SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
 };
 pub use follow::{Delivered, Filter, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use record::{

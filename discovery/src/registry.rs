@@ -82,6 +82,7 @@ use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
 
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
+use crate::reconfig::IsolationWire;
 use crate::vote::Combined;
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
@@ -151,6 +152,9 @@ pub enum RegistryInput {
         /// The writer's GUID (the sample's `writer_guid`).
         sender: [u8; 16],
     },
+    /// The reconfiguration engine isolated or released a producer (see
+    /// [`crate::reconfig`]).
+    Isolation(IsolationWire),
     /// Bytes on a vigil topic that did not even decode as a wire struct.
     Malformed {
         /// Where they came from (topic, writer GUID).
@@ -250,6 +254,8 @@ struct Entry {
     sender: Option<[u8; 16]>,
     /// Why its supervisor said it FAILED, until the next fresh advert.
     failed_on_behalf: Option<Arc<str>>,
+    /// Why the reconfiguration engine isolated its producer, until released.
+    isolated: Option<Arc<str>>,
 }
 
 impl Entry {
@@ -258,6 +264,7 @@ impl Entry {
             self.advert.clone(),
             self.heartbeat_state,
             self.failed_on_behalf.clone(),
+            self.isolated.clone(),
             self.last_heard,
             self.reachable,
         )
@@ -277,6 +284,9 @@ struct Inner {
     deadlines: BTreeSet<(Timestamp, AdvertKey)>,
     /// Time never goes back before the latest input.
     now: Timestamp,
+    /// Isolated producers and why: kept apart from the entries, so that an
+    /// isolation outlives the producer's restarts and precedes its advert.
+    isolated: HashMap<String, Arc<str>>,
 }
 
 /// The concurrent registry of adverts (see the module doc).
@@ -378,9 +388,55 @@ impl Registry {
                     ),
                 }
             }
+            RegistryInput::Isolation(wire) => match wire.validate() {
+                Ok(()) => self.isolation(&mut inner, &wire, &mut changes),
+                Err(e) => self.reject(e.to_string(), e.what.clone(), &mut changes),
+            },
             RegistryInput::Malformed { source, error } => self.reject(error, source, &mut changes),
         }
         changes
+    }
+
+    /// The reconfiguration engine isolated or released a producer: every
+    /// advert of it is FAILED while isolated (see [`crate::reconfig`]).
+    fn isolation(
+        &self,
+        inner: &mut Inner,
+        wire: &IsolationWire,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let reason: Option<Arc<str>> = wire.isolated.then(|| Arc::from(wire.reason.as_str()));
+        match &reason {
+            Some(r) => {
+                inner.isolated.insert(wire.producer.clone(), r.clone());
+                tracing::info!(producer = %wire.producer, reason = %r, by = %wire.by, "producer isolated");
+            }
+            None => {
+                inner.isolated.remove(&wire.producer);
+                tracing::info!(producer = %wire.producer, by = %wire.by, "producer released");
+            }
+        }
+        let Some(topics) = inner.by_producer.get(&wire.producer) else {
+            return;
+        };
+        for topic in topics {
+            let key = AdvertKey::new(wire.producer.clone(), topic.clone());
+            let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
+                continue;
+            };
+            let old = entry.effective_state();
+            entry.isolated = reason.clone();
+            let new = entry.effective_state();
+            self.entries.insert(key.clone(), entry);
+            if old != new {
+                changes.push(RegistryChange::HealthChanged { key, old, new });
+            }
+        }
+    }
+
+    /// Whether `producer` is isolated, and why.
+    pub fn isolated(&self, producer: &str) -> Option<Arc<str>> {
+        self.lock().isolated.get(producer).cloned()
     }
 
     /// A supervisor's word that `said.producers` FAILED, from the writer
@@ -513,6 +569,7 @@ impl Registry {
                 last_heartbeat: None,
                 sender,
                 failed_on_behalf: None,
+                isolated: inner.isolated.get(&key.producer).cloned(),
             };
             inner
                 .by_producer

@@ -510,3 +510,74 @@ mod failed_on_behalf {
         assert_eq!(r.stats().stale, 1);
     }
 }
+
+/// Issue 10: an isolation makes every advert of a producer FAILED for every
+/// consumer, across its restarts, until released.
+mod isolation {
+    use super::*;
+    use vigil_discovery::reconfig::IsolationWire;
+
+    fn isolation(producer: &str, isolated: bool) -> RegistryInput {
+        RegistryInput::Isolation(IsolationWire {
+            version: WIRE_VERSION,
+            producer: producer.into(),
+            isolated,
+            reason: if isolated {
+                "still failing".into()
+            } else {
+                String::new()
+            },
+            by: "recover".into(),
+            timestamp_ns: 1,
+        })
+    }
+
+    #[test]
+    fn isolated_until_released_even_across_a_restart() {
+        let r = registry();
+        // Said before the producer is known: it applies when it arrives.
+        r.apply(isolation("a", true), t(0));
+        r.apply(
+            RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+            t(1),
+        );
+        let view = r.get(&key("a")).expect("kept");
+        assert_eq!(view.health.state, State::Failed);
+        assert_eq!(view.isolated.as_deref(), Some("still failing"));
+        // A new incarnation (another writer) is still isolated.
+        let mut again = advert("a", "imu", &[]);
+        again.writer_guid[15] = 9;
+        r.apply(RegistryInput::Advert(again.to_wire()), t(2));
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Failed);
+        let changes = r.apply(isolation("a", false), t(3));
+        assert_eq!(
+            changes,
+            vec![RegistryChange::HealthChanged {
+                key: key("a"),
+                old: State::Failed,
+                new: State::Ok
+            }]
+        );
+        assert!(r.isolated("a").is_none());
+    }
+
+    #[test]
+    fn a_bad_isolation_is_rejected_and_counted() {
+        let r = registry();
+        r.apply(
+            RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+            t(0),
+        );
+        let RegistryInput::Isolation(mut wire) = isolation("a", true) else {
+            unreachable!()
+        };
+        wire.reason = "bell\u{7}".into();
+        let changes = r.apply(RegistryInput::Isolation(wire), t(1));
+        assert!(
+            matches!(changes.as_slice(), [RegistryChange::Rejected { .. }]),
+            "{changes:?}"
+        );
+        assert_eq!(r.stats().rejected, 1);
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Ok);
+    }
+}

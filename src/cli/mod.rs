@@ -19,6 +19,7 @@ mod monitor;
 mod produce;
 mod query;
 mod record_args;
+mod recover;
 mod replay;
 mod ros;
 mod supervise;
@@ -71,6 +72,9 @@ enum Command {
     /// what its children forked should it be SIGKILLed (reads its stdin).
     #[command(hide = true)]
     SuperviseGuardian,
+    /// Run behaviour trees and mode rules over the live registry: restart
+    /// supervised children, isolate producers, switch and publish modes.
+    Recover(recover::RecoverArgs),
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
@@ -108,6 +112,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Supervise(args) => supervise::run(args),
         Command::SuperviseGuardian => supervise::guardian(),
         Command::Bt(command) => bt::run(command),
+        Command::Recover(args) => recover::run(args),
     };
     match result {
         Ok(code) => code,

@@ -126,7 +126,7 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
 
 /// This binary's `supervise-guardian`, which kills what the children
 /// forked if the supervisor is SIGKILLed (vigil_recovery::guardian).
-fn guardian_command() -> Option<Vec<std::ffi::OsString>> {
+pub(crate) fn guardian_command() -> Option<Vec<std::ffi::OsString>> {
     match std::env::current_exe() {
         Ok(exe) => Some(vec![exe.into_os_string(), "supervise-guardian".into()]),
         Err(error) => {
@@ -179,7 +179,11 @@ fn summary(spec: &GroupSpec) -> String {
 
 /// Publishes the core's "FAILED on behalf of" (a child died or hung) at
 /// once, before the event is printed.
-fn speak_for_the_dead(voice: &OnBehalfPublisher, sup: &Supervisor, event: &ShellEvent<'_>) {
+pub(crate) fn speak_for_the_dead(
+    voice: &OnBehalfPublisher,
+    sup: &Supervisor,
+    event: &ShellEvent<'_>,
+) {
     let ShellEvent::Decision(Action::PublishFailed {
         child,
         producers,
@@ -202,7 +206,7 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
+pub(crate) fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
     let name = |c| sup.child(c).id.as_str();
     let (value, text) = match event {
         ShellEvent::Started { child, pid } => (

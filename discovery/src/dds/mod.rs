@@ -17,6 +17,8 @@
 //! - `on_behalf`: [`OnBehalfPublisher`], a supervisor saying that a dead
 //!   child's producers FAILED, and how a child learns its supervisor
 //!   ([`supervisor_from_env`]).
+//! - `reconfig`: [`ReconfigPublisher`], the reconfiguration engine's
+//!   isolations and mode on DDS, and [`mode_reader`].
 //! - `selector`: [`Selector`], the consumer side: registry and selection
 //!   driven by DDS samples and timers.
 //! - `subscription`: [`Subscription`], the typed data reader that delivers
@@ -28,6 +30,7 @@ mod config;
 mod error;
 mod on_behalf;
 mod participant;
+mod reconfig;
 mod sample;
 mod selector;
 mod subscription;
@@ -43,6 +46,8 @@ pub use participant::{
     advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, CdrReader, CdrWriter,
     VigilParticipant,
 };
+pub(crate) use reconfig::isolation_reader;
+pub use reconfig::{mode_reader, reconfig_qos, ReconfigPublisher};
 pub use sample::{
     dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, SYNTHETIC_TYPE,
 };

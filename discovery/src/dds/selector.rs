@@ -182,6 +182,7 @@ impl Selector {
         let adverts = participant.advert_reader()?.async_sample_stream();
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
         let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();
+        let isolations = super::isolation_reader(participant)?.async_sample_stream();
         let (events, first_events) =
             broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
         let (route_tx, routes) = watch::channel(Route::default());
@@ -192,7 +193,7 @@ impl Selector {
             routes: route_tx,
             recorder: config.recorder,
         };
-        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, stopped));
+        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, isolations, stopped));
         Ok(Selector {
             shared,
             participant: participant.clone(),
@@ -309,11 +310,12 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run<A, H, F>(
+    async fn run<A, H, F, I>(
         self,
         mut adverts: A,
         mut heartbeats: H,
         mut on_behalf: F,
+        mut isolations: I,
         mut stopped: watch::Receiver<bool>,
     ) where
         A: futures::Stream<
@@ -327,6 +329,11 @@ impl Driver {
         F: futures::Stream<
                 Item = rustdds::dds::ReadResult<
                     rustdds::with_key::DataSample<crate::FailedOnBehalfWire>,
+                >,
+            > + Unpin,
+        I: futures::Stream<
+                Item = rustdds::dds::ReadResult<
+                    rustdds::with_key::DataSample<crate::reconfig::IsolationWire>,
                 >,
             > + Unpin,
     {
@@ -381,6 +388,16 @@ impl Driver {
                         }
                     }
                     Some(Err(error)) => self.malformed(FAILED_ON_BEHALF_TOPIC, error),
+                    None => return,
+                },
+                isolation = isolations.next() => match isolation {
+                    // A disposed instance says nothing a release does not.
+                    Some(Ok(sample)) => {
+                        if let Sample::Value(wire) = sample.into_value() {
+                            self.apply(RegistryInput::Isolation(wire));
+                        }
+                    }
+                    Some(Err(error)) => self.malformed(crate::reconfig::ISOLATION_TOPIC, error),
                     None => return,
                 },
                 () = sleep => {

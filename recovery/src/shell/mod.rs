@@ -124,15 +124,40 @@ enum Input {
     Notice(ChildId, Notice),
 }
 
+/// A request to the running supervisor from outside its core (a behaviour
+/// tree's `<Restart>` and `<Stop>`, through [`run_commanded`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// [`Supervisor::restart_child`].
+    Restart(ChildId),
+    /// [`Supervisor::stop_child`].
+    Stop(ChildId),
+}
+
 /// Runs `sup` until it gives up or `shutdown` fires and every child is
 /// stopped; `on_event` sees everything as it happens.
 ///
 /// Spawns children from the calling task's thread: run it on a thread that
 /// lives as long as the supervisor (see `pdeathsig`).
 pub async fn run<F>(
+    sup: Supervisor,
+    config: ShellConfig,
+    shutdown: impl Future<Output = ()>,
+    on_event: F,
+) -> std::io::Result<Outcome>
+where
+    F: FnMut(&Supervisor, Event<'_>),
+{
+    run_commanded(sup, config, shutdown, None, on_event).await
+}
+
+/// [`run`], also taking [`Command`]s from `commands` (a closed channel is
+/// ignored: the supervisor goes on).
+pub async fn run_commanded<F>(
     mut sup: Supervisor,
     config: ShellConfig,
     shutdown: impl Future<Output = ()>,
+    mut commands: Option<mpsc::UnboundedReceiver<Command>>,
     mut on_event: F,
 ) -> std::io::Result<Outcome>
 where
@@ -242,6 +267,12 @@ where
                 // The shell holds a sender: never closed.
                 None => {}
             },
+            command = next_command(&mut commands) => match command {
+                Some(Command::Restart(child)) => pending = sup.restart_child(child, shell.now()),
+                Some(Command::Stop(child)) => pending = sup.stop_child(child, shell.now()),
+                // The sender is gone: nobody will ask again.
+                None => commands = None,
+            },
             _ = sleep_until(deadline) => {
                 pending = sup.on_timer(shell.now());
             }
@@ -251,6 +282,13 @@ where
                 pending = sup.shutdown(shell.now());
             }
         }
+    }
+}
+
+async fn next_command(commands: &mut Option<mpsc::UnboundedReceiver<Command>>) -> Option<Command> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -508,6 +508,58 @@ impl Supervisor {
         out
     }
 
+    /// Restarts one child on request (a behaviour tree's `<Restart>`):
+    /// stops it if it runs, then starts it again at once, whatever the
+    /// group's strategy (the request names one child, not a failure the
+    /// strategy would answer). A requested restart is not a failure: it
+    /// neither counts toward the group's intensity nor grows the backoff.
+    /// A child that was stopped by [`Supervisor::stop_child`] (or is done)
+    /// is started. Nothing happens while its group is stopping or down.
+    pub fn restart_child(&mut self, id: ChildId, at: Timestamp) -> Vec<Action> {
+        let mut out = Vec::new();
+        let (g, pos) = (self.children[id.0].group, self.children[id.0].pos);
+        let Phase::Up(plan) = &mut self.groups[g].phase else {
+            return out;
+        };
+        let plan = plan.get_or_insert_with(|| Plan {
+            stop: BTreeSet::new(),
+            start: BTreeMap::new(),
+            stopped: false,
+            ordered: false,
+        });
+        plan.stop.insert(pos);
+        plan.start.insert(pos, at);
+        plan.stopped = false;
+        if self.children[id.0].state == ChildState::Done {
+            self.children[id.0].state = ChildState::Down;
+        }
+        out.push(Action::Restarting {
+            member: MemberId::Child(id),
+            attempt: self.groups[g].members[pos].attempt,
+            delay: Duration::ZERO,
+        });
+        self.advance(g, at, &mut out);
+        out
+    }
+
+    /// Stops one child on request (a behaviour tree's `<Stop>`) and keeps
+    /// it down: no restart follows its exit, until
+    /// [`Supervisor::restart_child`] or a restart of its whole group.
+    pub fn stop_child(&mut self, id: ChildId, at: Timestamp) -> Vec<Action> {
+        let mut out = Vec::new();
+        let (g, pos) = (self.children[id.0].group, self.children[id.0].pos);
+        if !matches!(self.groups[g].phase, Phase::Up(_)) {
+            return out;
+        }
+        if let Phase::Up(Some(plan)) = &mut self.groups[g].phase {
+            plan.start.remove(&pos);
+            plan.stop.remove(&pos);
+        }
+        self.stop_member(g, pos, at, &mut out);
+        self.advance(g, at, &mut out);
+        out
+    }
+
     /// The child sent `WATCHDOG=1`.
     pub fn on_watchdog(&mut self, id: ChildId, at: Timestamp) {
         if let ChildState::Running { ping } = &mut self.children[id.0].state {
