@@ -208,7 +208,7 @@ impl Recorder for CoreMetrics {
             }
         }
         for event in &step.events {
-            let cause = cause_label(&event.cause);
+            let cause = SwitchCause::label(&event.cause);
             self.switches.get_or_create(&CauseLabel { cause }).inc();
         }
         if let Some(recorder) = &self.recorder {
@@ -238,22 +238,6 @@ fn change_kind(change: &RegistryChange) -> &'static str {
         RegistryChange::Reachable(_) => "reachable",
         RegistryChange::Removed(_) => "removed",
         RegistryChange::Rejected { .. } => "rejected",
-    }
-}
-
-fn cause_label(cause: &SwitchCause) -> &'static str {
-    match cause {
-        SwitchCause::Initial => "initial",
-        SwitchCause::Available => "available",
-        SwitchCause::ActiveFailed { .. } => "active_failed",
-        SwitchCause::ActiveUnreachable => "active_unreachable",
-        SwitchCause::ActiveRemoved => "active_removed",
-        SwitchCause::ConstraintViolated { .. } => "constraint_violated",
-        SwitchCause::HoldOffExpired { .. } => "hold_off_expired",
-        SwitchCause::Restored => "restored",
-        SwitchCause::BetterCandidate => "better_candidate",
-        SwitchCause::EndpointChanged => "endpoint_changed",
-        _ => "other",
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use vigil::{Consumer, Event, Switch, Transport};
 use vigil_diag::FlapDamping;
-use vigil_discovery::{AdvertKey, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
+use vigil_discovery::{AdvertKey, ConsumerIdentity, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
 use vigil_qos::Query;
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
@@ -42,6 +42,11 @@ pub(crate) struct ConsumeArgs {
     /// `imu WHERE health.state = OK PREFER accuracy ASC`.
     #[arg(long)]
     query: String,
+    /// The consumer's id on the domain, under which its route (query,
+    /// active producer, every switch and its cause) is published for
+    /// monitors (default: `<host>:<pid>`).
+    #[arg(long)]
+    id: Option<String>,
     /// Keep the standby producer's samples and replay the ones the failed
     /// producer did not cover: no sample lost across a failover.
     #[arg(long)]
@@ -104,6 +109,11 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let query = Query::parse(&args.query).map_err(|e| InputError(format!("--query: {e}")))?;
     let policy = args.policy.policy()?;
+    if let Some(id) = &args.id {
+        ConsumerIdentity::new(Some(id.clone()), "", 0)
+            .validate()
+            .map_err(|e| InputError(format!("--id {id:?}: {e}")))?;
+    }
     let config = args.dds.config()?;
     let recorder = args.record.start()?;
     let observers = args.metrics.start(recorder.clone())?;
@@ -115,6 +125,9 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             .hot_standby(args.hot_standby)
             .settle(args.settle)
             .sample_period(synthetic_period);
+        if let Some(id) = &args.id {
+            builder = builder.id(id.clone());
+        }
         if let Some(observer) = &observers.recorder {
             builder = builder.recorder(observer.clone());
         }
