@@ -15,6 +15,7 @@ use vigil_discovery::{
 
 use super::dds_args::{guid_hex, init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};
+use super::live::LiveArgs;
 use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
 
@@ -29,6 +30,8 @@ pub(crate) struct MonitorArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    live: LiveArgs,
     /// Print one snapshot after `--settle-ms` and exit.
     #[arg(long)]
     once: bool,
@@ -54,9 +57,14 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         let participant = VigilParticipant::new(config).context("joining DDS")?;
         let recorder = args.record.start()?;
         let observers = args.metrics.start(recorder.clone())?;
+        let live = args.live.start(observers.recorder.clone())?;
+        let core_recorder = match &live {
+            Some(live) => Some(live.recorder()),
+            None => observers.recorder.clone(),
+        };
         let selector = Selector::registry_only(
             &participant,
-            SelectorConfig::default().with_recorder(observers.recorder.clone()),
+            SelectorConfig::default().with_recorder(core_recorder),
         )?;
         let routes = RouteBoard::start(&participant)?;
         let watched = Watched {
@@ -86,13 +94,25 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         let mut ticker = tokio::time::interval(args.interval);
         // The first snapshot after one interval: discovery needs the time.
         ticker.tick().await;
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => print_snapshot(&watched, args.format),
-                () = &mut stop => break,
-                () = &mut terminated => break,
+        {
+            // Scoped: the view borrows the selector, which shuts down below.
+            let live_view = async {
+                match &live {
+                    Some(live) => live.run(&selector, &routes).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(live_view);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => print_snapshot(&watched, args.format),
+                    () = &mut live_view => {}
+                    () = &mut stop => break,
+                    () = &mut terminated => break,
+                }
             }
         }
+        drop(live);
         routes.shutdown().await;
         selector.shutdown().await;
         record_args::finish(recorder);
@@ -216,7 +236,7 @@ fn age_ms(entry: &EntryView, at: vigil_diag::Timestamp) -> f64 {
     at.saturating_since(entry.last_heard).as_secs_f64() * 1000.0
 }
 
-fn entry_json(e: &EntryView, at: vigil_diag::Timestamp) -> serde_json::Value {
+pub(crate) fn entry_json(e: &EntryView, at: vigil_diag::Timestamp) -> serde_json::Value {
     let a = &e.advert;
     let capabilities: serde_json::Map<String, serde_json::Value> = a
         .capabilities
