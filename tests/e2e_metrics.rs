@@ -51,6 +51,15 @@ fn prometheus_scrapes_the_switches_by_cause() {
         text.contains("vigil_switches_total{cause=\"active_failed\"} 1"),
         "{text}"
     );
+    // Per-producer health (ROS 2 levels: 2 is FAILED), a bounded label set.
+    assert!(
+        text.contains("vigil_producer_health{producer=\"imu_a\",topic=\"imu\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vigil_producer_health{producer=\"imu_b\",topic=\"imu\"} 0"),
+        "{text}"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("prometheus.yml");
