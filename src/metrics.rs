@@ -51,6 +51,25 @@ struct CauseLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabel {
+    event: &'static str,
+}
+
+/// The supervisor's event kinds (`vigil supervise --format json`): a fixed
+/// label set; anything else counts as `other`.
+const SUPERVISOR_EVENTS: &[&str] = &[
+    "started",
+    "exited",
+    "status",
+    "restarting",
+    "hung",
+    "escalated",
+    "stopped",
+    "failed",
+    "gave_up",
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProducerLabel {
     producer: String,
     topic: String,
@@ -82,6 +101,7 @@ pub struct CoreMetrics {
     record_dropped: Counter,
     producer_health: Family<ProducerLabel, Gauge>,
     producers_untracked: Gauge,
+    supervisor_events: Family<EventLabel, Counter>,
     tracked: Mutex<Tracked>,
     /// The recorder's dropped count last added to `record_dropped`.
     record_dropped_seen: AtomicU64,
@@ -167,6 +187,12 @@ impl CoreMetrics {
             "Producers known but past the limit of vigil_producer_health series",
             producers_untracked.clone(),
         );
+        let supervisor_events = Family::<EventLabel, Counter>::default();
+        registry.register(
+            "supervisor_events",
+            "A supervisor's events (vigil supervise), by kind",
+            supervisor_events.clone(),
+        );
         registry.register(
             "build",
             "The vigil version",
@@ -185,6 +211,7 @@ impl CoreMetrics {
             record_dropped,
             producer_health,
             producers_untracked,
+            supervisor_events,
             tracked: Mutex::new(Tracked {
                 limit: DEFAULT_PRODUCER_LIMIT,
                 ..Tracked::default()
@@ -246,6 +273,19 @@ impl CoreMetrics {
         }
         self.producers_untracked
             .set(i64::try_from(t.untracked.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a supervisor's event of kind `event` (`exited`,
+    /// `restarting`...).
+    pub fn supervisor_event(&self, event: &str) {
+        let event = SUPERVISOR_EVENTS
+            .iter()
+            .find(|e| **e == event)
+            .copied()
+            .unwrap_or("other");
+        self.supervisor_events
+            .get_or_create(&EventLabel { event })
+            .inc();
     }
 
     /// The OpenMetrics text of every metric.
