@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{free_port, terminate, vigil, Proc, PATIENCE};
+use support::{free_port, http_get, terminate, vigil, Proc, PATIENCE};
 
 const CRASH_LOOP: &str = "
 name: node
@@ -96,16 +95,6 @@ fn a_supervisors_events_are_recorded_and_listed_by_replay() {
     assert!(String::from_utf8_lossy(&what_if.stderr).contains("supervisor's recording"));
 }
 
-/// `GET /metrics` on 127.0.0.1:port; the body.
-fn metrics(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
-}
-
 #[test]
 fn a_supervisors_events_are_counted_by_kind() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -140,7 +129,7 @@ fn a_supervisors_events_are_counted_by_kind() {
     }
     let deadline = Instant::now() + PATIENCE;
     let exited = loop {
-        let text = metrics(port).unwrap_or_default();
+        let text = http_get(port, "/metrics").unwrap_or_default();
         let exited = text
             .lines()
             .find_map(|l| l.strip_prefix("vigil_supervisor_events_total{event=\"exited\"} "))
