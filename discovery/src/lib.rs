@@ -21,9 +21,13 @@
 //!   consumer's selection and data filter, shared by both shells.
 //! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
 //!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`], a
-//!   supervisor's [`OnBehalfPublisher`].
+//!   supervisor's [`OnBehalfPublisher`], everyone's routes on a
+//!   [`RouteBoard`].
 //! - [`reconfig`]: isolations and the mode, as the reconfiguration engine
 //!   publishes them.
+//! - `route`: [`ConsumerRoute`], what a consumer says on
+//!   [`CONSUMER_ROUTE_TOPIC`] (who it is, its query, whom it follows, its
+//!   last switch and why), validated from the wire.
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
@@ -55,6 +59,7 @@ pub mod clock {
 pub mod reconfig;
 mod record;
 mod registry;
+mod route;
 mod selection;
 mod vote;
 mod wire;
@@ -64,11 +69,12 @@ pub use advert::{
     ProblemKind, MAX_NAME_LEN, MAX_NODES, MAX_ON_BEHALF, MAX_REASON_LEN,
 };
 pub use dds::{
-    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, mode_reader, offered_qos,
-    parse_supervisor_id, reconfig_qos, supervisor_from_env, supervisor_id_text, Advertiser,
-    AdvertiserConfig, CdrReader, CdrWriter, DdsConfig, DdsError, OnBehalfPublisher,
-    ReconfigPublisher, Selector, SelectorConfig, SelectorStats, Subscription, SubscriptionConfig,
-    SyntheticSample, VigilParticipant, SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
+    advert_qos, consumer_route_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos,
+    mode_reader, offered_qos, parse_supervisor_id, reconfig_qos, supervisor_from_env,
+    supervisor_id_text, Advertiser, AdvertiserConfig, CdrReader, CdrWriter, DdsConfig, DdsError,
+    OnBehalfPublisher, ReconfigPublisher, RouteBoard, RouteUpdate, Selector, SelectorConfig,
+    SelectorStats, Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant,
+    SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
 };
 pub use follow::{Delivered, Filter, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use record::{
@@ -78,6 +84,7 @@ pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
     RegistryStats,
 };
+pub use route::{ConsumerIdentity, ConsumerRoute, RouteSwitch, MAX_QUERY_LEN};
 pub use selection::{
     ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
     SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
@@ -85,7 +92,8 @@ pub use selection::{
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{
-    AdvertKeyWire, AdvertWire, FailedOnBehalfWire, HealthWire, HeartbeatWire, NodeStateWire,
-    OfferedQosWire, ADVERT_TOPIC, ADVERT_TYPE, FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE,
+    AdvertKeyWire, AdvertWire, ConsumerRouteWire, FailedOnBehalfWire, HealthWire, HeartbeatWire,
+    NodeStateWire, OfferedQosWire, ADVERT_TOPIC, ADVERT_TYPE, CONSUMER_ROUTE_HISTORY,
+    CONSUMER_ROUTE_TOPIC, CONSUMER_ROUTE_TYPE, FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE,
     HEARTBEAT_TOPIC, HEARTBEAT_TYPE, NOT_SET, WIRE_REVISION, WIRE_VERSION,
 };

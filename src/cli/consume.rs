@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use vigil::{Consumer, Event, Switch, Transport};
 use vigil_diag::FlapDamping;
-use vigil_discovery::{AdvertKey, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
+use vigil_discovery::{AdvertKey, ConsumerIdentity, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
 use vigil_qos::Query;
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
@@ -49,6 +49,11 @@ pub(crate) struct ConsumeArgs {
     /// follows QUERY; in any other mode, `--query`.
     #[arg(long = "query-in", value_name = "MODE=QUERY")]
     query_in: Vec<String>,
+    /// The consumer's id on the domain, under which its route (query,
+    /// active producer, every switch and its cause) is published for
+    /// monitors (default: `<host>:<pid>`).
+    #[arg(long)]
+    id: Option<String>,
     /// Keep the standby producer's samples and replay the ones the failed
     /// producer did not cover: no sample lost across a failover.
     #[arg(long)]
@@ -112,6 +117,11 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let query = Query::parse(&args.query).map_err(|e| InputError(format!("--query: {e}")))?;
     let per_mode = modes::parse(&args.query_in)?;
     let policy = args.policy.policy()?;
+    if let Some(id) = &args.id {
+        ConsumerIdentity::new(Some(id.clone()), "", 0)
+            .validate()
+            .map_err(|e| InputError(format!("--id {id:?}: {e}")))?;
+    }
     let config = args.dds.config()?;
     let recorder = args.record.start()?;
     let observers = args.metrics.start(recorder.clone())?;
@@ -124,6 +134,9 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
                 .hot_standby(args.hot_standby)
                 .settle(args.settle)
                 .sample_period(synthetic_period);
+            if let Some(id) = &args.id {
+                builder = builder.id(id.clone());
+            }
             if let Some(observer) = &observers.recorder {
                 builder = builder.recorder(observer.clone());
             }

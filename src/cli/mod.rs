@@ -14,6 +14,7 @@ mod bt;
 mod consume;
 mod dds_args;
 mod demo;
+mod live;
 mod metrics_args;
 mod monitor;
 mod produce;

@@ -8,6 +8,8 @@
 //! `--format json` each event is one JSON line with `t` and `event`:
 //! `started`, `exited`, `restarting`, `hung`, `escalated`, `stopped`, plus
 //! `status`, `failed` (FAILED said for a dead child's producers), `gave_up`.
+//! `--record FILE.mcap` writes the same events to the recording's
+//! `/vigil/supervisor` channel; `--metrics` counts them by kind.
 //!
 //! The supervisor joins the domain and gives each child its participant's
 //! GUID prefix in `VIGIL_SUPERVISOR_ID`: the child's producers name it in
@@ -33,6 +35,8 @@ use vigil_recovery::{
 use vigil::{Producer, Transport};
 
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
+use super::metrics_args::MetricsArgs;
+use super::record_args::{self, RecordArgs};
 use super::InputError;
 
 /// The exit code when the top level gave up (after stopping every child).
@@ -54,9 +58,14 @@ const HEALTH_TICK: Duration = Duration::from_secs(1);
 pub(crate) struct SuperviseArgs {
     #[command(flatten)]
     run: ConfigRunArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
+    let (record, metrics_args) = (args.record, args.metrics);
     let args = args.run;
     let spec = read_config(&args.config)?;
     if args.check {
@@ -86,6 +95,11 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| InputError(format!("{}: {e}", args.config.display())))?;
     let name = sup.group_name(GroupId::TOP).to_owned();
     let transport = Transport::Dds(participant);
+    let recorder = record.start()?;
+    // The supervisor has no routing core: its events go to the recording
+    // and to the metrics directly.
+    let observers = metrics_args.start(None)?;
+    let (flight, metrics) = (recorder.clone(), observers.metrics.clone());
     let outcome = runtime()?.block_on(async move {
         let advert = Producer::<SyntheticSample>::builder(SUPERVISION_TOPIC, &name)
             .type_name(SYNTHETIC_TYPE)
@@ -98,7 +112,6 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
         let origin = std::time::Instant::now();
         let outcome = vigil_recovery::run(sup, shell, terminated(), move |sup, event| {
             speak_for_the_dead(&voice, sup, &event);
-            print_event(format, sup, &event);
             let at = Timestamp::from_nanos(
                 u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX),
             );
@@ -106,6 +119,17 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
                 ShellEvent::Exited { child, exit, .. } => health.on_exit(*child, exit, at),
                 ShellEvent::Decision(action) => health.on_action(sup, action),
                 _ => {}
+            }
+            if let Some((value, text)) = describe(sup, &event) {
+                // Recorded and counted before it is printed: a reader of the
+                // output may stop the supervisor at once.
+                if let Some(flight) = &flight {
+                    flight.supervisor_event(value.clone());
+                }
+                if let Some(metrics) = &metrics {
+                    metrics.supervisor_event(value["event"].as_str().unwrap_or_default());
+                }
+                print_event(format, value, text);
             }
             for leaf in health.children(sup, at) {
                 if let Err(error) = advert.set(leaf.path.as_ref(), leaf.state) {
@@ -118,6 +142,7 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
         drop(transport);
         outcome
     })?;
+    record_args::finish(recorder);
     Ok(match outcome {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
@@ -206,9 +231,14 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-pub(crate) fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
+/// What an event says: its JSON line (without `t`) and its text; `None`
+/// for the events nobody is told of.
+pub(crate) fn describe(
+    sup: &Supervisor,
+    event: &ShellEvent<'_>,
+) -> Option<(serde_json::Value, String)> {
     let name = |c| sup.child(c).id.as_str();
-    let (value, text) = match event {
+    Some(match event {
         ShellEvent::Started { child, pid } => (
             json!({"event": "started", "child": name(*child), "pid": pid}),
             format!("started {} (pid {pid})", name(*child)),
@@ -229,7 +259,7 @@ pub(crate) fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'
                 format!("exited {} (pid {pid}): {exit}", name(*child)),
             )
         }
-        ShellEvent::Tick => return,
+        ShellEvent::Tick => return None,
         ShellEvent::Status { child, text } => (
             json!({"event": "status", "child": name(*child), "status": text}),
             format!("status {}: {text}", name(*child)),
@@ -283,9 +313,12 @@ pub(crate) fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'
                 json!({"event": "gave_up"}),
                 "gave up: every child stopped".to_owned(),
             ),
-            _ => return,
+            _ => return None,
         },
-    };
+    })
+}
+
+pub(crate) fn print_event(format: Format, value: serde_json::Value, text: String) {
     match format {
         Format::Json => {
             let mut value = value;

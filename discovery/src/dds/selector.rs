@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use vigil_diag::Timestamp;
 use vigil_qos::Query;
 
+use super::routes::RoutePublisher;
 use super::sample::{instant_of, now};
 use super::subscription::{Subscription, SubscriptionConfig};
 use super::{DdsError, VigilParticipant};
@@ -20,6 +21,7 @@ use crate::advert::AdvertKey;
 use crate::follow::{Follower, Route};
 use crate::record::{RecordedInput, RecordedSession, RecordedStep, Recorder};
 use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
+use crate::route::ConsumerIdentity;
 use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
     SelectionStats, SwitchPolicy,
@@ -47,6 +49,11 @@ pub struct SelectorConfig {
     /// Where to send every input and what it caused (the flight
     /// recorder); `None`: nothing is recorded and nothing is cloned.
     pub recorder: Option<Arc<dyn Recorder>>,
+    /// Who the consumer is: when set, its route (query, active producer,
+    /// every switch and its cause) is published on
+    /// [`CONSUMER_ROUTE_TOPIC`](crate::CONSUMER_ROUTE_TOPIC) and disposed
+    /// at [`Selector::shutdown`]. Ignored by a registry-only selector.
+    pub identity: Option<ConsumerIdentity>,
 }
 
 impl SelectorConfig {
@@ -59,6 +66,12 @@ impl SelectorConfig {
     /// With this settle time (see the field).
     pub fn with_settle(mut self, settle: std::time::Duration) -> SelectorConfig {
         self.settle = settle;
+        self
+    }
+
+    /// Publishing the route as `identity` (see the field).
+    pub fn with_identity(mut self, identity: Option<ConsumerIdentity>) -> SelectorConfig {
+        self.identity = identity;
         self
     }
 
@@ -101,6 +114,8 @@ pub struct Selector {
     routes: watch::Receiver<Route>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// The consumer's published route, disposed at shutdown.
+    route: Option<Arc<RoutePublisher>>,
 }
 
 struct Shared {
@@ -173,6 +188,14 @@ impl Selector {
                 start,
             ));
         }
+        let route = match (query, config.identity) {
+            (Some(query), Some(identity)) => Some(Arc::new(RoutePublisher::start(
+                participant,
+                identity,
+                query.to_string(),
+            )?)),
+            _ => None,
+        };
         let selection = selection.map(|(selection, _)| selection);
         let shared = Arc::new(Shared {
             registry: Registry::new(RegistryConfig { grace }),
@@ -192,6 +215,7 @@ impl Selector {
             events: events.clone(),
             routes: route_tx,
             recorder: config.recorder,
+            route: route.clone(),
         };
         let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, isolations, stopped));
         Ok(Selector {
@@ -203,6 +227,7 @@ impl Selector {
             routes,
             stop,
             task: Some(task),
+            route,
         })
     }
 
@@ -283,11 +308,14 @@ impl Selector {
         )
     }
 
-    /// Stops the task and waits for it.
+    /// Stops the task and waits for it; disposes the consumer's route.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(route) = self.route.take() {
+            route.dispose().await;
         }
     }
 }
@@ -307,6 +335,7 @@ struct Driver {
     events: broadcast::Sender<SelectionEvent>,
     routes: watch::Sender<Route>,
     recorder: Option<Arc<dyn Recorder>>,
+    route: Option<Arc<RoutePublisher>>,
 }
 
 impl Driver {
@@ -472,6 +501,10 @@ impl Driver {
         });
         for event in fired {
             tracing::info!(%event, "selection changed");
+            // After the route moved: the report never delays a failover.
+            if let Some(route) = &self.route {
+                route.switched(&event);
+            }
             // No receiver is fine: nobody listens yet.
             let _ = self.events.send(event);
         }

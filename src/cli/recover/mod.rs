@@ -41,7 +41,7 @@ use vigil_discovery::{
 use vigil_recovery::{run_commanded, Outcome, ShellConfig, ShellEvent, Supervisor};
 
 use super::dds_args::{init_logging, millis, runtime, terminated, unix_seconds, ConfigRunArgs};
-use super::supervise::{print_event, speak_for_the_dead};
+use super::supervise::{describe, print_event, speak_for_the_dead};
 use live::{Live, News};
 
 /// The exit code when the supervisor's top level gave up.
@@ -124,7 +124,9 @@ pub(crate) fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
                     let outcome =
                         run_commanded(sup, shell, shutdown, Some(commands), |sup, event| {
                             speak_for_the_dead(&voice, sup, &event);
-                            print_event(format, sup, &event);
+                            if let Some((value, text)) = describe(sup, &event) {
+                                print_event(format, value, text);
+                            }
                             if let Some(news) = News::of(sup, &event) {
                                 let _ = news_tx.send(news);
                             }
