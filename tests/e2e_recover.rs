@@ -12,15 +12,28 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{producers_on, selected, t, terminate, vigil, Proc, PATIENCE, TEST_LEASE_MS};
+use support::{
+    free_port, producers_on, selected, t, terminate, vigil, Proc, PATIENCE, TEST_LEASE_MS,
+};
 
 const PLAIN: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 const DEGRADED: &str = "imu WHERE health.state = OK PREFER rate_hz DESC";
+
+/// The body of `GET path` on 127.0.0.1:port.
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
 
 fn append(file: &Path, line: &str) {
     let mut f = std::fs::OpenOptions::new()
@@ -31,7 +44,7 @@ fn append(file: &Path, line: &str) {
     writeln!(f, "{line}").unwrap();
 }
 
-fn recover(domain: u16, faults: &Path) -> Proc {
+fn recover(domain: u16, faults: &Path, extra: &[&str]) -> Proc {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command: Command = vigil();
     command
@@ -41,6 +54,7 @@ fn recover(domain: u16, faults: &Path) -> Proc {
         // A loaded machine starts the drivers slowly; the first tick comes
         // as soon as both report.
         .args(["--settle-ms", "60000"])
+        .args(extra)
         .env("VIGIL", env!("CARGO_BIN_EXE_vigil"))
         .env("VIGIL_DOMAIN", domain.to_string())
         .env("VIGIL_FAULTS", faults)
@@ -77,7 +91,19 @@ fn imu_error_restart_isolate_degraded_mode_then_release_and_back_to_nominal() {
     );
     append(&a, "set vehicle.sensors.imu_a.driver OK");
     append(&b, "set vehicle.sensors.imu_b.driver OK");
-    let mut engine = recover(domain, dir.path());
+    let record = dir.path().join("recover.mcap");
+    let metrics_port = free_port();
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let mut engine = recover(
+        domain,
+        dir.path(),
+        &[
+            "--record",
+            &record.display().to_string(),
+            "--metrics",
+            &metrics,
+        ],
+    );
     engine.wait_for(PATIENCE, |v| {
         v["event"] == "ready" && v["mode"] == "nominal"
     });
@@ -159,6 +185,15 @@ fn imu_error_restart_isolate_degraded_mode_then_release_and_back_to_nominal() {
                 .is_some_and(|q| q.ends_with("PREFER accuracy"))
     });
     moded.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    // What the engine's registry was fed is counted (`--metrics`) and
+    // recorded (`--record`, replayed below). Its own isolations and
+    // FAILED-on-behalf are not among them: rustdds does not match a
+    // participant's reader with its own writers.
+    let text = get(metrics_port, "/metrics").expect("GET /metrics");
+    assert!(
+        text.contains("vigil_inputs_total{kind=\"advert\"}"),
+        "{text}"
+    );
     // A clean stop: every child stopped, exit 0, no producer left.
     terminate(&engine);
     assert_eq!(
@@ -172,6 +207,8 @@ fn imu_error_restart_isolate_degraded_mode_then_release_and_back_to_nominal() {
         "{:?}",
         producers_on(domain)
     );
+    let replayed = vigil().arg("replay").arg(&record).output().unwrap();
+    assert_eq!(replayed.status.code(), Some(0), "{replayed:?}");
 }
 
 /// SIGKILL of the engine leaves no driver behind (the parent-death signal
@@ -188,7 +225,7 @@ fn no_orphans_after_the_engine_is_killed() {
         &dir.path().join("imu_b.faults"),
         "set vehicle.sensors.imu_b.driver OK",
     );
-    let mut engine = recover(domain, dir.path());
+    let mut engine = recover(domain, dir.path(), &[]);
     engine.wait_for(PATIENCE, |v| v["event"] == "ready");
     assert_eq!(producers_on(domain).len(), 2, "{:?}", producers_on(domain));
     engine.kill9();

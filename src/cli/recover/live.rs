@@ -32,14 +32,25 @@ const SUPERVISOR_TIMEOUT: Duration = Duration::from_secs(10);
 const MODE_REPEAT: Duration = Duration::from_secs(1);
 
 /// Wakes the engine after every registry step (the selector's recorder
-/// hook runs in its task, right after the registry changed).
+/// hook runs in its task, right after the registry changed), and passes
+/// the step on to `--record`/`--metrics` when they are on.
 #[derive(Debug)]
-pub(super) struct Waker(pub(super) Arc<Notify>);
+pub(super) struct Waker {
+    pub(super) wake: Arc<Notify>,
+    pub(super) next: Option<Arc<dyn Recorder>>,
+}
 
 impl Recorder for Waker {
-    fn session(&self, _session: RecordedSession) {}
-    fn step(&self, _step: RecordedStep) {
-        self.0.notify_one();
+    fn session(&self, session: RecordedSession) {
+        if let Some(next) = &self.next {
+            next.session(session);
+        }
+    }
+    fn step(&self, step: RecordedStep) {
+        if let Some(next) = &self.next {
+            next.step(step);
+        }
+        self.wake.notify_one();
     }
 }
 
@@ -428,6 +439,11 @@ impl Live {
         }
     }
 
+    /// Publishes an isolation (`Some` reason) or a release. The engine's
+    /// own registry does not hear it (rustdds does not match a
+    /// participant's reader with its own writer): its `<Available>` and
+    /// leaf feed read what the producers say, which is what the tree
+    /// needs to see them recover.
     fn isolate(&self, producer: &str, reason: Option<&str>) -> bool {
         match self.voice.isolation(producer, reason) {
             Ok(()) => {

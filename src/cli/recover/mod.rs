@@ -18,6 +18,12 @@
 //!   `vigil consume --query-in MODE=QUERY` follows the mode. A mode's
 //!   `isolate:` list is isolated while the mode holds.
 //!
+//! `--record FILE.mcap` and `--metrics ADDR:PORT` work as on `vigil
+//! monitor`: what the engine's registry was fed (adverts, heartbeats,
+//! FAILED on behalf, isolations) and what it changed, to MCAP, and the
+//! registry's Prometheus metrics. The engine's own records are its JSON
+//! lines.
+//!
 //! JSON lines: the dry run's `tick`, `action`, `halt`, `mode` (with `at`,
 //! seconds since the engine started, and `t`, Unix seconds), `done` (an
 //! action's outcome: `id`, `action`, `ok`), `ready` (the first tick), and
@@ -41,6 +47,8 @@ use vigil_discovery::{
 use vigil_recovery::{run_commanded, Outcome, ShellConfig, ShellEvent, Supervisor};
 
 use super::dds_args::{init_logging, millis, runtime, terminated, unix_seconds, ConfigRunArgs};
+use super::metrics_args::MetricsArgs;
+use super::record_args::{self, RecordArgs};
 use super::supervise::{describe, print_event, speak_for_the_dead};
 use live::{Live, News};
 
@@ -53,6 +61,10 @@ const EXIT_GAVE_UP: u8 = 3;
 pub(crate) struct RecoverArgs {
     #[command(flatten)]
     run: ConfigRunArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// How long to wait, at most, for every status leaf of the tree to be
     /// reported in a known state before the first tick (children starting,
     /// adverts arriving), in milliseconds; the first tick comes as soon as
@@ -63,6 +75,7 @@ pub(crate) struct RecoverArgs {
 
 pub(crate) fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
     let settle = args.settle;
+    let (record, metrics) = (args.record, args.metrics);
     let args = args.run;
     let loaded = config::load(&args.config)?;
     if args.check {
@@ -73,13 +86,18 @@ pub(crate) fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let format = args.format;
     let participant = VigilParticipant::new(dds).context("cannot join the DDS domain")?;
+    let recorder = record.start()?;
+    let observers = metrics.start(recorder.clone())?;
     runtime()?.block_on(async move {
         let voice = ReconfigPublisher::new(&participant, &loaded.name)
             .context("cannot create the isolation and mode writers")?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let selector = Selector::registry_only(
             &participant,
-            SelectorConfig::default().with_recorder(Some(Arc::new(live::Waker(wake.clone())))),
+            SelectorConfig::default().with_recorder(Some(Arc::new(live::Waker {
+                wake: wake.clone(),
+                next: observers.recorder.clone(),
+            }))),
         )?;
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         {
@@ -141,6 +159,8 @@ pub(crate) fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
             }
         };
         selector.shutdown().await;
+        record_args::finish(recorder);
+        drop(observers);
         Ok(match outcome {
             Outcome::Stopped => ExitCode::SUCCESS,
             Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
