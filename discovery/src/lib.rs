@@ -48,7 +48,9 @@ pub mod inproc;
 /// The clocks of the DDS shell: the core's monotonic time, the wall clock
 /// of wire timestamps, and DDS source timestamps.
 pub mod clock {
-    pub use crate::dds::{dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of};
+    pub use crate::dds::{
+        dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, CLOCK_OFFSET_ENV,
+    };
 }
 mod record;
 mod registry;
