@@ -181,3 +181,94 @@ fn a_standby_whose_clock_is_five_seconds_ahead_loses_nothing() {
 fn a_standby_whose_clock_is_five_seconds_behind_loses_nothing() {
     skewed_standby_loses_nothing("ckb", 3, 162, "-5000");
 }
+
+/// A tree with one status leaf for the shared power bus, reported by an
+/// observer.
+fn bus_tree() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigil-e2e-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bus.tree.yaml");
+    std::fs::write(&file, "nodes:\n  power.bus: { check: status }\n").expect("tree file");
+    file
+}
+
+#[test]
+fn a_partition_that_hides_an_observer_of_a_shared_bus_gives_unknown_never_ok() {
+    // Observers of the bus on A and B, an IMU that depends on the bus (it
+    // does not observe it: the query reads the observers' vote) on D, the
+    // consumer on C. The partition cuts C from B only (bridge ports
+    // isolated from each other); A and D still reach both.
+    let Some(lan) = Lan::new("pt", 4, &["a", "b", "c", "d"]) else {
+        return;
+    };
+    let domain = 163;
+    let tree = bus_tree();
+    let tree = tree.to_str().expect("utf-8 temp path");
+    let observer = |host: &str, id: &str| {
+        let h = lan.host(host);
+        let interface = h.interface();
+        let domain = domain.to_string();
+        let mut command = h.vigil();
+        command.args([
+            "produce",
+            "--domain",
+            &domain,
+            "--interface",
+            &interface,
+            "--topic",
+            "power",
+            "--id",
+            id,
+            "--tree",
+            tree,
+            "--rate",
+            "10",
+            "--lease-ms",
+            support::TEST_LEASE_MS,
+            "--format",
+            "json",
+            "--exit-on-eof",
+        ]);
+        let mut p = Proc::spawn_command(id, command);
+        p.wait_for(PATIENCE, |v| v["event"] == "ready");
+        p.send("set power.bus OK");
+        p.wait_for(PATIENCE, |v| v["event"] == "applied");
+        p
+    };
+    let _obs_a = observer("a", "obs_a");
+    let _obs_b = observer("b", "obs_b");
+    let _imu = producer(lan.host("d"), domain, "imu_d", &[], &[]);
+    let c_if = lan.host("c").interface();
+    let mut c = Proc::consumer_with(
+        lan.host("c").vigil(),
+        domain,
+        "imu WHERE health('power.bus') = OK",
+        &["--interface", &c_if],
+    );
+    c.wait_for(PATIENCE, |v| selected(v, "imu_d"));
+    // Both observers heard: the vote is OK with both, and stays so.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    lan.isolate(&["b", "c"], true);
+    // C still hears A (OK) but not B: OK against an observer that cannot
+    // tell is UNKNOWN(conflicting), and a query that needs the bus OK is
+    // no longer met.
+    let left = c.wait_for(PATIENCE, |v| v["event"] == "selected");
+    assert!(left["producer"].is_null(), "{left}");
+    let cause = left["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("power.bus"), "{left}");
+
+    lan.isolate(&["b", "c"], false);
+    let back = c.wait_for(PATIENCE, |v| selected(v, "imu_d"));
+    assert!(back["previous"].is_null(), "{back}");
+    // Never OK while split: nothing selected imu_d between the two.
+    let between: Vec<_> = c
+        .seen
+        .iter()
+        .skip_while(|v| *v != &left)
+        .skip(1)
+        .take_while(|v| *v != &back)
+        .filter(|v| v["event"] == "selected")
+        .collect();
+    assert!(between.is_empty(), "{between:?}");
+}

@@ -59,7 +59,7 @@
 //!
 //! A `health('path')` condition reads the candidate's own report of that
 //! node; when its advert does not report the path, it reads
-//! [`Registry::shared_state`] for it (the vote of every reachable advert
+//! [`Registry::shared_state`] for it (the vote of every advert, unreachable ones as UNKNOWN,
 //! reporting it, with [`Selection::with_quorum`], default 1). When nobody
 //! reports the path the condition is UNKNOWN, as qos evaluation has it.
 //! A change in such a vote re-evaluates every candidate (rare: it happens
