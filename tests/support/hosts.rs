@@ -128,6 +128,10 @@ impl Host {
             rule.extend(["-m", "statistic", "--mode", "random", "--probability", &p]);
             rule.extend(["-j", "DROP"]);
             run("ip", &rule);
+            // What passed, counted, so a harness can state the loss it got.
+            let mut pass = vec!["netns", "exec", &self.netns, "iptables", "-A", chain];
+            pass.extend([dir, self.dev.as_str(), "-j", "ACCEPT"]);
+            run("ip", &pass);
         }
     }
 }
