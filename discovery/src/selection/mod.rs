@@ -55,6 +55,16 @@
 //!    switch it would have won counts once per suppression episode in
 //!    [`SelectionStats::flaps_suppressed`].
 //!
+//! # Model check
+//!
+//! `switching.pml`, beside this file, models rules 1-3 and flap damping in
+//! Promela; `discovery/tests/switching_model.rs` has spin prove that a
+//! FAILED producer is never followed while an OK one qualifies, that a
+//! flap-suppressed producer is switched to at most once per suppression
+//! and only as the last resort, and that once health stops changing the
+//! selection settles on a qualifying producer and stops switching. The
+//! test also holds the model's constants to [`SwitchPolicy::default`].
+//!
 //! # Shared components
 //!
 //! A `health('path')` condition reads the candidate's own report of that
