@@ -25,7 +25,8 @@
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
-//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping).
+//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping),
+//!   and [`Breakers`], circuit breakers per consumer→producer link.
 //! - `record`: the flight recorder's hook ([`Recorder`], fed a
 //!   [`RecordedStep`] per input by both shells) and [`Replayer`], the same
 //!   core fed recorded inputs again.
@@ -78,9 +79,9 @@ pub use registry::{
     RegistryStats,
 };
 pub use selection::{
-    ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
-    SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
-    EVENT_CHAIN_MAX,
+    ActiveProducer, BreakerEvent, BreakerPolicy, BreakerState, Breakers, CandidateExplanation,
+    CandidateStatus, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
+    SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{

@@ -83,6 +83,7 @@ use vigil_diag::{Path, State, Timestamp};
 use crate::advert::AdvertKey;
 use crate::registry::{Registry, RegistryChange};
 
+mod breaker;
 mod chain;
 mod decide;
 mod explain;
@@ -93,6 +94,7 @@ mod query;
 use chain::{Cand, Member, Members, RankKey, Shared, SharedCache, Slot};
 use query::{tier, SortKey};
 
+pub use breaker::{BreakerEvent, BreakerPolicy, BreakerState, Breakers};
 pub use explain::{CandidateExplanation, CandidateStatus, SelectionExplanation};
 pub use policy::{
     ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
