@@ -10,6 +10,8 @@
 //! run never sees fail, the count is extrapolated by the model those
 //! check (`loss^m` per heartbeat).
 
+#[path = "../tests/core_support/mod.rs"]
+mod core_support;
 #[path = "lossy_lease/sim.rs"]
 mod sim;
 

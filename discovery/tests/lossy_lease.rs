@@ -3,6 +3,7 @@
 //! through the real registry over simulated hours; the control shows the
 //! same harness counts false failovers where they happen.
 
+mod core_support;
 #[path = "../benches/lossy_lease/sim.rs"]
 mod sim;
 

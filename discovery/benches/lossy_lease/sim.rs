@@ -9,18 +9,15 @@
 //! one: every time it declares the live producer unreachable is a false
 //! failover (the consumer would leave it). Adverts (reliable, repeated
 //! each second) are left out: fewer signs of life, so the count is an
-//! upper bound.
+//! upper bound. Includers also include tests/core_support as
+//! `crate::core_support` (the adverts of the core tests).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
-use vigil_diag::{State, Timestamp, Trend};
-use vigil_discovery::{
-    Advert, AdvertKey, HealthSummary, Heartbeat, Registry, RegistryChange, RegistryConfig,
-    RegistryInput,
-};
-use vigil_qos::{Capabilities, QosPolicies};
+use vigil_diag::{State, Timestamp};
+use vigil_discovery::{Heartbeat, Registry, RegistryChange, RegistryConfig, RegistryInput};
 
 /// One link and liveness setting.
 #[derive(Clone, Copy, Debug)]
@@ -73,26 +70,9 @@ pub fn run(link: Link, span: Duration, seed: u64) -> Outcome {
     let registry = Registry::new(RegistryConfig {
         grace: Duration::from_secs(5),
     });
-    let advert = Advert {
-        key: AdvertKey::new("p", "imu"),
-        type_name: "t".into(),
-        writer_guid: [1; 16],
-        capabilities: Capabilities::new(),
-        qos: QosPolicies::default(),
-        diagnostic_root: None,
-        health: HealthSummary {
-            state: State::Ok,
-            reason: None,
-            confidence: 1.0,
-            trend: Trend::Stable,
-            nodes: BTreeMap::new(),
-        },
-        heartbeat_period: link.period,
-        lease: link.lease,
-        sequence: 1,
-        timestamp_ns: 0,
-        supervisor: None,
-    };
+    let mut advert = crate::core_support::advert("p", "imu", &[]);
+    advert.heartbeat_period = link.period;
+    advert.lease = link.lease;
     registry.apply(
         RegistryInput::Advert(advert.to_wire()),
         Timestamp::from_nanos(0),
