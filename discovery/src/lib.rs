@@ -31,7 +31,8 @@
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
-//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping).
+//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping),
+//!   and [`Breakers`], circuit breakers per consumer→producer link.
 //! - `record`: the flight recorder's hook ([`Recorder`], fed a
 //!   [`RecordedStep`] per input by both shells) and [`Replayer`], the same
 //!   core fed recorded inputs again.
@@ -54,7 +55,9 @@ pub mod inproc;
 /// The clocks of the DDS shell: the core's monotonic time, the wall clock
 /// of wire timestamps, and DDS source timestamps.
 pub mod clock {
-    pub use crate::dds::{dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of};
+    pub use crate::dds::{
+        dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, CLOCK_OFFSET_ENV,
+    };
 }
 pub mod reconfig;
 mod record;
@@ -86,9 +89,9 @@ pub use registry::{
 };
 pub use route::{ConsumerIdentity, ConsumerRoute, RouteSwitch, MAX_QUERY_LEN};
 pub use selection::{
-    ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
-    SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
-    EVENT_CHAIN_MAX,
+    ActiveProducer, BreakerEvent, BreakerPolicy, BreakerState, Breakers, CandidateExplanation,
+    CandidateStatus, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
+    SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{

@@ -61,8 +61,11 @@
 //!   ([`RegistryStats::stale`]). Producers the registry does not know are
 //!   skipped.
 //! - **Shared components.** [`Registry::shared_state`] combines what every
-//!   reachable advert reports about one diagnostic path (see
-//!   [`crate::combine_reports`]). Reports are indexed by path, so a vote
+//!   advert reports about one diagnostic path (see
+//!   [`crate::combine_reports`]). An unreachable advert still counts, as an
+//!   observer reporting UNKNOWN, until it is removed: when a partition
+//!   hides half of a component's observers, the other half cannot outvote
+//!   them, and OK against UNKNOWN is UNKNOWN(conflicting), never OK. Reports are indexed by path, so a vote
 //!   costs the number of its observers, not the number of adverts.
 //!
 //! # Concurrency
@@ -607,9 +610,9 @@ impl Registry {
         }
         let old_state = old.effective_state();
         let mut entry = old.clone();
-        if old.reachable {
-            self.reports.remove(&old.advert);
-        }
+        // Reachable or not (an unreachable one votes UNKNOWN), the old
+        // advert's reports go: the new one's replace them.
+        self.reports.remove(&old.advert);
         entry.advert = Arc::new(advert);
         entry.sender = sender;
         entry.heartbeat_state = None;
@@ -715,7 +718,10 @@ impl Registry {
                 let old_state = entry.effective_state();
                 entry.reachable = false;
                 self.reachable.fetch_sub(1, Ordering::Relaxed);
-                self.reports.remove(&entry.advert);
+                // Still an observer of what it reported, one that cannot
+                // tell: a partition must not leave the observers on this
+                // side to outvote the silent ones (issue 14).
+                self.reports.silence(&entry.advert);
                 // Grace counts from the lease expiry, not from this tick, so
                 // a late tick does not keep a dead producer longer.
                 entry.deadline = deadline + self.config.grace;
@@ -755,8 +761,8 @@ impl Registry {
         }
         if entry.reachable {
             self.reachable.fetch_sub(1, Ordering::Relaxed);
-            self.reports.remove(&entry.advert);
         }
+        self.reports.remove(&entry.advert);
     }
 
     /// A snapshot of one entry.
@@ -795,13 +801,13 @@ impl Registry {
         }
     }
 
-    /// What the reachable adverts together say about `path`, voted with
+    /// What the adverts (unreachable ones as UNKNOWN) together say about `path`, voted with
     /// `quorum` (each producer is one observer).
     pub fn shared_state(&self, path: &Path, quorum: usize) -> Combined {
         self.reports.shared_state(path, quorum)
     }
 
-    /// How many reachable adverts report `path`.
+    /// How many adverts report `path` (unreachable ones included).
     pub fn reporters(&self, path: &Path) -> usize {
         self.reports.reporters(path)
     }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod hosts;
+
 /// How long to wait for anything that should happen "soon".
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -115,6 +117,18 @@ impl Proc {
 
     /// A synthetic producer on `domain`, waited for until it is ready.
     pub fn producer(domain: u16, id: &str, caps: &[&str], extra: &[&str]) -> Proc {
+        Proc::producer_with(vigil(), domain, id, caps, extra)
+    }
+
+    /// Like [`Proc::producer`], run by `command` (the vigil binary, maybe
+    /// inside another host: [`hosts::Host::vigil`]).
+    pub fn producer_with(
+        mut command: Command,
+        domain: u16,
+        id: &str,
+        caps: &[&str],
+        extra: &[&str],
+    ) -> Proc {
         let domain = domain.to_string();
         let mut args = vec![
             "produce",
@@ -137,13 +151,19 @@ impl Proc {
             args.push(cap);
         }
         args.extend_from_slice(extra);
-        let mut p = Proc::spawn(id, &args);
+        command.args(&args);
+        let mut p = Proc::spawn_command(id, command);
         p.wait_for(PATIENCE, |v| v["event"] == "ready");
         p
     }
 
     /// A consumer on `domain` following `query`.
     pub fn consumer(domain: u16, query: &str, extra: &[&str]) -> Proc {
+        Proc::consumer_with(vigil(), domain, query, extra)
+    }
+
+    /// Like [`Proc::consumer`], run by `command`.
+    pub fn consumer_with(mut command: Command, domain: u16, query: &str, extra: &[&str]) -> Proc {
         let domain = domain.to_string();
         let mut args = vec![
             "consume",
@@ -157,7 +177,8 @@ impl Proc {
             "250",
         ];
         args.extend_from_slice(extra);
-        Proc::spawn("consumer", &args)
+        command.args(&args);
+        Proc::spawn_command("consumer", command)
     }
 
     /// Sends one line on stdin.

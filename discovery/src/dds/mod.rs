@@ -53,7 +53,8 @@ pub(crate) use reconfig::isolation_reader;
 pub use reconfig::{mode_reader, reconfig_qos, ReconfigPublisher};
 pub use routes::{RouteBoard, RouteUpdate};
 pub use sample::{
-    dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, SYNTHETIC_TYPE,
+    dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, CLOCK_OFFSET_ENV,
+    SYNTHETIC_TYPE,
 };
 pub use selector::{Selector, SelectorConfig, SelectorStats};
 pub use subscription::{Subscription, SubscriptionConfig};
