@@ -14,6 +14,8 @@ mod bt;
 mod consume;
 mod dds_args;
 mod demo;
+#[cfg(feature = "kb")]
+mod kb;
 mod metrics_args;
 mod monitor;
 mod produce;
@@ -70,6 +72,12 @@ enum Command {
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
+    /// The knowledge base in PostgreSQL + ltree: sync a domain, import
+    /// recordings, ask for history, routes and trees as they were. Only in
+    /// a vigil built with `--features kb`.
+    #[cfg(feature = "kb")]
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -103,6 +111,8 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
         Command::Bt(command) => bt::run(command),
+        #[cfg(feature = "kb")]
+        Command::Kb(command) => kb::run(command),
     };
     match result {
         Ok(code) => code,
