@@ -300,11 +300,15 @@ fn rss() {
             .unwrap_or_default()
     };
     let mut flip = 0usize;
-    let mut flap = |producers: &mut Vec<Child>, secs: u64| {
+    let mut flap = |producers: &mut [Child], secs: u64| {
         let end = Instant::now() + Duration::from_secs(secs);
         while Instant::now() < end {
             for (i, p) in producers.iter_mut().enumerate() {
-                let state = if (flip + i) % 2 == 0 { "FAILED" } else { "OK" };
+                let state = if (flip + i).is_multiple_of(2) {
+                    "FAILED"
+                } else {
+                    "OK"
+                };
                 if let Some(stdin) = p.stdin.as_mut() {
                     let _ = writeln!(stdin, "set p{i}.health {state}");
                 }

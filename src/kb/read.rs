@@ -213,10 +213,10 @@ pub async fn why(client: &Client, consumer: &str, at: SystemTime) -> Result<Why,
         let to = times[0];
         // From the switch before (or a minute before this one, for the
         // first): what made the selection move.
-        let from = times
-            .get(1)
-            .copied()
-            .unwrap_or(to - std::time::Duration::from_secs(60));
+        let from = times.get(1).copied().unwrap_or_else(|| {
+            to.checked_sub(std::time::Duration::from_secs(60))
+                .unwrap_or(std::time::UNIX_EPOCH)
+        });
         let producers: Vec<String> = route
             .producer
             .iter()

@@ -409,3 +409,151 @@ fn transition(
         keyframe: false,
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use vigil_diag::{Timestamp, Trend};
+    use vigil_discovery::HealthSummary;
+
+    use super::*;
+
+    fn advert(leaf: State) -> Advert {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(Path::parse("p.health").unwrap(), leaf);
+        Advert {
+            key: AdvertKey::new("p", "imu"),
+            type_name: "T".into(),
+            writer_guid: [1; 16],
+            capabilities: vigil_qos::Capabilities::new(),
+            qos: Default::default(),
+            diagnostic_root: Path::parse("p").ok(),
+            health: HealthSummary {
+                state: leaf,
+                reason: None,
+                confidence: 0.5,
+                trend: Trend::Stable,
+                nodes,
+            },
+            heartbeat_period: Duration::from_millis(100),
+            lease: Duration::from_millis(300),
+            sequence: 1,
+            timestamp_ns: 0,
+            supervisor: None,
+        }
+    }
+
+    fn step(input: RecordedInput, changes: Vec<RegistryChange>) -> RecordedStep {
+        RecordedStep {
+            at: Timestamp::ZERO,
+            input,
+            changes,
+            events: Vec::new(),
+        }
+    }
+
+    fn advert_step(leaf: State, first: bool) -> RecordedStep {
+        let a = advert(leaf);
+        let change = if first {
+            RegistryChange::Added(a.key.clone())
+        } else {
+            RegistryChange::Updated(a.key.clone())
+        };
+        step(
+            RecordedInput::Advert {
+                wire: a.to_wire(),
+                sender: None,
+            },
+            vec![change],
+        )
+    }
+
+    fn health(rows: &[Row]) -> Vec<(String, String, Option<String>, bool)> {
+        rows.iter()
+            .filter_map(|r| match r {
+                Row::Health(h) => Some((
+                    h.path.clone(),
+                    h.state.clone(),
+                    h.reason.clone(),
+                    h.keyframe,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_transitions_are_written_and_a_keyframe_restates_them() {
+        let mut c = Converter::new("test", None);
+        let first = c.step(1, &advert_step(State::Ok, true));
+        assert!(first
+            .iter()
+            .any(|r| matches!(r, Row::Tree(t) if t.paths == ["p", "p.health"])));
+        assert_eq!(health(&first).len(), 2);
+        // The same advert again: an advert row, no health row, no new tree.
+        let again = c.step(2, &advert_step(State::Ok, false));
+        assert!(health(&again).is_empty());
+        assert!(!again.iter().any(|r| matches!(r, Row::Tree(_))));
+        let failed = c.step(3, &advert_step(State::Failed, false));
+        assert_eq!(
+            health(&failed),
+            vec![
+                ("p.health".into(), "FAILED".into(), None, false),
+                ("p".into(), "FAILED".into(), None, false)
+            ]
+        );
+        let key = c.keyframe(4, false);
+        assert_eq!(health(&key).len(), 2);
+        assert!(health(&key).iter().all(|h| h.3 && h.1 == "FAILED"));
+    }
+
+    #[test]
+    fn an_unreachable_producer_makes_every_node_unknown_and_removal_forgets_it() {
+        let mut c = Converter::new("test", None);
+        c.step(1, &advert_step(State::Ok, true));
+        let key = AdvertKey::new("p", "imu");
+        let lost = c.step(
+            2,
+            &step(
+                RecordedInput::Tick,
+                vec![RegistryChange::Unreachable(key.clone())],
+            ),
+        );
+        let h = health(&lost);
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert!(h
+            .iter()
+            .all(|h| h.1 == "UNKNOWN" && h.2.as_deref() == Some("unreachable")));
+        assert!(lost
+            .iter()
+            .any(|r| matches!(r, Row::Event(e) if e.kind == "unreachable")));
+        c.step(
+            3,
+            &step(RecordedInput::Tick, vec![RegistryChange::Removed(key)]),
+        );
+        assert_eq!(c.nodes(), 0);
+        // Back again: its states are written anew.
+        assert_eq!(health(&c.step(4, &advert_step(State::Ok, true))).len(), 2);
+    }
+
+    #[test]
+    fn a_rejected_advert_writes_nothing_about_the_producer() {
+        let mut c = Converter::new("test", None);
+        let rows = c.step(
+            1,
+            &step(
+                RecordedInput::Advert {
+                    wire: advert(State::Ok).to_wire(),
+                    sender: None,
+                },
+                vec![RegistryChange::Rejected {
+                    what: "advert".into(),
+                    error: "bad".into(),
+                }],
+            ),
+        );
+        assert!(health(&rows).is_empty());
+        assert!(matches!(rows.as_slice(), [Row::Event(e)] if e.kind == "rejected"));
+    }
+}
