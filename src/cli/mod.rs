@@ -14,6 +14,8 @@ mod bt;
 mod consume;
 mod dds_args;
 mod demo;
+#[cfg(feature = "kb")]
+mod kb;
 mod live;
 mod metrics_args;
 mod monitor;
@@ -79,6 +81,12 @@ enum Command {
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
+    /// The knowledge base in PostgreSQL + ltree: sync a domain, import
+    /// recordings, ask for history, routes and trees as they were. Only in
+    /// a vigil built with `--features kb`.
+    #[cfg(feature = "kb")]
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -114,6 +122,8 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::SuperviseGuardian => supervise::guardian(),
         Command::Bt(command) => bt::run(command),
         Command::Recover(args) => recover::run(args),
+        #[cfg(feature = "kb")]
+        Command::Kb(command) => kb::run(command),
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,8 @@ use vigil_discovery::{RecordedSession, RecordedStep, Recorder};
 mod mcap_file;
 mod replay;
 
+#[cfg(feature = "kb")]
+pub(crate) use replay::read_run;
 pub use replay::{
     replay, replay_bytes, replay_what_if, Difference, Divergence, ReplayError, ReplayOutcome,
     ReplayedDecision, WhatIf, WhatIfOutcome,

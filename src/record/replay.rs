@@ -125,6 +125,9 @@ struct SessionMsg {
 struct InputMsg {
     step: u64,
     at_ns: u64,
+    /// Read by `vigil kb import` (the knowledge base's time axis).
+    #[serde(default)]
+    wall_ns: u64,
     input: RecordedInput,
 }
 
@@ -139,6 +142,7 @@ struct DecisionMsg {
 struct Step {
     n: u64,
     at_ns: u64,
+    wall_ns: u64,
     input: RecordedInput,
     changes: Vec<Value>,
     events: Vec<Value>,
@@ -220,6 +224,47 @@ fn open(path: &Path, bytes: &[u8]) -> Result<Contents, ReplayError> {
         )));
     }
     Ok(Contents::Core((session, steps, damage)))
+}
+
+/// A recording's inputs, each with its core and wall-clock times, up to
+/// its first hole or damage: what `vigil kb import` feeds a fresh core.
+#[cfg(feature = "kb")]
+#[derive(Debug)]
+pub(crate) struct RecordedRun {
+    /// What the recorded core was made with.
+    pub(crate) session: RecordedSession,
+    /// `(at_ns, wall_ns, input)` in order.
+    pub(crate) steps: Vec<(u64, u64, RecordedInput)>,
+    /// Where the file is damaged or has a hole: read up to there.
+    pub(crate) damage: Option<String>,
+}
+
+/// Reads the recording at `path` for an import (the checks of a replay:
+/// format, first segment).
+#[cfg(feature = "kb")]
+pub(crate) fn read_run(path: &Path) -> Result<RecordedRun, ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (session, steps, mut damage) = open(path, &bytes)?.core(path)?;
+    let mut run = Vec::with_capacity(steps.len());
+    for (expected, step) in (session.first_step..).zip(steps) {
+        if step.n != expected {
+            damage = Some(format!(
+                "steps {expected} to {} are missing (dropped by the recorder): imported \
+                 up to there",
+                step.n.saturating_sub(1)
+            ));
+            break;
+        }
+        run.push((step.at_ns, step.wall_ns, step.input));
+    }
+    Ok(RecordedRun {
+        session: session.session,
+        steps: run,
+        damage,
+    })
 }
 
 fn replay_named(
@@ -427,6 +472,7 @@ impl Reader {
                 self.steps.push(Step {
                     n: input.step,
                     at_ns: input.at_ns,
+                    wall_ns: input.wall_ns,
                     input: input.input,
                     changes: Vec::new(),
                     events: Vec::new(),
