@@ -90,6 +90,16 @@ fn sync_writes_transitions_trees_and_a_killed_producer() {
     let mut sync = sync(domain, &db, &[]);
     let mut a = Proc::producer(domain, "imu_a", &["accuracy=0.001"], &[]);
     let mut b = Proc::producer(domain, "imu_b", &["accuracy=0.002"], &[]);
+    // A consumer that says who it is: sync writes its route from the route
+    // topic, so `why` answers for it without a recording.
+    let mut nav = Proc::consumer(
+        domain,
+        "imu WHERE health.state = OK PREFER accuracy ASC",
+        &["--id", "nav"],
+    );
+    nav.wait_for(PATIENCE, |v| {
+        v["event"] == "selected" && v["producer"] == "imu_a"
+    });
 
     // Both trees arrive, with their capabilities as jsonb.
     kb_until(
@@ -119,6 +129,31 @@ fn sync_writes_transitions_trees_and_a_killed_producer() {
         |l| periods_of(l, "imu_a.health", "FAILED") == 1,
     );
     let failed_from = failed[0]["from"].as_str().expect("a time").to_owned();
+    // The consumer left imu_a for imu_b, and sync wrote why.
+    nav.wait_for(PATIENCE, |v| {
+        v["event"] == "selected" && v["producer"] == "imu_b"
+    });
+    let why = kb_until(
+        &[
+            "why",
+            "--db",
+            &db,
+            "--consumer",
+            "nav",
+            "--at",
+            "now",
+            "--format",
+            "json",
+        ],
+        |l| l.first().is_some_and(|w| w["route"]["producer"] == "imu_b"),
+    );
+    assert_eq!(why[0]["route"]["previous"], "imu_a", "{why:#?}");
+    assert!(
+        why[0]["route"]["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("FAILED")),
+        "{why:#?}"
+    );
     a.send("set imu_a.health OK");
     let history = kb_until(
         &["query", "--db", &db, "imu_a.health", "--format", "json"],

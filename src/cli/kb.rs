@@ -6,6 +6,7 @@
 //! applies the schema's migrations first; an unreachable database or a
 //! schema newer than this build exits 2 with the reason.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -15,14 +16,16 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_postgres::Client;
 use vigil::kb::{
     self, DbUrl, HistoryFilter, KbError, KbQueue, KbRecorder, LtreeFilter, WriterConfig,
     WriterStats,
 };
 use vigil_diag::{Pattern, State};
-use vigil_discovery::{Recorder, Selector, SelectorConfig, VigilParticipant};
+use vigil_discovery::{
+    Recorder, RouteBoard, RouteUpdate, Selector, SelectorConfig, VigilParticipant,
+};
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
 use super::dds_args::{DdsArgs, Format};
@@ -195,6 +198,20 @@ pub(crate) fn run(command: KbCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The next route update; a lagging receiver only loses updates (the next
+/// switch of a consumer still writes its row), a closed board is silent.
+async fn next_route(updates: &mut broadcast::Receiver<RouteUpdate>) -> RouteUpdate {
+    loop {
+        match updates.recv().await {
+            Ok(update) => return update,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "kb sync: consumer route updates missed");
+            }
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
 async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let config = args.dds.config()?;
     let (url, client) = args.db.connect().await?;
@@ -206,6 +223,11 @@ async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         &participant,
         SelectorConfig::default().with_recorder(Some(as_recorder)),
     )?;
+    // Consumers' routes (`vigil consume --id`) for `vigil kb why`: a row at
+    // each start and switch.
+    let board = RouteBoard::start(&participant).context("reading consumer routes")?;
+    let mut route_updates = board.updates();
+    let mut written_switches: HashMap<String, u64> = HashMap::new();
     let stats = Arc::new(WriterStats::default());
     let (stop, stopped) = watch::channel(false);
     let writer = tokio::spawn(kb::run_writer(
@@ -242,10 +264,20 @@ async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         tokio::select! {
             _ = keyframes.tick() => recorder.keyframe(false),
             _ = ticker.tick() => print("stats"),
+            update = next_route(&mut route_updates) => {
+                if let RouteUpdate::Route(route) = update {
+                    let id = route.identity.id.clone();
+                    if let Some(row) = kb::route_row(&route, written_switches.get(&id).copied()) {
+                        written_switches.insert(id, route.switches);
+                        queue.push(vec![kb::Row::Route(row)]);
+                    }
+                }
+            }
             () = &mut end => break,
             () = &mut terminated => break,
         }
     }
+    board.shutdown().await;
     selector.shutdown().await;
     let _ = stop.send(true);
     // What is queued is flushed if the database answers; a database that

@@ -410,6 +410,28 @@ fn transition(
     }));
 }
 
+/// The row of a consumer's route as it publishes it on the route topic
+/// (`vigil consume --id`): its start, then one per switch. `None` when the
+/// sample says nothing new for the routes table: its switch count is the
+/// `after` last written for this consumer (a restarted consumer counts
+/// from zero again, and is written).
+pub fn route_row(route: &vigil_discovery::ConsumerRoute, after: Option<u64>) -> Option<RouteRow> {
+    if after == Some(route.switches) {
+        return None;
+    }
+    let last = route.last_switch.as_ref();
+    Some(RouteRow {
+        t_ns: last.map_or(route.timestamp_ns, |s| s.at_ns),
+        consumer: route.identity.id.clone(),
+        topic: route.active.as_ref().map(|k| k.topic.clone()),
+        producer: route.active.as_ref().map(|k| k.producer.clone()),
+        previous: last.and_then(|s| s.previous.as_ref().map(|k| k.producer.clone())),
+        cause: last.map_or_else(|| "start".to_owned(), |s| s.explanation.clone()),
+        chain: route.chain.iter().map(|k| k.producer.clone()).collect(),
+        source: "route topic".to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
