@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use futures::StreamExt;
+use rustdds::with_key::Sample;
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 use tokio_postgres::Client;
@@ -228,6 +230,11 @@ async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let board = RouteBoard::start(&participant).context("reading consumer routes")?;
     let mut route_updates = board.updates();
     let mut written_switches: HashMap<String, u64> = HashMap::new();
+    // Recovery engines' modes (`vigil recover`): a row at each change.
+    let mut modes = vigil_discovery::mode_reader(&participant)
+        .context("reading modes")?
+        .async_sample_stream();
+    let mut written_modes: HashMap<String, String> = HashMap::new();
     let stats = Arc::new(WriterStats::default());
     let (stop, stopped) = watch::channel(false);
     let writer = tokio::spawn(kb::run_writer(
@@ -271,6 +278,22 @@ async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
                         written_switches.insert(id, route.switches);
                         queue.push(vec![kb::Row::Route(row)]);
                     }
+                }
+            }
+            Some(sample) = modes.next() => {
+                match sample.map(|s| s.into_value()) {
+                    Ok(Sample::Value(wire)) => match wire.validate() {
+                        Ok(()) => {
+                            let last = written_modes.get(&wire.engine).map(String::as_str);
+                            if let Some(row) = kb::mode_event("sync", &wire, last) {
+                                written_modes.insert(wire.engine.clone(), wire.mode.clone());
+                                queue.push(vec![kb::Row::Event(row)]);
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "kb sync: mode refused"),
+                    },
+                    Ok(Sample::Dispose(_)) => {}
+                    Err(error) => tracing::warn!(%error, "kb sync: a mode sample that does not decode"),
                 }
             }
             () = &mut end => break,

@@ -33,7 +33,9 @@ pub use lquery::LtreeFilter;
 pub use read::{
     history, resolve_time, tree_at, why, HistoryFilter, HistoryRow, RouteAt, TreeAt, TreeNode, Why,
 };
-pub use rows::{route_row, AdvertRow, Converter, EventRow, HealthRow, RouteRow, Row, TreeRow};
+pub use rows::{
+    mode_event, route_row, AdvertRow, Converter, EventRow, HealthRow, RouteRow, Row, TreeRow,
+};
 pub use schema::{migrate, SCHEMA_VERSION};
 pub use writer::{run_writer, write_rows, KbQueue, KbRecorder, WriterConfig, WriterStats};
 

@@ -39,7 +39,8 @@ pub struct EventRow {
     /// Who saw it: `sync` or `import:FILE`.
     pub source: String,
     /// `added`, `updated`, `health_changed`, `unreachable`, `reachable`,
-    /// `removed`, `rejected` or `selection`.
+    /// `removed`, `rejected`, `selection`; recovery's `failed_on_behalf`,
+    /// `isolated`, `released` and `mode`.
     pub kind: String,
     /// The consumer, for a selection event.
     pub consumer: Option<String>,
@@ -169,6 +170,7 @@ impl Converter {
                 }
             }
         }
+        self.recovery(t_ns, &step.input, &mut rows);
         for change in &step.changes {
             self.change(t_ns, change, &mut rows);
         }
@@ -200,6 +202,43 @@ impl Converter {
             }
         }
         rows
+    }
+
+    /// Recovery's inputs as events: a supervisor saying a dead child's
+    /// producers FAILED, an engine isolating or releasing a producer.
+    fn recovery(&self, t_ns: u64, input: &RecordedInput, rows: &mut Vec<Row>) {
+        let mut event = |kind: &str, producer: &str, body: Value| {
+            rows.push(Row::Event(EventRow {
+                t_ns,
+                source: self.source.clone(),
+                kind: kind.to_owned(),
+                consumer: None,
+                producer: Some(producer.to_owned()),
+                topic: None,
+                body,
+            }));
+        };
+        match input {
+            RecordedInput::FailedOnBehalf { wire, .. } => {
+                for producer in &wire.producers {
+                    event(
+                        "failed_on_behalf",
+                        producer,
+                        serde_json::json!({"child": wire.child, "reason": wire.reason}),
+                    );
+                }
+            }
+            RecordedInput::Isolation { wire } => event(
+                if wire.isolated {
+                    "isolated"
+                } else {
+                    "released"
+                },
+                &wire.producer,
+                serde_json::json!({"reason": wire.reason, "by": wire.by}),
+            ),
+            _ => {}
+        }
     }
 
     /// Every known producer's tree and every node's current state, as a
@@ -410,6 +449,28 @@ fn transition(
     }));
 }
 
+/// The event of a mode change as an engine publishes it (`vigil recover`
+/// repeats its mode every second: only a change makes a row, `last` being
+/// the mode last written for this engine).
+pub fn mode_event(
+    source: &str,
+    wire: &vigil_discovery::reconfig::ModeWire,
+    last: Option<&str>,
+) -> Option<EventRow> {
+    if last == Some(wire.mode.as_str()) {
+        return None;
+    }
+    Some(EventRow {
+        t_ns: wire.timestamp_ns,
+        source: source.to_owned(),
+        kind: "mode".to_owned(),
+        consumer: None,
+        producer: None,
+        topic: None,
+        body: serde_json::json!({"engine": wire.engine, "from": wire.from, "mode": wire.mode, "cause": wire.cause}),
+    })
+}
+
 /// The row of a consumer's route as it publishes it on the route topic
 /// (`vigil consume --id`): its start, then one per switch. `None` when the
 /// sample says nothing new for the routes table: its switch count is the
@@ -577,5 +638,71 @@ mod tests {
         );
         assert!(health(&rows).is_empty());
         assert!(matches!(rows.as_slice(), [Row::Event(e)] if e.kind == "rejected"));
+    }
+
+    #[test]
+    fn recovery_inputs_are_events() {
+        let mut converter = Converter::new("sync", None);
+        let failed = step(
+            RecordedInput::FailedOnBehalf {
+                wire: vigil_discovery::FailedOnBehalfWire {
+                    version: 1,
+                    child: "imu_a_proc".into(),
+                    producers: vec!["imu_a".into(), "imu_a2".into()],
+                    reason: "child imu_a_proc exited with signal 9".into(),
+                    timestamp_ns: 5,
+                },
+                sender: [0; 16],
+            },
+            vec![],
+        );
+        let rows = converter.step(7, &failed);
+        let kinds: Vec<(String, Option<String>)> = rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Event(e) => Some((e.kind.clone(), e.producer.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("failed_on_behalf".to_owned(), Some("imu_a".to_owned())),
+                ("failed_on_behalf".to_owned(), Some("imu_a2".to_owned()))
+            ]
+        );
+        let isolated = step(
+            RecordedInput::Isolation {
+                wire: vigil_discovery::reconfig::IsolationWire {
+                    version: 1,
+                    producer: "imu_a".into(),
+                    isolated: true,
+                    reason: "3 restarts".into(),
+                    by: "nav".into(),
+                    timestamp_ns: 9,
+                },
+            },
+            vec![],
+        );
+        let rows = converter.step(9, &isolated);
+        assert!(
+            matches!(&rows[..], [Row::Event(e)] if e.kind == "isolated" && e.body["by"] == "nav")
+        );
+    }
+
+    #[test]
+    fn a_repeated_mode_is_no_event() {
+        let wire = vigil_discovery::reconfig::ModeWire {
+            version: 1,
+            engine: "nav".into(),
+            mode: "degraded_nav".into(),
+            from: "nominal".into(),
+            cause: "rule 0".into(),
+            timestamp_ns: 1,
+        };
+        let first = mode_event("sync", &wire, None).expect("a change");
+        assert_eq!(first.body["mode"], "degraded_nav");
+        assert!(mode_event("sync", &wire, Some("degraded_nav")).is_none());
+        assert!(mode_event("sync", &wire, Some("nominal")).is_some());
     }
 }
