@@ -11,24 +11,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{selected, terminate, vigil, Proc, PATIENCE};
+use support::{selected, terminate, vigil, vigil_json, Proc, PATIENCE};
 
 /// `vigil kb ARGS` to completion: exit code, JSON lines, stderr.
 fn kb(args: &[&str]) -> (i32, Vec<Value>, String) {
-    let out = vigil()
-        .arg("kb")
-        .args(args)
-        .output()
-        .expect("vigil kb runs");
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        lines,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    vigil_json(std::iter::once("kb").chain(args.iter().copied()))
 }
 
 /// Runs `vigil kb ARGS` until `ok` holds for its lines, for at most

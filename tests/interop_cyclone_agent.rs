@@ -375,21 +375,9 @@ fn the_relays_routing_is_recorded_and_counted() {
 
     support::terminate(&agent);
     assert_eq!(agent.wait_exit(PATIENCE), Some(true), "{}", agent.stderr());
-    let replay = support::vigil()
-        .arg("replay")
-        .arg(&recording)
-        .args(["--format", "json"])
-        .output()
-        .expect("runs");
-    assert_eq!(replay.status.code(), Some(0), "{replay:?}");
-    let out = String::from_utf8_lossy(&replay.stdout);
-    let summary: Value = out
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
+    let summary = support::replay_summary(&recording);
     assert!(
         summary["summary"]["selections"].as_u64() >= Some(1),
-        "{out}"
+        "{summary}"
     );
 }

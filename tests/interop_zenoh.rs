@@ -858,18 +858,9 @@ fn the_bridges_registry_is_recorded_and_counted() {
         "{}",
         bridge.stderr()
     );
-    let replay = support::vigil()
-        .arg("replay")
-        .arg(&recording)
-        .args(["--format", "json"])
-        .output()
-        .expect("runs");
-    assert_eq!(replay.status.code(), Some(0), "{replay:?}");
-    let out = String::from_utf8_lossy(&replay.stdout);
-    let summary: Value = out
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    assert!(summary["summary"]["decisions"].as_u64() >= Some(2), "{out}");
+    let summary = support::replay_summary(&recording);
+    assert!(
+        summary["summary"]["decisions"].as_u64() >= Some(2),
+        "{summary}"
+    );
 }

@@ -328,6 +328,42 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
 
+/// Runs `vigil ARGS` to completion: its exit code (-1 for a signal), the
+/// lines of its stdout that are JSON, and its stderr.
+pub fn vigil_json<I, S>(args: I) -> (i32, Vec<Value>, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = vigil().args(args).output().expect("vigil runs");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `vigil replay --format json FILE` must reproduce every decision (exit
+/// 0); its last line, the summary.
+pub fn replay_summary(recording: &Path) -> Value {
+    let replay = vigil()
+        .arg("replay")
+        .arg(recording)
+        .args(["--format", "json"])
+        .output()
+        .expect("vigil replay runs");
+    assert_eq!(replay.status.code(), Some(0), "{replay:?}");
+    String::from_utf8_lossy(&replay.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default()
+}
+
 /// A `selected` line naming `producer`.
 pub fn selected(v: &Value, producer: &str) -> bool {
     v["event"] == "selected" && v["producer"] == producer
