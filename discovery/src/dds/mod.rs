@@ -36,6 +36,7 @@ mod reconfig;
 mod routes;
 mod sample;
 mod selector;
+mod signals;
 mod subscription;
 
 pub use advertiser::{offered_qos, Advertiser, AdvertiserConfig};

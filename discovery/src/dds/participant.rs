@@ -109,14 +109,17 @@ impl VigilParticipant {
     /// default) and creates vigil's topics. Takes about 40 ms.
     pub fn new(config: DdsConfig) -> Result<VigilParticipant, DdsError> {
         config.validate()?;
-        let dp = DomainParticipantBuilder::new(config.domain)
-            .with_only_networks([config.interface])
-            .build()
-            .map_err(|e| DdsError::Participant {
-                domain: config.domain,
-                interface: config.interface,
-                source: Box::new(e),
-            })?;
+        // rustdds's threads start here: see `signals`.
+        let dp = super::signals::without_signals(|| {
+            DomainParticipantBuilder::new(config.domain)
+                .with_only_networks([config.interface])
+                .build()
+        })
+        .map_err(|e| DdsError::Participant {
+            domain: config.domain,
+            interface: config.interface,
+            source: Box::new(e),
+        })?;
         let adverts = dp
             .create_topic(
                 ADVERT_TOPIC.to_owned(),
