@@ -10,7 +10,7 @@
 //!
 //! - **hot** / **cold**: SIGKILL of the active, supervised producer (lease
 //!   100 ms, heartbeats 20 ms, 1 kHz) → the first sample from the standby
-//!   (an unsupervised `vigil produce`), over 25 kills; hot standby on or
+//!   (an unsupervised `vigil produce`), over 50 kills; hot standby on or
 //!   off. The switch causes are counted: FAILED is the supervisor's word,
 //!   `unreachable` the lease. Each kill also times the repair (MTTR): kill
 //!   → restarted (100 ms backoff) → advert OK → re-selected after
@@ -32,7 +32,7 @@ use vigil_discovery::{
 use vigil_qos::Query;
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
-const KILLS: usize = 25;
+const KILLS: usize = 50;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -133,6 +133,12 @@ struct Supervise {
     /// Unix seconds of each `failed` line (printed right after the FAILED
     /// went out).
     failed: Arc<Mutex<Vec<f64>>>,
+    /// Unix seconds of each `exited` line (printed once the exit is
+    /// reaped, after SIGCHLD).
+    exited: Arc<Mutex<Vec<f64>>>,
+    /// Unix seconds of each `dying` line (the kernel's early word, printed
+    /// right after the FAILED it caused went out; Linux, as root).
+    dying: Arc<Mutex<Vec<f64>>>,
     _dir: std::path::PathBuf,
 }
 
@@ -161,10 +167,14 @@ impl Supervise {
             .expect("vigil supervise");
         let pid = Arc::new(Mutex::new(None));
         let failed = Arc::new(Mutex::new(Vec::new()));
+        let exited = Arc::new(Mutex::new(Vec::new()));
+        let dying = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("stdout");
         {
             let pid = Arc::clone(&pid);
             let failed = Arc::clone(&failed);
+            let exited = Arc::clone(&exited);
+            let dying = Arc::clone(&dying);
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -175,10 +185,14 @@ impl Supervise {
                             *p = v["pid"].as_u64().and_then(|p| u32::try_from(p).ok());
                         }
                     }
-                    if v["event"] == "failed" {
-                        if let (Ok(mut f), Some(t)) = (failed.lock(), v["t"].as_f64()) {
-                            f.push(t);
-                        }
+                    let times = match v["event"].as_str() {
+                        Some("failed") => &failed,
+                        Some("exited") => &exited,
+                        Some("dying") => &dying,
+                        _ => continue,
+                    };
+                    if let (Ok(mut f), Some(t)) = (times.lock(), v["t"].as_f64()) {
+                        f.push(t);
                     }
                 }
             });
@@ -187,6 +201,8 @@ impl Supervise {
             child,
             pid,
             failed,
+            exited,
+            dying,
             _dir: dir,
         }
     }
@@ -197,8 +213,17 @@ impl Supervise {
 
     /// The first `failed` line at or after `since` (Unix seconds).
     fn failed_after(&self, since: f64) -> Option<f64> {
-        let f = self.failed.lock().ok()?;
-        f.iter().copied().find(|&t| t >= since)
+        first_at_or_after(&self.failed, since)
+    }
+
+    /// The first `exited` line at or after `since` (Unix seconds).
+    fn exited_after(&self, since: f64) -> Option<f64> {
+        first_at_or_after(&self.exited, since)
+    }
+
+    /// The first `dying` line at or after `since` (Unix seconds).
+    fn dying_after(&self, since: f64) -> Option<f64> {
+        first_at_or_after(&self.dying, since)
     }
 
     fn stop(mut self) {
@@ -206,6 +231,11 @@ impl Supervise {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self._dir);
     }
+}
+
+fn first_at_or_after(times: &Mutex<Vec<f64>>, since: f64) -> Option<f64> {
+    let times = times.lock().ok()?;
+    times.iter().copied().find(|&t| t >= since)
 }
 
 /// Receives until a sample of `producer` arrives; the time it did.
@@ -269,6 +299,8 @@ async fn kills(domain: u16, hot_standby: bool, reps: usize) {
         .expect("subscription");
     let mut failover = Vec::new();
     let mut said = Vec::new();
+    let mut reaped = Vec::new();
+    let mut early = Vec::new();
     let mut mttr = Vec::new();
     let mut killed_at: Option<Instant> = None;
     for _ in 0..reps {
@@ -299,6 +331,12 @@ async fn kills(domain: u16, hot_standby: bool, reps: usize) {
         if let Some(t) = sup.failed_after(t0_unix) {
             said.push((t - t0_unix) * 1e3);
         }
+        if let Some(t) = sup.exited_after(t0_unix) {
+            reaped.push((t - t0_unix) * 1e3);
+        }
+        if let Some(t) = sup.dying_after(t0_unix) {
+            early.push((t - t0_unix) * 1e3);
+        }
     }
     if let Some(t0) = killed_at {
         if let Some(back) = first_from(&mut sub, "kill_a", Duration::from_secs(20)).await {
@@ -319,6 +357,16 @@ async fn kills(domain: u16, hot_standby: bool, reps: usize) {
     );
     println!(
         "supervised ({mode}): switches away by FAILED on behalf {by_failed}, by lease {by_lease}"
+    );
+    report(
+        &format!(
+            "supervised ({mode}): kill -> the kernel's early word (the supervisor's `dying` line)"
+        ),
+        &mut early,
+    );
+    report(
+        &format!("supervised ({mode}): kill -> exit reaped after SIGCHLD (the supervisor's `exited` line)"),
+        &mut reaped,
     );
     report(
         &format!("supervised ({mode}): of which kill -> FAILED published (the supervisor's `failed` line)"),

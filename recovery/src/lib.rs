@@ -47,8 +47,8 @@ pub use config::{
     load_config, load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME,
 };
 pub use shell::{
-    guardian, run, run_commanded, Command, Event as ShellEvent, Notice, Outcome, ShellConfig,
-    ENV_CHILD, ENV_SUPERVISOR,
+    early_exit_available, guardian, run, run_commanded, Command, Event as ShellEvent, Notice,
+    Outcome, ShellConfig, ENV_CHILD, ENV_SUPERVISOR,
 };
 pub use spec::{Backoff, ChildSpec, GroupSpec, MemberSpec, Ready, Restart, Strategy};
 pub use supervisor::{Action, ChildId, ChildStatus, Exit, GroupId, Hang, MemberId, Supervisor};

@@ -7,7 +7,9 @@
 //! or until its top level gives up (every child stopped, exit 3). With
 //! `--format json` each event is one JSON line with `t` and `event`:
 //! `started`, `exited`, `restarting`, `hung`, `escalated`, `stopped`, plus
-//! `status`, `failed` (FAILED said for a dead child's producers), `gave_up`.
+//! `status`, `failed` (FAILED said for a dead child's producers), `gave_up`,
+//! `dying` (the kernel's early word of a child's death, before `exited`:
+//! Linux, as root; see vigil_recovery's shell).
 //! `--record FILE.mcap` writes the same events to the recording's
 //! `/vigil/supervisor` channel; `--metrics` counts them by kind.
 //!
@@ -243,12 +245,16 @@ pub(crate) fn describe(
             json!({"event": "started", "child": name(*child), "pid": pid}),
             format!("started {} (pid {pid})", name(*child)),
         ),
+        ShellEvent::Dying { child, pid, exit } => {
+            let (code, signal) = code_and_signal(exit);
+            (
+                json!({"event": "dying", "child": name(*child), "pid": pid,
+                    "code": code, "signal": signal}),
+                format!("dying {} (pid {pid}): {exit}", name(*child)),
+            )
+        }
         ShellEvent::Exited { child, pid, exit } => {
-            let (code, signal) = match exit {
-                Exit::Code(c) => (Some(*c), None),
-                Exit::Signal(s) => (None, Some(*s)),
-                Exit::SpawnFailed(_) => (None, None),
-            };
+            let (code, signal) = code_and_signal(exit);
             let mut value = json!({"event": "exited", "child": name(*child), "pid": pid,
                 "code": code, "signal": signal});
             if let Exit::SpawnFailed(why) = exit {
@@ -316,6 +322,15 @@ pub(crate) fn describe(
             _ => return None,
         },
     })
+}
+
+/// An exit's `code` and `signal` as the JSON lines give them.
+fn code_and_signal(exit: &Exit) -> (Option<i32>, Option<i32>) {
+    match exit {
+        Exit::Code(c) => (Some(*c), None),
+        Exit::Signal(s) => (None, Some(*s)),
+        Exit::SpawnFailed(_) => (None, None),
+    }
 }
 
 pub(crate) fn print_event(format: Format, value: serde_json::Value, text: String) {

@@ -11,6 +11,8 @@
 //! - The environment tells a child who supervises it
 //!   ([`ENV_SUPERVISOR`], [`ENV_CHILD`]).
 
+#[cfg(target_os = "linux")]
+mod exitwatch;
 pub mod guardian;
 mod notify;
 mod pdeathsig;
@@ -58,6 +60,17 @@ pub enum Event<'a> {
         /// How.
         exit: &'a Exit,
     },
+    /// The kernel says a child's process is dying, before its exit can be
+    /// reaped (Linux taskstats, see [`ShellConfig::early_exit`]); an
+    /// [`Event::Exited`] follows.
+    Dying {
+        /// Who.
+        child: ChildId,
+        /// Its pid.
+        pid: u32,
+        /// How it ends.
+        exit: &'a Exit,
+    },
     /// A child sent `STATUS=...`.
     Status {
         /// Who.
@@ -84,6 +97,7 @@ pub enum Outcome {
 
 /// Where the shell keeps its notify sockets and what it tells children.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ShellConfig {
     /// A private directory for the per-child notify sockets; created if
     /// missing, removed by [`run`] when it ends.
@@ -97,6 +111,11 @@ pub struct ShellConfig {
     pub guardian: Option<Vec<OsString>>,
     /// Send [`Event::Tick`] this often; `None`: never.
     pub tick: Option<Duration>,
+    /// Learn of a child's death from the kernel's taskstats exit record,
+    /// before its process is torn down and SIGCHLD comes (Linux, as root
+    /// in the initial namespaces; silently SIGCHLD alone elsewhere), and
+    /// say FAILED for it then. Default: on.
+    pub early_exit: bool,
 }
 
 impl ShellConfig {
@@ -109,6 +128,7 @@ impl ShellConfig {
             env: Vec::new(),
             guardian: None,
             tick: None,
+            early_exit: true,
         }
     }
 }
@@ -121,6 +141,8 @@ impl Default for ShellConfig {
 
 enum Input {
     Exited(ChildId, u32, Exit),
+    /// A pid's process is dying (the kernel's word, before the reap).
+    Dying(u32, Exit),
     Notice(ChildId, Notice),
 }
 
@@ -174,6 +196,10 @@ where
         let tx = tx.clone();
         listeners.push(tokio::spawn(listen(id, socket, tx)));
         sockets.insert(id, path);
+    }
+    #[cfg(target_os = "linux")]
+    if config.early_exit {
+        listeners.push(tokio::spawn(watch_exits(tx.clone())));
     }
     let guardian = match &config.guardian {
         Some(command) => Some(guardian::Guardian::start(command)?),
@@ -252,6 +278,18 @@ where
                     on_event(&sup, Event::Exited { child, pid, exit: &exit });
                     pending = sup.on_exit(child, exit, at);
                 }
+                Some(Input::Dying(pid, exit)) => {
+                    let child = shell.pids.iter().find(|(_, &p)| p == pid).map(|(&c, _)| c);
+                    if let Some(child) = child {
+                        let at = shell.now();
+                        // The word that moves consumers (PublishFailed, which
+                        // the shell only reports) goes out before anything.
+                        for action in sup.on_dying(child, &exit, at) {
+                            on_event(&sup, Event::Decision(&action));
+                        }
+                        on_event(&sup, Event::Dying { child, pid, exit: &exit });
+                    }
+                }
                 Some(Input::Notice(child, notice)) => {
                     let at = shell.now();
                     if let Some(text) = &notice.status {
@@ -281,6 +319,40 @@ where
                 shutting_down = true;
                 pending = sup.shutdown(shell.now());
             }
+        }
+    }
+}
+
+/// Whether [`ShellConfig::early_exit`] can work here: `Ok` when the kernel
+/// takes this process as a taskstats listener, else why not (not Linux,
+/// not root, not in the initial pid and network namespaces).
+pub async fn early_exit_available() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        exitwatch::ExitWatch::open().await.map(drop)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(std::io::Error::other("taskstats is Linux's"))
+    }
+}
+
+/// Feeds the kernel's word of this process's children dying into the
+/// shell; ends quietly where taskstats is not available.
+#[cfg(target_os = "linux")]
+async fn watch_exits(tx: mpsc::UnboundedSender<Input>) {
+    let mut watch = match exitwatch::ExitWatch::open().await {
+        Ok(watch) => watch,
+        Err(error) => {
+            tracing::debug!(%error, "no early word of exits (taskstats): SIGCHLD alone");
+            return;
+        }
+    };
+    let me = std::process::id();
+    while let Some(dying) = watch.next().await {
+        // Only our own children: a pid alone could be anyone's.
+        if dying.ppid == me && tx.send(Input::Dying(dying.pid, dying.exit)).is_err() {
+            return;
         }
     }
 }

@@ -193,6 +193,10 @@ struct ChildRt {
     group: usize,
     pos: usize,
     state: ChildState,
+    /// FAILED was already said for this run of the child (the kernel's
+    /// early word, [`Supervisor::on_dying`]): its exit does not say it
+    /// again.
+    failed_said: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -325,6 +329,7 @@ impl Supervisor {
                         group: index,
                         pos,
                         state: ChildState::Down,
+                        failed_said: false,
                     });
                     MemberRef::Child(self.children.len() - 1)
                 }
@@ -447,6 +452,23 @@ impl Supervisor {
         out
     }
 
+    /// The kernel says the child's process is dying as `exit`, before its
+    /// exit can be reaped (shell/exitwatch.rs): say FAILED for its
+    /// producers now. Nothing else changes until [`Supervisor::on_exit`],
+    /// which then does not say it again.
+    pub fn on_dying(&mut self, id: ChildId, exit: &Exit, at: Timestamp) -> Vec<Action> {
+        let child = &self.children[id.0];
+        let live = matches!(
+            child.state,
+            ChildState::Starting { .. } | ChildState::Running { .. } | ChildState::Stopping { .. }
+        );
+        if !live || child.failed_said {
+            return Vec::new();
+        }
+        let action = self.publish_failed(id, exit, at);
+        action.into_iter().collect()
+    }
+
     /// The child's process ended as `exit`.
     pub fn on_exit(&mut self, id: ChildId, exit: Exit, at: Timestamp) -> Vec<Action> {
         let mut out = Vec::new();
@@ -457,35 +479,12 @@ impl Supervisor {
             ChildState::Stopping { hung, .. } => hung,
             ChildState::Starting { .. } | ChildState::Running { .. } => None,
         };
+        if !self.children[id.0].failed_said {
+            out.extend(self.publish_failed(id, &exit, at));
+        }
         // `healthy_since` stays until the failure is judged: the backoff
         // reset reads it.
         self.children[id.0].state = ChildState::Down;
-        let name = &self.children[id.0].spec.id;
-        let what = match hung {
-            Some(hang) => format!("child {name} hung: {hang}"),
-            None if matches!(state, ChildState::Stopping { .. }) => {
-                format!("child {name} stopped by its supervisor ({exit})")
-            }
-            None => format!("child {name} exited with {exit}"),
-        };
-        // The restarts its group already made within the window: "the third
-        // crash in ten seconds" is what an operator needs to know first.
-        let reason = match self.recent_restarts(GroupId(group), at) {
-            0 => what,
-            n => {
-                let period = self.groups[group].period;
-                let restarts = if n == 1 { "restart" } else { "restarts" };
-                format!("{what}, {n} {restarts} in {period:?}")
-            }
-        };
-        let producers = self.children[id.0].spec.produces.clone();
-        if !producers.is_empty() {
-            out.push(Action::PublishFailed {
-                child: id,
-                producers,
-                reason,
-            });
-        }
         if matches!(state, ChildState::Stopping { hung: None, .. }) {
             out.push(Action::Stopped(id));
             self.advance(group, at, &mut out);
@@ -494,6 +493,39 @@ impl Supervisor {
             self.member_failed(group, pos, normal, at, &mut out);
         }
         out
+    }
+
+    /// FAILED for the producers of a child that is ending as `exit`, with
+    /// why in words; `None` when it advertises none. Marks it said.
+    fn publish_failed(&mut self, id: ChildId, exit: &Exit, at: Timestamp) -> Option<Action> {
+        let child = &self.children[id.0];
+        let name = &child.spec.id;
+        let what = match child.state {
+            ChildState::Stopping {
+                hung: Some(hang), ..
+            } => format!("child {name} hung: {hang}"),
+            ChildState::Stopping { .. } => {
+                format!("child {name} stopped by its supervisor ({exit})")
+            }
+            _ => format!("child {name} exited with {exit}"),
+        };
+        // The restarts its group already made within the window: "the third
+        // crash in ten seconds" is what an operator needs to know first.
+        let reason = match self.recent_restarts(GroupId(child.group), at) {
+            0 => what,
+            n => {
+                let period = self.groups[child.group].period;
+                let restarts = if n == 1 { "restart" } else { "restarts" };
+                format!("{what}, {n} {restarts} in {period:?}")
+            }
+        };
+        let producers = child.spec.produces.clone();
+        self.children[id.0].failed_said = true;
+        (!producers.is_empty()).then_some(Action::PublishFailed {
+            child: id,
+            producers,
+            reason,
+        })
     }
 
     /// The child sent `READY=1`.
@@ -710,6 +742,7 @@ impl Supervisor {
         match self.groups[g].members[pos].what {
             MemberRef::Child(c) => {
                 let child = &mut self.children[c];
+                child.failed_said = false;
                 child.state = match child.spec.ready {
                     Ready::Started => ChildState::Running { ping: at },
                     Ready::Notify => ChildState::Starting { since: at },
