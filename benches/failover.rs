@@ -71,13 +71,20 @@ fn main() {
     let wants = |name: &str| only.is_empty() || only.contains(&name);
     let rt = runtime();
     if wants("reroute") {
-        rt.block_on(reroute(200, false, false));
-        rt.block_on(reroute(200, true, false));
+        rt.block_on(reroute(200, false, Watch::Nothing));
+        rt.block_on(reroute(200, true, Watch::Nothing));
     }
     // Issue 11: the same reroute with the flight recorder on (`--record`).
     if wants("reroute-record") {
-        rt.block_on(reroute(200, false, false));
-        rt.block_on(reroute(200, false, true));
+        rt.block_on(reroute(200, false, Watch::Nothing));
+        rt.block_on(reroute(200, false, Watch::Record));
+    }
+    // Issue 17: where the reroute's time goes, stage by stage, and where
+    // its tail comes from.
+    if wants("stages") {
+        let reps = count_arg(&args, "--reps").unwrap_or(2000);
+        rt.block_on(reroute(reps, true, Watch::Stages));
+        rt.block_on(reroute(reps, false, Watch::Stages));
     }
     if wants("sigkill") {
         rt.block_on(sigkill(20));
@@ -87,6 +94,123 @@ fn main() {
     }
     if wants("rss") {
         rss(1000);
+    }
+}
+
+/// `--NAME N` among the harness's arguments.
+fn count_arg(args: &[String], name: &str) -> Option<usize> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1)?.parse().ok()
+}
+
+/// What a reroute run watches besides its two end points.
+#[derive(Clone, Copy, PartialEq)]
+enum Watch {
+    Nothing,
+    /// The flight recorder (`--record`) on the selector.
+    Record,
+    /// Each stage's time ([`StageClock`]).
+    Stages,
+}
+
+/// The selector's switches away from `bench_a` as the harness sees them:
+/// when the input that caused each was taken from rustdds (the step's
+/// `at`) and when its route had been published (the recorder is called
+/// after that). Keeps times only.
+#[derive(Debug, Default)]
+struct StageClock {
+    switches: std::sync::Mutex<Vec<(Instant, Instant)>>,
+}
+
+impl vigil_discovery::Recorder for StageClock {
+    fn session(&self, _: vigil_discovery::RecordedSession) {}
+
+    fn step(&self, step: vigil_discovery::RecordedStep) {
+        let published = Instant::now();
+        let left_a = step
+            .events
+            .iter()
+            .any(|e| e.previous.as_ref().is_some_and(|k| k.producer == "bench_a"));
+        if left_a {
+            let taken = vigil_discovery::clock::instant_of(step.at);
+            if let Ok(mut switches) = self.switches.lock() {
+                switches.push((taken, published));
+            }
+        }
+    }
+}
+
+impl StageClock {
+    /// The first switch whose input was taken at or after `since`.
+    fn switch_after(&self, since: Instant) -> Option<(Instant, Instant)> {
+        let switches = self.switches.lock().ok()?;
+        switches.iter().copied().find(|(taken, _)| *taken >= since)
+    }
+}
+
+/// One reroute's stages, in milliseconds.
+#[derive(Clone, Copy, Debug)]
+struct Stages {
+    /// `observe`: the tree, the advert's serialization, rustdds's write.
+    observe: f64,
+    /// From the write's return to the selector task taking the advert:
+    /// rustdds's two event loops, loopback UDP, the tokio wake-up.
+    transport: f64,
+    /// The registry, the selection, the route published.
+    decide: f64,
+    /// From the route's publication to the new producer's first sample in
+    /// the harness: a hot-standby replay, or waiting for its next sample.
+    deliver: f64,
+    /// Whether that first sample was replayed from the standby buffer.
+    replayed: bool,
+    /// When it started, in seconds since the run's first reroute: a tail
+    /// with a period points at a timer.
+    at: f64,
+}
+
+impl Stages {
+    fn total(&self) -> f64 {
+        self.observe + self.transport + self.decide + self.deliver
+    }
+}
+
+/// Medians, p99 and max of each stage, then the slowest 1 % one by one.
+fn report_stages(mode: &str, stages: &[Stages]) {
+    let column = |f: fn(&Stages) -> f64| stages.iter().map(f).collect::<Vec<f64>>();
+    report(
+        &format!("stages ({mode}): total"),
+        &mut column(Stages::total),
+    );
+    report(
+        &format!("stages ({mode}): observe"),
+        &mut column(|s| s.observe),
+    );
+    report(
+        &format!("stages ({mode}): transport"),
+        &mut column(|s| s.transport),
+    );
+    report(
+        &format!("stages ({mode}): decide"),
+        &mut column(|s| s.decide),
+    );
+    report(
+        &format!("stages ({mode}): deliver"),
+        &mut column(|s| s.deliver),
+    );
+    let mut slowest = stages.to_vec();
+    slowest.sort_by(|a, b| b.total().total_cmp(&a.total()));
+    slowest.truncate((stages.len() / 100).max(1));
+    for s in slowest {
+        println!(
+            "stages ({mode}): slow one at {:.3} s: total {:.3} = observe {:.3} + transport {:.3} + decide {:.3} + deliver {:.3}{}",
+            s.at,
+            s.total(),
+            s.observe,
+            s.transport,
+            s.decide,
+            s.deliver,
+            if s.replayed { " (replayed)" } else { "" }
+        );
     }
 }
 
@@ -188,20 +312,32 @@ fn local_producer(config: &DdsConfig, id: &str, accuracy: f64, rate: f64) -> Loc
     }
 }
 
+/// Receives until a sample of `producer` arrives; the time it did and
+/// whether it was replayed from the standby buffer.
+async fn first_delivery(
+    sub: &mut Subscription<SyntheticSample>,
+    producer: &str,
+    limit: Duration,
+) -> Option<(Instant, bool)> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, sub.recv()).await {
+            Ok(Some(d)) if d.value.producer == producer => {
+                return Some((Instant::now(), d.replayed))
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
 /// Receives until a sample of `producer` arrives; the time it did.
 async fn first_from(
     sub: &mut Subscription<SyntheticSample>,
     producer: &str,
     limit: Duration,
 ) -> Option<Instant> {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, sub.recv()).await {
-            Ok(Some(d)) if d.value.producer == producer => return Some(Instant::now()),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => return None,
-        }
-    }
+    first_delivery(sub, producer, limit).await.map(|(at, _)| at)
 }
 
 fn no_flap_damping() -> vigil_diag::FlapDamping {
@@ -212,11 +348,14 @@ fn no_flap_damping() -> vigil_diag::FlapDamping {
     }
 }
 
-async fn reroute(reps: usize, hot_standby: bool, record: bool) {
-    let config = DdsConfig::new(match (hot_standby, record) {
-        (_, true) => 104,
-        (true, false) => 89,
-        (false, false) => 91,
+async fn reroute(reps: usize, hot_standby: bool, watch: Watch) {
+    let record = watch == Watch::Record;
+    let config = DdsConfig::new(match (hot_standby, watch) {
+        (_, Watch::Record) => 104,
+        (true, Watch::Nothing) => 89,
+        (false, Watch::Nothing) => 91,
+        (true, Watch::Stages) => 105,
+        (false, Watch::Stages) => 106,
     });
     let mode = match (hot_standby, record) {
         (true, false) => "hot standby",
@@ -229,6 +368,12 @@ async fn reroute(reps: usize, hot_standby: bool, record: bool) {
         vigil::record::FlightRecorder::create(vigil::record::RecordConfig::new(&recording))
             .expect("recorder")
     });
+    let clock = (watch == Watch::Stages).then(|| std::sync::Arc::new(StageClock::default()));
+    let watcher: Option<std::sync::Arc<dyn vigil_discovery::Recorder>> = match (&recorder, &clock) {
+        (Some(recorder), _) => Some(recorder.clone()),
+        (None, Some(clock)) => Some(clock.clone()),
+        (None, None) => None,
+    };
     let a = local_producer(&config, "bench_a", 0.001, 1000.0);
     let _b = local_producer(&config, "bench_b", 0.002, 1000.0);
     let consumer = VigilParticipant::new(config).expect("participant");
@@ -244,7 +389,7 @@ async fn reroute(reps: usize, hot_standby: bool, record: bool) {
         SelectorConfig::default()
             .with_policy(policy)
             .with_settle(Duration::from_millis(500))
-            .with_recorder(recorder.clone().map(|r| r as _)),
+            .with_recorder(watcher),
     )
     .expect("selector");
     let mut sub = selector
@@ -256,6 +401,8 @@ async fn reroute(reps: usize, hot_standby: bool, record: bool) {
     let mut events = selector.events();
     let mut to_sample = Vec::new();
     let mut to_decision = Vec::new();
+    let mut stages = Vec::new();
+    let mut run_start: Option<Instant> = None;
     for _ in 0..reps {
         if first_from(&mut sub, "bench_a", Duration::from_secs(10))
             .await
@@ -271,11 +418,29 @@ async fn reroute(reps: usize, hot_standby: bool, record: bool) {
         };
         let t0 = Instant::now();
         a.advertiser.observe(&a.leaf, failed).expect("observe");
-        let Some(t1) = first_from(&mut sub, "bench_b", Duration::from_secs(10)).await else {
+        let written = Instant::now();
+        let Some((t1, replayed)) =
+            first_delivery(&mut sub, "bench_b", Duration::from_secs(10)).await
+        else {
             println!("reroute: no sample from bench_b within 10 s");
             break;
         };
         to_sample.push((t1 - t0).as_secs_f64() * 1e3);
+        if let Some((taken, published)) = clock.as_ref().and_then(|c| c.switch_after(t0)) {
+            let ms = |later: Instant, earlier: Instant| {
+                later.saturating_duration_since(earlier).as_secs_f64() * 1e3
+            };
+            stages.push(Stages {
+                observe: ms(written, t0),
+                transport: ms(taken, written),
+                decide: ms(published, taken),
+                deliver: ms(t1, published),
+                replayed,
+                at: t0
+                    .duration_since(*run_start.get_or_insert(t0))
+                    .as_secs_f64(),
+            });
+        }
         // The decision: the selector's event for this switch (a late event
         // of the previous revert may come first).
         let limit = tokio::time::Instant::now() + Duration::from_secs(1);
@@ -304,6 +469,9 @@ async fn reroute(reps: usize, hot_standby: bool, record: bool) {
         &format!("reroute ({mode}): health change published -> switch decided"),
         &mut to_decision,
     );
+    if watch == Watch::Stages {
+        report_stages(mode, &stages);
+    }
     if let Some(recorder) = recorder {
         selector.shutdown().await;
         let stats = recorder.finish().expect("recording");
