@@ -138,15 +138,22 @@ pub fn admin(app: &mut Proc, selector: &str) -> Vec<(String, Value)> {
 
 /// Asks the admin space until the plugin says its bridge is running.
 pub fn wait_running(app: &mut Proc, router: &Router) -> Value {
+    wait_status(app, router, |status| status["state"] == "running")
+}
+
+/// Asks the plugin's status (`@/*/vigil/status`) until `pred` holds: the
+/// bridge reports what it did after it did it, so a status is waited for,
+/// never assumed.
+pub fn wait_status(app: &mut Proc, router: &Router, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let replies = admin(app, "@/*/vigil/status");
-        if let Some((_, status)) = replies.iter().find(|(_, v)| v["state"] == "running") {
+        if let Some((_, status)) = replies.iter().find(|(_, v)| pred(v)) {
             return status.clone();
         }
         assert!(
             Instant::now() < deadline,
-            "the plugin's bridge is not running: {replies:?}\nzenohd log:\n{}",
+            "the plugin's status never said so: {replies:?}\nzenohd log:\n{}",
             router.log()
         );
         std::thread::sleep(Duration::from_millis(200));

@@ -253,7 +253,8 @@ impl PluginControl for Running {}
 
 impl RunningPluginTrait for Running {
     /// Also under the router's own plugin status
-    /// (`@/<zid>/router/plugins/vigil/...`), as zenohd lists plugins.
+    /// (`@/<zid>/router/status/plugins/vigil/...`), as zenohd lists
+    /// plugins.
     fn adminspace_getter<'a>(
         &'a self,
         key_expr: &'a KeyExpr<'a>,
