@@ -177,4 +177,55 @@ mod tests {
         let error = parse(&json!("vigil")).expect_err("not an object");
         assert!(error.problems[0].to_string().contains("expected an object"));
     }
+
+    /// Any JSON value the router hands over (its config is outside input)
+    /// is read without a panic: accepted, or refused with problems that
+    /// each name the section and a line.
+    mod property {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "[a-z_:\\[\\]{} .0-9]{0,12}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                let keys = prop_oneof![
+                    Just("domain".to_owned()),
+                    Just("zenoh".to_owned()),
+                    Just("key_prefix".to_owned()),
+                    Just("listen".to_owned()),
+                    Just("topics".to_owned()),
+                    Just("topic".to_owned()),
+                    Just("type".to_owned()),
+                    Just("follow".to_owned()),
+                    Just("query".to_owned()),
+                    Just("__path__".to_owned()),
+                    "[a-z]{1,6}",
+                ];
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map(keys, inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_section_is_read_or_refused_with_its_problems(value in json()) {
+                if let Err(error) = parse(&value) {
+                    prop_assert!(!error.problems.is_empty());
+                    for problem in &error.problems {
+                        prop_assert!(problem.line >= 1, "{}", problem);
+                        prop_assert!(problem.to_string().starts_with(SOURCE), "{}", problem);
+                    }
+                }
+            }
+        }
+    }
 }
