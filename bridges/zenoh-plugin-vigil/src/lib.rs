@@ -211,7 +211,6 @@ fn bridge_thread(
             }
         };
         let _ = ready.send(Ok(()));
-        tracing::info!("vigil: {}", config.bridge.summary());
         let sink_admin = admin.clone();
         let sink = move |event: BridgeEvent| {
             tracing::info!("vigil: {event}");
