@@ -26,6 +26,15 @@
 //! was built for is [`PluginInfo::current`]: `vigil bridge zenoh
 //! --plugin-info` prints it, `@/<zid>/vigil/version` answers it.
 //!
+//! # Limits
+//!
+//! - zenohd 1.10 exits on SIGTERM without stopping its plugins: the
+//!   bridge's proxies of Zenoh producers are then not disposed on DDS, and
+//!   DDS consumers see them go when their lease ends (as for a killed
+//!   `vigil bridge zenoh`). A plugin the router stops is stopped cleanly.
+//! - Problems in `plugins/vigil` name a line of the section written out as
+//!   JSON (the router hands over a value, not its file), and their key.
+//!
 //! # Layout
 //!
 //! - `config`: the router's `plugins/vigil` value, read by the bridge's
