@@ -1,4 +1,5 @@
-//! `vigil bridge zenoh` config files: reading arbitrary text never panics
+//! `vigil bridge zenoh` config files, and the zenohd plugin's section read
+//! as a bridge in a router (issue 16): reading arbitrary text never panics
 //! and every problem names a line.
 #![no_main]
 
@@ -9,10 +10,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(error) = BridgeConfig::parse(text, "fuzz.yaml") {
-        assert!(!error.problems.is_empty());
-        for problem in &error.problems {
-            assert!(problem.line >= 1, "every problem names a line: {problem}");
+    for parsed in [
+        BridgeConfig::parse(text, "fuzz.yaml"),
+        BridgeConfig::parse_in_router(text, "fuzz.yaml"),
+    ] {
+        if let Err(error) = parsed {
+            assert!(!error.problems.is_empty());
+            for problem in &error.problems {
+                assert!(problem.line >= 1, "every problem names a line: {problem}");
+            }
         }
     }
 });

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::dds_args::ConfigRunArgs;
+use super::dds_args::{DdsArgs, Format};
 use super::metrics_args::MetricsArgs;
 use super::record_args::RecordArgs;
 
@@ -18,11 +18,29 @@ pub(crate) enum BridgeCommand {
     Zenoh(ZenohArgs),
 }
 
-/// `vigil bridge zenoh`'s flags.
+/// `vigil bridge zenoh`'s flags: `vigil agent`'s, with `--config`
+/// not needed by `--plugin-info` (which takes no other flag).
 #[derive(Debug, Args)]
 pub(crate) struct ZenohArgs {
+    /// Print what the zenohd plugin built from this tree
+    /// (`libzenoh_plugin_vigil`) is compatible with: the Rust compiler,
+    /// the Zenoh version and feature set a router must have been built
+    /// with to load it. Needs no config; `--plugin-info json` prints it
+    /// as one JSON object.
+    #[arg(long, exclusive = true, value_enum, num_args = 0..=1, default_missing_value = "text", value_name = "FORMAT")]
+    plugin_info: Option<Format>,
+    /// The config file (commented examples under examples/).
+    #[arg(long, required_unless_present = "plugin_info")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
-    run: ConfigRunArgs,
+    dds: DdsArgs,
+    /// Output format: with `json`, one JSON line per event.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Only check the config: print a one-line summary and exit 0, or
+    /// every problem with its line and exit 2.
+    #[arg(long)]
+    check: bool,
     #[command(flatten)]
     record: RecordArgs,
     #[command(flatten)]
@@ -31,13 +49,28 @@ pub(crate) struct ZenohArgs {
 
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BridgeCommand::Zenoh(args) => zenoh::run(
-            &args.run.config,
-            &args.run.dds,
-            args.run.format,
-            args.run.check,
-            (&args.record, &args.metrics),
-        ),
+        BridgeCommand::Zenoh(ZenohArgs {
+            plugin_info: Some(format),
+            ..
+        }) => {
+            let info = vigil_bridges::zenoh::PluginInfo::current();
+            match format {
+                Format::Text => println!("{info}"),
+                Format::Json => println!("{}", serde_json::to_string(&info)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BridgeCommand::Zenoh(ZenohArgs {
+            config: Some(config),
+            dds,
+            format,
+            check,
+            record,
+            metrics,
+            ..
+        }) => zenoh::run(&config, &dds, format, check, (&record, &metrics)),
+        // clap requires `--config` unless `--plugin-info` is given.
+        BridgeCommand::Zenoh(_) => Err(anyhow::anyhow!("--config FILE is required")),
     }
 }
 

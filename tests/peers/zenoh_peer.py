@@ -42,6 +42,9 @@ Commands, from the flags or one per line on stdin:
   follow-best TOPIC QUERY...     ask best, then follow the answer's data key
   declare QUERY...               declare a followed stream on `<prefix>/follow`,
                                  then follow its key and its switch events
+  admin SELECTOR                 get SELECTOR (a router's admin space): one
+                                 "admin" line per reply {key, value}, then
+                                 {"event": "admin_done", "replies": N}
   quit
 
 Samples are vigil's `SyntheticSample` {producer: string, seq: u64,
@@ -273,6 +276,22 @@ class Peer:
             emit(event, error="no reply")
         return None
 
+    def get_all(self, selector):
+        """Every reply of SELECTOR (a router's admin space), then a count."""
+        replies = 0
+        for reply in self.session.get(selector, timeout=10.0):
+            if reply.ok is None:
+                emit("admin", error=reply.err.payload.to_string())
+                continue
+            replies += 1
+            text = reply.ok.payload.to_string()
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text
+            emit("admin", key=str(reply.ok.key_expr), value=value)
+        emit("admin_done", selector=selector, replies=replies)
+
     def close(self):
         for entry in self.producers.values():
             entry["running"] = False
@@ -332,6 +351,8 @@ class Peer:
                 self.follow(answer["key"])
         elif cmd == "follow" and len(rest) == 1:
             self.follow(rest[0])
+        elif cmd == "admin" and len(rest) == 1:
+            self.get_all(rest[0])
         else:
             emit("error", message=f"unknown command: {line.strip()}")
         return True

@@ -381,6 +381,25 @@ pub fn terminate(p: &Proc) {
         .status();
 }
 
+/// Prints n, median, p99, max and min of `xs` (milliseconds), as the
+/// harnesses under benches/ report.
+pub fn report(what: &str, xs: &mut [f64]) {
+    if xs.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    xs.sort_by(f64::total_cmp);
+    let at = |q: f64| xs[((xs.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{what}: n={} median={:.1} ms p99={:.1} ms max={:.1} ms min={:.1} ms",
+        xs.len(),
+        at(0.5),
+        at(0.99),
+        xs[xs.len() - 1],
+        xs[0]
+    );
+}
+
 /// Now, Unix seconds (the `t` clock of the JSON lines).
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()

@@ -28,7 +28,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use vigil_diag::config::{shorten, Document, Named, Node, ProblemKind};
+use vigil_diag::config::{shorten, Document, Map, Named, Node, ProblemKind};
 use vigil_discovery::SwitchPolicy;
 use vigil_qos::Query;
 
@@ -163,6 +163,19 @@ pub struct ZenohSettings {
     pub key_prefix: String,
 }
 
+impl ZenohSettings {
+    /// A bridge in a router's session: no endpoints of its own.
+    fn in_router(key_prefix: String) -> ZenohSettings {
+        ZenohSettings {
+            mode: ZenohMode::Peer,
+            listen: Vec::new(),
+            connect: Vec::new(),
+            multicast_scouting: false,
+            key_prefix,
+        }
+    }
+}
+
 /// The optional `dds` section: the liveness contract the bridge offers for
 /// the Zenoh producers it advertises on DDS.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -294,10 +307,24 @@ impl BridgeConfig {
     /// Reads a config file's text; `source` names it in messages. Every
     /// problem is reported, with its line.
     pub fn parse(text: &str, source: &str) -> Result<BridgeConfig, ConfigError> {
+        BridgeConfig::parse_as(text, source, Joins::Session)
+    }
+
+    /// Reads the config of a bridge that runs inside a Zenoh router (the
+    /// zenohd plugin's `plugins/vigil` section, as YAML or JSON text): the
+    /// same keys, except that the router's own config says how it joins
+    /// Zenoh, so `zenoh:` may be left out and holds only `key_prefix`
+    /// (`mode`, `listen`, `connect` or `multicast_scouting` there are
+    /// problems that say where they belong).
+    pub fn parse_in_router(text: &str, source: &str) -> Result<BridgeConfig, ConfigError> {
+        BridgeConfig::parse_as(text, source, Joins::Router)
+    }
+
+    fn parse_as(text: &str, source: &str, joins: Joins) -> Result<BridgeConfig, ConfigError> {
         let doc = Document::parse(text, source);
         let config = doc
             .root("a bridge config (`zenoh:` and `topics:`)")
-            .and_then(|root| file(&root));
+            .and_then(|root| file(&root, joins));
         let (mut config, warnings) = doc.finish(config)?;
         config.warnings = warnings;
         Ok(config)
@@ -372,11 +399,26 @@ const MAX_STALE_AFTER: Duration = Duration::from_secs(3600);
 /// vigil's advert checks refuse longer names.
 const MAX_NAME_LEN: usize = vigil_discovery::MAX_NAME_LEN;
 
-fn file(root: &Node<'_>) -> Option<BridgeConfig> {
+/// How the bridge joins Zenoh.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Joins {
+    /// A session of its own, as the `zenoh` section says.
+    Session,
+    /// The session of the router it runs in (the zenohd plugin).
+    Router,
+}
+
+fn file(root: &Node<'_>, joins: Joins) -> Option<BridgeConfig> {
     let mut top = root.map()?;
-    let zenoh = top
-        .required_node("zenoh", Some("zenoh: { listen: [tcp/127.0.0.1:7447] }"))
-        .and_then(|n| zenoh(&n));
+    let zenoh = match joins {
+        Joins::Session => top
+            .required_node("zenoh", Some("zenoh: { listen: [tcp/127.0.0.1:7447] }"))
+            .and_then(|n| zenoh(&n)),
+        Joins::Router => top.value("zenoh").map_or_else(
+            || Some(ZenohSettings::in_router("vigil".to_owned())),
+            |n| zenoh_in_router(&n),
+        ),
+    };
     let dds = top
         .value("dds")
         .map_or(Some(DdsSettings::default()), |n| dds(&n));
@@ -499,17 +541,34 @@ fn follow_entry(item: &Node<'_>) -> Option<FollowRoute> {
     Some(route)
 }
 
-fn zenoh(node: &Node<'_>) -> Option<ZenohSettings> {
+/// The keys of `zenoh` that the router's config sets when the bridge runs
+/// in it, and where they are there.
+const ROUTER_KEYS: [(&str, &str); 4] = [
+    ("mode", "mode"),
+    ("listen", "listen/endpoints"),
+    ("connect", "connect/endpoints"),
+    ("multicast_scouting", "scouting/multicast/enabled"),
+];
+
+fn zenoh_in_router(node: &Node<'_>) -> Option<ZenohSettings> {
     let mut map = node.map()?;
-    let mode = map.optional("mode").unwrap_or_default();
-    let listen = map
-        .value("listen")
-        .map_or(Some(Vec::new()), |n| endpoints(&n));
-    let connect = map
-        .value("connect")
-        .map_or(Some(Vec::new()), |n| endpoints(&n));
-    let multicast_scouting = map.optional("multicast_scouting").unwrap_or(false);
-    let key_prefix = match map.value("key_prefix") {
+    let mut ok = true;
+    for (key, router_key) in ROUTER_KEYS {
+        if let Some(value) = map.value(key) {
+            value.invalid(format!(
+                "set by the router's own config (`{router_key}`): the bridge runs in the router's session"
+            ));
+            ok = false;
+        }
+    }
+    let key_prefix = key_prefix(&mut map);
+    map.finish();
+    let settings = ZenohSettings::in_router(key_prefix?);
+    ok.then_some(settings)
+}
+
+fn key_prefix(map: &mut Map<'_>) -> Option<String> {
+    match map.value("key_prefix") {
         None => Some("vigil".to_owned()),
         Some(value) => value
             .get::<String>()
@@ -520,7 +579,20 @@ fn zenoh(node: &Node<'_>) -> Option<ZenohSettings> {
                     None
                 }
             }),
-    };
+    }
+}
+
+fn zenoh(node: &Node<'_>) -> Option<ZenohSettings> {
+    let mut map = node.map()?;
+    let mode = map.optional("mode").unwrap_or_default();
+    let listen = map
+        .value("listen")
+        .map_or(Some(Vec::new()), |n| endpoints(&n));
+    let connect = map
+        .value("connect")
+        .map_or(Some(Vec::new()), |n| endpoints(&n));
+    let multicast_scouting = map.optional("multicast_scouting").unwrap_or(false);
+    let key_prefix = key_prefix(&mut map);
     map.finish();
     let (listen, connect) = (listen?, connect?);
     if mode == ZenohMode::Client && connect.is_empty() {
@@ -961,5 +1033,41 @@ topics:
                 .any(|p| p.contains("topics[0].topic: must not be empty")),
             "{found:?}"
         );
+    }
+
+    /// Issue 16: in a router, `zenoh:` may be left out and holds only the
+    /// key prefix; the router's own keys are refused with where they go.
+    #[test]
+    fn in_a_router_the_zenoh_section_holds_only_the_key_prefix() {
+        let topics = "topics:\n  - topic: imu\n    type: T\n";
+        let config = BridgeConfig::parse_in_router(topics, "plugins/vigil").expect("no zenoh");
+        assert_eq!(config.zenoh.key_prefix, "vigil");
+        assert!(config.zenoh.listen.is_empty());
+        let text = format!("zenoh:\n  key_prefix: fleet\n{topics}");
+        let config = BridgeConfig::parse_in_router(&text, "plugins/vigil").expect("a prefix");
+        assert_eq!(config.zenoh.key_prefix, "fleet");
+        let text = format!("zenoh:\n  mode: peer\n  listen: [tcp/127.0.0.1:7447]\n{topics}");
+        let found = match BridgeConfig::parse_in_router(&text, "plugins/vigil") {
+            Ok(config) => panic!("accepted: {config:?}"),
+            Err(e) => e
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        };
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0]
+                .contains("plugins/vigil:2: zenoh.mode: set by the router's own config (`mode`)"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].contains("zenoh.listen") && found[1].contains("`listen/endpoints`"),
+            "{found:?}"
+        );
+        // A file of its own still needs a way to reach Zenoh.
+        assert!(problems(topics)
+            .iter()
+            .any(|p| p.contains("needs `zenoh`") || p.contains("zenoh")));
     }
 }

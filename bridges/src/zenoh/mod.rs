@@ -136,6 +136,8 @@
 //! - `follow`: a followed stream: its selector, filter and switch events.
 //! - `proxy`: a Zenoh producer's raw DDS writer, advertiser and tree.
 //! - `event`: [`BridgeEvent`], one per routing decision.
+//! - `plugin_info`: [`PluginInfo`], what a zenohd plugin built from this
+//!   tree is compatible with.
 //! - `error`: [`ConfigError`], [`BridgeError`].
 //! - `bridge`: the I/O shell, [`run`].
 
@@ -148,6 +150,7 @@ mod event;
 mod export;
 mod follow;
 mod keys;
+mod plugin_info;
 mod producers;
 mod proxy;
 #[cfg(test)]
@@ -157,10 +160,11 @@ pub use advert_json::{
     AdvertJson, AdvertJsonError, FieldIssue, HealthJson, Origin, ADVERT_JSON_VERSION,
     MAX_ADVERT_BYTES,
 };
-pub use bridge::{run, run_recorded};
+pub use bridge::{run, run_in_session, run_recorded};
 pub use config::{
     BridgeConfig, DdsSettings, FollowRoute, Forward, Reliability, TopicRoute, ZenohMode,
     ZenohSettings, DEFAULT_STALE_AFTER, MAX_FOLLOWED,
 };
 pub use error::{BridgeError, ConfigError, ConfigProblem};
 pub use event::{BridgeEvent, BridgeStats, ProducerState};
+pub use plugin_info::{PluginInfo, PLUGIN_NAME};

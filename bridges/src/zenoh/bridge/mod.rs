@@ -156,6 +156,21 @@ pub async fn run_recorded(
     let session = zenoh::open(zenoh_config)
         .await
         .map_err(|e| BridgeError::zenoh("opening the session", e))?;
+    run_in_session(config, session, participant, recorder, shutdown, sink).await
+}
+
+/// [`run_recorded`] on a Zenoh session the caller opened (a zenohd
+/// plugin's, on the router's runtime): the config's `zenoh` endpoints,
+/// mode and scouting are not used, its key prefix is. The session is
+/// closed when the bridge stops.
+pub async fn run_in_session(
+    config: BridgeConfig,
+    session: Session,
+    participant: VigilParticipant,
+    recorder: Option<Arc<dyn Recorder>>,
+    shutdown: impl Future<Output = ()>,
+    sink: impl FnMut(BridgeEvent),
+) -> Result<BridgeStats, BridgeError> {
     let keys = KeySpace::new(&config.zenoh.key_prefix);
     let selector = Selector::registry_only(
         &participant,
