@@ -95,6 +95,16 @@ impl Drop for Proc {
     }
 }
 
+/// The producer's `applied` line of the command that set `state`.
+fn applied_line(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| {
+        v["event"] == "applied"
+            && v["command"]
+                .as_str()
+                .is_some_and(|c| c.ends_with(&format!(" {state}")))
+    }
+}
+
 fn main() {
     // `cargo test --all-targets` runs bench targets too, without `--bench`.
     if !std::env::args().any(|a| a == "--bench") {
@@ -130,6 +140,10 @@ fn main() {
     ]);
     producer.wait("ready", |v| v["event"] == "ready");
     producer.send("set vehicle.sensors.imu_a.driver OK");
+    // Read now: left unread, every round below took the previous
+    // command's `applied` line as its own, and measured the 50 ms pause
+    // between rounds (the "50 ms floor" of earlier runs).
+    producer.wait("applied", applied_line("OK"));
     let config = dir.join("recover.yaml").display().to_string();
     let engine = Proc::start(&[
         "recover", "--config", &config, "--domain", &domain, "--format", "json",
@@ -138,14 +152,14 @@ fn main() {
     let mut ms = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
         producer.send("set vehicle.sensors.imu_a.driver ERROR");
-        let applied = producer.wait("applied", |v| v["event"] == "applied");
+        let applied = producer.wait("applied", applied_line("ERROR"));
         let action = engine.wait("action", |v| {
             v["event"] == "action" && v["action"] == "Isolate"
         });
         let t = |v: &Value| v["t"].as_f64().expect("t");
         ms.push((t(&action) - t(&applied)) * 1e3);
         producer.send("set vehicle.sensors.imu_a.driver OK");
-        producer.wait("applied", |v| v["event"] == "applied");
+        producer.wait("applied", applied_line("OK"));
         engine.wait("the healthy tick", |v| {
             v["event"] == "tick"
                 && v["status"]

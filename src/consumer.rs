@@ -112,8 +112,10 @@ impl<T: Sample> ConsumerBuilder<T> {
     }
 
     /// Hands every input of the consumer's core and every decision to
-    /// `recorder` (a [`FlightRecorder`](crate::record::FlightRecorder)).
-    /// On DDS only for now: an in-process consumer records nothing.
+    /// `recorder` (a [`FlightRecorder`](crate::record::FlightRecorder)),
+    /// on DDS and in process alike (a recorded in-process consumer makes
+    /// its first selection when the clock next moves, see
+    /// [`InProcess::follow`](vigil_discovery::inproc::InProcess::follow)).
     pub fn recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
         self.recorder = Some(recorder);
         self
@@ -162,6 +164,7 @@ impl<T: Sample> ConsumerBuilder<T> {
                 let mut config = InProcConsumerConfig::default().with_policy(self.policy);
                 config.standby = self.standby;
                 config.settle = self.settle.unwrap_or_default();
+                config.recorder = self.recorder;
                 Inner::InProcess(Arc::new(net.follow::<T>(&query, &self.type_name, config)))
             }
         };

@@ -11,6 +11,9 @@
 //! health gauge, and only for the first [`DEFAULT_PRODUCER_LIMIT`] (or
 //! the configured limit) producers at a time: the others are counted in
 //! `vigil_producers_untracked`.
+//!
+//! `vigil agent` and `vigil bridge zenoh` add their own counters
+//! (`relay`: [`CoreMetrics::with_agent`], [`CoreMetrics::with_bridge`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -34,6 +37,8 @@ use vigil_discovery::{
 };
 
 use crate::record::FlightRecorder;
+
+mod relay;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
@@ -107,6 +112,11 @@ pub struct CoreMetrics {
     record_dropped_seen: AtomicU64,
     /// Forwarded every step (the flight recorder), when there is one.
     recorder: Option<Arc<FlightRecorder>>,
+    /// The agent's relay counters (`vigil agent` only).
+    relay: Option<relay::RelayMetrics>,
+    /// The Zenoh bridge's counters (`vigil bridge zenoh` only).
+    #[cfg(feature = "zenoh")]
+    bridge: Option<relay::BridgeMetrics>,
 }
 
 impl fmt::Debug for CoreMetrics {
@@ -218,6 +228,42 @@ impl CoreMetrics {
             }),
             record_dropped_seen: AtomicU64::new(0),
             recorder,
+            relay: None,
+            #[cfg(feature = "zenoh")]
+            bridge: None,
+        }
+    }
+
+    /// With the agent's relay counters (`vigil_relay_*`, `vigil_agent_*`),
+    /// kept by [`CoreMetrics::agent_event`].
+    pub fn with_agent(mut self) -> CoreMetrics {
+        self.relay = Some(relay::RelayMetrics::register(&mut self.registry));
+        self
+    }
+
+    /// Counts what an agent's event says (relayed samples, switches,
+    /// proxies, rejected input); nothing without [`CoreMetrics::with_agent`].
+    pub fn agent_event(&self, event: &vigil_bridges::ros2::AgentEvent) {
+        if let Some(relay) = &self.relay {
+            relay.event(event);
+        }
+    }
+
+    /// With the Zenoh bridge's counters (`vigil_bridge_*`), kept by
+    /// [`CoreMetrics::bridge_event`].
+    #[cfg(feature = "zenoh")]
+    pub fn with_bridge(mut self) -> CoreMetrics {
+        self.bridge = Some(relay::BridgeMetrics::register(&mut self.registry));
+        self
+    }
+
+    /// Counts what a bridge's event says (samples each way, producers
+    /// bridged, followed streams, refused input); nothing without
+    /// [`CoreMetrics::with_bridge`].
+    #[cfg(feature = "zenoh")]
+    pub fn bridge_event(&self, event: &vigil_bridges::zenoh::BridgeEvent) {
+        if let Some(bridge) = &self.bridge {
+            bridge.event(event);
         }
     }
 

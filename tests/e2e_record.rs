@@ -1,7 +1,8 @@
 //! Issue 11, end to end: a real run is recorded (`vigil produce` processes
 //! and `vigil consume --record`), then `vigil replay` feeds the recorded
 //! inputs through a fresh core and gets every decision again, the switches
-//! with their causes included. Private DDS domains 100-101.
+//! with their causes included; a recording rotated by `--record-max`
+//! replays segment by segment. Private DDS domains 100-101 and 172.
 
 mod support;
 
@@ -121,4 +122,73 @@ fn a_tampered_or_truncated_recording_is_reported() {
     let (code, _, stderr) = replay_json(&junk);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("junk.mcap"), "{stderr}");
+}
+
+/// Issue 11: `--record-max` keeps the recording bounded by rotating it,
+/// and each of the two files left replays exactly on its own: the later
+/// segments start from the core snapshot the recorder wrote at each
+/// rotation. Two producers at the default 10 ms heartbeats fill a
+/// 64 KiB bound in seconds; the switches happen in the last segment.
+#[test]
+fn each_segment_of_a_rotated_recording_replays_on_its_own() {
+    let domain = 172;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("run.mcap");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let mut a = Proc::producer(domain, "imu_a", &["accuracy=0.001"], &[]);
+    let _b = Proc::producer(domain, "imu_b", &["accuracy=0.002"], &[]);
+    let mut c = Proc::consumer(
+        domain,
+        QUERY,
+        &[
+            "--record",
+            file_arg,
+            "--record-max",
+            "64KiB",
+            "--wait-to-restore-ms",
+            "300",
+        ],
+    );
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    // Two rotations at least: the first segment is gone, both files left
+    // are later segments.
+    let rotated = dir.path().join("run.1.mcap");
+    let modified = || std::fs::metadata(&rotated).and_then(|m| m.modified()).ok();
+    let deadline = std::time::Instant::now() + 4 * PATIENCE;
+    let wait_until = |done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "too few rotations");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_until(&|| modified().is_some());
+    let first = modified();
+    // The next rotation replaces it.
+    wait_until(&|| modified() != first);
+    a.send("set imu_a.health FAILED");
+    c.wait_for(PATIENCE, |v| selected(v, "imu_b"));
+    a.send("set imu_a.health OK");
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    terminate(&c);
+    assert_eq!(c.wait_exit(PATIENCE), Some(true), "{}", c.stderr());
+    assert!(c.stderr().contains(" 0 dropped"), "{}", c.stderr());
+
+    for segment in [&rotated, &file] {
+        let (code, lines, stderr) = replay_json(segment);
+        assert_eq!(code, 0, "{}: {stderr}\n{lines:?}", segment.display());
+        let summary = &lines.last().expect("a summary line")["summary"];
+        assert!(summary["steps"].as_u64() > Some(0), "{summary}");
+        assert_eq!(summary["divergence"], Value::Null, "{summary}");
+    }
+    // The switches, in the last segment, replayed with their causes.
+    let (_, lines, _) = replay_json(&file);
+    let causes: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["decision"] == "selection")
+        .filter_map(|l| l["event"]["cause"].as_str())
+        .collect();
+    assert!(
+        causes.iter().any(|c| c.contains("FAILED")) && causes.iter().any(|c| c.contains("restore")),
+        "{causes:?}"
+    );
 }

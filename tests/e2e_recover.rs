@@ -8,7 +8,11 @@
 //! `vigil consume` never selects imu_a while it is isolated, even once
 //! imu_a says it is OK again, and returns to it once released.
 //!
-//! Domains 140-149 are this file's.
+//! A mode's `allow:` and `children:` act too: a producer the mode does
+//! not allow is isolated, a supervised child it leaves out is stopped,
+//! and both come back with the mode that has them.
+//!
+//! Domains 140-149 and 171 are this file's.
 
 mod support;
 
@@ -45,11 +49,24 @@ fn append(file: &Path, line: &str) {
 }
 
 fn recover(domain: u16, faults: &Path, extra: &[&str]) -> Proc {
+    recover_with(
+        Path::new("examples/imu_recover.yaml"),
+        domain,
+        faults,
+        extra,
+    )
+}
+
+/// `vigil recover --config CONFIG` (relative to the repository root) over
+/// the example's drivers.
+fn recover_with(config: &Path, domain: u16, faults: &Path, extra: &[&str]) -> Proc {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command: Command = vigil();
     command
         .current_dir(root)
-        .args(["recover", "--config", "examples/imu_recover.yaml"])
+        .arg("recover")
+        .arg("--config")
+        .arg(config)
         .args(["--domain", &domain.to_string(), "--format", "json"])
         // A loaded machine starts the drivers slowly; the first tick comes
         // as soon as both report.
@@ -209,6 +226,88 @@ fn imu_error_restart_isolate_degraded_mode_then_release_and_back_to_nominal() {
     );
     let replayed = vigil().arg("replay").arg(&record).output().unwrap();
     assert_eq!(replayed.status.code(), Some(0), "{replayed:?}");
+}
+
+/// Issue 10: a mode's `allow:` isolates every producer on the domain it
+/// does not list, and its `children:` stops the supervised children it
+/// leaves out; the next mode releases and starts them again. nominal
+/// allows imu_a and imu_b (not the more accurate imu_c, a producer the
+/// engine does not supervise); degraded_nav allows imu_b and imu_c and
+/// runs imu_b's driver only.
+#[test]
+fn a_modes_allow_and_children_act() {
+    let domain = 171;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("imu_a.faults"),
+        dir.path().join("imu_b.faults"),
+    );
+    append(&a, "set vehicle.sensors.imu_a.driver OK");
+    append(&b, "set vehicle.sensors.imu_b.driver OK");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(
+        dir.path().join("modes.yaml"),
+        "target: nominal\nhold: 2s\nmodes:\n  nominal:\n    allow: [imu_a, imu_b]\n  \
+         degraded_nav:\n    allow: [imu_b, imu_c]\n    children: [imu_b_driver]\nrules:\n  \
+         - when: vehicle.sensors.imu_a is FAILED for 1s\n    mode: degraded_nav\n    priority: 10\n",
+    )
+    .unwrap();
+    let config = dir.path().join("recover.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "name: modes_act\ntree: {}\nmodes: modes.yaml\nsupervise: {}\n",
+            root.join("examples/imu_recover.tree.yaml").display(),
+            root.join("examples/imu_recover.supervise.yaml").display()
+        ),
+    )
+    .unwrap();
+    let mut engine = recover_with(&config, domain, dir.path(), &[]);
+    engine.wait_for(PATIENCE, |v| {
+        v["event"] == "ready" && v["mode"] == "nominal"
+    });
+    let _c = Proc::producer(domain, "imu_c", &["accuracy=0.0001"], &[]);
+    let isolated_c = |v: &Value| v["event"] == "isolated" && v["producer"] == "imu_c";
+    let first = engine.wait_for(PATIENCE, isolated_c);
+    assert_eq!(first["reason"], "mode nominal", "{first}");
+    let mut plain = Proc::consumer(domain, PLAIN, &[]);
+    plain.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+
+    append(&a, "set vehicle.sensors.imu_a.driver ERROR");
+    engine.wait_for(PATIENCE, mode("degraded_nav"));
+    let stopped = engine.wait_for(PATIENCE, |v| {
+        v["event"] == "mode_child" && v["child"] == "imu_a_driver"
+    });
+    assert_eq!(stopped["do"], "stop", "{stopped}");
+    // The repair, while the driver is down: it reads it when started.
+    append(&a, "set vehicle.sensors.imu_a.driver OK");
+    engine.wait_seen(PATIENCE, |v| {
+        v["event"] == "released" && v["producer"] == "imu_c"
+    });
+    plain.wait_for(PATIENCE, |v| selected(v, "imu_c"));
+    // imu_a is stopped, so no longer FAILED: the rule lets go, and after
+    // the hold nominal starts its driver again and isolates imu_c.
+    let back = engine.wait_for(PATIENCE, mode("nominal"));
+    let started = engine.wait_for(PATIENCE, |v| {
+        v["event"] == "mode_child" && v["child"] == "imu_a_driver"
+    });
+    assert_eq!(started["do"], "start", "{started}");
+    engine.wait_seen(PATIENCE, |v| isolated_c(v) && t(v) >= t(&back));
+    plain.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    // imu_b's driver ran throughout.
+    let b_stopped: Vec<&Value> = engine
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "mode_child" && v["child"] == "imu_b_driver")
+        .collect();
+    assert!(b_stopped.is_empty(), "{b_stopped:?}\n{}", story(&engine));
+    terminate(&engine);
+    assert_eq!(
+        engine.wait_exit(PATIENCE),
+        Some(true),
+        "{}",
+        engine.stderr()
+    );
 }
 
 /// SIGKILL of the engine leaves no driver behind (the parent-death signal

@@ -841,12 +841,21 @@ fn the_bridges_registry_is_recorded_and_counted() {
                     && l.ends_with(" 0")
             })
         };
-        if ok("zenoh_rec") && ok("dds_rec") {
+        // The bridge's own counters: a producer bridged each way, and
+        // DDS samples put on Zenoh (counted from its `stats` events).
+        let value = |series: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+        };
+        let bridged = value("vigil_bridge_producers{side=\"zenoh\"}") == Some(1.0)
+            && value("vigil_bridge_producers{side=\"dds\"}") == Some(1.0)
+            && value("vigil_bridge_samples_total{direction=\"to_zenoh\"}").is_some_and(|n| n > 0.0);
+        if ok("zenoh_rec") && ok("dds_rec") && bridged {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "metrics never showed both producers OK:\n{text}"
+            "metrics never showed both producers OK and bridged:\n{text}"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }

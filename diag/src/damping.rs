@@ -30,6 +30,27 @@ pub struct FlapPenalty {
 }
 
 impl FlapPenalty {
+    /// Its state as plain values, `(penalty, at, suppressed, release_at)`:
+    /// what a core snapshot stores (vigil replay of a rotated recording).
+    pub fn parts(&self) -> (f64, Timestamp, bool, Timestamp) {
+        (self.penalty, self.at, self.suppressed, self.release_at)
+    }
+
+    /// The state [`FlapPenalty::parts`] gave, back.
+    pub fn from_parts(
+        penalty: f64,
+        at: Timestamp,
+        suppressed: bool,
+        release_at: Timestamp,
+    ) -> FlapPenalty {
+        FlapPenalty {
+            penalty,
+            at,
+            suppressed,
+            release_at,
+        }
+    }
+
     /// No penalty, as of `now`.
     pub fn new(now: Timestamp) -> FlapPenalty {
         FlapPenalty {

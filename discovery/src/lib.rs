@@ -81,7 +81,7 @@ pub use dds::{
 };
 pub use follow::{Delivered, Filter, Route, RouteEnd, StandbyConfig, SubscriptionStats};
 pub use record::{
-    RecordedInput, RecordedPolicy, RecordedSession, RecordedStep, Recorder, Replayer,
+    CoreSnapshot, RecordedInput, RecordedPolicy, RecordedSession, RecordedStep, Recorder, Replayer,
 };
 pub use registry::{
     EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,

@@ -1,7 +1,7 @@
 //! The flight recorder's hook into the core and its exact replay.
 //!
 //! A shell that drives a [`Registry`] and a selection (the DDS
-//! [`Selector`](crate::Selector); the in-process consumer not yet) hands
+//! [`Selector`](crate::Selector), the in-process consumer) hands
 //! each input, with the time it applied it and what it caused, to an optional
 //! [`Recorder`]: a [`RecordedStep`]. The core stays pure: it never sees the
 //! recorder, the shell calls it after routing.
@@ -292,6 +292,46 @@ impl Replayer {
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
+
+    /// Its whole state now: a replay resumed from it
+    /// ([`Replayer::resume`]) decides what this one would decide next.
+    pub fn snapshot(&self) -> CoreSnapshot {
+        CoreSnapshot {
+            registry: self.registry.save(),
+            follower: self.follower.save(),
+        }
+    }
+
+    /// The core `session` describes, in the state `snapshot` holds (taken
+    /// from a core of the same session). A snapshot that does not fit the
+    /// session, or holds an advert that does not decode, is an error
+    /// saying what.
+    pub fn resume(session: &RecordedSession, snapshot: &CoreSnapshot) -> Result<Replayer, String> {
+        let mut replayer =
+            Replayer::new(session).map_err(|e| format!("the recorded query: {e}"))?;
+        replayer.registry = Registry::restore(
+            RegistryConfig {
+                grace: Duration::from_nanos(session.grace_ns),
+            },
+            &snapshot.registry,
+        )?;
+        replayer
+            .follower
+            .restore(&replayer.registry, &snapshot.follower)?;
+        Ok(replayer)
+    }
+}
+
+/// A core's whole state as plain data (serde): the registry's entries as
+/// they stand, and what only history made of the selection (who is
+/// active, the running hold-off and wait-to-restore times, flap
+/// penalties). What a rotated recording's later segment starts from, so
+/// that every segment replays exactly on its own. Opaque: its fields are
+/// the core's business; a snapshot is read back by the same version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoreSnapshot {
+    registry: crate::registry::RegistrySnapshot,
+    follower: crate::follow::FollowerSnapshot,
 }
 
 #[cfg(test)]

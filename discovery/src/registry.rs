@@ -90,9 +90,11 @@ use crate::vote::Combined;
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
 mod reports;
+mod snapshot;
 mod view;
 
 use reports::Reports;
+pub(crate) use snapshot::RegistrySnapshot;
 
 pub use view::{EffectiveHealth, EntryView};
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use vigil::metrics::CoreMetrics;
 use vigil_bridges::ros2::{Agent, AgentConfig, AgentEvent};
 use vigil_discovery::Recorder;
 
@@ -56,7 +57,7 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|t| t.relay.as_ref().map(|r| r.ros_topic.clone()))
         .collect();
     let recorders = record.start_each(&relays)?;
-    let observers = metrics.start(None)?;
+    let observers = metrics.start_with(None, CoreMetrics::with_agent)?;
     let recorder_for = |relay: &str| {
         let mut each: Vec<Arc<dyn Recorder>> = Vec::new();
         if let Some(metrics) = &observers.metrics {
@@ -75,6 +76,9 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             _ = terminated() => {}
             _ = async {
                 while let Some(event) = events.recv().await {
+                    if let Some(metrics) = &observers.metrics {
+                        metrics.agent_event(&event);
+                    }
                     print_event(args.format, &event);
                     if let AgentEvent::Error { reason } = event {
                         failed = Some(reason);

@@ -80,6 +80,7 @@ mod zenoh {
 
     use anyhow::Context;
     use serde_json::json;
+    use vigil::metrics::CoreMetrics;
     use vigil_bridges::zenoh::{BridgeConfig, BridgeEvent};
     use vigil_discovery::{DdsConfig, VigilParticipant};
 
@@ -115,7 +116,8 @@ mod zenoh {
             return Ok(ExitCode::SUCCESS);
         }
         let recorder = record.start()?;
-        let observers = metrics.start(recorder.clone())?;
+        let observers = metrics.start_with(recorder.clone(), CoreMetrics::with_bridge)?;
+        let counted = observers.metrics.clone();
         let outcome = runtime()?.block_on(async move {
             let participant = VigilParticipant::new(dds_config).context("joining DDS")?;
             vigil_bridges::zenoh::run_recorded(
@@ -123,7 +125,12 @@ mod zenoh {
                 participant,
                 observers.recorder.clone(),
                 terminated(),
-                |event| print(format, &event),
+                |event| {
+                    if let Some(metrics) = &counted {
+                        metrics.bridge_event(&event);
+                    }
+                    print(format, &event)
+                },
             )
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -156,6 +163,8 @@ mod zenoh {
                 }
                 Err(e) => eprintln!("error: cannot print an event: {e}"),
             },
+            // Once a second is for the metrics and JSON readers.
+            Format::Text if matches!(event, BridgeEvent::Stats { .. }) => {}
             Format::Text => println!("{event}"),
         }
     }

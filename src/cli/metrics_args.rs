@@ -38,6 +38,16 @@ pub(crate) struct Observers {
 impl MetricsArgs {
     /// Starts the server, if asked for, in front of `flight`.
     pub(crate) fn start(&self, flight: Option<Arc<FlightRecorder>>) -> anyhow::Result<Observers> {
+        self.start_with(flight, |metrics| metrics)
+    }
+
+    /// [`MetricsArgs::start`], with the command's own counters added by
+    /// `extend` (the agent's relays, the bridge's samples).
+    pub(crate) fn start_with(
+        &self,
+        flight: Option<Arc<FlightRecorder>>,
+        extend: impl FnOnce(CoreMetrics) -> CoreMetrics,
+    ) -> anyhow::Result<Observers> {
         let Some(addr) = self.metrics else {
             return Ok(Observers {
                 recorder: flight.map(|f| f as Arc<dyn Recorder>),
@@ -45,7 +55,9 @@ impl MetricsArgs {
                 _server: None,
             });
         };
-        let metrics = Arc::new(CoreMetrics::new(flight).with_producer_limit(self.producers));
+        let metrics = Arc::new(extend(
+            CoreMetrics::new(flight).with_producer_limit(self.producers),
+        ));
         let server = MetricsServer::start(addr, Arc::clone(&metrics))
             .map_err(|e| InputError(format!("--metrics: {e}")))?;
         Ok(Observers {

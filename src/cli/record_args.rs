@@ -21,7 +21,8 @@ pub(crate) struct RecordArgs {
     #[arg(long, value_name = "FILE.mcap")]
     record: Option<PathBuf>,
     /// The recording's size bound on disk (B, KiB, MiB, GiB): at half of
-    /// it the file is moved to NAME.1.mcap and a new one begins.
+    /// it the file is moved to NAME.1.mcap and a new one begins, opened
+    /// by a snapshot of the core so that it replays on its own.
     #[arg(long = "record-max", value_name = "SIZE", default_value = "1GiB", value_parser = bytes)]
     record_max: u64,
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
-use vigil_discovery::{RecordedSession, RecordedStep};
+use vigil_discovery::{CoreSnapshot, RecordedSession, RecordedStep, Replayer};
 
 use super::{rotated_path, Counters, Msg, RecordConfig, RecordError};
 
@@ -69,6 +69,8 @@ fn schemas() -> [(&'static str, &'static str, serde_json::Value); 6] {
                                 "description": "0 for the recording's start; later segments follow a rotation."},
                     "first_step": {"type": "integer", "minimum": 0},
                     "wall_start_ns": {"type": "integer", "minimum": 0},
+                    "snapshot": {"type": ["object", "null"],
+                                 "description": "A later segment's core as it stood before first_step: where its replay starts."},
                     "session": {
                         "type": "object",
                         "required": ["query", "policy", "settle_ns", "grace_ns", "start"],
@@ -289,6 +291,11 @@ impl Segment {
 /// What the writer thread keeps between messages.
 struct State {
     session: Option<RecordedSession>,
+    /// The same core as the recorded one, fed every step written: its
+    /// snapshot starts each later segment. `None` once a step was
+    /// dropped (it missed an input) or it decided otherwise than the
+    /// recorded core.
+    shadow: Option<Replayer>,
     wall_start_ns: u64,
     /// The dropped count last written to the file.
     dropped_written: u64,
@@ -306,6 +313,9 @@ impl State {
 
 fn write_session(segment: &mut Segment, state: &State, first_step: u64) {
     if let Some(session) = &state.session {
+        let snapshot: Option<CoreSnapshot> = (segment.index > 0)
+            .then(|| state.shadow.as_ref().map(Replayer::snapshot))
+            .flatten();
         segment.write(
             SESSION,
             state.wall_start_ns,
@@ -316,8 +326,32 @@ fn write_session(segment: &mut Segment, state: &State, first_step: u64) {
                 "first_step": first_step,
                 "wall_start_ns": state.wall_start_ns,
                 "session": session,
+                "snapshot": snapshot,
             }),
         );
+    }
+}
+
+/// Feeds `step` (number `n`, `expected` the next in order) to the shadow
+/// core, which stops being one where it cannot follow the recorded core.
+fn shadow_step(state: &mut State, n: u64, expected: u64, step: &RecordedStep) {
+    let Some(shadow) = &mut state.shadow else {
+        return;
+    };
+    if n != expected {
+        tracing::warn!(
+            missing = n - expected,
+            "recording: steps were dropped; later segments cannot be replayed on their own"
+        );
+        state.shadow = None;
+        return;
+    }
+    let (changes, events) = shadow.step(step.at, &step.input);
+    if changes != step.changes || events != step.events {
+        // Cannot happen while the core is deterministic; a later segment
+        // then says it cannot be rebuilt rather than replay wrong.
+        tracing::error!(step = n, "recording: the shadow core decided otherwise");
+        state.shadow = None;
     }
 }
 
@@ -385,6 +419,7 @@ pub(crate) fn run(
 ) -> Result<(), RecordError> {
     let mut state = State {
         session: None,
+        shadow: None,
         wall_start_ns: vigil_discovery::clock::unix_now_ns(),
         dropped_written: 0,
         closed_bytes: 0,
@@ -415,6 +450,13 @@ pub(crate) fn run(
                         .as_nanos()
                         .saturating_sub(session.start.as_nanos()),
                 );
+                state.shadow = match Replayer::new(&session) {
+                    Ok(shadow) => Some(shadow),
+                    Err(error) => {
+                        tracing::warn!(%error, "recording: the query does not parse again");
+                        None
+                    }
+                };
                 state.session = Some(*session);
                 write_session(&mut segment, &state, 0);
             }
@@ -430,6 +472,7 @@ pub(crate) fn run(
                     );
                 }
                 write_step(&mut segment, &state, n, &step);
+                shadow_step(&mut state, n, next_step, &step);
                 counters.steps.fetch_add(1, Ordering::Relaxed);
                 dirty = true;
                 next_step = n + 1;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_diag::Timestamp;
-use vigil_discovery::{RecordedInput, RecordedSession, Replayer};
+use vigil_discovery::{CoreSnapshot, RecordedInput, RecordedSession, Replayer};
 
 use super::mcap_file::{FORMAT, INPUT, REGISTRY_CHANGE, SELECTION, SESSION, SUPERVISOR};
 
@@ -119,6 +119,45 @@ struct SessionMsg {
     segment: u64,
     first_step: u64,
     session: RecordedSession,
+    /// A later segment's core as it stood before `first_step`.
+    #[serde(default)]
+    snapshot: Option<Box<CoreSnapshot>>,
+}
+
+impl SessionMsg {
+    /// The core this segment's first step was fed to.
+    fn core(&self, path: &Path) -> Result<Replayer, ReplayError> {
+        let format = |reason: String| ReplayError::Format {
+            path: path.to_owned(),
+            reason,
+        };
+        match &self.snapshot {
+            Some(snapshot) => Replayer::resume(&self.session, snapshot).map_err(|e| {
+                format(format!(
+                    "segment {}: the core snapshot does not restore: {e}",
+                    self.segment
+                ))
+            }),
+            None => Replayer::new(&self.session)
+                .map_err(|e| format(format!("the recorded query does not parse: {e}"))),
+        }
+    }
+
+    /// Refuses a later segment where the recording's start is needed (a
+    /// fresh core fed from the first input).
+    fn first_segment(&self, path: &Path, what: &str) -> Result<(), ReplayError> {
+        if self.segment == 0 {
+            return Ok(());
+        }
+        Err(ReplayError::Format {
+            path: path.to_owned(),
+            reason: format!(
+                "segment {} of a rotated recording: {what} needs the recording from its \
+                 start (its first segment)",
+                self.segment
+            ),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -215,11 +254,10 @@ fn open(path: &Path, bytes: &[u8]) -> Result<Contents, ReplayError> {
             session.format
         )));
     }
-    if session.segment != 0 {
+    if session.segment != 0 && session.snapshot.is_none() {
         return Err(format(format!(
-            "segment {} of a rotated recording: it starts at step {} with the core's \
-             state of then, which only the earlier segments hold; exact replay needs \
-             the recording from its start",
+            "segment {} of a rotated recording holds no core snapshot (the recorder \
+             had dropped steps before it): its start at step {} cannot be rebuilt",
             session.segment, session.first_step
         )));
     }
@@ -248,6 +286,7 @@ pub(crate) fn read_run(path: &Path) -> Result<RecordedRun, ReplayError> {
         source,
     })?;
     let (session, steps, mut damage) = open(path, &bytes)?.core(path)?;
+    session.first_segment(path, "an import")?;
     let mut run = Vec::with_capacity(steps.len());
     for (expected, step) in (session.first_step..).zip(steps) {
         if step.n != expected {
@@ -285,10 +324,7 @@ fn replay_named(
             });
         }
     };
-    let mut replayer = Replayer::new(&session.session).map_err(|e| ReplayError::Format {
-        path: path.to_owned(),
-        reason: format!("the recorded query does not parse: {e}"),
-    })?;
+    let mut replayer = session.core(path)?;
     let mut outcome = ReplayOutcome {
         damage,
         ..ReplayOutcome::default()
@@ -586,6 +622,9 @@ pub fn replay_what_if(
         source,
     })?;
     let (mut session, steps, damage) = open(path, &bytes)?.core(path)?;
+    // The snapshot's selection was made under the recorded query and
+    // policy: another one must start from the recording's start.
+    session.first_segment(path, "a \"what if\"")?;
     what_if.apply(&mut session.session);
     let mut replayer = Replayer::new(&session.session).map_err(|e| ReplayError::Format {
         path: path.to_owned(),

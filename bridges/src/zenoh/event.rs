@@ -180,6 +180,12 @@ pub enum BridgeEvent {
         /// Why.
         cause: String,
     },
+    /// The counters so far, at most once a second and only when they
+    /// changed (what `--metrics` exports while the bridge runs).
+    Stats {
+        /// Its counters since the start.
+        stats: BridgeStats,
+    },
     /// The bridge stopped.
     Stopped {
         /// Its counters.
@@ -265,6 +271,14 @@ impl fmt::Display for BridgeEvent {
                 "{key}: {} -> {} ({cause})",
                 previous.as_deref().unwrap_or("none"),
                 producer.as_deref().unwrap_or("none")
+            ),
+            BridgeEvent::Stats { stats } => write!(
+                f,
+                "so far: {} sample(s) to Zenoh, {} to DDS, {} on followed streams, {} dropped",
+                stats.samples_to_zenoh,
+                stats.samples_to_dds,
+                stats.samples_followed,
+                stats.samples_dropped
             ),
             BridgeEvent::Stopped { stats } => {
                 write!(

@@ -55,6 +55,15 @@ pub struct Route {
 /// after its wait-to-restore; this makes that happen within 50 ms.
 const HOUSEKEEPING: Duration = Duration::from_millis(50);
 
+/// A [`Follower`]'s state as plain data.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FollowerSnapshot {
+    settled_at: Timestamp,
+    settled: bool,
+    last_tick: Timestamp,
+    selection: Option<crate::selection::SelectionSnapshot>,
+}
+
 /// A selection fed by registry changes and time, with a settle period
 /// before the first decision. `None` selection: a registry-only follower
 /// (a monitor), which decides nothing.
@@ -86,6 +95,33 @@ impl Follower {
 
     pub(crate) fn selection(&self) -> Option<&Selection> {
         self.selection.as_ref()
+    }
+
+    /// Its state now (see [`crate::CoreSnapshot`]).
+    pub(crate) fn save(&self) -> FollowerSnapshot {
+        FollowerSnapshot {
+            settled_at: self.settled_at,
+            settled: self.settled,
+            last_tick: self.last_tick,
+            selection: self.selection.as_ref().map(Selection::save),
+        }
+    }
+
+    /// Puts this fresh follower in the state `snapshot` holds, over
+    /// `registry` (restored from the same snapshot).
+    pub(crate) fn restore(
+        &mut self,
+        registry: &Registry,
+        snapshot: &FollowerSnapshot,
+    ) -> Result<(), String> {
+        self.settled_at = snapshot.settled_at;
+        self.settled = snapshot.settled;
+        self.last_tick = snapshot.last_tick;
+        match (&mut self.selection, &snapshot.selection) {
+            (Some(selection), Some(saved)) => selection.restore(registry, saved),
+            (None, None) => Ok(()),
+            _ => Err("the snapshot's core and the session disagree on having a query".into()),
+        }
     }
 
     /// Takes what an input changed in `registry` at `at`; returns the

@@ -13,6 +13,7 @@ use vigil_qos::Query;
 use super::{lock, InProcess};
 use crate::advert::AdvertKey;
 use crate::follow::{Delivered, Filter, Follower, Route, StandbyConfig, SubscriptionStats};
+use crate::record::{RecordedInput, RecordedSession, RecordedStep, Recorder};
 use crate::registry::{Registry, RegistryInput, RegistryStats};
 use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
@@ -31,6 +32,10 @@ pub struct InProcConsumerConfig {
     pub settle: Duration,
     /// The hot standby.
     pub standby: StandbyConfig,
+    /// Where every input of the consumer's core and every decision go
+    /// (the flight recorder, the metrics), as a DDS
+    /// [`Selector`](crate::Selector)'s do.
+    pub recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl InProcConsumerConfig {
@@ -43,6 +48,12 @@ impl InProcConsumerConfig {
     /// With or without a hot standby.
     pub fn with_hot_standby(mut self, hot_standby: bool) -> InProcConsumerConfig {
         self.standby.hot_standby = hot_standby;
+        self
+    }
+
+    /// Recording every input and decision to `recorder`.
+    pub fn with_recorder(mut self, recorder: Option<Arc<dyn Recorder>>) -> InProcConsumerConfig {
+        self.recorder = recorder;
         self
     }
 
@@ -139,6 +150,7 @@ pub(crate) struct ConsumerSlot {
     topics: Vec<String>,
     type_name: String,
     sink: Box<dyn Sink>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl ConsumerSlot {
@@ -147,13 +159,30 @@ impl ConsumerSlot {
     }
 
     pub(super) fn input(&mut self, input: RegistryInput, now: Timestamp) {
+        let recorded = self.recorder.as_ref().map(|_| RecordedInput::from(&input));
         let changes = self.registry.apply(input, now);
         let events = self.follower.on_changes(&self.registry, &changes, now);
+        if let (Some(recorder), Some(input)) = (&self.recorder, recorded) {
+            recorder.step(RecordedStep {
+                at: now,
+                input,
+                changes,
+                events: events.clone(),
+            });
+        }
         self.publish(events);
     }
 
     pub(super) fn tick(&mut self, now: Timestamp) {
-        let (_, events) = self.follower.tick(&self.registry, now);
+        let (changes, events) = self.follower.tick(&self.registry, now);
+        if let Some(recorder) = &self.recorder {
+            recorder.step(RecordedStep {
+                at: now,
+                input: RecordedInput::Tick,
+                changes,
+                events: events.clone(),
+            });
+        }
         self.publish(events);
     }
 
@@ -202,6 +231,10 @@ impl InProcess {
     /// Starts following `query`, reading samples of Rust type `T` published
     /// with DDS type name `type_name` on the query's topics. Every current
     /// advert is delivered at once (the advert store is transient-local).
+    /// With a recorder ([`InProcConsumerConfig::recorder`]) the first
+    /// selection waits for the clock to move (at least a nanosecond): the
+    /// stored adverts are recorded one input each, so that a replay makes
+    /// its first selection on all of them, as this consumer does.
     pub fn follow<T: Clone + Send + Sync + 'static>(
         &self,
         query: &Query,
@@ -214,11 +247,32 @@ impl InProcess {
         });
         let mut bus = self.lock();
         let id = InProcess::next_id(&mut bus);
-        let registry = bus.new_registry();
+        // A recorded consumer takes the advert store input by input, as
+        // a replay will, and so settles a nanosecond later: its first
+        // selection is made when the clock next moves, with every stored
+        // advert in its registry (not on the first one alone).
+        let recording = config.recorder.is_some();
+        let (registry, settle) = if recording {
+            let registry = Registry::new(crate::RegistryConfig {
+                grace: bus.config.grace,
+            });
+            (registry, config.settle.max(Duration::from_nanos(1)))
+        } else {
+            (bus.new_registry(), config.settle)
+        };
+        if let Some(recorder) = &config.recorder {
+            recorder.session(RecordedSession::new(
+                Some(query),
+                &config.policy,
+                settle,
+                bus.config.grace,
+                bus.now,
+            ));
+        }
         let selection = Selection::new(SelectionQuery::new(query), config.policy);
         let mut slot = ConsumerSlot {
             registry,
-            follower: Follower::new(Some(selection), bus.now, config.settle),
+            follower: Follower::new(Some(selection), bus.now, settle),
             topics: query
                 .clauses()
                 .iter()
@@ -229,9 +283,16 @@ impl InProcess {
                 filter: Filter::new(config.standby),
                 queue: Arc::clone(&queue),
             }),
+            recorder: config.recorder,
         };
-        // With no settle time the first selection is made now.
-        slot.tick(bus.now);
+        if recording {
+            for input in bus.stored_adverts() {
+                slot.input(input, bus.now);
+            }
+        } else {
+            // With no settle time the first selection is made now.
+            slot.tick(bus.now);
+        }
         bus.consumers.insert(id, slot);
         drop(bus);
         InProcConsumer {

@@ -440,16 +440,21 @@ impl Bus {
         });
         // The advert topic is transient-local: a consumer that joins late
         // gets every current advert at once.
-        for (wire, sender) in self.adverts.values() {
-            registry.apply(
-                RegistryInput::AdvertFrom {
-                    wire: wire.clone(),
-                    sender: *sender,
-                },
-                self.now,
-            );
+        for input in self.stored_adverts() {
+            registry.apply(input, self.now);
         }
         registry
+    }
+
+    /// The advert store, as the inputs a joining consumer takes.
+    pub(crate) fn stored_adverts(&self) -> Vec<RegistryInput> {
+        self.adverts
+            .values()
+            .map(|(wire, sender)| RegistryInput::AdvertFrom {
+                wire: wire.clone(),
+                sender: *sender,
+            })
+            .collect()
     }
 }
 

@@ -19,6 +19,22 @@ pub(crate) struct Flap {
 }
 
 impl Flap {
+    /// Its state as plain values: the penalty's parts and `counted`.
+    pub(crate) fn parts(&self) -> ((f64, Timestamp, bool, Timestamp), bool) {
+        (self.penalty.parts(), self.counted)
+    }
+
+    /// The state [`Flap::parts`] gave, back.
+    pub(crate) fn from_parts(
+        (penalty, at, suppressed, release_at): (f64, Timestamp, bool, Timestamp),
+        counted: bool,
+    ) -> Flap {
+        Flap {
+            penalty: FlapPenalty::from_parts(penalty, at, suppressed, release_at),
+            counted,
+        }
+    }
+
     /// Records one health-state change at `now`.
     pub(crate) fn record_change(&mut self, spec: &FlapDamping, now: Timestamp) {
         if self.penalty.record_change(spec, now) {

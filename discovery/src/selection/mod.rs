@@ -90,6 +90,7 @@ mod explain;
 mod flap;
 mod policy;
 mod query;
+mod snapshot;
 
 use chain::{Cand, Member, Members, RankKey, Shared, SharedCache, Slot};
 use query::{tier, SortKey};
@@ -100,6 +101,7 @@ pub use policy::{
     ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
 pub use query::SelectionQuery;
+pub(crate) use snapshot::SelectionSnapshot;
 
 /// What one consumer follows (see the module doc).
 #[derive(Debug)]

@@ -46,7 +46,7 @@ impl Default for SwitchPolicy {
 }
 
 /// The producer a consumer follows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ActiveProducer {
     /// Which advert.
     pub key: AdvertKey,

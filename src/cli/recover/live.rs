@@ -105,6 +105,12 @@ pub(super) struct Live {
     /// Producers isolated by `<Isolate>` (a mode change releases only its
     /// own).
     isolated_by_tree: BTreeSet<String>,
+    /// Producers isolated because the mode says so (`isolate:`, or not
+    /// in its `allow:`).
+    isolated_by_mode: BTreeSet<String>,
+    /// Supervised children stopped because the mode's `children:` leaves
+    /// them out.
+    stopped_by_mode: BTreeSet<String>,
     /// Whether the behaviour tree reads the registry itself (`<Available>`):
     /// then every registry change ticks it.
     reads_registry: bool,
@@ -143,6 +149,8 @@ impl Live {
             children,
             pending: BTreeMap::new(),
             isolated_by_tree: BTreeSet::new(),
+            isolated_by_mode: BTreeSet::new(),
+            stopped_by_mode: BTreeSet::new(),
             reads_registry,
             settle,
             last_mode: None,
@@ -187,10 +195,7 @@ impl Live {
         let mode = self.engine.mode().map(str::to_owned);
         if let Some(mode) = &mode {
             self.publish_mode(mode, "", "start");
-            let isolate = self.mode_isolations(mode);
-            for producer in isolate {
-                self.isolate(&producer, Some(&format!("mode {mode}")));
-            }
+            self.enforce_mode(selector);
         }
         self.print(
             json!({"event": "ready", "engine": self.name, "mode": mode, "at": 0.0}),
@@ -254,6 +259,8 @@ impl Live {
 
     /// The registry changed: feed the leaves that changed, tick.
     fn feed(&mut self, selector: &Selector, first: bool) {
+        // A producer new on the domain may be one the mode does not allow.
+        self.enforce_mode(selector);
         let entries = selector.registry().snapshot();
         let batch = changes(leaf_states(&self.leaves, &entries), &mut self.held);
         if batch.is_empty() && !first && !self.reads_registry {
@@ -375,7 +382,7 @@ impl Live {
                             self.pending.remove(&id);
                         }
                     }
-                    Record::Mode(change) => self.mode_changed(&change),
+                    Record::Mode(change) => self.mode_changed(selector, &change),
                     _ => {}
                 }
             }
@@ -414,7 +421,8 @@ impl Live {
             }
             Action::Release { producer } => {
                 self.isolated_by_tree.remove(&producer);
-                let ok = self.isolate(&producer, None);
+                // The mode's isolation outlives the tree's release.
+                let ok = self.isolated_by_mode.contains(&producer) || self.isolate(&producer, None);
                 self.complete_with(selector, id, "Release", ok);
             }
             Action::Run { command, timeout } => {
@@ -470,27 +478,77 @@ impl Live {
         }
     }
 
-    fn mode_isolations(&self, mode: &str) -> BTreeSet<String> {
-        self.engine
-            .modes()
-            .and_then(|m| m.mode(mode))
-            .map(|m| m.isolate.iter().cloned().collect())
-            .unwrap_or_default()
+    /// Publishes the mode, then makes it hold (see `enforce_mode`).
+    fn mode_changed(&mut self, selector: &Selector, change: &ModeChange) {
+        self.publish_mode(&change.to, &change.from, &change.cause.to_string());
+        self.enforce_mode(selector);
     }
 
-    /// Publishes the mode and isolates what it isolates, releasing what
-    /// the mode before isolated (unless a behaviour tree isolated it).
-    fn mode_changed(&mut self, change: &ModeChange) {
-        self.publish_mode(&change.to, &change.from, &change.cause.to_string());
-        let before = self.mode_isolations(&change.from);
-        let now = self.mode_isolations(&change.to);
-        for producer in now.difference(&before) {
-            self.isolate(producer, Some(&format!("mode {}", change.to)));
+    /// Makes the current mode hold: isolates the producers it isolates
+    /// (`isolate:`, and with `allow:` every producer on the domain it does
+    /// not list), releases those the previous mode isolated (unless a
+    /// behaviour tree did), stops the supervised children its `children:`
+    /// leaves out and starts again those a previous mode stopped.
+    fn enforce_mode(&mut self, selector: &Selector) {
+        let Some(spec) = self
+            .engine
+            .mode()
+            .and_then(|mode| self.engine.modes()?.mode(mode))
+            .cloned()
+        else {
+            return;
+        };
+        let mode = spec.name.clone();
+        let mut isolate: BTreeSet<String> = spec.isolate.iter().cloned().collect();
+        if let Some(allow) = &spec.allow {
+            isolate.extend(
+                selector
+                    .registry()
+                    .snapshot()
+                    .into_iter()
+                    .map(|e| e.advert.key.producer.clone())
+                    .filter(|p| !allow.contains(p)),
+            );
         }
-        for producer in before.difference(&now) {
+        let reason = format!("mode {mode}");
+        for producer in isolate.difference(&self.isolated_by_mode.clone()) {
+            self.isolate(producer, Some(&reason));
+        }
+        for producer in self.isolated_by_mode.difference(&isolate) {
             if !self.isolated_by_tree.contains(producer) {
                 self.isolate(producer, None);
             }
+        }
+        self.isolated_by_mode = isolate;
+
+        let mut children: Vec<(String, ChildId)> = self
+            .children
+            .iter()
+            .map(|(name, id)| (name.clone(), *id))
+            .collect();
+        children.sort_by(|a, b| a.0.cmp(&b.0));
+        for (child, id) in children {
+            let runs = spec.children.as_ref().is_none_or(|c| c.contains(&child));
+            let stopped = self.stopped_by_mode.contains(&child);
+            let (command, verb, stops) = match (runs, stopped) {
+                (false, false) => (Command::Stop(id), "stop", true),
+                (true, true) => (Command::Restart(id), "start", false),
+                _ => continue,
+            };
+            if self.commands.send(command).is_err() {
+                tracing::error!(%child, "the supervisor is gone: mode {mode} not applied to it");
+                continue;
+            }
+            if stops {
+                self.stopped_by_mode.insert(child.clone());
+            } else {
+                self.stopped_by_mode.remove(&child);
+            }
+            let at = self.now().as_secs_f64();
+            self.print(
+                json!({"event": "mode_child", "at": at, "mode": mode, "child": child, "do": verb}),
+                format!("{at:>9.3}  {verb:<7} {child}: mode {mode}"),
+            );
         }
     }
 

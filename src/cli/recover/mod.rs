@@ -15,8 +15,13 @@
 //! - `<Isolate>`/`<Release>` and every mode change are published on the
 //!   `vigil_isolation` and `vigil_mode` topics (transient-local): every
 //!   consumer's registry holds an isolated producer FAILED, and
-//!   `vigil consume --query-in MODE=QUERY` follows the mode. A mode's
-//!   `isolate:` list is isolated while the mode holds.
+//!   `vigil consume --query-in MODE=QUERY` follows the mode.
+//! - The mode acts while it holds: its `isolate:` list is isolated, and
+//!   with `allow:` so is every producer on the domain it does not list;
+//!   the supervised children its `children:` leaves out are stopped
+//!   (`mode_child` lines, `do: stop`) and started again by a mode that
+//!   runs them (`do: start`). Its capability overrides are read and
+//!   checked, not applied yet.
 //!
 //! `--record FILE.mcap` and `--metrics ADDR:PORT` work as on `vigil
 //! monitor`: what the engine's registry was fed (adverts, heartbeats,
@@ -26,7 +31,8 @@
 //!
 //! JSON lines: the dry run's `tick`, `action`, `halt`, `mode` (with `at`,
 //! seconds since the engine started, and `t`, Unix seconds), `done` (an
-//! action's outcome: `id`, `action`, `ok`), `ready` (the first tick), and
+//! action's outcome: `id`, `action`, `ok`), `ready` (the first tick),
+//! `isolated`/`released`, `mode_child` (`mode`, `child`, `do`), and
 //! the supervisor's own lines as `vigil supervise` prints them.
 
 mod config;

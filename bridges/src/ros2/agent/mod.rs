@@ -31,6 +31,10 @@
 //!   file (`diagnostics.analyzers`), every node's statuses are also
 //!   aggregated by it, as ROS 2's diagnostic_aggregator would, and that
 //!   tree is published first: the agent can stand in for the aggregator.
+//! - Each relay is a consumer like `vigil consume`: it publishes its route
+//!   (query, the producer relayed, every switch and its cause) on
+//!   `vigil_consumer_routes` as `<host>:<pid>:<relay topic>`, so monitors
+//!   and the knowledge base see it.
 //! - Malformed diagnostics and writers of the wrong type are counted,
 //!   logged and reported ([`AgentEvent::Rejected`]); nothing else changes.
 //!
@@ -46,7 +50,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use vigil_discovery::{
-    DdsConfig, DdsError, Recorder, SelectionEvent, Selector, SelectorConfig, VigilParticipant,
+    ConsumerIdentity, DdsConfig, DdsError, Recorder, SelectionEvent, Selector, SelectorConfig,
+    VigilParticipant,
 };
 
 mod aggregate;
@@ -187,7 +192,8 @@ impl Agent {
                 &relay.query,
                 SelectorConfig::default()
                     .with_settle(settle)
-                    .with_recorder(recorder_for(&relay.ros_topic)),
+                    .with_recorder(recorder_for(&relay.ros_topic))
+                    .with_identity(Some(relay_identity(&relay.ros_topic))),
             )?;
             forwarders.push(tokio::spawn(forward_selections(
                 relay.ros_topic.clone(),
@@ -258,4 +264,18 @@ async fn forward_selections(
             return;
         }
     }
+}
+
+/// Who a relay says it is on `vigil_consumer_routes`:
+/// `<host>:<pid>:<relay topic>`, unique on the domain as long as one
+/// agent process relays a topic once.
+fn relay_identity(relay: &str) -> ConsumerIdentity {
+    // Linux's, as `uname -n` reads it; not silent when missing.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned());
+    let pid = std::process::id();
+    ConsumerIdentity::new(Some(format!("{host}:{pid}:{relay}")), host, pid)
 }

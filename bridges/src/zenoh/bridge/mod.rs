@@ -214,6 +214,7 @@ pub async fn run_in_session(
         retired,
         retiring: HashSet::new(),
         stats: BridgeStats::default(),
+        stats_reported: BridgeStats::default(),
         dropped,
         warned: None,
         followed: BTreeMap::new(),
@@ -381,6 +382,8 @@ struct Shell<F> {
     /// advert naming them.
     retiring: HashSet<[u8; 16]>,
     stats: BridgeStats,
+    /// The counters last emitted as [`BridgeEvent::Stats`].
+    stats_reported: BridgeStats,
     /// What full queues dropped (counted in the callbacks).
     dropped: Arc<Dropped>,
     /// When full queues were last warned about, and the counts then.
@@ -456,6 +459,22 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         }
         self.forget_retired();
         self.warn_dropped();
+        let stats = self.stats_so_far();
+        if stats != self.stats_reported {
+            self.stats_reported = stats;
+            self.emit(BridgeEvent::Stats { stats });
+        }
+    }
+
+    /// The counters as [`Shell::stop`] will report them, without taking
+    /// the queues' drop counts.
+    fn stats_so_far(&self) -> BridgeStats {
+        let mut stats = self.stats;
+        stats.samples_dropped += self.dropped.data.load(Ordering::Relaxed);
+        stats.inputs_dropped += self.dropped.inputs.load(Ordering::Relaxed);
+        stats.adverts_evicted = self.zenoh.evicted();
+        stats.producers_refused = self.zenoh.refused();
+        stats
     }
 
     /// Forgets the GUIDs of retired proxies whose adverts have left the
