@@ -40,6 +40,11 @@ struct ChangeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CauseLabel {
     cause: &'static str,
 }
@@ -49,6 +54,7 @@ pub struct CoreMetrics {
     registry: Registry,
     inputs: Family<KindLabel, Counter>,
     rejected: Family<KindLabel, Counter>,
+    refused: Family<ReasonLabel, Counter>,
     changes: Family<ChangeLabel, Counter>,
     switches: Family<CauseLabel, Counter>,
     lease_expiries: Counter,
@@ -83,6 +89,12 @@ impl CoreMetrics {
             "inputs_rejected",
             "Inputs the registry rejected, by the kind of input",
             rejected.clone(),
+        );
+        let refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "inputs_refused",
+            "Inputs refused on trust grounds (issue 13), by reason",
+            refused.clone(),
         );
         let changes = Family::<ChangeLabel, Counter>::default();
         registry.register(
@@ -136,6 +148,7 @@ impl CoreMetrics {
             registry,
             inputs,
             rejected,
+            refused,
             changes,
             switches,
             lease_expiries,
@@ -204,6 +217,10 @@ impl Recorder for CoreMetrics {
                 RegistryChange::Unreachable(_) => {
                     self.lease_expiries.inc();
                 }
+                RegistryChange::Refused { reason, .. } => {
+                    let reason = reason.as_str();
+                    self.refused.get_or_create(&ReasonLabel { reason }).inc();
+                }
                 _ => {}
             }
         }
@@ -238,6 +255,7 @@ fn change_kind(change: &RegistryChange) -> &'static str {
         RegistryChange::Reachable(_) => "reachable",
         RegistryChange::Removed(_) => "removed",
         RegistryChange::Rejected { .. } => "rejected",
+        RegistryChange::Refused { .. } => "refused",
     }
 }
 

@@ -22,6 +22,8 @@
 //! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
 //!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`], a
 //!   supervisor's [`OnBehalfPublisher`].
+//! - `trust`: signed adverts, the heartbeat hash chain, the [`TrustPolicy`]
+//!   and [`Refusal`], why an input was refused on trust grounds.
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
@@ -53,6 +55,7 @@ pub mod clock {
 mod record;
 mod registry;
 mod selection;
+mod trust;
 mod vote;
 mod wire;
 
@@ -79,6 +82,11 @@ pub use selection::{
     ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
     SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
     EVENT_CHAIN_MAX,
+};
+pub use trust::{
+    chain_id, sign_advert, AdvertProof, ChainCheck, Glob, HashChain, HeartbeatAuth, KeyError,
+    KeyPair, PublicKey, Refusal, RefusedStats, TrustMode, TrustPolicy, TrustedKey, Verifier,
+    ADVERT_SIGNATURE_LEN, CHAIN_LEN, HEARTBEAT_AUTH_LEN,
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{

@@ -15,7 +15,24 @@
 //!   as the held one with a lower sequence: it is ignored (counted in
 //!   [`RegistryStats::stale`]). An advert from another writer GUID is a new
 //!   incarnation of the producer (a restart gets a new DDS GUID and starts
-//!   its sequence again) and replaces the held one whatever its sequence.
+//!   its sequence again) and replaces the held one whatever its sequence,
+//!   unless the held one is alive (next rule).
+//! - **No hijacking (issue 13).** While the held advert is reachable and
+//!   not said FAILED by its supervisor, an advert from another writer GUID
+//!   is [`RegistryChange::Refused`] ([`Refusal::Hijack`]), counted and
+//!   logged: one process cannot take a live producer id from another. It
+//!   is kept aside as the entry's *pending* successor, kept alive by
+//!   heartbeats from its own participant, and takes over at once when the
+//!   holder withdraws (its dispose), is said FAILED by its supervisor, or
+//!   its lease expires: a producer restarted within its lease (a crash and
+//!   a fast restart) takes over at the old lease's end, not never. A
+//!   newcomer signed by the same key as the holder proves it is the same
+//!   producer and takes over at once.
+//! - **Whose heartbeat.** A heartbeat is a sign of life (and carries state)
+//!   only for entries advertised from its writer's participant (the GUID
+//!   prefix of the advert writer): another process's heartbeats under the
+//!   same producer id neither keep a dead holder alive nor fail a live
+//!   one. Inputs that do not say their writer match any.
 //!   An exact repeat (transient-local redelivery) changes nothing but counts
 //!   as a sign of life.
 //! - **Disposal.** A dispose removes the entry at once (rustdds reports an
@@ -82,6 +99,7 @@ use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
 
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
+use crate::trust::{Refusal, RefusedStats};
 use crate::vote::Combined;
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
@@ -127,8 +145,18 @@ pub enum RegistryInput {
         /// The advert writer's GUID (the sample's `publication_handle`).
         sender: [u8; 16],
     },
-    /// A heartbeat sample.
+    /// A heartbeat sample, from a writer not named: it speaks for every
+    /// advert of its producer.
     Heartbeat(HeartbeatWire),
+    /// A heartbeat sample and the GUID of the writer that sent it (what the
+    /// DDS shell gives): it speaks only for the adverts sent from that
+    /// writer's participant (see the module doc, *Whose heartbeat*).
+    HeartbeatFrom {
+        /// The sample.
+        wire: HeartbeatWire,
+        /// The heartbeat writer's GUID.
+        sender: [u8; 16],
+    },
     /// The advert instance was disposed (the producer left cleanly), by an
     /// advert writer not named: removes the entry whoever published it.
     Disposed(AdvertKey),
@@ -190,6 +218,18 @@ pub enum RegistryChange {
         /// Why.
         error: String,
     },
+    /// A well-formed input was refused on trust grounds (a hijack, a bad
+    /// or missing signature); the registry kept its last good state.
+    Refused {
+        /// The producer id it claimed.
+        producer: String,
+        /// The topic it claimed; empty for a heartbeat.
+        topic: String,
+        /// Why, as a code.
+        reason: Refusal,
+        /// Why, for people.
+        error: String,
+    },
 }
 
 impl RegistryChange {
@@ -202,7 +242,7 @@ impl RegistryChange {
             | RegistryChange::Reachable(k)
             | RegistryChange::Removed(k)
             | RegistryChange::HealthChanged { key: k, .. } => Some(k),
-            RegistryChange::Rejected { .. } => None,
+            RegistryChange::Rejected { .. } | RegistryChange::Refused { .. } => None,
         }
     }
 }
@@ -231,6 +271,9 @@ pub struct RegistryStats {
     /// its sender is not the supervisor the advert names (also counted in
     /// `rejected`).
     pub on_behalf_rejected: u64,
+    /// Inputs refused on trust grounds since the start, by reason (not
+    /// counted in `rejected`).
+    pub refused: RefusedStats,
 }
 
 /// One entry: the latest good advert and what liveness made of it.
@@ -250,6 +293,32 @@ struct Entry {
     sender: Option<[u8; 16]>,
     /// Why its supervisor said it FAILED, until the next fresh advert.
     failed_on_behalf: Option<Arc<str>>,
+    /// A newcomer refused as a hijack while this entry is alive: it takes
+    /// over when the holder goes (see the module doc, *No hijacking*).
+    pending: Option<Pending>,
+}
+
+/// A refused newcomer waiting for the holder to go.
+#[derive(Clone, Debug)]
+struct Pending {
+    advert: Arc<Advert>,
+    sender: Option<[u8; 16]>,
+    last_heard: Timestamp,
+}
+
+impl Pending {
+    fn alive_at(&self, now: Timestamp) -> bool {
+        now < self.last_heard + self.advert.lease
+    }
+}
+
+/// Whether two writers, when both are known, belong to one participant
+/// (the first 12 bytes of a GUID are its participant's prefix).
+fn same_participant(a: Option<[u8; 16]>, b: Option<[u8; 16]>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a[..12] == b[..12],
+        _ => true,
+    }
 }
 
 impl Entry {
@@ -309,6 +378,8 @@ pub struct Registry {
     disposes_ignored: AtomicU64,
     on_behalf_accepted: AtomicU64,
     on_behalf_rejected: AtomicU64,
+    /// By [`Refusal::index`].
+    refused: [AtomicU64; 6],
 }
 
 impl Registry {
@@ -326,6 +397,7 @@ impl Registry {
             disposes_ignored: AtomicU64::new(0),
             on_behalf_accepted: AtomicU64::new(0),
             on_behalf_rejected: AtomicU64::new(0),
+            refused: Default::default(),
         }
     }
 
@@ -356,21 +428,19 @@ impl Registry {
             RegistryInput::AdvertFrom { wire, sender } => {
                 self.advert_wire(&mut inner, &wire, Some(sender), now, &mut changes)
             }
-            RegistryInput::Heartbeat(wire) => match Heartbeat::from_wire(&wire) {
-                Ok(hb) => self.heartbeat(&mut inner, &hb, now, &mut changes),
-                Err(e) => self.reject(
-                    e.to_string(),
-                    format!("heartbeat {}", printable(&wire.producer)),
-                    &mut changes,
-                ),
-            },
-            RegistryInput::Disposed(key) => self.disposed(&mut inner, key, None, &mut changes),
+            RegistryInput::Heartbeat(wire) => {
+                self.heartbeat_wire(&mut inner, &wire, None, now, &mut changes)
+            }
+            RegistryInput::HeartbeatFrom { wire, sender } => {
+                self.heartbeat_wire(&mut inner, &wire, Some(sender), now, &mut changes)
+            }
+            RegistryInput::Disposed(key) => self.disposed(&mut inner, key, None, now, &mut changes),
             RegistryInput::DisposedBy { key, sender } => {
-                self.disposed(&mut inner, key, Some(sender), &mut changes)
+                self.disposed(&mut inner, key, Some(sender), now, &mut changes)
             }
             RegistryInput::FailedOnBehalf { wire, sender } => {
                 match FailedOnBehalf::from_wire(&wire) {
-                    Ok(said) => self.failed_on_behalf(&inner, &said, sender, &mut changes),
+                    Ok(said) => self.failed_on_behalf(&mut inner, &said, sender, now, &mut changes),
                     Err(e) => self.reject(
                         e.to_string(),
                         format!("FAILED on behalf of child {}", printable(&wire.child)),
@@ -388,16 +458,17 @@ impl Registry {
     /// as its supervisor, rejected for the others.
     fn failed_on_behalf(
         &self,
-        inner: &Inner,
+        inner: &mut Inner,
         said: &FailedOnBehalf,
         sender: [u8; 16],
+        now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
         let mut prefix = [0; 12];
         prefix.copy_from_slice(&sender[..12]);
         let reason: Arc<str> = Arc::from(said.reason.as_str());
         for producer in &said.producers {
-            let Some(topics) = inner.by_producer.get(producer) else {
+            let Some(topics) = inner.by_producer.get(producer).cloned() else {
                 tracing::debug!(%producer, child = %printable(&said.child),
                     "FAILED on behalf of a producer not known here; skipped");
                 continue;
@@ -434,10 +505,14 @@ impl Registry {
                 }
                 let old_state = entry.effective_state();
                 entry.failed_on_behalf = Some(reason.clone());
-                let new_state = entry.effective_state();
-                self.entries.insert(key.clone(), entry);
                 self.on_behalf_accepted.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%key, reason = %said.reason, "FAILED, said by its supervisor");
+                // Its restarted successor may already be waiting.
+                if self.promote(inner, &key, &mut entry, now, changes) {
+                    continue;
+                }
+                let new_state = entry.effective_state();
+                self.entries.insert(key.clone(), entry);
                 if old_state != new_state {
                     changes.push(RegistryChange::HealthChanged {
                         key,
@@ -470,12 +545,13 @@ impl Registry {
         inner: &mut Inner,
         key: AdvertKey,
         sender: Option<[u8; 16]>,
+        now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
-        let Some(publisher) = self.entries.get(&key).map(|e| e.sender) else {
+        let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
             return;
         };
-        if let (Some(sender), Some(publisher)) = (sender, publisher) {
+        if let (Some(sender), Some(publisher)) = (sender, entry.sender) {
             if sender != publisher {
                 self.disposes_ignored.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%key, sender = %hex(&sender), publisher = %hex(&publisher),
@@ -483,8 +559,80 @@ impl Registry {
                 return;
             }
         }
+        // The holder withdrew: a waiting successor takes over at once.
+        if self.promote(inner, &key, &mut entry, now, changes) {
+            return;
+        }
         self.remove(inner, &key);
         changes.push(RegistryChange::Removed(key));
+    }
+
+    /// Hands `entry` (the held one, already out of date or going) to its
+    /// pending successor if that is still alive at `now`, and stores it.
+    /// Returns whether it did; without a live successor nothing is stored.
+    fn promote(
+        &self,
+        inner: &mut Inner,
+        key: &AdvertKey,
+        entry: &mut Entry,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) -> bool {
+        let Some(pending) = entry.pending.take() else {
+            return false;
+        };
+        if !pending.alive_at(now) {
+            return false;
+        }
+        let old_state = entry.effective_state();
+        if entry.reachable {
+            self.reports.remove(&entry.advert);
+        } else {
+            self.reachable.fetch_add(1, Ordering::Relaxed);
+        }
+        inner.deadlines.remove(&(entry.deadline, key.clone()));
+        entry.advert = pending.advert;
+        entry.sender = pending.sender;
+        entry.last_heard = pending.last_heard;
+        entry.deadline = pending.last_heard + entry.advert.lease;
+        entry.reachable = true;
+        entry.heartbeat_state = None;
+        entry.last_heartbeat = None;
+        entry.failed_on_behalf = None;
+        inner.deadlines.insert((entry.deadline, key.clone()));
+        self.reports.add(&entry.advert);
+        let new_state = entry.effective_state();
+        tracing::info!(%key, "the producer's holder went; its waiting successor took over");
+        self.entries.insert(key.clone(), entry.clone());
+        changes.push(RegistryChange::Updated(key.clone()));
+        if old_state != new_state {
+            changes.push(RegistryChange::HealthChanged {
+                key: key.clone(),
+                old: old_state,
+                new: new_state,
+            });
+        }
+        true
+    }
+
+    /// Counts, logs and reports a refusal.
+    fn refuse(
+        &self,
+        producer: &str,
+        topic: &str,
+        reason: Refusal,
+        error: String,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        self.refused[reason.index()].fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(producer = %printable(producer), topic = %printable(topic),
+            %reason, %error, "refused input; last good state kept");
+        changes.push(RegistryChange::Refused {
+            producer: producer.to_owned(),
+            topic: topic.to_owned(),
+            reason,
+            error,
+        });
     }
 
     fn reject(&self, error: String, what: String, changes: &mut Vec<RegistryChange>) {
@@ -513,6 +661,7 @@ impl Registry {
                 last_heartbeat: None,
                 sender,
                 failed_on_behalf: None,
+                pending: None,
             };
             inner
                 .by_producer
@@ -527,6 +676,10 @@ impl Registry {
             return;
         };
         let same_writer = old.advert.writer_guid == advert.writer_guid;
+        if !same_writer && old.reachable && old.failed_on_behalf.is_none() {
+            self.hijack(&key, old, advert, sender, now, changes);
+            return;
+        }
         if same_writer && advert.sequence < old.advert.sequence {
             self.stale.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%key, sequence = advert.sequence, held = old.advert.sequence, "stale advert ignored");
@@ -560,6 +713,7 @@ impl Registry {
         entry.failed_on_behalf = None;
         if !same_writer {
             entry.last_heartbeat = None;
+            entry.pending = None;
         }
         self.heard(inner, &key, &mut entry, now, changes);
         // Reachable now in any case: the new advert's reports count.
@@ -574,6 +728,32 @@ impl Registry {
                 new: new_state,
             });
         }
+    }
+
+    /// An advert from another writer than the live holder's: refused and
+    /// kept as the pending successor (see the module doc, *No hijacking*).
+    fn hijack(
+        &self,
+        key: &AdvertKey,
+        mut held: Entry,
+        advert: Advert,
+        sender: Option<[u8; 16]>,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let error = format!(
+            "producer {key} is live, advertised by writer {}; an advert from writer {} \
+             waits until it withdraws or its lease expires",
+            hex(&held.advert.writer_guid),
+            hex(&advert.writer_guid)
+        );
+        self.refuse(&key.producer, &key.topic, Refusal::Hijack, error, changes);
+        held.pending = Some(Pending {
+            advert: Arc::new(advert),
+            sender,
+            last_heard: now,
+        });
+        self.entries.insert(key.clone(), held);
     }
 
     /// Records a sign of life: pushes the lease deadline and brings an
@@ -600,10 +780,29 @@ impl Registry {
         true
     }
 
+    fn heartbeat_wire(
+        &self,
+        inner: &mut Inner,
+        wire: &HeartbeatWire,
+        sender: Option<[u8; 16]>,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        match Heartbeat::from_wire(wire) {
+            Ok(hb) => self.heartbeat(inner, &hb, sender, now, changes),
+            Err(e) => self.reject(
+                e.to_string(),
+                format!("heartbeat {}", printable(&wire.producer)),
+                changes,
+            ),
+        }
+    }
+
     fn heartbeat(
         &self,
         inner: &mut Inner,
         hb: &Heartbeat,
+        sender: Option<[u8; 16]>,
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
@@ -617,6 +816,19 @@ impl Registry {
             let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
                 continue;
             };
+            if !same_participant(entry.sender, sender) {
+                // Another process under this producer id: a sign of life
+                // for the successor it may have advertised, nothing else.
+                if let Some(pending) = entry.pending.as_mut() {
+                    if same_participant(pending.sender, sender) {
+                        pending.last_heard = now;
+                        self.entries.insert(key, entry);
+                        continue;
+                    }
+                }
+                tracing::debug!(%key, "heartbeat from another participant than the advert's ignored");
+                continue;
+            }
             let old_state = entry.effective_state();
             let newer = entry.last_heartbeat.is_none_or(|last| hb.sequence > last);
             if newer && hb.advert_sequence >= entry.advert.sequence {
@@ -654,6 +866,9 @@ impl Registry {
             let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
                 continue;
             };
+            if entry.reachable && self.promote(&mut inner, &key, &mut entry, now, &mut changes) {
+                continue;
+            }
             if entry.reachable {
                 let old_state = entry.effective_state();
                 entry.reachable = false;
@@ -735,6 +950,9 @@ impl Registry {
             disposes_ignored: self.disposes_ignored.load(Ordering::Relaxed),
             on_behalf_accepted: self.on_behalf_accepted.load(Ordering::Relaxed),
             on_behalf_rejected: self.on_behalf_rejected.load(Ordering::Relaxed),
+            refused: RefusedStats::from_counts(
+                self.refused.each_ref().map(|c| c.load(Ordering::Relaxed)),
+            ),
         }
     }
 

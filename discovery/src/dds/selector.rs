@@ -362,10 +362,13 @@ impl Driver {
                 },
                 beat = heartbeats.next() => match beat {
                     Some(Ok(sample)) => {
+                        // Its writer: a heartbeat speaks only for adverts of
+                        // its own participant (registry, *Whose heartbeat*).
+                        let sender = sample.sample_info().writer_guid().to_bytes();
                         // A disposed heartbeat instance says nothing the
                         // advert's disposal or the lease does not.
                         if let Sample::Value(wire) = sample.into_value() {
-                            self.apply(RegistryInput::Heartbeat(wire));
+                            self.apply(RegistryInput::HeartbeatFrom { wire, sender });
                         }
                     }
                     Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error),
