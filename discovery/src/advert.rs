@@ -554,6 +554,7 @@ impl Heartbeat {
     /// The heartbeat as it travels.
     pub fn to_wire(&self) -> HeartbeatWire {
         HeartbeatWire {
+            auth: Vec::new(),
             version: WIRE_VERSION,
             producer: self.producer.clone(),
             sequence: self.sequence,

@@ -75,8 +75,8 @@ pub use record::{
     RecordedInput, RecordedPolicy, RecordedSession, RecordedStep, Recorder, Replayer,
 };
 pub use registry::{
-    EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
-    RegistryStats,
+    EffectiveHealth, EntryView, PolicySlot, RefusalFeed, RefusalNote, Registry, RegistryChange,
+    RegistryConfig, RegistryInput, RegistryStats, REFUSALS_KEPT,
 };
 pub use selection::{
     ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,

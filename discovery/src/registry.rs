@@ -82,6 +82,25 @@
 //!   [`crate::combine_reports`]). Reports are indexed by path, so a vote
 //!   costs the number of its observers, not the number of adverts.
 //!
+//! # Trust (issue 13)
+//!
+//! Under the [`TrustPolicy`] set with [`Registry::set_policy`] (default:
+//! mode off):
+//!
+//! - A signed advert's signature is verified whatever the mode (a valid one
+//!   is what proves the same key, *No hijacking*). Under `warn` and
+//!   `enforce` the policy must allow its key for its producer id and topic
+//!   (or the key must speak for the producer); a signed advert from
+//!   another participant than the holder's that is older than, or repeats,
+//!   the held one, or one older than the newest signed advert ever
+//!   accepted for its key, is a replay.
+//! - A heartbeat for a signed advert must carry the next element of the
+//!   hash chain the advert commits to (`trust::chain`).
+//! - `enforce` refuses what fails ([`RegistryChange::Refused`], counted in
+//!   [`RegistryStats::refused`]); `warn` accepts it, counts it in
+//!   [`RegistryStats::warned`] and logs it; `off` checks nothing but
+//!   signatures.
+//!
 //! # Concurrency
 //!
 //! Entries live in a `DashMap`, so a monitor and several selectors read
@@ -99,15 +118,19 @@ use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
 
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
-use crate::trust::{Refusal, RefusedStats};
+use crate::trust::{
+    AdvertProof, ChainCheck, HeartbeatAuth, Refusal, RefusedStats, TrustMode, Verifier,
+};
 use crate::vote::Combined;
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
 mod reports;
+mod trusted;
 mod view;
 
 use reports::Reports;
 
+pub use trusted::{PolicySlot, RefusalFeed, RefusalNote, REFUSALS_KEPT};
 pub use view::{EffectiveHealth, EntryView};
 
 /// How the registry forgets.
@@ -274,6 +297,9 @@ pub struct RegistryStats {
     /// Inputs refused on trust grounds since the start, by reason (not
     /// counted in `rejected`).
     pub refused: RefusedStats,
+    /// Inputs the trust mode `warn` accepted but `enforce` would have
+    /// refused, by reason.
+    pub warned: RefusedStats,
 }
 
 /// One entry: the latest good advert and what liveness made of it.
@@ -296,6 +322,10 @@ struct Entry {
     /// A newcomer refused as a hijack while this entry is alive: it takes
     /// over when the holder goes (see the module doc, *No hijacking*).
     pending: Option<Pending>,
+    /// What its advert's signature proved.
+    proof: Option<AdvertProof>,
+    /// Where its heartbeats' hash chain is (signed adverts under a policy).
+    chain: Option<ChainCheck>,
 }
 
 /// A refused newcomer waiting for the holder to go.
@@ -303,6 +333,7 @@ struct Entry {
 struct Pending {
     advert: Arc<Advert>,
     sender: Option<[u8; 16]>,
+    proof: Option<AdvertProof>,
     last_heard: Timestamp,
 }
 
@@ -346,6 +377,9 @@ struct Inner {
     deadlines: BTreeSet<(Timestamp, AdvertKey)>,
     /// Time never goes back before the latest input.
     now: Timestamp,
+    /// The newest timestamp of a signed advert accepted per key, kept after
+    /// the entry goes: an older one is a replay.
+    seen: HashMap<AdvertKey, u64>,
 }
 
 /// The concurrent registry of adverts (see the module doc).
@@ -380,6 +414,11 @@ pub struct Registry {
     on_behalf_rejected: AtomicU64,
     /// By [`Refusal::index`].
     refused: [AtomicU64; 6],
+    /// Would have been refused under `enforce`, by [`Refusal::index`].
+    warned: [AtomicU64; 6],
+    policy: PolicySlot,
+    verifier: Verifier,
+    refusals: RefusalFeed,
 }
 
 impl Registry {
@@ -398,6 +437,10 @@ impl Registry {
             on_behalf_accepted: AtomicU64::new(0),
             on_behalf_rejected: AtomicU64::new(0),
             refused: Default::default(),
+            warned: Default::default(),
+            policy: PolicySlot::default(),
+            verifier: Verifier::new(),
+            refusals: RefusalFeed::default(),
         }
     }
 
@@ -532,10 +575,32 @@ impl Registry {
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
-        match Advert::from_wire(wire) {
-            Ok(advert) => self.advert(inner, advert, sender, now, changes),
-            Err(e) => self.reject(e.to_string(), wire_what(wire), changes),
+        let advert = match Advert::from_wire(wire) {
+            Ok(advert) => advert,
+            Err(e) => return self.reject(e.to_string(), wire_what(wire), changes),
+        };
+        let policy = self.policy();
+        let Ok(proof) = self.check_advert(&policy, wire, changes) else {
+            return;
+        };
+        // A signed advert older than one already accepted for its key.
+        if let Some(proof) = proof.filter(|_| policy.mode != TrustMode::Off) {
+            let newest = inner.seen.get(&advert.key).copied().unwrap_or(0);
+            if advert.timestamp_ns < newest {
+                let error = format!(
+                    "signed at {} ns, older than the advert of {} ns already accepted (key {})",
+                    advert.timestamp_ns, newest, proof.key
+                );
+                let failed = (Refusal::Replayed, error);
+                let (p, t) = (&advert.key.producer, &advert.key.topic);
+                if let trusted::Verdict::Refused =
+                    self.failed_check(policy.mode, p, t, failed, changes)
+                {
+                    return;
+                }
+            }
         }
+        self.advert(inner, advert, sender, proof, policy.mode, now, changes)
     }
 
     /// A dispose: removes the entry unless another advert writer than
@@ -591,6 +656,8 @@ impl Registry {
             self.reachable.fetch_add(1, Ordering::Relaxed);
         }
         inner.deadlines.remove(&(entry.deadline, key.clone()));
+        entry.chain = trusted::next_chain(None, None, pending.proof.as_ref());
+        entry.proof = pending.proof;
         entry.advert = pending.advert;
         entry.sender = pending.sender;
         entry.last_heard = pending.last_heard;
@@ -625,6 +692,10 @@ impl Registry {
         changes: &mut Vec<RegistryChange>,
     ) {
         self.refused[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.refusals.push(RefusalNote {
+            producer: producer.to_owned(),
+            reason,
+        });
         tracing::warn!(producer = %printable(producer), topic = %printable(topic),
             %reason, %error, "refused input; last good state kept");
         changes.push(RegistryChange::Refused {
@@ -641,18 +712,31 @@ impl Registry {
         changes.push(RegistryChange::Rejected { what, error });
     }
 
+    // The inputs of one advert, each needed: grouping them would only move
+    // the list into a struct built for this one call.
+    #[allow(clippy::too_many_arguments)]
     fn advert(
         &self,
         inner: &mut Inner,
         advert: Advert,
         sender: Option<[u8; 16]>,
+        proof: Option<AdvertProof>,
+        mode: TrustMode,
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
         let key = advert.key.clone();
         let held = self.entries.get(&key).map(|e| e.clone());
+        if proof.is_some() {
+            let seen = inner.seen.entry(key.clone()).or_default();
+            if held.is_none() {
+                *seen = (*seen).max(advert.timestamp_ns);
+            }
+        }
         let Some(old) = held else {
             let entry = Entry {
+                proof,
+                chain: trusted::next_chain(None, None, proof.as_ref()),
                 deadline: now + advert.lease,
                 advert: Arc::new(advert),
                 heartbeat_state: None,
@@ -676,9 +760,25 @@ impl Registry {
             return;
         };
         let same_writer = old.advert.writer_guid == advert.writer_guid;
-        if !same_writer && old.reachable && old.failed_on_behalf.is_none() {
-            self.hijack(&key, old, advert, sender, now, changes);
+        let same_key = matches!((&old.proof, &proof), (Some(a), Some(b)) if a.key == b.key);
+        if !same_writer && old.reachable && old.failed_on_behalf.is_none() && !same_key {
+            self.hijack(&key, old, advert, sender, proof, now, changes);
             return;
+        }
+        // A signed advert no newer than the held one, sent again from
+        // another participant: a captured advert replayed.
+        let not_newer = same_writer && advert.sequence <= old.advert.sequence;
+        if not_newer && mode != TrustMode::Off && Self::replayed(&old, proof.as_ref(), sender) {
+            let error = format!(
+                "sequence {} (held: {}) sent again by another participant than the producer's",
+                advert.sequence, old.advert.sequence
+            );
+            let failed = (Refusal::Replayed, error);
+            if let trusted::Verdict::Refused =
+                self.failed_check(mode, &key.producer, &key.topic, failed, changes)
+            {
+                return;
+            }
         }
         if same_writer && advert.sequence < old.advert.sequence {
             self.stale.fetch_add(1, Ordering::Relaxed);
@@ -706,6 +806,12 @@ impl Registry {
         if old.reachable {
             self.reports.remove(&old.advert);
         }
+        if proof.is_some() {
+            let seen = inner.seen.entry(key.clone()).or_default();
+            *seen = (*seen).max(advert.timestamp_ns);
+        }
+        entry.chain = trusted::next_chain(old.chain.as_ref(), old.proof.as_ref(), proof.as_ref());
+        entry.proof = proof;
         entry.advert = Arc::new(advert);
         entry.sender = sender;
         entry.heartbeat_state = None;
@@ -732,12 +838,15 @@ impl Registry {
 
     /// An advert from another writer than the live holder's: refused and
     /// kept as the pending successor (see the module doc, *No hijacking*).
+    // As `advert`, whose inputs it takes over.
+    #[allow(clippy::too_many_arguments)]
     fn hijack(
         &self,
         key: &AdvertKey,
         mut held: Entry,
         advert: Advert,
         sender: Option<[u8; 16]>,
+        proof: Option<AdvertProof>,
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
@@ -751,6 +860,7 @@ impl Registry {
         held.pending = Some(Pending {
             advert: Arc::new(advert),
             sender,
+            proof,
             last_heard: now,
         });
         self.entries.insert(key.clone(), held);
@@ -789,7 +899,11 @@ impl Registry {
         changes: &mut Vec<RegistryChange>,
     ) {
         match Heartbeat::from_wire(wire) {
-            Ok(hb) => self.heartbeat(inner, &hb, sender, now, changes),
+            Ok(hb) => {
+                let auth = HeartbeatAuth::decode(&wire.auth);
+                let mode = self.policy().mode;
+                self.heartbeat(inner, &hb, sender, (mode, &auth), now, changes)
+            }
             Err(e) => self.reject(
                 e.to_string(),
                 format!("heartbeat {}", printable(&wire.producer)),
@@ -803,6 +917,7 @@ impl Registry {
         inner: &mut Inner,
         hb: &Heartbeat,
         sender: Option<[u8; 16]>,
+        (mode, auth): (TrustMode, &Result<Option<HeartbeatAuth>, String>),
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
@@ -827,6 +942,10 @@ impl Registry {
                     }
                 }
                 tracing::debug!(%key, "heartbeat from another participant than the advert's ignored");
+                continue;
+            }
+            if !self.check_heartbeat(mode, &mut entry, auth, changes) {
+                // Its chain state may have moved (a refusal does not).
                 continue;
             }
             let old_state = entry.effective_state();
@@ -952,6 +1071,9 @@ impl Registry {
             on_behalf_rejected: self.on_behalf_rejected.load(Ordering::Relaxed),
             refused: RefusedStats::from_counts(
                 self.refused.each_ref().map(|c| c.load(Ordering::Relaxed)),
+            ),
+            warned: RefusedStats::from_counts(
+                self.warned.each_ref().map(|c| c.load(Ordering::Relaxed)),
             ),
         }
     }

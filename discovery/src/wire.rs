@@ -29,7 +29,9 @@ pub const WIRE_VERSION: u16 = 1;
 ///
 /// - 1: the first.
 /// - 2: [`AdvertWire::supervisor`]; the [`FAILED_ON_BEHALF_TOPIC`].
-pub const WIRE_REVISION: u16 = 2;
+/// - 3: [`HeartbeatWire::auth`]; [`AdvertWire::signature`] carries a
+///   signature (issue 13; the field existed, empty, since revision 1).
+pub const WIRE_REVISION: u16 = 3;
 
 /// The DDS topic carrying adverts: reliable, transient-local, keep-last 1 per
 /// instance, keyed by producer and topic, so late joiners get the current set.
@@ -95,7 +97,9 @@ pub struct AdvertWire {
     pub sequence: u64,
     /// When the producer made this advert, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
-    /// Reserved for a signature over the other fields; empty for now.
+    /// Empty, or the producer's Ed25519 signature over every other field,
+    /// with its public key and its heartbeats' hash-chain anchor (since
+    /// revision 3; layout in `trust::sign`). Older readers ignore it.
     pub signature: Vec<u8>,
     /// Who may say that this producer FAILED on its behalf: the DDS GUID
     /// prefix (12 bytes) of its supervisor's participant, which the child
@@ -264,7 +268,10 @@ pub struct NodeStateWire {
 ///
 /// It carries the overall state too, so a consumer learns of a failure from
 /// whichever of advert and heartbeat arrives first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Decoded by hand (not derived) only so that [`HeartbeatWire::auth`],
+/// appended in revision 3, may be absent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HeartbeatWire {
     /// [`WIRE_VERSION`] of the writer.
     pub version: u16,
@@ -279,6 +286,89 @@ pub struct HeartbeatWire {
     pub advert_sequence: u64,
     /// When it was sent, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// Empty, or the next element of the hash chain the producer's signed
+    /// advert commits to (layout in `trust::chain`). Since revision 3;
+    /// absent (older writers) reads as empty: unsigned.
+    pub auth: Vec<u8>,
+}
+
+impl<'de> Deserialize<'de> for HeartbeatWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<HeartbeatWire, D::Error> {
+        #[derive(Deserialize)]
+        struct Named {
+            version: u16,
+            producer: String,
+            sequence: u64,
+            state: u8,
+            advert_sequence: u64,
+            timestamp_ns: u64,
+            #[serde(default)]
+            auth: Vec<u8>,
+        }
+        struct HeartbeatVisitor;
+        impl<'de> Visitor<'de> for HeartbeatVisitor {
+            type Value = HeartbeatWire;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a vigil heartbeat")
+            }
+
+            /// CDR: fields by position, the appended one optional (as
+            /// [`AdvertWire::supervisor`]: any failure to read it reads as
+            /// absent, which is unsigned, the side a policy refuses).
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeartbeatWire, A::Error> {
+                let mut at = 0;
+                macro_rules! next {
+                    () => {{
+                        at += 1;
+                        seq.next_element()?
+                            .ok_or_else(|| de::Error::invalid_length(at - 1, &self))?
+                    }};
+                }
+                let mut wire = HeartbeatWire {
+                    version: next!(),
+                    producer: next!(),
+                    sequence: next!(),
+                    state: next!(),
+                    advert_sequence: next!(),
+                    timestamp_ns: next!(),
+                    auth: Vec::new(),
+                };
+                wire.auth = seq
+                    .next_element::<Vec<u8>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                Ok(wire)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<HeartbeatWire, A::Error> {
+                let n = Named::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(HeartbeatWire {
+                    version: n.version,
+                    producer: n.producer,
+                    sequence: n.sequence,
+                    state: n.state,
+                    advert_sequence: n.advert_sequence,
+                    timestamp_ns: n.timestamp_ns,
+                    auth: n.auth,
+                })
+            }
+        }
+        deserializer.deserialize_struct(
+            "HeartbeatWire",
+            &[
+                "version",
+                "producer",
+                "sequence",
+                "state",
+                "advert_sequence",
+                "timestamp_ns",
+                "auth",
+            ],
+            HeartbeatVisitor,
+        )
+    }
 }
 
 /// A supervisor's word, on a dead child's behalf, that every producer the
@@ -389,6 +479,57 @@ mod tests {
                 assert_eq!(seen_by_old, old);
             }
         }
+    }
+
+    /// A heartbeat as a revision-1/2 build wrote and read it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct HeartbeatWireRev2 {
+        version: u16,
+        producer: String,
+        sequence: u64,
+        state: u8,
+        advert_sequence: u64,
+        timestamp_ns: u64,
+    }
+
+    #[test]
+    fn heartbeat_revisions_read_each_other() {
+        let le = RepresentationIdentifier::CDR_LE;
+        for len in 0..6 {
+            let old = HeartbeatWireRev2 {
+                version: WIRE_VERSION,
+                producer: "p".repeat(len),
+                sequence: 1,
+                state: 0,
+                advert_sequence: 2,
+                timestamp_ns: 3,
+            };
+            let new = CDRDeserializerAdapter::<HeartbeatWire>::from_bytes(&encode(&old), le)
+                .expect("an older heartbeat reads");
+            assert!(new.auth.is_empty());
+            let signed = HeartbeatWire {
+                auth: vec![1; 45],
+                ..new
+            };
+            let bytes = encode(&signed);
+            let back = CDRDeserializerAdapter::<HeartbeatWire>::from_bytes(&bytes, le).unwrap();
+            assert_eq!(back, signed);
+            let seen_by_old =
+                CDRDeserializerAdapter::<HeartbeatWireRev2>::from_bytes(&bytes, le).unwrap();
+            assert_eq!(seen_by_old, old);
+        }
+        let json = serde_json::to_value(&HeartbeatWire {
+            version: 1,
+            producer: "p".into(),
+            sequence: 1,
+            state: 0,
+            advert_sequence: 1,
+            timestamp_ns: 0,
+            auth: vec![],
+        })
+        .unwrap();
+        let back: HeartbeatWire = serde_json::from_value(json).unwrap();
+        assert!(back.auth.is_empty());
     }
 
     #[test]

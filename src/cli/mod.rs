@@ -23,6 +23,7 @@ mod replay;
 mod ros;
 mod supervise;
 mod tree;
+mod trust_args;
 
 /// Diagnostic-aware service discovery for DDS/pub-sub systems.
 #[derive(Debug, Parser)]
@@ -70,6 +71,7 @@ enum Command {
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
+    Keygen(trust_args::KeygenArgs),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -103,6 +105,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
         Command::Bt(command) => bt::run(command),
+        Command::Keygen(args) => trust_args::keygen(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::trust_args::TrustArgs;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
@@ -25,6 +26,8 @@ pub(crate) struct MonitorArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Print one snapshot after `--settle-ms` and exit.
     #[arg(long)]
     once: bool,
@@ -46,14 +49,18 @@ pub(crate) struct MonitorArgs {
 pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = args.dds.config()?;
+    let trust = args.trust.load()?;
     runtime()?.block_on(async move {
         let participant = VigilParticipant::new(config).context("joining DDS")?;
         let recorder = args.record.start()?;
         let observers = args.metrics.start(recorder.clone())?;
         let selector = Selector::registry_only(
             &participant,
-            SelectorConfig::default().with_recorder(observers.recorder.clone()),
+            SelectorConfig::default()
+                .with_recorder(observers.recorder.clone())
+                .with_trust(trust),
         )?;
+        args.trust.watch(selector.registry().policy_slot());
         if args.once {
             tokio::select! {
                 () = tokio::time::sleep(args.settle) => {}
@@ -107,14 +114,19 @@ fn print_snapshot(selector: &Selector, format: Format) {
                     "malformed": stats.malformed,
                     "heartbeats": stats.registry.heartbeats,
                     "stale": stats.registry.stale,
+                    "refused": stats.registry.refused,
+                    "warned": stats.registry.warned,
                 },
             });
             println!("{line}");
         }
         Format::Text => {
             println!(
-                "{} advert(s), {} reachable, {} rejected",
-                stats.registry.adverts, stats.registry.reachable, stats.registry.rejected
+                "{} advert(s), {} reachable, {} rejected, {} refused",
+                stats.registry.adverts,
+                stats.registry.reachable,
+                stats.registry.rejected,
+                stats.registry.refused.total()
             );
             for e in &entries {
                 let h = &e.health;

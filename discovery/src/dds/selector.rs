@@ -47,6 +47,9 @@ pub struct SelectorConfig {
     /// Where to send every input and what it caused (the flight
     /// recorder); `None`: nothing is recorded and nothing is cloned.
     pub recorder: Option<Arc<dyn Recorder>>,
+    /// The trust policy the registry applies (issue 13); `None`: mode off.
+    /// Reload it through [`Registry::policy_slot`](crate::Registry::policy_slot).
+    pub trust: Option<crate::TrustPolicy>,
 }
 
 impl SelectorConfig {
@@ -59,6 +62,12 @@ impl SelectorConfig {
     /// With this settle time (see the field).
     pub fn with_settle(mut self, settle: std::time::Duration) -> SelectorConfig {
         self.settle = settle;
+        self
+    }
+
+    /// With this trust policy (see the field).
+    pub fn with_trust(mut self, trust: Option<crate::TrustPolicy>) -> SelectorConfig {
+        self.trust = trust;
         self
     }
 
@@ -179,6 +188,9 @@ impl Selector {
             follower: Mutex::new(Follower::new(selection, start, config.settle)),
             malformed: AtomicU64::new(0),
         });
+        if let Some(trust) = config.trust {
+            shared.registry.set_policy(trust);
+        }
         let adverts = participant.advert_reader()?.async_sample_stream();
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
         let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();

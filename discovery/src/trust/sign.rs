@@ -242,4 +242,33 @@ mod tests {
         short.signature = vec![1; 10];
         assert!(verifier.verify_advert(&short).is_err());
     }
+
+    /// The fuzz seed of `signed_advert` is a real signed encoding (by the
+    /// key the fuzz target's policy lists); Ed25519 signatures are
+    /// deterministic, so it is rebuilt exactly. `VIGIL_WRITE_SEEDS=1`
+    /// rewrites it.
+    #[test]
+    fn signed_advert_seed_is_a_real_encoding() {
+        use rustdds::no_key::DeserializerAdapter;
+        use rustdds::{CDRDeserializerAdapter, RepresentationIdentifier};
+        let mut w = wire();
+        sign_advert(&mut w, &KeyPair::from_seed([13; 32]), [5; 32]).unwrap();
+        let bytes = CDRSerializerAdapter::<AdvertWire>::to_bytes(&w)
+            .unwrap()
+            .to_vec();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/seeds/signed_advert/signed.bin"
+        );
+        if std::env::var_os("VIGIL_WRITE_SEEDS").is_some() {
+            std::fs::write(path, &bytes).unwrap();
+        }
+        assert_eq!(std::fs::read(path).unwrap(), bytes);
+        let back = CDRDeserializerAdapter::<AdvertWire>::from_bytes(
+            &bytes,
+            RepresentationIdentifier::CDR_LE,
+        )
+        .unwrap();
+        assert!(Verifier::new().verify_advert(&back).unwrap().is_some());
+    }
 }
