@@ -9,7 +9,7 @@ use super::{printable, same_participant, Entry, Registry, RegistryChange};
 use crate::trust::{AdvertProof, ChainCheck, HeartbeatAuth, Refusal, TrustMode, TrustPolicy};
 use crate::wire::AdvertWire;
 
-/// Most refusals kept for [`Registry::take_refusals`]; older ones are
+/// Most refusals kept for [`RefusalFeed::take`]; older ones are
 /// dropped (they are counted all the same).
 pub const REFUSALS_KEPT: usize = 256;
 
