@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use vigil_diag::Timestamp;
 use vigil_discovery::inproc::{InProcConsumer, InProcConsumerConfig, Incoming};
 use vigil_discovery::{
-    ActiveProducer, AdvertKey, Delivered, Recorder, SelectionEvent, SelectionExplanation, Selector,
-    SelectorConfig, StandbyConfig, Subscription, SubscriptionConfig, SwitchCause, SwitchPolicy,
+    ActiveProducer, AdvertKey, ConsumerIdentity, Delivered, Recorder, SelectionEvent,
+    SelectionExplanation, Selector, SelectorConfig, StandbyConfig, Subscription,
+    SubscriptionConfig, SwitchCause, SwitchPolicy,
 };
 use vigil_qos::Query;
 
@@ -48,9 +50,21 @@ pub struct ConsumerBuilder<T> {
     period_of: Option<fn(&T) -> Option<Duration>>,
     recorder: Option<Arc<dyn Recorder>>,
     trust: Option<vigil_discovery::TrustPolicy>,
+    id: Option<String>,
 }
 
 impl<T: Sample> ConsumerBuilder<T> {
+    /// The consumer's id on the domain, under which it publishes its route
+    /// (query, active producer, every switch and its cause) on
+    /// [`CONSUMER_ROUTE_TOPIC`](vigil_discovery::CONSUMER_ROUTE_TOPIC), so
+    /// monitors see it. Default: `<host>:<pid>` for the process's first
+    /// consumer, `<host>:<pid>#2`, `#3`... for the next ones. On DDS only:
+    /// an in-process consumer publishes nothing.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
     /// The DDS type name of the samples (default: the Rust type's path,
     /// as [`ProducerBuilder::type_name`](crate::ProducerBuilder::type_name)).
     pub fn type_name(mut self, type_name: impl Into<String>) -> Self {
@@ -124,6 +138,12 @@ impl<T: Sample> ConsumerBuilder<T> {
         let query = Query::parse(&self.query)?;
         let inner = match transport {
             Transport::Dds(participant) => {
+                let identity = identity(self.id);
+                identity.validate().map_err(|e| {
+                    Error::Dds(vigil_discovery::DdsError::Config {
+                        reason: format!("consumer id: {e}"),
+                    })
+                })?;
                 let selector = Selector::start(
                     participant,
                     &query,
@@ -131,7 +151,8 @@ impl<T: Sample> ConsumerBuilder<T> {
                         .with_policy(self.policy)
                         .with_settle(self.settle.unwrap_or(DDS_SETTLE))
                         .with_recorder(self.recorder)
-                        .with_trust(self.trust),
+                        .with_trust(self.trust)
+                        .with_identity(Some(identity)),
                 )?;
                 let subscription = selector.subscribe::<T>(
                     &self.type_name,
@@ -163,6 +184,24 @@ impl<T: Sample> ConsumerBuilder<T> {
             pending: VecDeque::new(),
         })
     }
+}
+
+/// Who a consumer says it is: `id`, or `<host>:<pid>` with `#N` from the
+/// process's second consumer on (two consumers must not share a route).
+fn identity(id: Option<String>) -> ConsumerIdentity {
+    static STARTED: AtomicU32 = AtomicU32::new(0);
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        // Not silent: the id says the host was unknown.
+        .unwrap_or_else(|| "unknown-host".to_owned());
+    let pid = std::process::id();
+    let id = id.unwrap_or_else(|| match STARTED.fetch_add(1, Ordering::Relaxed) {
+        0 => format!("{host}:{pid}"),
+        n => format!("{host}:{pid}#{}", n + 1),
+    });
+    ConsumerIdentity::new(Some(id), host, pid)
 }
 
 /// On DDS the adverts of running producers arrive one by one within a few
@@ -343,6 +382,7 @@ impl<T: Sample> Consumer<T> {
             period_of: None,
             recorder: None,
             trust: None,
+            id: None,
         }
     }
 

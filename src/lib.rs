@@ -53,6 +53,8 @@
 //!   server of `GET /metrics`.
 //! - [`record`]: the flight recorder (every input and decision of a
 //!   consumer's core to MCAP) and the exact replay of its files.
+//! - `kb` (feature `kb`): the knowledge base in PostgreSQL + ltree: tree
+//!   versions, health history, routing events (`vigil kb`).
 //! - The workspace crates, re-exported: [`diag`] (the diagnostic tree),
 //!   [`qos`] (capabilities, queries, DDS QoS), [`discovery`] (adverts,
 //!   registry, selection, the DDS and in-process shells), [`bridges`]
@@ -69,6 +71,8 @@
 
 mod consumer;
 mod error;
+#[cfg(feature = "kb")]
+pub mod kb;
 pub mod metrics;
 mod producer;
 pub mod record;

@@ -7,12 +7,16 @@
 //! `GET /metrics` as OpenMetrics text.
 //!
 //! Every label set is bounded: input kinds, registry change kinds and
-//! switch causes are fixed lists; no producer id is a label.
+//! switch causes are fixed lists; producer ids label only the per-producer
+//! health gauge, and only for the first [`DEFAULT_PRODUCER_LIMIT`] (or
+//! the configured limit) producers at a time: the others are counted in
+//! `vigil_producers_untracked`.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -20,11 +24,13 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use vigil_diag::State;
 use vigil_discovery::{
-    RecordedInput, RecordedSession, RecordedStep, Recorder, RegistryChange, SwitchCause,
+    AdvertKey, RecordedInput, RecordedSession, RecordedStep, Recorder, RegistryChange, SwitchCause,
 };
 
 use crate::record::FlightRecorder;
@@ -49,6 +55,43 @@ struct CauseLabel {
     cause: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabel {
+    event: &'static str,
+}
+
+/// The supervisor's event kinds (`vigil supervise --format json`): a fixed
+/// label set; anything else counts as `other`.
+const SUPERVISOR_EVENTS: &[&str] = &[
+    "started",
+    "exited",
+    "status",
+    "restarting",
+    "hung",
+    "escalated",
+    "stopped",
+    "failed",
+    "gave_up",
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProducerLabel {
+    producer: String,
+    topic: String,
+}
+
+/// How many producers get a health series by default.
+pub const DEFAULT_PRODUCER_LIMIT: usize = 100;
+
+/// Which producers have a health series: the first `limit` known, a slot
+/// freed when one is removed.
+#[derive(Debug, Default)]
+struct Tracked {
+    limit: usize,
+    tracked: BTreeSet<AdvertKey>,
+    untracked: BTreeSet<AdvertKey>,
+}
+
 /// The counters of one consumer's (or monitor's) core.
 pub struct CoreMetrics {
     registry: Registry,
@@ -62,6 +105,10 @@ pub struct CoreMetrics {
     samples_delivered: Counter,
     samples_lost: Counter,
     record_dropped: Counter,
+    producer_health: Family<ProducerLabel, Gauge>,
+    producers_untracked: Gauge,
+    supervisor_events: Family<EventLabel, Counter>,
+    tracked: Mutex<Tracked>,
     /// The recorder's dropped count last added to `record_dropped`.
     record_dropped_seen: AtomicU64,
     /// Forwarded every step (the flight recorder), when there is one.
@@ -139,6 +186,25 @@ impl CoreMetrics {
             "Steps the flight recorder dropped because the disk did not keep up",
             record_dropped.clone(),
         );
+        let producer_health = Family::<ProducerLabel, Gauge>::default();
+        registry.register(
+            "producer_health",
+            "A producer's health as its ROS 2 level: 0 OK, 1 DEGRADED, 2 FAILED, 3 UNKNOWN \
+             (the first producers up to the configured limit)",
+            producer_health.clone(),
+        );
+        let producers_untracked = Gauge::default();
+        registry.register(
+            "producers_untracked",
+            "Producers known but past the limit of vigil_producer_health series",
+            producers_untracked.clone(),
+        );
+        let supervisor_events = Family::<EventLabel, Counter>::default();
+        registry.register(
+            "supervisor_events",
+            "A supervisor's events (vigil supervise), by kind",
+            supervisor_events.clone(),
+        );
         registry.register(
             "build",
             "The vigil version",
@@ -156,9 +222,83 @@ impl CoreMetrics {
             samples_delivered,
             samples_lost,
             record_dropped,
+            producer_health,
+            producers_untracked,
+            supervisor_events,
+            tracked: Mutex::new(Tracked {
+                limit: DEFAULT_PRODUCER_LIMIT,
+                ..Tracked::default()
+            }),
             record_dropped_seen: AtomicU64::new(0),
             recorder,
         }
+    }
+
+    /// At most `limit` producers get a `vigil_producer_health` series (a
+    /// label set per producer and topic); the others are only counted.
+    pub fn with_producer_limit(self, limit: usize) -> CoreMetrics {
+        lock(&self.tracked).limit = limit;
+        self
+    }
+
+    /// Keeps the health gauge in step with one registry change; `input`
+    /// tells a new producer's state (its advert's).
+    fn track(&self, change: &RegistryChange, input: &RecordedInput) {
+        let label = |k: &AdvertKey| ProducerLabel {
+            producer: k.producer.clone(),
+            topic: k.topic.clone(),
+        };
+        let mut t = lock(&self.tracked);
+        match change {
+            RegistryChange::Added(key) => {
+                if t.tracked.contains(key) || t.untracked.contains(key) {
+                    return;
+                }
+                if t.tracked.len() < t.limit {
+                    let level = match input {
+                        RecordedInput::Advert { wire, .. }
+                            if wire.key.producer == key.producer
+                                && wire.key.topic == key.topic
+                                && wire.health.state <= 3 =>
+                        {
+                            i64::from(wire.health.state)
+                        }
+                        _ => i64::from(State::Unknown.ros_level()),
+                    };
+                    self.producer_health.get_or_create(&label(key)).set(level);
+                    t.tracked.insert(key.clone());
+                } else {
+                    t.untracked.insert(key.clone());
+                }
+            }
+            RegistryChange::HealthChanged { key, new, .. } if t.tracked.contains(key) => {
+                self.producer_health
+                    .get_or_create(&label(key))
+                    .set(i64::from(new.ros_level()));
+            }
+            RegistryChange::Removed(key) => {
+                if t.tracked.remove(key) {
+                    self.producer_health.remove(&label(key));
+                }
+                t.untracked.remove(key);
+            }
+            _ => {}
+        }
+        self.producers_untracked
+            .set(i64::try_from(t.untracked.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a supervisor's event of kind `event` (`exited`,
+    /// `restarting`...).
+    pub fn supervisor_event(&self, event: &str) {
+        let event = SUPERVISOR_EVENTS
+            .iter()
+            .find(|e| **e == event)
+            .copied()
+            .unwrap_or("other");
+        self.supervisor_events
+            .get_or_create(&EventLabel { event })
+            .inc();
     }
 
     /// The OpenMetrics text of every metric.
@@ -223,9 +363,10 @@ impl Recorder for CoreMetrics {
                 }
                 _ => {}
             }
+            self.track(change, &step.input);
         }
         for event in &step.events {
-            let cause = cause_label(&event.cause);
+            let cause = SwitchCause::label(&event.cause);
             self.switches.get_or_create(&CauseLabel { cause }).inc();
         }
         if let Some(recorder) = &self.recorder {
@@ -235,12 +376,20 @@ impl Recorder for CoreMetrics {
     }
 }
 
+/// A poisoned lock only means a panic elsewhere; the set is plain data.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn input_kind(input: &RecordedInput) -> &'static str {
     match input {
         RecordedInput::Advert { .. } => "advert",
         RecordedInput::Heartbeat { .. } => "heartbeat",
         RecordedInput::Disposed { .. } => "disposed",
         RecordedInput::FailedOnBehalf { .. } => "failed_on_behalf",
+        RecordedInput::Isolation { .. } => "isolation",
         RecordedInput::Malformed { .. } => "malformed",
         RecordedInput::Tick => "tick",
     }
@@ -256,22 +405,6 @@ fn change_kind(change: &RegistryChange) -> &'static str {
         RegistryChange::Removed(_) => "removed",
         RegistryChange::Rejected { .. } => "rejected",
         RegistryChange::Refused { .. } => "refused",
-    }
-}
-
-fn cause_label(cause: &SwitchCause) -> &'static str {
-    match cause {
-        SwitchCause::Initial => "initial",
-        SwitchCause::Available => "available",
-        SwitchCause::ActiveFailed { .. } => "active_failed",
-        SwitchCause::ActiveUnreachable => "active_unreachable",
-        SwitchCause::ActiveRemoved => "active_removed",
-        SwitchCause::ConstraintViolated { .. } => "constraint_violated",
-        SwitchCause::HoldOffExpired { .. } => "hold_off_expired",
-        SwitchCause::Restored => "restored",
-        SwitchCause::BetterCandidate => "better_candidate",
-        SwitchCause::EndpointChanged => "endpoint_changed",
-        _ => "other",
     }
 }
 
@@ -401,6 +534,43 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn producer_health_series_are_bounded_by_the_limit() {
+        let metrics = CoreMetrics::new(None).with_producer_limit(2);
+        let change = |c: RegistryChange| RecordedStep {
+            at: Timestamp::from_nanos(1),
+            input: RecordedInput::Tick,
+            changes: vec![c],
+            events: Vec::new(),
+        };
+        let key = |p: &str| AdvertKey::new(p, "imu");
+        for p in ["a", "b", "c"] {
+            metrics.step(change(RegistryChange::Added(key(p))));
+        }
+        metrics.step(change(RegistryChange::HealthChanged {
+            key: key("a"),
+            old: State::Unknown,
+            new: State::Failed,
+        }));
+        let text = metrics.encode();
+        assert!(
+            text.contains("vigil_producer_health{producer=\"a\",topic=\"imu\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("producer=\"b\""), "{text}");
+        assert!(!text.contains("producer=\"c\""), "{text}");
+        assert!(text.contains("vigil_producers_untracked 1"), "{text}");
+        // A removed producer's series goes; its slot serves the next one.
+        metrics.step(change(RegistryChange::Removed(key("a"))));
+        metrics.step(change(RegistryChange::Added(key("d"))));
+        let text = metrics.encode();
+        assert!(!text.contains("producer=\"a\""), "{text}");
+        assert!(
+            text.contains("vigil_producer_health{producer=\"d\",topic=\"imu\"} 3"),
+            "{text}"
+        );
     }
 
     #[test]

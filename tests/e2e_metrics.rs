@@ -5,24 +5,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{free_port, selected, Proc, PATIENCE};
+use support::{free_port, http_get as get, selected, Proc, PATIENCE};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
-
-/// `GET path` on 127.0.0.1:port; the body.
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
-}
 
 struct Prometheus(Child);
 
@@ -49,6 +38,15 @@ fn prometheus_scrapes_the_switches_by_cause() {
     let text = get(metrics_port, "/metrics").expect("GET /metrics");
     assert!(
         text.contains("vigil_switches_total{cause=\"active_failed\"} 1"),
+        "{text}"
+    );
+    // Per-producer health (ROS 2 levels: 2 is FAILED), a bounded label set.
+    assert!(
+        text.contains("vigil_producer_health{producer=\"imu_a\",topic=\"imu\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vigil_producer_health{producer=\"imu_b\",topic=\"imu\"} 0"),
         "{text}"
     );
 

@@ -8,25 +8,17 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{selected, terminate, vigil, Proc, PATIENCE};
+use support::{selected, terminate, vigil, vigil_json, Proc, PATIENCE};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 
 fn replay_json(file: &std::path::Path) -> (i32, Vec<Value>, String) {
-    let out = vigil()
-        .args(["replay", "--format", "json"])
-        .arg(file)
-        .output()
-        .expect("vigil replay runs");
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        lines,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    vigil_json([
+        std::ffi::OsStr::new("replay"),
+        "--format".as_ref(),
+        "json".as_ref(),
+        file.as_os_str(),
+    ])
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! consumer switches long before the lease), and the same word from anyone
 //! else rejected.
 //!
-//! Domains 80-89 are this file's.
+//! Domains 80-91 are this file's.
 
 mod support;
 
@@ -121,7 +121,7 @@ children:
         .any(|v| v["event"] == "exited" && v["code"] == 7 && v["signal"].is_null()));
     let failed = lines.iter().find(|v| v["event"] == "failed").unwrap();
     assert_eq!(failed["producers"], serde_json::json!(["imu_a"]));
-    assert_eq!(failed["reason"], "exited: code 7");
+    assert_eq!(failed["reason"], "child crasher exited with code 7");
     // The steady child is stopped before the supervisor gives up.
     let tail: Vec<_> = lines[lines.len() - 3..]
         .iter()
@@ -270,15 +270,12 @@ children:
     assert_eq!(sup.wait_exit(PATIENCE), Some(true));
 }
 
-/// Three children; with `group`, the middle one forks a grandchild, which
-/// a stop reaches through the child's process group. (The parent-death
-/// signal reaches direct children only.)
-fn three_sleepers(dir: &Path, group: bool) -> String {
-    let middle = if group {
-        "[sh, -c, 'sleep 60 & wait']"
-    } else {
-        "[sleep, '60']"
-    };
+/// Three children, the middle one forking a grandchild (its pid written to
+/// `grandchild.pid` in `dir`). A stop reaches the grandchild through the
+/// child's process group; a SIGKILLed supervisor's guardian kills it (the
+/// parent-death signal reaches direct children only).
+fn three_sleepers(dir: &Path) -> String {
+    let pid_file = dir.join("grandchild.pid");
     write(
         dir,
         "sup.yaml",
@@ -286,17 +283,34 @@ fn three_sleepers(dir: &Path, group: bool) -> String {
             "
 children:
   - {{ id: a, command: [sleep, '60'] }}
-  - {{ id: b, command: {middle} }}
+  - {{ id: b, command: [sh, -c, 'sleep 60 & echo $! > {}; wait'] }}
   - {{ id: c, command: [sleep, '60'], shutdown: 300ms }}
-"
+",
+            pid_file.display()
         ),
     )
+}
+
+/// The pid the middle child's grandchild wrote.
+fn grandchild(dir: &Path) -> u64 {
+    let path = dir.join("grandchild.pid");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(pid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no grandchild pid in {path:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
 fn no_orphans_after_sigterm_stopping_in_reverse_order() {
     let dir = tempfile::tempdir().unwrap();
-    let config = three_sleepers(dir.path(), true);
+    let config = three_sleepers(dir.path());
     let mut sup = supervise("supervise", &config, 84);
     let pids: Vec<u64> = ["a", "b", "c"]
         .into_iter()
@@ -305,6 +319,7 @@ fn no_orphans_after_sigterm_stopping_in_reverse_order() {
                 .as_u64()
                 .unwrap()
         })
+        .chain([grandchild(dir.path())])
         .collect();
     let from = sup.mark();
     terminate(&sup);
@@ -322,9 +337,9 @@ fn no_orphans_after_sigterm_stopping_in_reverse_order() {
 }
 
 #[test]
-fn no_orphans_after_the_supervisor_is_sigkilled() {
+fn no_orphans_after_the_supervisor_is_sigkilled_not_even_grandchildren() {
     let dir = tempfile::tempdir().unwrap();
-    let config = three_sleepers(dir.path(), false);
+    let config = three_sleepers(dir.path());
     let mut sup = supervise("supervise", &config, 85);
     let pids: Vec<u64> = ["a", "b", "c"]
         .into_iter()
@@ -333,6 +348,7 @@ fn no_orphans_after_the_supervisor_is_sigkilled() {
                 .as_u64()
                 .unwrap()
         })
+        .chain([grandchild(dir.path())])
         .collect();
     assert!(pids.iter().all(|&p| alive(p)));
     sup.kill9();
@@ -383,7 +399,7 @@ children:
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     // A good file checks with exit 0.
-    let good = three_sleepers(dir.path(), false);
+    let good = three_sleepers(dir.path());
     let out = vigil()
         .args(["supervise", "--config", &good, "--domain", "86", "--check"])
         .output()
@@ -445,7 +461,7 @@ fn a_sigkilled_child_is_failed_by_its_supervisor_long_before_the_lease() {
     assert!(status.success());
     let failed = sup.wait_for(PATIENCE, |v| v["event"] == "failed");
     assert_eq!(failed["producers"], serde_json::json!(["imu_a"]));
-    assert_eq!(failed["reason"], "exited: signal 9");
+    assert_eq!(failed["reason"], "child imu_a_proc exited with signal 9");
     let switch = c.wait_for(PATIENCE, |v| selected(v, "imu_b"));
     let cause = switch["cause"].as_str().unwrap_or_default();
     assert!(cause.contains("FAILED"), "cause: {cause}\n{switch}");
@@ -563,4 +579,143 @@ fn demo_supervised_fails_over_through_the_supervisor_and_leaves_no_producer() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(producers_on(domain), Vec::<String>::new());
+}
+
+/// The supervision's health is a diagnostic tree the supervisor advertises:
+/// a crash-looping child's leaf is DEGRADED, and so is its group; the
+/// steady child's leaf stays OK.
+#[test]
+fn the_supervision_tree_is_advertised() {
+    let domain = 90;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "sup.yaml",
+        "
+name: node
+intensity: 100
+period: 10s
+backoff: { initial: 300ms, max: 300ms }
+children:
+  - id: steady
+    command: [sleep, '60']
+  - group: drivers
+    intensity: 100
+    period: 10s
+    backoff: { initial: 300ms, max: 300ms }
+    children:
+      - id: flaky
+        command: [sh, -c, 'sleep 0.3; exit 3']
+",
+    );
+    let mut sup = supervise("supervise", &config, domain);
+    sup.wait_for(PATIENCE, is("exited", "flaky"));
+    let mut monitor = Proc::spawn(
+        "monitor",
+        &[
+            "monitor",
+            "--domain",
+            &domain.to_string(),
+            "--format",
+            "json",
+        ],
+    );
+    let line = monitor.wait_for(PATIENCE, |v| {
+        v["adverts"].as_array().is_some_and(|adverts| {
+            adverts.iter().any(|a| {
+                a["topic"] == "vigil_supervision"
+                    && a["producer"] == "node"
+                    && a["nodes"]["node.drivers.flaky"] == "DEGRADED"
+            })
+        })
+    });
+    let advert = line["adverts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["topic"] == "vigil_supervision"))
+        .unwrap();
+    assert_eq!(advert["nodes"]["node.drivers"], "DEGRADED", "{advert}");
+    assert_eq!(advert["nodes"]["node.steady"], "OK", "{advert}");
+    assert_eq!(advert["state"], "DEGRADED", "{advert}");
+    terminate(&monitor);
+    terminate(&sup);
+    assert_eq!(sup.wait_exit(PATIENCE), Some(true));
+}
+
+/// `vigil tree explain --domain` says why a supervised producer is FAILED:
+/// the supervisor's words, and the supervision tree's leaf for the child.
+#[test]
+fn tree_explain_says_why_a_supervised_producer_failed() {
+    let domain = 91;
+    let dir = tempfile::tempdir().unwrap();
+    // A long backoff keeps the child down while we look.
+    let config = write(
+        dir.path(),
+        "sup.yaml",
+        &format!(
+            "
+name: node
+backoff: {{ initial: 30s, max: 30s, jitter: 0 }}
+children:
+  - id: imu_a_proc
+    command: [{vigil}, produce, --domain, '{domain}', --topic, imu, --id, imu_a,
+              --rate, '100', --lease-ms, '{LONG_LEASE_MS}']
+    produces: [imu_a]
+",
+            vigil = env!("CARGO_BIN_EXE_vigil"),
+        ),
+    );
+    let mut sup = supervise("supervisor", &config, domain);
+    let pid = sup.wait_for(PATIENCE, is("started", "imu_a_proc"))["pid"]
+        .as_u64()
+        .unwrap();
+    // The supervisor's word is volatile: the explaining process must have
+    // joined before the child dies.
+    let explain = vigil()
+        .args([
+            "tree",
+            "explain",
+            "--domain",
+            &domain.to_string(),
+            "--path",
+            "imu_a",
+            "--settle-ms",
+            "8000",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    sup.wait_for(PATIENCE, |v| v["event"] == "failed");
+    let out = explain.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &answer["matches"][0];
+    assert_eq!(m["producer"], "imu_a", "{answer}");
+    // FAILED by the supervisor's word, or UNKNOWN(unreachable) once the
+    // lease ran out too on a slow machine; the word stays either way.
+    assert!(
+        m["state"] == "FAILED" || m["reason"] == "unreachable",
+        "{answer}"
+    );
+    assert_eq!(
+        m["failed_on_behalf"], "child imu_a_proc exited with signal 9",
+        "{answer}"
+    );
+    assert_eq!(m["supervisor"]["name"], "node", "{answer}");
+    let leaves = m["supervisor"]["not_ok"].as_array().unwrap();
+    assert!(
+        leaves
+            .iter()
+            .any(|l| l["path"] == "node.imu_a_proc" && l["state"] == "DEGRADED"),
+        "{answer}"
+    );
+    terminate(&sup);
+    assert_eq!(sup.wait_exit(PATIENCE), Some(true));
 }

@@ -33,7 +33,24 @@ fn check(name: &str) -> Option<(Vec<&'static str>, i32)> {
         ),
         "adverts.json" => (vec!["query", "eval", "{query}", "--adverts", "{file}"], 0),
         "imu_troubleshoot.bt.xml" => (vec!["bt", "check", "{file}"], 0),
-        "imu_pair.tree.yaml" => (vec!["tree", "check", "{file}"], 0),
+        "imu_pair.tree.yaml"
+        | "imu_recover.tree.yaml"
+        | "imu_a_driver.tree.yaml"
+        | "imu_b_driver.tree.yaml" => (vec!["tree", "check", "{file}"], 0),
+        "imu_recover.bt.xml" => (vec!["bt", "check", "{file}"], 0),
+        // The live IMU example: the engine's config checks every file it
+        // names (the tree, the behaviour tree, the modes, the supervisor's).
+        "imu_recover.yaml" | "imu_recover.modes.yaml" | "imu_recover.supervise.yaml" => (
+            vec![
+                "recover",
+                "--check",
+                "--config",
+                "examples/imu_recover.yaml",
+                "--domain",
+                "140",
+            ],
+            0,
+        ),
         "imu.modes.yaml" | "imu_fault.events.jsonl" => (
             vec![
                 "bt",

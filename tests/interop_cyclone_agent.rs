@@ -323,3 +323,61 @@ fn nodes_sharing_one_participant_are_told_apart_by_ros_discovery_info() {
         &agent.seen[mark..]
     );
 }
+
+/// Issue 11: `vigil agent --record FILE.mcap --metrics ADDR:PORT`: the
+/// relay's routing core is recorded (and replays exactly) and counted.
+#[test]
+fn the_relays_routing_is_recorded_and_counted() {
+    let domain = 156;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&dir);
+    let recording = dir.path().join("agent.mcap");
+    let port = support::free_port();
+    let _imu_a = node(domain, "imu_a");
+    let _imu_b = node(domain, "imu_b");
+    let d = domain.to_string();
+    let (c, r, m) = (
+        config.to_string_lossy().into_owned(),
+        recording.to_string_lossy().into_owned(),
+        format!("127.0.0.1:{port}"),
+    );
+    let args = [
+        "agent",
+        "--config",
+        &c,
+        "--domain",
+        &d,
+        "--format",
+        "json",
+        "--record",
+        &r,
+        "--metrics",
+        &m,
+    ];
+    let mut agent = Proc::spawn("agent", &args);
+    agent.wait_seen(PATIENCE, |v| relay_selected(v, "imu_a"));
+
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = support::http_get(port, "/metrics").unwrap_or_default();
+        let imu_a_ok = text.lines().any(|l| {
+            l.starts_with("vigil_producer_health{producer=\"imu_a\"") && l.ends_with(" 0")
+        });
+        if text.contains("vigil_switches_total{cause=\"initial\"} 1") && imu_a_ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed the relay:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    support::terminate(&agent);
+    assert_eq!(agent.wait_exit(PATIENCE), Some(true), "{}", agent.stderr());
+    let summary = support::replay_summary(&recording);
+    assert!(
+        summary["summary"]["selections"].as_u64() >= Some(1),
+        "{summary}"
+    );
+}

@@ -13,7 +13,7 @@
 //! this file compiles to nothing and runs no test; `scripts/test` runs
 //! every test with `--all-features`, so it runs these.
 //!
-//! One DDS domain per test (54–59, 110–111) and a fresh TCP port each, so the tests
+//! One DDS domain per test (54–59, 110–111, 157) and a fresh TCP port each, so the tests
 //! run in parallel. A missing peer (no `target/peers-venv`) fails the test.
 //! Events that two processes or two producers cause are waited for with
 //! [`Proc::wait_seen`] or [`Proc::wait_since`], never assuming which comes
@@ -63,11 +63,17 @@ fn config_with(port: u16, side: Side, topic_keys: &str) -> (tempfile::TempDir, P
 
 /// `vigil bridge zenoh` on `domain`, waited for until it is ready.
 fn bridge(domain: u16, config: &Path) -> Proc {
+    bridge_with(domain, config, &[])
+}
+
+/// [`bridge`] with more flags.
+fn bridge_with(domain: u16, config: &Path, extra: &[&str]) -> Proc {
     let domain = domain.to_string();
     let config = config.to_str().expect("utf-8 path");
-    let args = [
+    let mut args = vec![
         "bridge", "zenoh", "--config", config, "--domain", &domain, "--format", "json",
     ];
+    args.extend_from_slice(extra);
     let mut bridge = Proc::spawn("bridge", &args);
     bridge.wait_for(PATIENCE, |v| v["event"] == "ready");
     bridge
@@ -801,4 +807,60 @@ fn follow_declarations_are_checked_and_shared() {
     assert_eq!(declared["key"], key.as_str(), "{declared}");
     assert_eq!(declared["shared"], false, "{declared}");
     again.wait_seen(PATIENCE, from(&key, "dds_a"));
+}
+
+/// Issue 11: `vigil bridge zenoh --record FILE.mcap --metrics ADDR:PORT`:
+/// the bridge's registry core, which holds the Zenoh producers (through
+/// their proxies) beside the DDS ones, is counted per producer and
+/// recorded, and the recording replays exactly.
+#[test]
+fn the_bridges_registry_is_recorded_and_counted() {
+    let domain = 157;
+    let port = free_port();
+    let mut zenoh = peer_on("zenoh_peer", "--listen", port, &[]);
+    zenoh.send("advertise zenoh_rec accuracy=0.004");
+    zenoh.wait_for(PATIENCE, event("advertised", "zenoh_rec"));
+    let (dir, path) = config(port, Side::Connect);
+    let recording = dir.path().join("bridge.mcap");
+    let rec = recording.to_str().expect("utf-8 path");
+    let metrics_port = free_port();
+    let addr = format!("127.0.0.1:{metrics_port}");
+    let mut bridge = bridge_with(domain, &path, &["--record", rec, "--metrics", &addr]);
+    bridge.wait_for(
+        PATIENCE,
+        producer_state("zenoh_producer", "zenoh_rec", "up"),
+    );
+    let _dds = Proc::producer(domain, "dds_rec", &["accuracy=0.002"], &[]);
+
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let text = support::http_get(metrics_port, "/metrics").unwrap_or_default();
+        let ok = |p: &str| {
+            text.lines().any(|l| {
+                l.starts_with(&format!("vigil_producer_health{{producer=\"{p}\""))
+                    && l.ends_with(" 0")
+            })
+        };
+        if ok("zenoh_rec") && ok("dds_rec") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never showed both producers OK:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    support::terminate(&bridge);
+    assert_eq!(
+        bridge.wait_exit(PATIENCE),
+        Some(true),
+        "{}",
+        bridge.stderr()
+    );
+    let summary = support::replay_summary(&recording);
+    assert!(
+        summary["summary"]["decisions"].as_u64() >= Some(2),
+        "{summary}"
+    );
 }

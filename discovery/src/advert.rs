@@ -136,10 +136,10 @@ pub struct Heartbeat {
 }
 
 /// Collects problems while a message is checked.
-struct Problems(Vec<FieldProblem>);
+pub(crate) struct Problems(pub(crate) Vec<FieldProblem>);
 
 impl Problems {
-    fn push(&mut self, field: impl Into<String>, kind: ProblemKind) {
+    pub(crate) fn push(&mut self, field: impl Into<String>, kind: ProblemKind) {
         self.0.push(FieldProblem {
             field: field.into(),
             kind,
@@ -147,12 +147,24 @@ impl Problems {
     }
 
     /// Keeps `Ok` values; records an `Err` under `field`.
-    fn check<T>(&mut self, field: &str, result: Result<T, ProblemKind>) -> Option<T> {
+    pub(crate) fn check<T>(&mut self, field: &str, result: Result<T, ProblemKind>) -> Option<T> {
         result.map_err(|kind| self.push(field, kind)).ok()
+    }
+
+    /// `Ok` when no problem was found, else every problem of `what`.
+    pub(crate) fn into_result(self, what: impl FnOnce() -> String) -> Result<(), AdvertError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AdvertError::Invalid {
+                what: what(),
+                problems: self.0,
+            })
+        }
     }
 }
 
-fn name(text: &str, required: bool) -> Result<(), ProblemKind> {
+pub(crate) fn name(text: &str, required: bool) -> Result<(), ProblemKind> {
     if required && text.is_empty() {
         Err(ProblemKind::Empty)
     } else if text.len() > MAX_NAME_LEN {

@@ -21,13 +21,20 @@
 //!   consumer's selection and data filter, shared by both shells.
 //! - `dds`: the DDS shell over rustdds: [`VigilParticipant`], the producer's
 //!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`], a
-//!   supervisor's [`OnBehalfPublisher`].
+//!   supervisor's [`OnBehalfPublisher`], everyone's routes on a
+//!   [`RouteBoard`].
 //! - `trust`: signed adverts, the heartbeat hash chain, the [`TrustPolicy`]
 //!   and [`Refusal`], why an input was refused on trust grounds.
+//! - [`reconfig`]: isolations and the mode, as the reconfiguration engine
+//!   publishes them.
+//! - `route`: [`ConsumerRoute`], what a consumer says on
+//!   [`CONSUMER_ROUTE_TOPIC`] (who it is, its query, whom it follows, its
+//!   last switch and why), validated from the wire.
 //! - `vote`: [`combine_reports`], majority voting over shared components.
 //! - `selection`: [`Selection`], which producer a consumer follows: the
 //!   fallback chain, re-ranked incrementally, and the switching policy
-//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping).
+//!   ([`SwitchPolicy`]: hold-off, wait-to-restore, margin, flap damping),
+//!   and [`Breakers`], circuit breakers per consumer→producer link.
 //! - `record`: the flight recorder's hook ([`Recorder`], fed a
 //!   [`RecordedStep`] per input by both shells) and [`Replayer`], the same
 //!   core fed recorded inputs again.
@@ -50,10 +57,14 @@ pub mod inproc;
 /// The clocks of the DDS shell: the core's monotonic time, the wall clock
 /// of wire timestamps, and DDS source timestamps.
 pub mod clock {
-    pub use crate::dds::{dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of};
+    pub use crate::dds::{
+        dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, CLOCK_OFFSET_ENV,
+    };
 }
+pub mod reconfig;
 mod record;
 mod registry;
+mod route;
 mod selection;
 mod trust;
 mod vote;
@@ -64,9 +75,10 @@ pub use advert::{
     ProblemKind, MAX_NAME_LEN, MAX_NODES, MAX_ON_BEHALF, MAX_REASON_LEN,
 };
 pub use dds::{
-    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, offered_qos,
-    parse_supervisor_id, supervisor_from_env, supervisor_id_text, Advertiser, AdvertiserConfig,
-    CdrReader, CdrWriter, DdsConfig, DdsError, OnBehalfPublisher, Selector, SelectorConfig,
+    advert_qos, consumer_route_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos,
+    mode_reader, offered_qos, parse_supervisor_id, reconfig_qos, supervisor_from_env,
+    supervisor_id_text, Advertiser, AdvertiserConfig, CdrReader, CdrWriter, DdsConfig, DdsError,
+    OnBehalfPublisher, ReconfigPublisher, RouteBoard, RouteUpdate, Selector, SelectorConfig,
     SelectorStats, Subscription, SubscriptionConfig, SyntheticSample, VigilParticipant,
     SUPERVISOR_ID_ENV, SYNTHETIC_TYPE,
 };
@@ -78,10 +90,11 @@ pub use registry::{
     EffectiveHealth, EntryView, PolicySlot, RefusalFeed, RefusalNote, Registry, RegistryChange,
     RegistryConfig, RegistryInput, RegistryStats, REFUSALS_KEPT,
 };
+pub use route::{ConsumerIdentity, ConsumerRoute, RouteSwitch, MAX_QUERY_LEN};
 pub use selection::{
-    ActiveProducer, CandidateExplanation, CandidateStatus, Selection, SelectionEvent,
-    SelectionExplanation, SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy,
-    EVENT_CHAIN_MAX,
+    ActiveProducer, BreakerEvent, BreakerPolicy, BreakerState, Breakers, CandidateExplanation,
+    CandidateStatus, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
+    SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
 pub use trust::{
     chain_id, sign_advert, AdvertProof, ChainCheck, Glob, HashChain, HeartbeatAuth, KeyError,
@@ -90,7 +103,8 @@ pub use trust::{
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{
-    AdvertKeyWire, AdvertWire, FailedOnBehalfWire, HealthWire, HeartbeatWire, NodeStateWire,
-    OfferedQosWire, ADVERT_TOPIC, ADVERT_TYPE, FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE,
+    AdvertKeyWire, AdvertWire, ConsumerRouteWire, FailedOnBehalfWire, HealthWire, HeartbeatWire,
+    NodeStateWire, OfferedQosWire, ADVERT_TOPIC, ADVERT_TYPE, CONSUMER_ROUTE_HISTORY,
+    CONSUMER_ROUTE_TOPIC, CONSUMER_ROUTE_TYPE, FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE,
     HEARTBEAT_TOPIC, HEARTBEAT_TYPE, NOT_SET, WIRE_REVISION, WIRE_VERSION,
 };

@@ -20,6 +20,7 @@ use vigil_qos::{ParseError, Query};
 
 use crate::advert::AdvertKey;
 use crate::follow::Follower;
+use crate::reconfig::IsolationWire;
 use crate::registry::{Registry, RegistryChange, RegistryConfig, RegistryInput};
 use crate::selection::{Selection, SelectionEvent, SelectionQuery, SwitchPolicy};
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
@@ -154,6 +155,11 @@ pub enum RecordedInput {
         /// Its writer's GUID.
         sender: [u8; 16],
     },
+    /// A producer isolated or released.
+    Isolation {
+        /// The sample.
+        wire: IsolationWire,
+    },
     /// Bytes that did not decode.
     Malformed {
         /// Where they came from.
@@ -196,6 +202,7 @@ impl From<&RegistryInput> for RecordedInput {
                 wire: wire.clone(),
                 sender: *sender,
             },
+            RegistryInput::Isolation(wire) => RecordedInput::Isolation { wire: wire.clone() },
             RegistryInput::Malformed { source, error } => RecordedInput::Malformed {
                 source: source.clone(),
                 error: error.clone(),
@@ -226,6 +233,7 @@ impl RecordedInput {
             RecordedInput::Malformed { source, error } => {
                 RegistryInput::Malformed { source, error }
             }
+            RecordedInput::Isolation { wire } => RegistryInput::Isolation(wire),
             RecordedInput::Tick => return None,
         })
     }

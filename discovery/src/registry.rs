@@ -78,8 +78,11 @@
 //!   ([`RegistryStats::stale`]). Producers the registry does not know are
 //!   skipped.
 //! - **Shared components.** [`Registry::shared_state`] combines what every
-//!   reachable advert reports about one diagnostic path (see
-//!   [`crate::combine_reports`]). Reports are indexed by path, so a vote
+//!   advert reports about one diagnostic path (see
+//!   [`crate::combine_reports`]). An unreachable advert still counts, as an
+//!   observer reporting UNKNOWN, until it is removed: when a partition
+//!   hides half of a component's observers, the other half cannot outvote
+//!   them, and OK against UNKNOWN is UNKNOWN(conflicting), never OK. Reports are indexed by path, so a vote
 //!   costs the number of its observers, not the number of adverts.
 //!
 //! # Trust (issue 13)
@@ -118,6 +121,7 @@ use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
 
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
+use crate::reconfig::IsolationWire;
 use crate::trust::{
     AdvertProof, ChainCheck, HeartbeatAuth, Refusal, RefusedStats, TrustMode, Verifier,
 };
@@ -202,6 +206,9 @@ pub enum RegistryInput {
         /// The writer's GUID (the sample's `writer_guid`).
         sender: [u8; 16],
     },
+    /// The reconfiguration engine isolated or released a producer (see
+    /// [`crate::reconfig`]).
+    Isolation(IsolationWire),
     /// Bytes on a vigil topic that did not even decode as a wire struct.
     Malformed {
         /// Where they came from (topic, writer GUID).
@@ -326,6 +333,8 @@ struct Entry {
     proof: Option<AdvertProof>,
     /// Where its heartbeats' hash chain is (signed adverts under a policy).
     chain: Option<ChainCheck>,
+    /// Why the reconfiguration engine isolated its producer, until released.
+    isolated: Option<Arc<str>>,
 }
 
 /// A refused newcomer waiting for the holder to go.
@@ -358,6 +367,7 @@ impl Entry {
             self.advert.clone(),
             self.heartbeat_state,
             self.failed_on_behalf.clone(),
+            self.isolated.clone(),
             self.last_heard,
             self.reachable,
         )
@@ -380,6 +390,9 @@ struct Inner {
     /// The newest timestamp of a signed advert accepted per key, kept after
     /// the entry goes: an older one is a replay.
     seen: HashMap<AdvertKey, u64>,
+    /// Isolated producers and why: kept apart from the entries, so that an
+    /// isolation outlives the producer's restarts and precedes its advert.
+    isolated: HashMap<String, Arc<str>>,
 }
 
 /// The concurrent registry of adverts (see the module doc).
@@ -491,9 +504,55 @@ impl Registry {
                     ),
                 }
             }
+            RegistryInput::Isolation(wire) => match wire.validate() {
+                Ok(()) => self.isolation(&mut inner, &wire, &mut changes),
+                Err(e) => self.reject(e.to_string(), e.what.clone(), &mut changes),
+            },
             RegistryInput::Malformed { source, error } => self.reject(error, source, &mut changes),
         }
         changes
+    }
+
+    /// The reconfiguration engine isolated or released a producer: every
+    /// advert of it is FAILED while isolated (see [`crate::reconfig`]).
+    fn isolation(
+        &self,
+        inner: &mut Inner,
+        wire: &IsolationWire,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let reason: Option<Arc<str>> = wire.isolated.then(|| Arc::from(wire.reason.as_str()));
+        match &reason {
+            Some(r) => {
+                inner.isolated.insert(wire.producer.clone(), r.clone());
+                tracing::info!(producer = %wire.producer, reason = %r, by = %wire.by, "producer isolated");
+            }
+            None => {
+                inner.isolated.remove(&wire.producer);
+                tracing::info!(producer = %wire.producer, by = %wire.by, "producer released");
+            }
+        }
+        let Some(topics) = inner.by_producer.get(&wire.producer) else {
+            return;
+        };
+        for topic in topics {
+            let key = AdvertKey::new(wire.producer.clone(), topic.clone());
+            let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
+                continue;
+            };
+            let old = entry.effective_state();
+            entry.isolated = reason.clone();
+            let new = entry.effective_state();
+            self.entries.insert(key.clone(), entry);
+            if old != new {
+                changes.push(RegistryChange::HealthChanged { key, old, new });
+            }
+        }
+    }
+
+    /// Whether `producer` is isolated, and why.
+    pub fn isolated(&self, producer: &str) -> Option<Arc<str>> {
+        self.lock().isolated.get(producer).cloned()
     }
 
     /// A supervisor's word that `said.producers` FAILED, from the writer
@@ -746,6 +805,7 @@ impl Registry {
                 sender,
                 failed_on_behalf: None,
                 pending: None,
+                isolated: inner.isolated.get(&key.producer).cloned(),
             };
             inner
                 .by_producer
@@ -803,9 +863,9 @@ impl Registry {
         }
         let old_state = old.effective_state();
         let mut entry = old.clone();
-        if old.reachable {
-            self.reports.remove(&old.advert);
-        }
+        // Reachable or not (an unreachable one votes UNKNOWN), the old
+        // advert's reports go: the new one's replace them.
+        self.reports.remove(&old.advert);
         if proof.is_some() {
             let seen = inner.seen.entry(key.clone()).or_default();
             *seen = (*seen).max(advert.timestamp_ns);
@@ -992,7 +1052,10 @@ impl Registry {
                 let old_state = entry.effective_state();
                 entry.reachable = false;
                 self.reachable.fetch_sub(1, Ordering::Relaxed);
-                self.reports.remove(&entry.advert);
+                // Still an observer of what it reported, one that cannot
+                // tell: a partition must not leave the observers on this
+                // side to outvote the silent ones (issue 14).
+                self.reports.silence(&entry.advert);
                 // Grace counts from the lease expiry, not from this tick, so
                 // a late tick does not keep a dead producer longer.
                 entry.deadline = deadline + self.config.grace;
@@ -1032,8 +1095,8 @@ impl Registry {
         }
         if entry.reachable {
             self.reachable.fetch_sub(1, Ordering::Relaxed);
-            self.reports.remove(&entry.advert);
         }
+        self.reports.remove(&entry.advert);
     }
 
     /// A snapshot of one entry.
@@ -1078,13 +1141,13 @@ impl Registry {
         }
     }
 
-    /// What the reachable adverts together say about `path`, voted with
+    /// What the adverts (unreachable ones as UNKNOWN) together say about `path`, voted with
     /// `quorum` (each producer is one observer).
     pub fn shared_state(&self, path: &Path, quorum: usize) -> Combined {
         self.reports.shared_state(path, quorum)
     }
 
-    /// How many reachable adverts report `path`.
+    /// How many adverts report `path` (unreachable ones included).
     pub fn reporters(&self, path: &Path) -> usize {
         self.reports.reporters(path)
     }

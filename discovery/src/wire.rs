@@ -29,9 +29,10 @@ pub const WIRE_VERSION: u16 = 1;
 ///
 /// - 1: the first.
 /// - 2: [`AdvertWire::supervisor`]; the [`FAILED_ON_BEHALF_TOPIC`].
-/// - 3: [`HeartbeatWire::auth`]; [`AdvertWire::signature`] carries a
+/// - 3: the [`CONSUMER_ROUTE_TOPIC`] (a new topic: older builds ignore it).
+/// - 4: [`HeartbeatWire::auth`] appended; [`AdvertWire::signature`] carries a
 ///   signature (issue 13; the field existed, empty, since revision 1).
-pub const WIRE_REVISION: u16 = 3;
+pub const WIRE_REVISION: u16 = 4;
 
 /// The DDS topic carrying adverts: reliable, transient-local, keep-last 1 per
 /// instance, keyed by producer and topic, so late joiners get the current set.
@@ -52,6 +53,20 @@ pub const HEARTBEAT_TYPE: &str = "vigil::wire::Heartbeat_v1";
 pub const FAILED_ON_BEHALF_TOPIC: &str = "vigil_failed_on_behalf";
 /// The DDS type name of [`FailedOnBehalfWire`].
 pub const FAILED_ON_BEHALF_TYPE: &str = "vigil::wire::FailedOnBehalf_v1";
+
+/// The DDS topic on which each consumer says who it is, what it asks for,
+/// whom it follows and why it last switched (revision 3): reliable,
+/// transient-local, keep-last [`CONSUMER_ROUTE_HISTORY`] per consumer
+/// (keyed by [`ConsumerRouteWire::consumer`]). A late joiner (a monitor,
+/// the knowledge base) gets every consumer's current route and its last
+/// switches; a reader that stays sees every switch as it happens. A
+/// consumer that stops cleanly disposes its instance.
+pub const CONSUMER_ROUTE_TOPIC: &str = "vigil_consumer_routes";
+/// The DDS type name of [`ConsumerRouteWire`].
+pub const CONSUMER_ROUTE_TYPE: &str = "vigil::wire::ConsumerRoute_v1";
+/// How many samples per consumer the route topic keeps for late joiners:
+/// the current route and the switches before it.
+pub const CONSUMER_ROUTE_HISTORY: i32 = 16;
 
 /// Marks an optional enum-coded field as not set (the DDS default applies).
 pub const NOT_SET: u8 = u8::MAX;
@@ -99,7 +114,7 @@ pub struct AdvertWire {
     pub timestamp_ns: u64,
     /// Empty, or the producer's Ed25519 signature over every other field,
     /// with its public key and its heartbeats' hash-chain anchor (since
-    /// revision 3; layout in `trust::sign`). Older readers ignore it.
+    /// revision 4; layout in `trust::sign`). Older readers ignore it.
     pub signature: Vec<u8>,
     /// Who may say that this producer FAILED on its behalf: the DDS GUID
     /// prefix (12 bytes) of its supervisor's participant, which the child
@@ -270,7 +285,7 @@ pub struct NodeStateWire {
 /// whichever of advert and heartbeat arrives first.
 ///
 /// Decoded by hand (not derived) only so that [`HeartbeatWire::auth`],
-/// appended in revision 3, may be absent.
+/// appended in revision 4, may be absent.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HeartbeatWire {
     /// [`WIRE_VERSION`] of the writer.
@@ -287,7 +302,7 @@ pub struct HeartbeatWire {
     /// When it was sent, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
     /// Empty, or the next element of the hash chain the producer's signed
-    /// advert commits to (layout in `trust::chain`). Since revision 3;
+    /// advert commits to (layout in `trust::chain`). Since revision 4;
     /// absent (older writers) reads as empty: unsigned.
     pub auth: Vec<u8>,
 }
@@ -390,6 +405,53 @@ pub struct FailedOnBehalfWire {
     /// 500ms`.
     pub reason: String,
     /// When it was said, nanoseconds since the Unix epoch.
+    pub timestamp_ns: u64,
+}
+
+/// A consumer's route as it travels on [`CONSUMER_ROUTE_TOPIC`]: one
+/// sample when it starts (no switch yet) and one at every switch.
+///
+/// Optional producers are an [`AdvertKeyWire`] with an empty producer id
+/// (CDR has no optional fields). Validated by
+/// [`ConsumerRoute::from_wire`](crate::ConsumerRoute::from_wire).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerRouteWire {
+    /// [`WIRE_VERSION`] of the writer.
+    pub version: u16,
+    /// The consumer's id (the instance key): `vigil consume --id`, by
+    /// default `<host>:<pid>`.
+    pub consumer: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Its constraint query, as it prints back (parses to the same query).
+    pub query: String,
+    /// The producer it follows now; empty producer id: none qualifies.
+    pub active: AdvertKeyWire,
+    /// The next candidate (kept warm in hot-standby mode); empty: none.
+    pub standby: AdvertKeyWire,
+    /// The head of its fallback chain, best first (at most
+    /// [`EVENT_CHAIN_MAX`](crate::EVENT_CHAIN_MAX) entries).
+    pub chain: Vec<AdvertKeyWire>,
+    /// The length of the whole chain.
+    pub chain_len: u32,
+    /// How many switches it made so far; 0: this is its starting sample and
+    /// the switch fields below are empty.
+    pub switches: u64,
+    /// The producer the last switch left; empty: none.
+    pub previous: AdvertKeyWire,
+    /// The last switch's cause as a stable label (`active_failed`,
+    /// `active_unreachable`, ... as
+    /// [`SwitchCause::label`](crate::SwitchCause::label)); empty before
+    /// the first switch.
+    pub cause: String,
+    /// The last switch's cause for people (`active producer is FAILED`).
+    pub explanation: String,
+    /// When the last switch was decided, nanoseconds since the Unix epoch
+    /// (0 before the first).
+    pub switched_at_ns: u64,
+    /// When this sample was written, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
 }
 

@@ -284,7 +284,7 @@ fn snapshot_is_sorted_and_stats_count() {
 }
 
 #[test]
-fn shared_state_votes_over_reachable_adverts() {
+fn shared_state_votes_over_every_advert() {
     let r = registry();
     let bus = path("vehicle.power.bus_a");
     for (p, state) in [("o1", State::Ok), ("o2", State::Ok), ("o3", State::Failed)] {
@@ -303,8 +303,8 @@ fn shared_state_votes_over_reachable_adverts() {
         (c.state, c.reason),
         (State::Unknown, Some(UnknownReason::Conflicting))
     );
-    // Quorum 3 with two observers: no data.
-    let c = r.shared_state(&bus, 3);
+    // Quorum 4 with three observers (o1 still counts, as UNKNOWN): no data.
+    let c = r.shared_state(&bus, 4);
     assert_eq!(
         (c.state, c.reason),
         (State::Unknown, Some(UnknownReason::NoData))
@@ -313,6 +313,45 @@ fn shared_state_votes_over_reachable_adverts() {
         r.shared_state(&path("vehicle.other"), 1).reason,
         Some(UnknownReason::NoData)
     );
+}
+
+#[test]
+fn a_partition_hiding_an_observer_gives_conflicting_never_ok() {
+    // Issue 14: two observers of a bus say OK; a partition hides one. The
+    // one left must not decide alone: OK against an observer that cannot
+    // tell is UNKNOWN(conflicting), until the hidden one is forgotten.
+    let r = registry();
+    let bus = path("vehicle.power.bus_a");
+    for p in ["o1", "o2"] {
+        let mut a = advert(p, "power", &[]);
+        a.health.nodes.insert(bus.clone(), State::Ok);
+        r.apply(RegistryInput::Advert(a.to_wire()), t(0));
+    }
+    assert_eq!(r.shared_state(&bus, 1).state, State::Ok);
+    r.apply(heartbeat("o1", 1, State::Ok, 1), t(60));
+    r.tick(t(100));
+    let c = r.shared_state(&bus, 1);
+    assert_eq!(
+        (c.state, c.reason),
+        (State::Unknown, Some(UnknownReason::Conflicting))
+    );
+    assert_eq!(r.reporters(&bus), 2);
+    // The partition heals: o2 speaks again, the vote is OK again.
+    r.apply(heartbeat("o2", 1, State::Ok, 1), t(120));
+    assert_eq!(r.shared_state(&bus, 1).state, State::Ok);
+    // o2 dies for good: forgotten after the grace, o1 alone decides.
+    r.apply(heartbeat("o1", 2, State::Ok, 1), t(200));
+    r.tick(t(230));
+    assert_eq!(
+        r.shared_state(&bus, 1).reason,
+        Some(UnknownReason::Conflicting)
+    );
+    for (i, at) in (260..=800).step_by(60).enumerate() {
+        r.apply(heartbeat("o1", 3 + i as u64, State::Ok, 1), t(at));
+        r.tick(t(at));
+    }
+    assert_eq!(r.reporters(&bus), 1);
+    assert_eq!(r.shared_state(&bus, 1).state, State::Ok);
 }
 
 #[test]
@@ -509,5 +548,76 @@ mod failed_on_behalf {
         assert_eq!(changes, vec![]);
         assert_eq!(r.get(&key("a")).unwrap().health.state, State::Ok);
         assert_eq!(r.stats().stale, 1);
+    }
+}
+
+/// Issue 10: an isolation makes every advert of a producer FAILED for every
+/// consumer, across its restarts, until released.
+mod isolation {
+    use super::*;
+    use vigil_discovery::reconfig::IsolationWire;
+
+    fn isolation(producer: &str, isolated: bool) -> RegistryInput {
+        RegistryInput::Isolation(IsolationWire {
+            version: WIRE_VERSION,
+            producer: producer.into(),
+            isolated,
+            reason: if isolated {
+                "still failing".into()
+            } else {
+                String::new()
+            },
+            by: "recover".into(),
+            timestamp_ns: 1,
+        })
+    }
+
+    #[test]
+    fn isolated_until_released_even_across_a_restart() {
+        let r = registry();
+        // Said before the producer is known: it applies when it arrives.
+        r.apply(isolation("a", true), t(0));
+        r.apply(
+            RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+            t(1),
+        );
+        let view = r.get(&key("a")).expect("kept");
+        assert_eq!(view.health.state, State::Failed);
+        assert_eq!(view.isolated.as_deref(), Some("still failing"));
+        // A new incarnation (another writer) is still isolated.
+        let mut again = advert("a", "imu", &[]);
+        again.writer_guid[15] = 9;
+        r.apply(RegistryInput::Advert(again.to_wire()), t(2));
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Failed);
+        let changes = r.apply(isolation("a", false), t(3));
+        assert_eq!(
+            changes,
+            vec![RegistryChange::HealthChanged {
+                key: key("a"),
+                old: State::Failed,
+                new: State::Ok
+            }]
+        );
+        assert!(r.isolated("a").is_none());
+    }
+
+    #[test]
+    fn a_bad_isolation_is_rejected_and_counted() {
+        let r = registry();
+        r.apply(
+            RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+            t(0),
+        );
+        let RegistryInput::Isolation(mut wire) = isolation("a", true) else {
+            unreachable!()
+        };
+        wire.reason = "bell\u{7}".into();
+        let changes = r.apply(RegistryInput::Isolation(wire), t(1));
+        assert!(
+            matches!(changes.as_slice(), [RegistryChange::Rejected { .. }]),
+            "{changes:?}"
+        );
+        assert_eq!(r.stats().rejected, 1);
+        assert_eq!(r.get(&key("a")).unwrap().health.state, State::Ok);
     }
 }

@@ -1,4 +1,5 @@
-//! Adverts, heartbeats and supervisors' FAILED-on-behalf messages from any
+//! Adverts, heartbeats, supervisors' FAILED-on-behalf messages and
+//! consumers' routes (`vigil_consumer_routes`, `ConsumerRoute::from_wire`) from any
 //! participant on the domain: the bytes of a sample on `vigil_adverts` /
 //! `vigil_heartbeats` / `vigil_failed_on_behalf`, decoded exactly as the
 //! DDS shell's readers decode them (rustdds's CDR deserializer, little
@@ -17,7 +18,7 @@ use rustdds::no_key::DeserializerAdapter;
 use rustdds::{CDRDeserializerAdapter, RepresentationIdentifier};
 use vigil_diag::Timestamp;
 use vigil_discovery::{
-    Advert, AdvertWire, FailedOnBehalf, FailedOnBehalfWire, Heartbeat, HeartbeatWire, Registry,
+    Advert, AdvertWire, ConsumerRoute, ConsumerRouteWire, FailedOnBehalf, FailedOnBehalfWire, Heartbeat, HeartbeatWire, Registry,
     RegistryConfig, RegistryInput,
 };
 
@@ -53,5 +54,11 @@ fuzz_target!(|data: &[u8]| {
             RegistryInput::FailedOnBehalf { wire, sender },
             Timestamp::from_nanos(2),
         );
+    }
+    if let Ok(wire) = CDRDeserializerAdapter::<ConsumerRouteWire>::from_bytes(data, le) {
+        if let Ok(route) = ConsumerRoute::from_wire(&wire) {
+            let again = ConsumerRoute::from_wire(&route.to_wire()).expect("a valid route re-encodes");
+            assert_eq!(again, route, "a consumer route must round-trip");
+        }
     }
 });

@@ -39,6 +39,7 @@ mod config;
 pub mod modes;
 mod shell;
 mod spec;
+pub mod supervision;
 mod supervisor;
 
 pub use backoff::Jitter;
@@ -46,7 +47,8 @@ pub use config::{
     load_config, load_config_str, parse_duration, ConfigError, ConfigProblem, DEFAULT_NAME,
 };
 pub use shell::{
-    run, Event as ShellEvent, Notice, Outcome, ShellConfig, ENV_CHILD, ENV_SUPERVISOR,
+    guardian, run, run_commanded, Command, Event as ShellEvent, Notice, Outcome, ShellConfig,
+    ENV_CHILD, ENV_SUPERVISOR,
 };
 pub use spec::{Backoff, ChildSpec, GroupSpec, MemberSpec, Ready, Restart, Strategy};
 pub use supervisor::{Action, ChildId, ChildStatus, Exit, GroupId, Hang, MemberId, Supervisor};

@@ -14,6 +14,8 @@ async fn supervise(yaml: &str, stop_after: Duration) -> (Outcome, Vec<(u128, Str
     let config = ShellConfig {
         socket_dir: dir.path().join("sockets"),
         env: Vec::new(),
+        guardian: None,
+        tick: None,
     };
     let start = Instant::now();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -28,6 +30,7 @@ async fn supervise(yaml: &str, stop_after: Duration) -> (Outcome, Vec<(u128, Str
                 ShellEvent::Exited { child, exit, .. } => {
                     format!("exited {} {exit}", sup.child(child).id)
                 }
+                ShellEvent::Tick => return,
                 ShellEvent::Status { child, text } => {
                     format!("status {} {text}", sup.child(child).id)
                 }

@@ -5,14 +5,22 @@
 //! printing its events: with `--format json` one JSON line each (`t`,
 //! `event` and the fields of [`AgentEvent`]); `selected` lines are the
 //! routing decisions.
+//!
+//! `--record FILE.mcap` records each relay's routing core (one file per
+//! relay when there are several, see `RecordArgs::start_each`);
+//! `--metrics` counts them all on one endpoint.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use vigil_bridges::ros2::{Agent, AgentConfig, AgentEvent};
+use vigil_discovery::Recorder;
 
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
+use super::metrics_args::MetricsArgs;
+use super::record_args::{self, RecordArgs, Tee};
 use super::InputError;
 
 /// Watch DDS discovery for writers of the configured ROS 2 topics, advertise
@@ -22,9 +30,14 @@ use super::InputError;
 pub(crate) struct AgentArgs {
     #[command(flatten)]
     run: ConfigRunArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    let (record, metrics) = (args.record, args.metrics);
     let args = args.run;
     let config = read_config(&args.config)?;
     if args.check {
@@ -36,8 +49,27 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let dds = args.dds.config()?;
     init_logging();
-    runtime()?.block_on(async move {
-        let (agent, mut events) = Agent::start(config, dds).context("cannot start the agent")?;
+    // Each relay is a core of its own: a recording each, one set of metrics.
+    let relays: Vec<String> = config
+        .topics
+        .iter()
+        .filter_map(|t| t.relay.as_ref().map(|r| r.ros_topic.clone()))
+        .collect();
+    let recorders = record.start_each(&relays)?;
+    let observers = metrics.start(None)?;
+    let recorder_for = |relay: &str| {
+        let mut each: Vec<Arc<dyn Recorder>> = Vec::new();
+        if let Some(metrics) = &observers.metrics {
+            each.push(Arc::clone(metrics) as Arc<dyn Recorder>);
+        }
+        if let Some((_, flight)) = recorders.iter().find(|(name, _)| name == relay) {
+            each.push(Arc::clone(flight) as Arc<dyn Recorder>);
+        }
+        Tee::of(each)
+    };
+    let outcome = runtime()?.block_on(async {
+        let (agent, mut events) =
+            Agent::start_recorded(config, dds, recorder_for).context("cannot start the agent")?;
         let mut failed = None;
         tokio::select! {
             _ = terminated() => {}
@@ -56,7 +88,11 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             Some(reason) => Err(anyhow::anyhow!(reason)),
             None => Ok(ExitCode::SUCCESS),
         }
-    })
+    });
+    for (_, recorder) in recorders {
+        record_args::finish(Some(recorder));
+    }
+    outcome
 }
 
 /// Reads and checks the config (and its analyzers file); every problem is

@@ -4,21 +4,40 @@
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use super::dds_args::ConfigRunArgs;
+use super::metrics_args::MetricsArgs;
+use super::record_args::RecordArgs;
 
 /// `vigil bridge` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum BridgeCommand {
     /// Bridge adverts, liveliness and data between the DDS domain and a
     /// Zenoh network, as the config file says. Runs until interrupted.
-    Zenoh(ConfigRunArgs),
+    Zenoh(ZenohArgs),
+}
+
+/// `vigil bridge zenoh`'s flags.
+#[derive(Debug, Args)]
+pub(crate) struct ZenohArgs {
+    #[command(flatten)]
+    run: ConfigRunArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BridgeCommand::Zenoh(args) => zenoh::run(&args.config, &args.dds, args.format, args.check),
+        BridgeCommand::Zenoh(args) => zenoh::run(
+            &args.run.config,
+            &args.run.dds,
+            args.run.format,
+            args.run.check,
+            (&args.record, &args.metrics),
+        ),
     }
 }
 
@@ -33,6 +52,8 @@ mod zenoh {
 
     use super::super::dds_args::{init_logging, runtime, terminated, unix_seconds};
     use super::super::dds_args::{DdsArgs, Format};
+    use super::super::metrics_args::MetricsArgs;
+    use super::super::record_args::{self, RecordArgs};
     use super::super::{InputError, EXIT_INPUT};
 
     pub(super) fn run(
@@ -40,6 +61,7 @@ mod zenoh {
         dds: &DdsArgs,
         format: Format,
         check: bool,
+        (record, metrics): (&RecordArgs, &MetricsArgs),
     ) -> anyhow::Result<ExitCode> {
         init_logging();
         let config = match BridgeConfig::load(path) {
@@ -59,14 +81,22 @@ mod zenoh {
             println!("ok: {}", config.summary());
             return Ok(ExitCode::SUCCESS);
         }
-        runtime()?.block_on(async move {
+        let recorder = record.start()?;
+        let observers = metrics.start(recorder.clone())?;
+        let outcome = runtime()?.block_on(async move {
             let participant = VigilParticipant::new(dds_config).context("joining DDS")?;
-            vigil_bridges::zenoh::run(config, participant, terminated(), |event| {
-                print(format, &event)
-            })
+            vigil_bridges::zenoh::run_recorded(
+                config,
+                participant,
+                observers.recorder.clone(),
+                terminated(),
+                |event| print(format, &event),
+            )
             .await?;
             Ok(ExitCode::SUCCESS)
-        })
+        });
+        record_args::finish(recorder);
+        outcome
     }
 
     /// The DDS side: the flags' domain and interface, the config's

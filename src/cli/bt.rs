@@ -124,7 +124,7 @@ pub(crate) fn run(command: BtCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_bt(file: &FsPath) -> anyhow::Result<BehaviorTree> {
+pub(crate) fn load_bt(file: &FsPath) -> anyhow::Result<BehaviorTree> {
     let name = file.display().to_string();
     load_bt_str(&read(file)?).map_err(|e: XmlError| {
         let count = e.problems.len();
@@ -136,7 +136,7 @@ fn load_bt(file: &FsPath) -> anyhow::Result<BehaviorTree> {
     })
 }
 
-fn load_modes(file: &FsPath) -> anyhow::Result<Modes> {
+pub(crate) fn load_modes(file: &FsPath) -> anyhow::Result<Modes> {
     let name = file.display().to_string();
     match load_modes_str(&read(file)?, &name) {
         Ok((modes, warnings)) => {
@@ -151,7 +151,7 @@ fn load_modes(file: &FsPath) -> anyhow::Result<Modes> {
 
 /// Every path the behaviour tree reads must be in the diagnostic tree, and
 /// every mode it names in the modes file (when there is one).
-fn cross_check(
+pub(crate) fn cross_check(
     file: &FsPath,
     bt: &BehaviorTree,
     tree: &Tree,
@@ -228,46 +228,56 @@ fn args(action: &Action) -> Value {
     Value::Object(map)
 }
 
-fn print(out: &mut impl Write, records: Vec<Record>, format: Format) -> std::io::Result<()> {
+/// A record as one JSON object (the dry run's and the live engine's
+/// lines).
+pub(crate) fn record_json(record: &Record) -> Option<Value> {
+    Some(match record {
+        Record::Tick { at, tree, status } => json!({
+            "event": "tick", "at": at.as_secs_f64(), "tree": tree, "status": status.as_str(),
+        }),
+        Record::Action { at, id, action } | Record::Halt { at, id, action } => json!({
+            "event": if matches!(record, Record::Action { .. }) { "action" } else { "halt" },
+            "at": at.as_secs_f64(), "action": action.name(), "args": args(action), "id": id.0,
+        }),
+        Record::Mode(change) => json!({
+            "event": "mode", "at": change.at.as_secs_f64(), "from": change.from,
+            "to": change.to, "cause": change.cause.to_string(),
+        }),
+        _ => return None,
+    })
+}
+
+/// A record as one line of text.
+pub(crate) fn record_text(record: &Record) -> Option<String> {
+    Some(match record {
+        Record::Tick { at, tree, status } => {
+            format!("{:>9.3}  tick    {tree}: {status}", at.as_secs_f64())
+        }
+        Record::Action { at, action, .. } => format!("{:>9.3}  start   {action}", at.as_secs_f64()),
+        Record::Halt { at, action, .. } => format!("{:>9.3}  halt    {action}", at.as_secs_f64()),
+        Record::Mode(c) => format!(
+            "{:>9.3}  mode    {} -> {} ({})",
+            c.at.as_secs_f64(),
+            c.from,
+            c.to,
+            c.cause
+        ),
+        _ => return None,
+    })
+}
+
+pub(crate) fn print(
+    out: &mut impl Write,
+    records: Vec<Record>,
+    format: Format,
+) -> std::io::Result<()> {
     for record in records {
-        match format {
-            Format::Json => {
-                let line = match &record {
-                    Record::Tick { at, tree, status } => json!({
-                        "event": "tick", "at": at.as_secs_f64(), "tree": tree, "status": status.as_str(),
-                    }),
-                    Record::Action { at, id, action } | Record::Halt { at, id, action } => json!({
-                        "event": if matches!(record, Record::Action { .. }) { "action" } else { "halt" },
-                        "at": at.as_secs_f64(), "action": action.name(), "args": args(action), "id": id.0,
-                    }),
-                    Record::Mode(change) => json!({
-                        "event": "mode", "at": change.at.as_secs_f64(), "from": change.from,
-                        "to": change.to, "cause": change.cause.to_string(),
-                    }),
-                    _ => continue,
-                };
-                writeln!(out, "{line}")?;
-            }
-            Format::Text => match &record {
-                Record::Tick { at, tree, status } => {
-                    writeln!(out, "{:>9.3}  tick    {tree}: {status}", at.as_secs_f64())?
-                }
-                Record::Action { at, action, .. } => {
-                    writeln!(out, "{:>9.3}  start   {action}", at.as_secs_f64())?
-                }
-                Record::Halt { at, action, .. } => {
-                    writeln!(out, "{:>9.3}  halt    {action}", at.as_secs_f64())?
-                }
-                Record::Mode(c) => writeln!(
-                    out,
-                    "{:>9.3}  mode    {} -> {} ({})",
-                    c.at.as_secs_f64(),
-                    c.from,
-                    c.to,
-                    c.cause
-                )?,
-                _ => {}
-            },
+        let line = match format {
+            Format::Json => record_json(&record).map(|v| v.to_string()),
+            Format::Text => record_text(&record),
+        };
+        if let Some(line) = line {
+            writeln!(out, "{line}")?;
         }
     }
     Ok(())

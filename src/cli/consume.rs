@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use vigil::{Consumer, Event, Switch, Transport};
 use vigil_diag::FlapDamping;
-use vigil_discovery::{AdvertKey, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
+use vigil_discovery::{AdvertKey, ConsumerIdentity, SwitchPolicy, SyntheticSample, SYNTHETIC_TYPE};
 use vigil_qos::Query;
 
 use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_seconds};
@@ -25,6 +25,8 @@ use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
 use super::trust_args::{report_refusals, TrustArgs};
 use super::InputError;
+
+mod modes;
 
 /// Follow the best producer for a constraint query and print one JSON line
 /// per selection change and one per second with samples received per
@@ -45,6 +47,16 @@ pub(crate) struct ConsumeArgs {
     /// `imu WHERE health.state = OK PREFER accuracy ASC`.
     #[arg(long)]
     query: String,
+    /// A query for one mode, MODE=QUERY (repeatable): while the mode
+    /// published on `vigil_mode` (by `vigil recover`) is MODE, the consumer
+    /// follows QUERY; in any other mode, `--query`.
+    #[arg(long = "query-in", value_name = "MODE=QUERY")]
+    query_in: Vec<String>,
+    /// The consumer's id on the domain, under which its route (query,
+    /// active producer, every switch and its cause) is published for
+    /// monitors (default: `<host>:<pid>`).
+    #[arg(long)]
+    id: Option<String>,
     /// Keep the standby producer's samples and replay the ones the failed
     /// producer did not cover: no sample lost across a failover.
     #[arg(long)]
@@ -106,30 +118,46 @@ impl PolicyArgs {
 pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let query = Query::parse(&args.query).map_err(|e| InputError(format!("--query: {e}")))?;
+    let per_mode = modes::parse(&args.query_in)?;
     let policy = args.policy.policy()?;
+    if let Some(id) = &args.id {
+        ConsumerIdentity::new(Some(id.clone()), "", 0)
+            .validate()
+            .map_err(|e| InputError(format!("--id {id:?}: {e}")))?;
+    }
     let config = args.dds.config()?;
     let recorder = args.record.start()?;
     let observers = args.metrics.start(recorder.clone())?;
     let trust = args.trust.load()?;
     runtime()?.block_on(async move {
         let transport = Transport::dds(config).context("joining DDS")?;
-        let mut builder = Consumer::<SyntheticSample>::builder(query.to_string())
-            .type_name(SYNTHETIC_TYPE)
-            .policy(policy)
-            .hot_standby(args.hot_standby)
-            .settle(args.settle)
-            .sample_period(synthetic_period);
-        if let Some(observer) = &observers.recorder {
-            builder = builder.recorder(observer.clone());
-        }
-        if let Some(trust) = trust {
-            builder = builder.trust(trust);
-        }
-        let mut consumer = builder.start(&transport)?;
-        if let Some(selector) = consumer.selector() {
-            args.trust.watch(selector.registry().policy_slot());
-            report_refusals(selector.registry().refusal_feed(), args.format);
-        }
+        let start = |query: &Query| {
+            let mut builder = Consumer::<SyntheticSample>::builder(query.to_string())
+                .type_name(SYNTHETIC_TYPE)
+                .policy(policy.clone())
+                .hot_standby(args.hot_standby)
+                .settle(args.settle)
+                .sample_period(synthetic_period);
+            if let Some(id) = &args.id {
+                builder = builder.id(id.clone());
+            }
+            if let Some(observer) = &observers.recorder {
+                builder = builder.recorder(observer.clone());
+            }
+            if let Some(trust) = &trust {
+                builder = builder.trust(trust.clone());
+            }
+            let consumer = builder.start(&transport)?;
+            // Each consumer (a mode change starts a new one) has its own
+            // registry: its policy is reloaded and its refusals reported
+            // until it is dropped.
+            if let Some(selector) = consumer.selector() {
+                args.trust.watch(selector.registry().policy_slot());
+                report_refusals(selector.registry().refusal_feed(), args.format);
+            }
+            Ok(consumer)
+        };
+        let mut consumer = start(&query)?;
         // Installed now, before the first line is printed.
         let terminated = terminated();
         let stop = async {
@@ -146,7 +174,7 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         let format = args.format;
         let metrics = observers.metrics.clone();
         let mut lost_before = 0;
-        let summary = follow(&mut consumer, args.stats_every, stop, |event| {
+        let sink = |event| {
             if let Some(metrics) = &metrics {
                 match &event {
                     ConsumerEvent::FirstSample {
@@ -162,8 +190,26 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             print_event(format, &event)
-        })
-        .await;
+        };
+        let summary = if per_mode.is_empty() {
+            follow(&mut consumer, args.stats_every, stop, sink).await
+        } else {
+            let plan = modes::Plan {
+                plain: query.clone(),
+                per_mode,
+                format,
+            };
+            let mut modes = modes::watch(&transport)?;
+            plan.follow(
+                &mut consumer,
+                &mut modes,
+                start,
+                args.stats_every,
+                stop,
+                sink,
+            )
+            .await?
+        };
         match format {
             Format::Json => println!(
                 "{}",
@@ -241,7 +287,7 @@ pub(crate) enum ConsumerEvent {
 }
 
 /// Totals of a run.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub(crate) struct Summary {
     pub(crate) switches: u64,
     pub(crate) samples_lost: u64,

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::Args;
-use vigil::metrics::{CoreMetrics, MetricsServer};
+use vigil::metrics::{CoreMetrics, MetricsServer, DEFAULT_PRODUCER_LIMIT};
 use vigil::record::FlightRecorder;
 use vigil_discovery::Recorder;
 
@@ -18,6 +18,11 @@ pub(crate) struct MetricsArgs {
     /// reroute time, samples, lease expiries, recorder drops, build info.
     #[arg(long, value_name = "ADDR:PORT")]
     metrics: Option<SocketAddr>,
+    /// With `--metrics`: at most this many producers get a
+    /// `vigil_producer_health` series (one label set each); the others are
+    /// counted in `vigil_producers_untracked`.
+    #[arg(long = "metrics-producers", value_name = "N", default_value_t = DEFAULT_PRODUCER_LIMIT)]
+    producers: usize,
 }
 
 /// What the core is given as its recorder, and what serves the metrics.
@@ -40,7 +45,7 @@ impl MetricsArgs {
                 _server: None,
             });
         };
-        let metrics = Arc::new(CoreMetrics::new(flight));
+        let metrics = Arc::new(CoreMetrics::new(flight).with_producer_limit(self.producers));
         let server = MetricsServer::start(addr, Arc::clone(&metrics))
             .map_err(|e| InputError(format!("--metrics: {e}")))?;
         Ok(Observers {

@@ -14,11 +14,15 @@ mod bt;
 mod consume;
 mod dds_args;
 mod demo;
+#[cfg(feature = "kb")]
+mod kb;
+mod live;
 mod metrics_args;
 mod monitor;
 mod produce;
 mod query;
 mod record_args;
+mod recover;
 mod replay;
 mod ros;
 mod supervise;
@@ -68,10 +72,24 @@ enum Command {
     Bridge(bridge::BridgeCommand),
     /// Start and keep running a node's processes (OTP strategies, backoff, watchdogs).
     Supervise(supervise::SuperviseArgs),
+    /// Internal: the process `vigil supervise` starts beside itself to kill
+    /// what its children forked should it be SIGKILLed (reads its stdin).
+    #[command(hide = true)]
+    SuperviseGuardian,
+    /// Run behaviour trees and mode rules over the live registry: restart
+    /// supervised children, isolate producers, switch and publish modes.
+    Recover(recover::RecoverArgs),
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
+    /// Writes an Ed25519 key pair for signed adverts (`PREFIX.key`, `PREFIX.pub`).
     Keygen(trust_args::KeygenArgs),
+    /// The knowledge base in PostgreSQL + ltree: sync a domain, import
+    /// recordings, ask for history, routes and trees as they were. Only in
+    /// a vigil built with `--features kb`.
+    #[cfg(feature = "kb")]
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
 }
 
 /// Exit code for input the user must fix (a bad file, query or flag), as
@@ -104,8 +122,12 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         #[cfg(feature = "zenoh")]
         Command::Bridge(command) => bridge::run(command),
         Command::Supervise(args) => supervise::run(args),
+        Command::SuperviseGuardian => supervise::guardian(),
         Command::Bt(command) => bt::run(command),
         Command::Keygen(args) => trust_args::keygen(args),
+        Command::Recover(args) => recover::run(args),
+        #[cfg(feature = "kb")]
+        Command::Kb(command) => kb::run(command),
     };
     match result {
         Ok(code) => code,

@@ -56,7 +56,7 @@ pub(crate) struct ProduceArgs {
     #[arg(long, default_value_t = 100.0)]
     rate: f64,
     /// Heartbeat period in milliseconds.
-    #[arg(long = "heartbeat-ms", default_value = "20", value_parser = millis)]
+    #[arg(long = "heartbeat-ms", default_value = "10", value_parser = millis)]
     heartbeat: Duration,
     /// Lease in milliseconds: consumers hold this producer unreachable
     /// after this long without a heartbeat.

@@ -1,11 +1,12 @@
 //! `--record FILE.mcap` and `--record-max SIZE`, shared by the long-running
 //! commands: the flight recorder of issue 11.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 use vigil::record::{FlightRecorder, RecordConfig};
+use vigil_discovery::{RecordedSession, RecordedStep, Recorder};
 
 use super::InputError;
 
@@ -35,6 +36,90 @@ impl RecordArgs {
         FlightRecorder::create(config)
             .map(Some)
             .map_err(|e| InputError(format!("--record: {e}")).into())
+    }
+}
+
+impl RecordArgs {
+    /// One recorder per core of a command that runs several (the agent:
+    /// one per relay), each a file of its own, since a recording holds one
+    /// core: `FILE` itself for a single core, `STEM.NAME.mcap` for each of
+    /// several (NAME: the core's name, `/imu/best` -> `imu_best`). Said on
+    /// stderr.
+    pub(crate) fn start_each(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<Vec<(String, Arc<FlightRecorder>)>> {
+        let Some(path) = &self.record else {
+            return Ok(Vec::new());
+        };
+        let mut recorders = Vec::new();
+        for name in names {
+            let file = if names.len() == 1 {
+                path.clone()
+            } else {
+                per_core(path, name)
+            };
+            let config = RecordConfig::new(&file).with_max_bytes(self.record_max);
+            let recorder =
+                FlightRecorder::create(config).map_err(|e| InputError(format!("--record: {e}")))?;
+            eprintln!("recording {name} to {}", file.display());
+            recorders.push((name.clone(), recorder));
+        }
+        Ok(recorders)
+    }
+}
+
+/// `dir/agent.mcap` and `/imu/best` -> `dir/agent.imu_best.mcap`.
+fn per_core(path: &Path, name: &str) -> PathBuf {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let clean = clean.trim_matches('_');
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.{clean}.mcap"))
+}
+
+/// Hands every session and step to each of several recorders (the flight
+/// recorder of one core and the metrics shared by all).
+#[derive(Debug)]
+pub(crate) struct Tee(pub(crate) Vec<Arc<dyn Recorder>>);
+
+impl Tee {
+    /// The recorder for a core: none, the one, or a tee of them.
+    pub(crate) fn of(mut recorders: Vec<Arc<dyn Recorder>>) -> Option<Arc<dyn Recorder>> {
+        match recorders.len() {
+            0 => None,
+            1 => recorders.pop(),
+            _ => Some(Arc::new(Tee(recorders))),
+        }
+    }
+}
+
+impl Recorder for Tee {
+    fn session(&self, session: RecordedSession) {
+        for recorder in &self.0 {
+            recorder.session(session.clone());
+        }
+    }
+
+    fn step(&self, step: RecordedStep) {
+        // Cloned for all but the last, which takes it.
+        if let Some((last, rest)) = self.0.split_last() {
+            for recorder in rest {
+                recorder.step(step.clone());
+            }
+            last.step(step);
+        }
     }
 }
 
@@ -81,6 +166,14 @@ fn bytes(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::bytes;
+
+    #[test]
+    fn several_cores_record_to_files_of_their_own() {
+        assert_eq!(
+            super::per_core(std::path::Path::new("/tmp/agent.mcap"), "/imu/data/best"),
+            std::path::PathBuf::from("/tmp/agent.imu_data_best.mcap")
+        );
+    }
 
     #[test]
     fn sizes_with_units() {

@@ -16,7 +16,8 @@ use super::{InputError, EXIT_INPUT};
 /// the first that differs, 2 on a file that cannot be read (a truncated
 /// file replays up to the damage and says so). With `--query` or a policy
 /// flag, a "what if": the same inputs under that query or policy, printing
-/// the steps whose switches would have differed.
+/// the steps whose switches would have differed. A supervisor's recording
+/// (`vigil supervise --record`) has no core inputs: its events are printed.
 #[derive(Debug, Args)]
 pub(crate) struct ReplayArgs {
     /// The recording.
@@ -104,6 +105,10 @@ pub(crate) fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     match format {
         Format::Json => println!("{}", json!({"summary": outcome})),
+        Format::Text if outcome.supervisor_events > 0 => println!(
+            "a supervisor's recording: {} event(s), no core inputs to replay",
+            outcome.supervisor_events
+        ),
         Format::Text => {
             println!(
                 "replayed {} input(s): {} decision(s) reproduced, {} of them switches",

@@ -8,6 +8,8 @@
 //! `--format json` each event is one JSON line with `t` and `event`:
 //! `started`, `exited`, `restarting`, `hung`, `escalated`, `stopped`, plus
 //! `status`, `failed` (FAILED said for a dead child's producers), `gave_up`.
+//! `--record FILE.mcap` writes the same events to the recording's
+//! `/vigil/supervisor` channel; `--metrics` counts them by kind.
 //!
 //! The supervisor joins the domain and gives each child its participant's
 //! GUID prefix in `VIGIL_SUPERVISOR_ID`: the child's producers name it in
@@ -21,17 +23,32 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
+use vigil_diag::Timestamp;
 use vigil_discovery::{supervisor_id_text, OnBehalfPublisher, VigilParticipant, SUPERVISOR_ID_ENV};
+use vigil_discovery::{SyntheticSample, SYNTHETIC_TYPE};
+use vigil_recovery::supervision::SupervisionHealth;
 use vigil_recovery::{
-    load_config, Action, Exit, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig, ShellEvent,
-    Supervisor,
+    load_config, Action, Exit, GroupId, GroupSpec, MemberId, MemberSpec, Outcome, ShellConfig,
+    ShellEvent, Supervisor,
 };
 
+use vigil::{Producer, Transport};
+
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
+use super::metrics_args::MetricsArgs;
+use super::record_args::{self, RecordArgs};
 use super::InputError;
 
 /// The exit code when the top level gave up (after stopping every child).
 const EXIT_GAVE_UP: u8 = 3;
+
+/// The topic on which the supervisor advertises the health of the
+/// supervision (`<supervisor>.<group>.<child>`), producer id = its name.
+pub(crate) const SUPERVISION_TOPIC: &str = "vigil_supervision";
+
+/// How often the supervision tree is re-evaluated without an event (a
+/// restart leaving its window turns DEGRADED back to OK).
+const HEALTH_TICK: Duration = Duration::from_secs(1);
 
 /// Start the processes of a config file and keep them running: restart by
 /// strategy (one_for_one, one_for_all, rest_for_one) with backoff, escalate
@@ -41,9 +58,14 @@ const EXIT_GAVE_UP: u8 = 3;
 pub(crate) struct SuperviseArgs {
     #[command(flatten)]
     run: ConfigRunArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
+    let (record, metrics_args) = (args.record, args.metrics);
     let args = args.run;
     let spec = read_config(&args.config)?;
     if args.check {
@@ -63,23 +85,93 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
     let participant = VigilParticipant::new(dds).context("cannot join the DDS domain")?;
     let voice = OnBehalfPublisher::new(&participant).context("cannot create the FAILED writer")?;
     let mut shell = ShellConfig::new();
+    shell.guardian = guardian_command();
+    shell.tick = Some(HEALTH_TICK);
     shell.env.push((
         SUPERVISOR_ID_ENV.to_owned(),
         supervisor_id_text(&voice.supervisor_id()),
     ));
+    let mut health = SupervisionHealth::new(&sup)
+        .map_err(|e| InputError(format!("{}: {e}", args.config.display())))?;
+    let name = sup.group_name(GroupId::TOP).to_owned();
+    let transport = Transport::Dds(participant);
+    let recorder = record.start()?;
+    // The supervisor has no routing core: its events go to the recording
+    // and to the metrics directly.
+    let observers = metrics_args.start(None)?;
+    let (flight, metrics) = (recorder.clone(), observers.metrics.clone());
     let outcome = runtime()?.block_on(async move {
-        vigil_recovery::run(sup, shell, terminated(), move |sup, event| {
+        let advert = Producer::<SyntheticSample>::builder(SUPERVISION_TOPIC, &name)
+            .type_name(SYNTHETIC_TYPE)
+            .tree(health.tree_spec())
+            .root(&name)
+            .start(&transport)
+            .context("cannot advertise the supervision tree")?;
+        // The shell's clock starts when `run` does, microseconds from this
+        // one; restart windows are seconds.
+        let origin = std::time::Instant::now();
+        let outcome = vigil_recovery::run(sup, shell, terminated(), move |sup, event| {
             speak_for_the_dead(&voice, sup, &event);
-            print_event(format, sup, &event)
+            let at = Timestamp::from_nanos(
+                u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            );
+            match &event {
+                ShellEvent::Exited { child, exit, .. } => health.on_exit(*child, exit, at),
+                ShellEvent::Decision(action) => health.on_action(sup, action),
+                _ => {}
+            }
+            if let Some((value, text)) = describe(sup, &event) {
+                // Recorded and counted before it is printed: a reader of the
+                // output may stop the supervisor at once.
+                if let Some(flight) = &flight {
+                    flight.supervisor_event(value.clone());
+                }
+                if let Some(metrics) = &metrics {
+                    metrics.supervisor_event(value["event"].as_str().unwrap_or_default());
+                }
+                print_event(format, value, text);
+            }
+            for leaf in health.children(sup, at) {
+                if let Err(error) = advert.set(leaf.path.as_ref(), leaf.state) {
+                    tracing::warn!(path = %leaf.path, %error, "cannot update the supervision tree");
+                }
+            }
         })
         .await
-        .context("cannot run the supervisor")
+        .context("cannot run the supervisor");
+        drop(transport);
+        outcome
     })?;
-    drop(participant);
+    record_args::finish(recorder);
     Ok(match outcome {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::GaveUp => ExitCode::from(EXIT_GAVE_UP),
     })
+}
+
+/// This binary's `supervise-guardian`, which kills what the children
+/// forked if the supervisor is SIGKILLed (vigil_recovery::guardian).
+pub(crate) fn guardian_command() -> Option<Vec<std::ffi::OsString>> {
+    match std::env::current_exe() {
+        Ok(exe) => Some(vec![exe.into_os_string(), "supervise-guardian".into()]),
+        Err(error) => {
+            tracing::warn!(%error, "cannot find this binary: no guardian, grandchildren may outlive a killed supervisor");
+            None
+        }
+    }
+}
+
+/// `vigil supervise-guardian`: serve the guardian protocol on stdin.
+pub(crate) fn guardian() -> anyhow::Result<ExitCode> {
+    init_logging();
+    let killed = vigil_recovery::guardian::serve(std::io::stdin().lock());
+    if killed > 0 {
+        tracing::warn!(
+            groups = killed,
+            "the supervisor died: killed what its children left"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_config(path: &std::path::Path) -> anyhow::Result<GroupSpec> {
@@ -112,7 +204,11 @@ fn summary(spec: &GroupSpec) -> String {
 
 /// Publishes the core's "FAILED on behalf of" (a child died or hung) at
 /// once, before the event is printed.
-fn speak_for_the_dead(voice: &OnBehalfPublisher, sup: &Supervisor, event: &ShellEvent<'_>) {
+pub(crate) fn speak_for_the_dead(
+    voice: &OnBehalfPublisher,
+    sup: &Supervisor,
+    event: &ShellEvent<'_>,
+) {
     let ShellEvent::Decision(Action::PublishFailed {
         child,
         producers,
@@ -135,9 +231,14 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
+/// What an event says: its JSON line (without `t`) and its text; `None`
+/// for the events nobody is told of.
+pub(crate) fn describe(
+    sup: &Supervisor,
+    event: &ShellEvent<'_>,
+) -> Option<(serde_json::Value, String)> {
     let name = |c| sup.child(c).id.as_str();
-    let (value, text) = match event {
+    Some(match event {
         ShellEvent::Started { child, pid } => (
             json!({"event": "started", "child": name(*child), "pid": pid}),
             format!("started {} (pid {pid})", name(*child)),
@@ -158,6 +259,7 @@ fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
                 format!("exited {} (pid {pid}): {exit}", name(*child)),
             )
         }
+        ShellEvent::Tick => return None,
         ShellEvent::Status { child, text } => (
             json!({"event": "status", "child": name(*child), "status": text}),
             format!("status {}: {text}", name(*child)),
@@ -211,9 +313,12 @@ fn print_event(format: Format, sup: &Supervisor, event: &ShellEvent<'_>) {
                 json!({"event": "gave_up"}),
                 "gave up: every child stopped".to_owned(),
             ),
-            _ => return,
+            _ => return None,
         },
-    };
+    })
+}
+
+pub(crate) fn print_event(format: Format, value: serde_json::Value, text: String) {
     match format {
         Format::Json => {
             let mut value = value;

@@ -15,6 +15,7 @@ use vigil_diag::{
 
 use super::InputError;
 
+mod live;
 mod render;
 
 /// `vigil tree` subcommands.
@@ -40,7 +41,7 @@ pub(crate) enum TreeCommand {
     /// node it can affect.
     Explain {
         #[command(flatten)]
-        replay: Replay,
+        source: ExplainSource,
         /// The node to explain (a tree path, or a shared path).
         #[arg(long, value_parser = parse_path)]
         path: Path,
@@ -48,6 +49,29 @@ pub(crate) enum TreeCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+}
+
+/// What `explain` looks at: a tree file and its events, or (`--domain`)
+/// the live adverts of a domain.
+#[derive(Debug, Args)]
+pub(crate) struct ExplainSource {
+    /// The tree file (YAML); not with `--domain`.
+    #[arg(required_unless_present = "domain")]
+    file: Option<PathBuf>,
+    /// Events, as for `eval`; not with `--domain`.
+    #[arg(long, required_unless_present = "domain")]
+    events: Option<PathBuf>,
+    /// Seconds since the start of the replay at which to evaluate.
+    #[arg(long, value_parser = parse_at, conflicts_with = "domain")]
+    at: Option<Timestamp>,
+    /// Explain live instead: join this DDS domain (on loopback) and explain
+    /// a producer (`--path` its id) or a node of the advertised trees, with
+    /// what a supervisor said on its behalf and the supervision's own tree.
+    #[arg(long, conflicts_with_all = ["file", "events"])]
+    domain: Option<u16>,
+    /// With `--domain`: how long to listen before explaining, in ms.
+    #[arg(long = "settle-ms", default_value = "1500", value_parser = super::dds_args::millis)]
+    settle: std::time::Duration,
 }
 
 /// A tree file, the events to replay into it, and when to look.
@@ -98,10 +122,23 @@ pub(crate) fn run(command: TreeCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TreeCommand::Explain {
-            replay,
+            source,
             path,
             format,
         } => {
+            let (file, events) = match (source.domain, source.file, source.events) {
+                (Some(domain), _, _) => {
+                    return live::explain(domain, source.settle, &path, format, &mut out)
+                }
+                (None, Some(file), Some(events)) => (file, events),
+                // clap requires both without --domain.
+                _ => return Err(InputError("a tree file and --events, or --domain".into()).into()),
+            };
+            let replay = Replay {
+                file,
+                events,
+                at: source.at,
+            };
             let (_, tree, at) = replay.run()?;
             let Some(explanation) = tree.explain(&path, at) else {
                 let file = replay.file.display();

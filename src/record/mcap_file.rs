@@ -28,13 +28,14 @@ pub(crate) const INPUT: &str = "/vigil/input";
 pub(crate) const REGISTRY_CHANGE: &str = "/vigil/registry_change";
 pub(crate) const SELECTION: &str = "/vigil/selection";
 pub(crate) const DROPPED: &str = "/vigil/dropped";
+pub(crate) const SUPERVISOR: &str = "/vigil/supervisor";
 
 /// The format of the messages' JSON; a replay refuses others.
 pub(crate) const FORMAT: u32 = 1;
 
 /// Each channel with its schema: the envelope every message shares
 /// (`step`, `at_ns`, `wall_ns`) and what it carries.
-fn schemas() -> [(&'static str, &'static str, serde_json::Value); 5] {
+fn schemas() -> [(&'static str, &'static str, serde_json::Value); 6] {
     let envelope = |title: &str, key: &str, body: serde_json::Value| {
         json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -131,6 +132,23 @@ fn schemas() -> [(&'static str, &'static str, serde_json::Value); 5] {
                     "dropped_total": {"type": "integer", "minimum": 0,
                                       "description": "Steps the writer could not keep up with, since the start."},
                     "wall_ns": {"type": "integer"}
+                }
+            }),
+        ),
+        (
+            SUPERVISOR,
+            "vigil.SupervisorEvent",
+            json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": "vigil.SupervisorEvent",
+                "type": "object",
+                "required": ["wall_ns", "event"],
+                "properties": {
+                    "wall_ns": {"type": "integer", "minimum": 0,
+                                "description": "Wall clock, nanoseconds since the Unix epoch."},
+                    "event": {"type": "object", "required": ["event"], "properties": {
+                        "event": {"enum": ["started", "exited", "status", "restarting", "hung",
+                                           "escalated", "stopped", "failed", "gave_up"]}}}
                 }
             }),
         ),
@@ -327,6 +345,35 @@ fn write_step(segment: &mut Segment, state: &State, n: u64, step: &RecordedStep)
     }
 }
 
+/// At half the size bound, closes `segment`, moves it to `NAME.1.mcap` and
+/// begins the next one (with the session, its first step `next_step`);
+/// else gives `segment` back.
+fn rotate(
+    segment: Segment,
+    state: &mut State,
+    config: &RecordConfig,
+    counters: &Arc<Counters>,
+    next_step: u64,
+) -> Result<Segment, RecordError> {
+    let len = segment.len.load(Ordering::Relaxed);
+    counters
+        .bytes
+        .store(state.closed_bytes + len, Ordering::Relaxed);
+    if len < config.max_bytes / 2 {
+        return Ok(segment);
+    }
+    let index = segment.index + 1;
+    state.closed_bytes += segment.finish()?;
+    let old = rotated_path(&config.path);
+    std::fs::rename(&config.path, &old).map_err(|source| RecordError::Io {
+        path: old.clone(),
+        source,
+    })?;
+    let mut segment = Segment::create(&config.path, config.max_bytes, index, Arc::clone(counters))?;
+    write_session(&mut segment, state, next_step);
+    Ok(segment)
+}
+
 /// The writer thread: takes the queue until [`Msg::Finish`] or until every
 /// sender is gone, rotating at half the size bound, flushing a chunk after
 /// a second without input so a crash loses at most that second.
@@ -343,7 +390,8 @@ pub(crate) fn run(
         closed_bytes: 0,
     };
     let mut dirty = false;
-    let half = config.max_bytes / 2;
+    // The number of the next step: where a segment begun now starts.
+    let mut next_step = 0;
     loop {
         let msg = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(msg) => msg,
@@ -384,26 +432,18 @@ pub(crate) fn run(
                 write_step(&mut segment, &state, n, &step);
                 counters.steps.fetch_add(1, Ordering::Relaxed);
                 dirty = true;
-                let len = segment.len.load(Ordering::Relaxed);
-                counters
-                    .bytes
-                    .store(state.closed_bytes + len, Ordering::Relaxed);
-                if len >= half {
-                    let index = segment.index + 1;
-                    state.closed_bytes += segment.finish()?;
-                    let old = rotated_path(&config.path);
-                    std::fs::rename(&config.path, &old).map_err(|source| RecordError::Io {
-                        path: old.clone(),
-                        source,
-                    })?;
-                    segment = Segment::create(
-                        &config.path,
-                        config.max_bytes,
-                        index,
-                        Arc::clone(&counters),
-                    )?;
-                    write_session(&mut segment, &state, n + 1);
-                }
+                next_step = n + 1;
+                segment = rotate(segment, &mut state, &config, &counters, next_step)?;
+            }
+            Msg::Supervisor(event) => {
+                let wall_ns = vigil_discovery::clock::unix_now_ns();
+                segment.write(
+                    SUPERVISOR,
+                    wall_ns,
+                    &json!({"wall_ns": wall_ns, "event": event}),
+                );
+                dirty = true;
+                segment = rotate(segment, &mut state, &config, &counters, next_step)?;
             }
             Msg::Finish => break,
         }

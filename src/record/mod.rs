@@ -23,6 +23,8 @@ use vigil_discovery::{RecordedSession, RecordedStep, Recorder};
 mod mcap_file;
 mod replay;
 
+#[cfg(feature = "kb")]
+pub(crate) use replay::read_run;
 pub use replay::{
     replay, replay_bytes, replay_what_if, Difference, Divergence, ReplayError, ReplayOutcome,
     ReplayedDecision, WhatIf, WhatIfOutcome,
@@ -116,6 +118,7 @@ pub const MIN_RECORD_BYTES: u64 = 64 << 10;
 pub(crate) enum Msg {
     Session(Box<RecordedSession>),
     Step(Box<(u64, RecordedStep)>),
+    Supervisor(Box<serde_json::Value>),
     Finish,
 }
 
@@ -199,6 +202,14 @@ impl FlightRecorder {
             }
         }
         Ok(self.stats())
+    }
+
+    /// Records a supervisor's event (`{"event": "exited", "child": ...}`,
+    /// as `vigil supervise --format json` prints it) on the
+    /// `/vigil/supervisor` channel, at the wall clock of now. Like a step,
+    /// it is dropped and counted when the writer cannot keep up.
+    pub fn supervisor_event(&self, event: serde_json::Value) {
+        self.offer(Msg::Supervisor(Box::new(event)));
     }
 
     fn offer(&self, msg: Msg) {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use vigil_diag::Timestamp;
 use vigil_discovery::{RecordedInput, RecordedSession, Replayer};
 
-use super::mcap_file::{FORMAT, INPUT, REGISTRY_CHANGE, SELECTION, SESSION};
+use super::mcap_file::{FORMAT, INPUT, REGISTRY_CHANGE, SELECTION, SESSION, SUPERVISOR};
 
 /// Why a file cannot be replayed at all.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,23 @@ pub enum ReplayedDecision {
         /// The event, as recorded.
         event: Value,
     },
+    /// A supervisor's event (`vigil supervise --record`), printed as
+    /// recorded: a supervisor's recording has no core inputs to replay.
+    Supervisor {
+        /// Wall clock, nanoseconds since the Unix epoch.
+        wall_ns: u64,
+        /// The event, as `vigil supervise --format json` prints it.
+        event: Value,
+    },
+}
+
+impl ReplayedDecision {
+    fn supervisor(message: &Value) -> ReplayedDecision {
+        ReplayedDecision::Supervisor {
+            wall_ns: message["wall_ns"].as_u64().unwrap_or_default(),
+            event: message["event"].clone(),
+        }
+    }
 }
 
 /// The first decision that came out differently.
@@ -92,6 +109,8 @@ pub struct ReplayOutcome {
     /// Where the file is damaged or has a hole, if it is: the replay went
     /// up to there.
     pub damage: Option<String>,
+    /// Supervisor events listed (a supervisor's recording).
+    pub supervisor_events: u64,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +125,9 @@ struct SessionMsg {
 struct InputMsg {
     step: u64,
     at_ns: u64,
+    /// Read by `vigil kb import` (the knowledge base's time axis).
+    #[serde(default)]
+    wall_ns: u64,
     input: RecordedInput,
 }
 
@@ -120,6 +142,7 @@ struct DecisionMsg {
 struct Step {
     n: u64,
     at_ns: u64,
+    wall_ns: u64,
     input: RecordedInput,
     changes: Vec<Value>,
     events: Vec<Value>,
@@ -149,13 +172,38 @@ pub fn replay_bytes(
 /// A replayable file: its session, its steps, and its damage.
 type Opened = (SessionMsg, Vec<Step>, Option<String>);
 
-fn open(path: &Path, bytes: &[u8]) -> Result<Opened, ReplayError> {
+/// What a recording holds: a core's inputs, or a supervisor's events.
+enum Contents {
+    Core(Opened),
+    /// The `/vigil/supervisor` messages, and the damage.
+    Supervisor(Vec<Value>, Option<String>),
+}
+
+impl Contents {
+    /// The core's recording; a supervisor's has none to replay.
+    fn core(self, path: &Path) -> Result<Opened, ReplayError> {
+        match self {
+            Contents::Core(opened) => Ok(opened),
+            Contents::Supervisor(..) => Err(ReplayError::Format {
+                path: path.to_owned(),
+                reason: "a supervisor's recording: no core inputs to replay under another \
+                         query or policy"
+                    .into(),
+            }),
+        }
+    }
+}
+
+fn open(path: &Path, bytes: &[u8]) -> Result<Contents, ReplayError> {
     let format = |reason: String| ReplayError::Format {
         path: path.to_owned(),
         reason,
     };
-    let (session, steps, damage) = read(bytes).map_err(format)?;
+    let (session, steps, damage, supervisor) = read(bytes).map_err(format)?;
     let Some(session) = session else {
+        if !supervisor.is_empty() {
+            return Ok(Contents::Supervisor(supervisor, damage));
+        }
         return Err(format(match damage {
             Some(damage) => format!("no session record before the damage ({damage})"),
             None => "not a vigil recording (no /vigil/session message)".into(),
@@ -175,7 +223,48 @@ fn open(path: &Path, bytes: &[u8]) -> Result<Opened, ReplayError> {
             session.segment, session.first_step
         )));
     }
-    Ok((session, steps, damage))
+    Ok(Contents::Core((session, steps, damage)))
+}
+
+/// A recording's inputs, each with its core and wall-clock times, up to
+/// its first hole or damage: what `vigil kb import` feeds a fresh core.
+#[cfg(feature = "kb")]
+#[derive(Debug)]
+pub(crate) struct RecordedRun {
+    /// What the recorded core was made with.
+    pub(crate) session: RecordedSession,
+    /// `(at_ns, wall_ns, input)` in order.
+    pub(crate) steps: Vec<(u64, u64, RecordedInput)>,
+    /// Where the file is damaged or has a hole: read up to there.
+    pub(crate) damage: Option<String>,
+}
+
+/// Reads the recording at `path` for an import (the checks of a replay:
+/// format, first segment).
+#[cfg(feature = "kb")]
+pub(crate) fn read_run(path: &Path) -> Result<RecordedRun, ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (session, steps, mut damage) = open(path, &bytes)?.core(path)?;
+    let mut run = Vec::with_capacity(steps.len());
+    for (expected, step) in (session.first_step..).zip(steps) {
+        if step.n != expected {
+            damage = Some(format!(
+                "steps {expected} to {} are missing (dropped by the recorder): imported \
+                 up to there",
+                step.n.saturating_sub(1)
+            ));
+            break;
+        }
+        run.push((step.at_ns, step.wall_ns, step.input));
+    }
+    Ok(RecordedRun {
+        session: session.session,
+        steps: run,
+        damage,
+    })
 }
 
 fn replay_named(
@@ -183,7 +272,19 @@ fn replay_named(
     bytes: &[u8],
     mut on_decision: impl FnMut(&ReplayedDecision),
 ) -> Result<ReplayOutcome, ReplayError> {
-    let (session, steps, damage) = open(path, bytes)?;
+    let (session, steps, damage) = match open(path, bytes)? {
+        Contents::Core(opened) => opened,
+        Contents::Supervisor(events, damage) => {
+            for event in &events {
+                on_decision(&ReplayedDecision::supervisor(event));
+            }
+            return Ok(ReplayOutcome {
+                damage,
+                supervisor_events: events.len() as u64,
+                ..ReplayOutcome::default()
+            });
+        }
+    };
     let mut replayer = Replayer::new(&session.session).map_err(|e| ReplayError::Format {
         path: path.to_owned(),
         reason: format!("the recorded query does not parse: {e}"),
@@ -262,7 +363,7 @@ fn first_difference(
 
 /// What a file holds: its session, its steps in order, and the damage
 /// that ended the read, if any.
-type Read = (Option<SessionMsg>, Vec<Step>, Option<String>);
+type Read = (Option<SessionMsg>, Vec<Step>, Option<String>, Vec<Value>);
 
 /// The most a chunk may claim to hold once decompressed. vigil writes
 /// chunks of at most 512 KiB (and one message over); a claim of more is
@@ -275,6 +376,7 @@ struct Reader {
     topics: std::collections::HashMap<u16, String>,
     session: Option<SessionMsg>,
     steps: Vec<Step>,
+    supervisor: Vec<Value>,
 }
 
 /// Reads the file's records in order. Chunks are decompressed here, whole
@@ -297,10 +399,15 @@ fn read(bytes: &[u8]) -> Result<Read, String> {
         if let Some(damage) = damage {
             // Its decisions may be in the part that is lost.
             reader.steps.pop();
-            return Ok((reader.session, reader.steps, Some(damage)));
+            return Ok((
+                reader.session,
+                reader.steps,
+                Some(damage),
+                reader.supervisor,
+            ));
         }
     }
-    Ok((reader.session, reader.steps, None))
+    Ok((reader.session, reader.steps, None, reader.supervisor))
 }
 
 impl Reader {
@@ -365,6 +472,7 @@ impl Reader {
                 self.steps.push(Step {
                     n: input.step,
                     at_ns: input.at_ns,
+                    wall_ns: input.wall_ns,
                     input: input.input,
                     changes: Vec::new(),
                     events: Vec::new(),
@@ -383,6 +491,10 @@ impl Reader {
                 } else {
                     last.changes.push(decision.change);
                 }
+            }
+            SUPERVISOR => {
+                let message: Value = serde_json::from_slice(data).map_err(bad)?;
+                self.supervisor.push(message);
             }
             // The dropped count and channels of later versions: not inputs.
             _ => {}
@@ -473,7 +585,7 @@ pub fn replay_what_if(
         path: path.to_owned(),
         source,
     })?;
-    let (mut session, steps, damage) = open(path, &bytes)?;
+    let (mut session, steps, damage) = open(path, &bytes)?.core(path)?;
     what_if.apply(&mut session.session);
     let mut replayer = Replayer::new(&session.session).map_err(|e| ReplayError::Format {
         path: path.to_owned(),

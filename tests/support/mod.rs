@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod hosts;
+
 /// How long to wait for anything that should happen "soon".
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -115,6 +117,18 @@ impl Proc {
 
     /// A synthetic producer on `domain`, waited for until it is ready.
     pub fn producer(domain: u16, id: &str, caps: &[&str], extra: &[&str]) -> Proc {
+        Proc::producer_with(vigil(), domain, id, caps, extra)
+    }
+
+    /// Like [`Proc::producer`], run by `command` (the vigil binary, maybe
+    /// inside another host: [`hosts::Host::vigil`]).
+    pub fn producer_with(
+        mut command: Command,
+        domain: u16,
+        id: &str,
+        caps: &[&str],
+        extra: &[&str],
+    ) -> Proc {
         let domain = domain.to_string();
         let mut args = vec![
             "produce",
@@ -137,13 +151,19 @@ impl Proc {
             args.push(cap);
         }
         args.extend_from_slice(extra);
-        let mut p = Proc::spawn(id, &args);
+        command.args(&args);
+        let mut p = Proc::spawn_command(id, command);
         p.wait_for(PATIENCE, |v| v["event"] == "ready");
         p
     }
 
     /// A consumer on `domain` following `query`.
     pub fn consumer(domain: u16, query: &str, extra: &[&str]) -> Proc {
+        Proc::consumer_with(vigil(), domain, query, extra)
+    }
+
+    /// Like [`Proc::consumer`], run by `command`.
+    pub fn consumer_with(mut command: Command, domain: u16, query: &str, extra: &[&str]) -> Proc {
         let domain = domain.to_string();
         let mut args = vec![
             "consume",
@@ -157,7 +177,8 @@ impl Proc {
             "250",
         ];
         args.extend_from_slice(extra);
-        Proc::spawn("consumer", &args)
+        command.args(&args);
+        Proc::spawn_command("consumer", command)
     }
 
     /// Sends one line on stdin.
@@ -293,6 +314,54 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
+/// `GET path` on 127.0.0.1:port (HTTP/1.0, so the server closes); the
+/// body, `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// Runs `vigil ARGS` to completion: its exit code (-1 for a signal), the
+/// lines of its stdout that are JSON, and its stderr.
+pub fn vigil_json<I, S>(args: I) -> (i32, Vec<Value>, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = vigil().args(args).output().expect("vigil runs");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `vigil replay --format json FILE` must reproduce every decision (exit
+/// 0); its last line, the summary.
+pub fn replay_summary(recording: &Path) -> Value {
+    let replay = vigil()
+        .arg("replay")
+        .arg(recording)
+        .args(["--format", "json"])
+        .output()
+        .expect("vigil replay runs");
+    assert_eq!(replay.status.code(), Some(0), "{replay:?}");
+    String::from_utf8_lossy(&replay.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default()
 }
 
 /// A `selected` line naming `producer`.

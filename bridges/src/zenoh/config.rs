@@ -168,7 +168,7 @@ pub struct ZenohSettings {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DdsSettings {
-    /// Heartbeat period; `None`: vigil's default (20 ms).
+    /// Heartbeat period; `None`: vigil's default (10 ms).
     pub heartbeat: Option<Duration>,
     /// Lease; `None`: vigil's default (100 ms).
     pub lease: Option<Duration>,

@@ -157,7 +157,7 @@ pub use advert_json::{
     AdvertJson, AdvertJsonError, FieldIssue, HealthJson, Origin, ADVERT_JSON_VERSION,
     MAX_ADVERT_BYTES,
 };
-pub use bridge::run;
+pub use bridge::{run, run_recorded};
 pub use config::{
     BridgeConfig, DdsSettings, FollowRoute, Forward, Reliability, TopicRoute, ZenohMode,
     ZenohSettings, DEFAULT_STALE_AFTER, MAX_FOLLOWED,

@@ -123,6 +123,13 @@ pub enum ProblemKind {
         /// The limit.
         max: usize,
     },
+    /// A consumer route's starting sample (no switch yet) describes a
+    /// switch.
+    #[error("must be empty before the first switch")]
+    NotBeforeFirstSwitch,
+    /// A switch cause label this version does not know.
+    #[error("unknown switch cause `{0}`")]
+    UnknownCause(String),
     /// A producer is named twice.
     #[error("producer named twice")]
     DuplicateProducer,

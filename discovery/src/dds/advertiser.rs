@@ -232,6 +232,15 @@ impl Drop for Advertiser {
     }
 }
 
+/// How often an unchanged advert is written again (issue 14). A consumer
+/// cut off for longer than its grace forgets the producer; the reliable
+/// advert was acknowledged before the cut, so DDS never sends it again and
+/// the producer's heartbeats alone cannot bring it back. Like DDS's own
+/// periodic participant announcements (SPDP), the advert is repeated: an
+/// exact repeat is only a sign of life to a registry that holds it, and a
+/// new entry to one that forgot it. One advert a second per producer.
+pub(crate) const ADVERT_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn heartbeat_loop(
     shared: Arc<Shared>,
     period: std::time::Duration,
@@ -240,9 +249,19 @@ async fn heartbeat_loop(
     let mut interval = tokio::time::interval(period);
     // After a stall, one heartbeat now is what matters, not a burst.
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refresh = tokio::time::interval(ADVERT_REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate and the advert was just published.
+    refresh.tick().await;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
+            _ = refresh.tick() => {
+                if let Err(error) = shared.repeat_advert() {
+                    tracing::warn!(%error, "advert not repeated");
+                }
+                continue;
+            }
             _ = stopped.changed() => return,
         }
         // Debounced improvements and staleness surface here.
@@ -267,6 +286,15 @@ impl Shared {
             .map_err(|e| DdsError::write(crate::wire::ADVERT_TOPIC, e))?;
         state.published();
         Ok(())
+    }
+
+    /// Writes the advert last published again, unchanged (same sequence
+    /// and timestamp): see [`ADVERT_REFRESH`].
+    fn repeat_advert(&self) -> Result<(), DdsError> {
+        let advert = lock(&self.state).advert().clone();
+        self.adverts
+            .write(advert, None)
+            .map_err(|e| DdsError::write(crate::wire::ADVERT_TOPIC, e))
     }
 
     fn heartbeat(&self) -> Result<(), DdsError> {

@@ -30,16 +30,19 @@ pub struct DdsConfig {
 }
 
 impl DdsConfig {
-    /// Default heartbeat period: 5 heartbeats per lease, so one or two lost
-    /// datagrams never expire a lease.
-    pub const DEFAULT_HEARTBEAT_PERIOD: Duration = Duration::from_millis(20);
+    /// Default heartbeat period: 10 heartbeats per lease. Heartbeats are
+    /// best-effort, so the lease must outlast a run of lost ones: at 5 %
+    /// loss and 20 ms jitter, 5 per lease (20 ms) gave about one false
+    /// failover an hour, 10 per lease about one in 8 000 years
+    /// (BENCHMARKS.md, "Lossy links"; issue 14).
+    pub const DEFAULT_HEARTBEAT_PERIOD: Duration = Duration::from_millis(10);
     /// Default lease (the DDS EXCLUSIVE-ownership comparison point in
     /// DESIGN.md uses 100 ms too).
     pub const DEFAULT_LEASE: Duration = Duration::from_millis(100);
     /// Default grace before an unreachable producer is forgotten.
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
-    /// The defaults on `domain`: loopback, 20 ms heartbeats, 100 ms lease,
+    /// The defaults on `domain`: loopback, 10 ms heartbeats, 100 ms lease,
     /// 5 s grace.
     pub fn new(domain: u16) -> DdsConfig {
         DdsConfig {

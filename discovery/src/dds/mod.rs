@@ -17,8 +17,12 @@
 //! - `on_behalf`: [`OnBehalfPublisher`], a supervisor saying that a dead
 //!   child's producers FAILED, and how a child learns its supervisor
 //!   ([`supervisor_from_env`]).
+//! - `reconfig`: [`ReconfigPublisher`], the reconfiguration engine's
+//!   isolations and mode on DDS, and [`mode_reader`].
 //! - `selector`: [`Selector`], the consumer side: registry and selection
 //!   driven by DDS samples and timers.
+//! - `routes`: consumers' routes on the route topic: the one a consumer
+//!   publishes, and [`RouteBoard`], everyone's as a monitor keeps them.
 //! - `subscription`: [`Subscription`], the typed data reader that delivers
 //!   the active producer's samples only, with hot standby.
 //! - `sample`: [`SyntheticSample`] of `vigil produce`, and the clocks.
@@ -28,6 +32,8 @@ mod config;
 mod error;
 mod on_behalf;
 mod participant;
+mod reconfig;
+mod routes;
 mod sample;
 mod selector;
 mod subscription;
@@ -40,11 +46,15 @@ pub use on_behalf::{
     SUPERVISOR_ID_ENV,
 };
 pub use participant::{
-    advert_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos, CdrReader, CdrWriter,
-    VigilParticipant,
+    advert_qos, consumer_route_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos,
+    CdrReader, CdrWriter, VigilParticipant,
 };
+pub(crate) use reconfig::isolation_reader;
+pub use reconfig::{mode_reader, reconfig_qos, ReconfigPublisher};
+pub use routes::{RouteBoard, RouteUpdate};
 pub use sample::{
-    dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, SYNTHETIC_TYPE,
+    dds_timestamp, instant_of, now, unix_now_ns, unix_ns_of, SyntheticSample, CLOCK_OFFSET_ENV,
+    SYNTHETIC_TYPE,
 };
 pub use selector::{Selector, SelectorConfig, SelectorStats};
 pub use subscription::{Subscription, SubscriptionConfig};

@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use super::{DdsConfig, DdsError};
 use crate::wire::{
-    AdvertKeyWire, AdvertWire, FailedOnBehalfWire, HeartbeatWire, ADVERT_TOPIC, ADVERT_TYPE,
+    AdvertKeyWire, AdvertWire, ConsumerRouteWire, FailedOnBehalfWire, HeartbeatWire, ADVERT_TOPIC,
+    ADVERT_TYPE, CONSUMER_ROUTE_HISTORY, CONSUMER_ROUTE_TOPIC, CONSUMER_ROUTE_TYPE,
     FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE, HEARTBEAT_TOPIC, HEARTBEAT_TYPE,
 };
 
@@ -55,6 +56,15 @@ impl Keyed for FailedOnBehalfWire {
     }
 }
 
+// One instance per consumer: its current route and recent switches.
+impl Keyed for ConsumerRouteWire {
+    type K = String;
+
+    fn key(&self) -> String {
+        self.consumer.clone()
+    }
+}
+
 impl Keyed for HeartbeatWire {
     type K = String;
 
@@ -81,6 +91,7 @@ struct Inner {
     adverts: Topic,
     heartbeats: Topic,
     failed_on_behalf: Topic,
+    consumer_routes: Topic,
     publisher: Publisher,
     subscriber: Subscriber,
 }
@@ -130,6 +141,14 @@ impl VigilParticipant {
                 TopicKind::WithKey,
             )
             .map_err(|e| DdsError::create("topic", FAILED_ON_BEHALF_TOPIC, e))?;
+        let consumer_routes = dp
+            .create_topic(
+                CONSUMER_ROUTE_TOPIC.to_owned(),
+                CONSUMER_ROUTE_TYPE.to_owned(),
+                &consumer_route_qos(),
+                TopicKind::WithKey,
+            )
+            .map_err(|e| DdsError::create("topic", CONSUMER_ROUTE_TOPIC, e))?;
         let default_qos = QosPolicyBuilder::new().build();
         let publisher = dp
             .create_publisher(&default_qos)
@@ -144,6 +163,7 @@ impl VigilParticipant {
                 adverts,
                 heartbeats,
                 failed_on_behalf,
+                consumer_routes,
                 publisher,
                 subscriber,
             }),
@@ -273,6 +293,30 @@ impl VigilParticipant {
             .map_err(|e| DdsError::create("FAILED-on-behalf reader", FAILED_ON_BEHALF_TOPIC, e))
     }
 
+    pub(crate) fn consumer_route_writer(&self) -> Result<CdrWriter<ConsumerRouteWire>, DdsError> {
+        self.inner
+            .publisher
+            .create_datawriter_cdr::<ConsumerRouteWire>(
+                &self.inner.consumer_routes,
+                Some(consumer_route_qos()),
+            )
+            .map_err(|e| DdsError::create("consumer route writer", CONSUMER_ROUTE_TOPIC, e))
+    }
+
+    /// A reader of every consumer's route ([`CONSUMER_ROUTE_TOPIC`]), for
+    /// readers that keep their own (the knowledge base); validate each
+    /// sample with [`ConsumerRoute::from_wire`](crate::ConsumerRoute::from_wire).
+    /// [`RouteBoard`](super::RouteBoard) keeps the current routes.
+    pub fn consumer_route_reader(&self) -> Result<CdrReader<ConsumerRouteWire>, DdsError> {
+        self.inner
+            .subscriber
+            .create_datareader_cdr::<ConsumerRouteWire>(
+                &self.inner.consumer_routes,
+                Some(consumer_route_qos()),
+            )
+            .map_err(|e| DdsError::create("consumer route reader", CONSUMER_ROUTE_TOPIC, e))
+    }
+
     pub(crate) fn heartbeat_reader(&self) -> Result<CdrReader<HeartbeatWire>, DdsError> {
         self.inner
             .subscriber
@@ -318,6 +362,20 @@ pub fn failed_on_behalf_qos() -> QosPolicies {
         .reliability(reliable())
         .durability(Durability::Volatile)
         .history(History::KeepLast { depth: 8 })
+        .build()
+}
+
+/// QoS of the consumer route topic: reliable, transient-local so a
+/// monitor that joins later sees every consumer's route, keep-last
+/// [`CONSUMER_ROUTE_HISTORY`] per consumer so a reader that lags a few
+/// switches still gets each of them.
+pub fn consumer_route_qos() -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(reliable())
+        .durability(Durability::TransientLocal)
+        .history(History::KeepLast {
+            depth: CONSUMER_ROUTE_HISTORY,
+        })
         .build()
 }
 

@@ -53,13 +53,39 @@ pub fn instant_of(at: Timestamp) -> Instant {
     origin() + std::time::Duration::from_nanos(at.as_nanos())
 }
 
+/// The environment variable that shifts this process's wall clock by a
+/// signed number of milliseconds: a host whose clock is off, in tests of
+/// several hosts (network namespaces share the machine's clock).
+pub const CLOCK_OFFSET_ENV: &str = "VIGIL_CLOCK_OFFSET_MS";
+
+/// The offset of [`CLOCK_OFFSET_ENV`] in nanoseconds, read once; 0 when
+/// unset, and 0 with an error logged when it is not an integer.
+fn clock_offset_ns() -> i128 {
+    static OFFSET: OnceLock<i128> = OnceLock::new();
+    *OFFSET.get_or_init(|| match std::env::var(CLOCK_OFFSET_ENV) {
+        Err(_) => 0,
+        Ok(text) => match text.trim().parse::<i64>() {
+            Ok(ms) => i128::from(ms) * 1_000_000,
+            Err(e) => {
+                tracing::error!(
+                    "{CLOCK_OFFSET_ENV}={text:?} is not a whole number of milliseconds ({e}); \
+                     the wall clock is not shifted"
+                );
+                0
+            }
+        },
+    })
+}
+
 /// Now on the wall clock, nanoseconds since the Unix epoch (0 if the clock
-/// is set before 1970).
+/// is set before 1970), shifted by [`CLOCK_OFFSET_ENV`] if set.
 pub fn unix_now_ns() -> u64 {
-    SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let shifted = i128::try_from(now).unwrap_or(i128::MAX) + clock_offset_ns();
+    u64::try_from(shifted.max(0)).unwrap_or(u64::MAX)
 }
 
 /// A DDS source timestamp (RTPS 32.32 fixed-point seconds since the Unix

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use vigil_diag::Timestamp;
 use vigil_qos::Query;
 
+use super::routes::RoutePublisher;
 use super::sample::{instant_of, now};
 use super::subscription::{Subscription, SubscriptionConfig};
 use super::{DdsError, VigilParticipant};
@@ -20,6 +21,7 @@ use crate::advert::AdvertKey;
 use crate::follow::{Follower, Route};
 use crate::record::{RecordedInput, RecordedSession, RecordedStep, Recorder};
 use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
+use crate::route::ConsumerIdentity;
 use crate::selection::{
     ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
     SelectionStats, SwitchPolicy,
@@ -50,6 +52,11 @@ pub struct SelectorConfig {
     /// The trust policy the registry applies (issue 13); `None`: mode off.
     /// Reload it through [`Registry::policy_slot`](crate::Registry::policy_slot).
     pub trust: Option<crate::TrustPolicy>,
+    /// Who the consumer is: when set, its route (query, active producer,
+    /// every switch and its cause) is published on
+    /// [`CONSUMER_ROUTE_TOPIC`](crate::CONSUMER_ROUTE_TOPIC) and disposed
+    /// at [`Selector::shutdown`]. Ignored by a registry-only selector.
+    pub identity: Option<ConsumerIdentity>,
 }
 
 impl SelectorConfig {
@@ -68,6 +75,12 @@ impl SelectorConfig {
     /// With this trust policy (see the field).
     pub fn with_trust(mut self, trust: Option<crate::TrustPolicy>) -> SelectorConfig {
         self.trust = trust;
+        self
+    }
+
+    /// Publishing the route as `identity` (see the field).
+    pub fn with_identity(mut self, identity: Option<ConsumerIdentity>) -> SelectorConfig {
+        self.identity = identity;
         self
     }
 
@@ -110,6 +123,8 @@ pub struct Selector {
     routes: watch::Receiver<Route>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// The consumer's published route, disposed at shutdown.
+    route: Option<Arc<RoutePublisher>>,
 }
 
 struct Shared {
@@ -182,6 +197,14 @@ impl Selector {
                 start,
             ));
         }
+        let route = match (query, config.identity) {
+            (Some(query), Some(identity)) => Some(Arc::new(RoutePublisher::start(
+                participant,
+                identity,
+                query.to_string(),
+            )?)),
+            _ => None,
+        };
         let selection = selection.map(|(selection, _)| selection);
         let shared = Arc::new(Shared {
             registry: Registry::new(RegistryConfig { grace }),
@@ -194,6 +217,7 @@ impl Selector {
         let adverts = participant.advert_reader()?.async_sample_stream();
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
         let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();
+        let isolations = super::isolation_reader(participant)?.async_sample_stream();
         let (events, first_events) =
             broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
         let (route_tx, routes) = watch::channel(Route::default());
@@ -203,8 +227,9 @@ impl Selector {
             events: events.clone(),
             routes: route_tx,
             recorder: config.recorder,
+            route: route.clone(),
         };
-        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, stopped));
+        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, isolations, stopped));
         Ok(Selector {
             shared,
             participant: participant.clone(),
@@ -214,6 +239,7 @@ impl Selector {
             routes,
             stop,
             task: Some(task),
+            route,
         })
     }
 
@@ -294,11 +320,14 @@ impl Selector {
         )
     }
 
-    /// Stops the task and waits for it.
+    /// Stops the task and waits for it; disposes the consumer's route.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(route) = self.route.take() {
+            route.dispose().await;
         }
     }
 }
@@ -318,14 +347,16 @@ struct Driver {
     events: broadcast::Sender<SelectionEvent>,
     routes: watch::Sender<Route>,
     recorder: Option<Arc<dyn Recorder>>,
+    route: Option<Arc<RoutePublisher>>,
 }
 
 impl Driver {
-    async fn run<A, H, F>(
+    async fn run<A, H, F, I>(
         self,
         mut adverts: A,
         mut heartbeats: H,
         mut on_behalf: F,
+        mut isolations: I,
         mut stopped: watch::Receiver<bool>,
     ) where
         A: futures::Stream<
@@ -339,6 +370,11 @@ impl Driver {
         F: futures::Stream<
                 Item = rustdds::dds::ReadResult<
                     rustdds::with_key::DataSample<crate::FailedOnBehalfWire>,
+                >,
+            > + Unpin,
+        I: futures::Stream<
+                Item = rustdds::dds::ReadResult<
+                    rustdds::with_key::DataSample<crate::reconfig::IsolationWire>,
                 >,
             > + Unpin,
     {
@@ -396,6 +432,16 @@ impl Driver {
                         }
                     }
                     Some(Err(error)) => self.malformed(FAILED_ON_BEHALF_TOPIC, error),
+                    None => return,
+                },
+                isolation = isolations.next() => match isolation {
+                    // A disposed instance says nothing a release does not.
+                    Some(Ok(sample)) => {
+                        if let Sample::Value(wire) = sample.into_value() {
+                            self.apply(RegistryInput::Isolation(wire));
+                        }
+                    }
+                    Some(Err(error)) => self.malformed(crate::reconfig::ISOLATION_TOPIC, error),
                     None => return,
                 },
                 () = sleep => {
@@ -470,6 +516,10 @@ impl Driver {
         });
         for event in fired {
             tracing::info!(%event, "selection changed");
+            // After the route moved: the report never delays a failover.
+            if let Some(route) = &self.route {
+                route.switched(&event);
+            }
             // No receiver is fine: nobody listens yet.
             let _ = self.events.send(event);
         }

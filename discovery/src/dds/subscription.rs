@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::sample::{unix_now_ns, unix_ns_of};
 use super::{DdsError, VigilParticipant};
-use crate::follow::{Delivered, Filter, Route, StandbyConfig, SubscriptionStats};
+use crate::follow::{Align, Delivered, Filter, Route, StandbyConfig, SubscriptionStats};
 
 /// How a [`Subscription`] reads.
 #[derive(Clone, Debug)]
@@ -99,6 +99,9 @@ where
     /// False once the selector is gone: the last route is kept.
     routes_open: bool,
     filter: Filter<T>,
+    /// Each writer's source timestamps on this host's clock: producers on
+    /// other hosts need not have synchronised clocks (issue 14).
+    align: Align,
     /// Delivered but not returned yet (a hot-standby replay).
     pending: VecDeque<Delivered<T>>,
 }
@@ -153,6 +156,7 @@ where
             routes,
             routes_open: true,
             filter,
+            align: Align::new(),
             pending: out.into(),
         })
     }
@@ -202,7 +206,9 @@ where
                 }
             };
             match sample {
-                Some(Some(Ok(sample))) => on_sample(&mut self.filter, sample, &mut out),
+                Some(Some(Ok(sample))) => {
+                    on_sample(&mut self.filter, &mut self.align, sample, &mut out)
+                }
                 Some(Some(Err(error))) => {
                     self.filter.count_error();
                     tracing::warn!(?error, "data sample dropped");
@@ -264,6 +270,7 @@ where
 /// Takes one DDS sample into the filter.
 fn on_sample<T>(
     filter: &mut Filter<T>,
+    align: &mut Align,
     sample: rustdds::with_key::DataSample<T>,
     out: &mut Vec<Delivered<T>>,
 ) where
@@ -273,8 +280,13 @@ fn on_sample<T>(
     let guid = info.writer_guid().to_bytes();
     // rustdds sends a source timestamp only when the writer gives one;
     // without it the reception time orders the samples (same clock for
-    // every producer, seen from here).
-    let ts = Some(info.source_timestamp().map_or_else(unix_now_ns, unix_ns_of));
+    // every producer, seen from here). With one, it is moved onto this
+    // host's clock, as other hosts' clocks may be off.
+    let received = unix_now_ns();
+    let ts = Some(
+        info.source_timestamp()
+            .map_or(received, |ts| align.align(guid, unix_ns_of(ts), received)),
+    );
     let Sample::Value(value) = sample.into_value() else {
         // A disposal carries no data; the selector learns of a producer
         // leaving from its advert.

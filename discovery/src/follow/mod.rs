@@ -8,6 +8,8 @@
 //!
 //! # Layout
 //!
+//! - `align`: [`Align`], each writer's source timestamps on the
+//!   consumer's clock, so hosts' clocks need not agree (issue 14).
 //! - `filter`: [`Filter`], the active producer's samples only, with the
 //!   hot-standby buffer and its gapless replay; [`Delivered`].
 //! - this file: [`Follower`], [`Route`], [`RouteEnd`].
@@ -19,7 +21,10 @@ use vigil_diag::Timestamp;
 use crate::registry::{Registry, RegistryChange};
 use crate::selection::{ActiveProducer, Selection, SelectionEvent};
 
+mod align;
 mod filter;
+
+pub(crate) use align::Align;
 
 pub use filter::{Delivered, Filter, StandbyConfig, SubscriptionStats};
 

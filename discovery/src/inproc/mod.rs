@@ -93,7 +93,7 @@ pub struct InProcConfig {
 }
 
 impl Default for InProcConfig {
-    /// The DDS shell's defaults: 20 ms heartbeats, 100 ms lease, 5 s
+    /// The DDS shell's defaults: 10 ms heartbeats, 100 ms lease, 5 s
     /// grace; the wall clock starts at 2026-01-01T00:00:00Z.
     fn default() -> Self {
         InProcConfig {

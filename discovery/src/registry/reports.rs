@@ -1,4 +1,4 @@
-//! [`Reports`]: what every reachable advert says about each diagnostic
+//! [`Reports`]: what every advert (an unreachable one as UNKNOWN) says about each diagnostic
 //! path, indexed by path so a shared-component vote costs the number of its
 //! observers, not the number of adverts.
 //!
@@ -24,7 +24,7 @@ use crate::vote::{combine_reports, Combined};
 /// One observer of a path: the reporting advert and the state it reports.
 type Report = (Arc<Advert>, State);
 
-/// Node reports of reachable entries: path → reports sorted by advert key.
+/// Node reports of every entry (UNKNOWN for an unreachable one): path → reports sorted by advert key.
 #[derive(Debug, Default)]
 pub(super) struct Reports {
     by_path: DashMap<Path, Vec<Report>>,
@@ -53,6 +53,19 @@ impl Reports {
         }
     }
 
+    /// Turns every node report of `advert` into UNKNOWN: an observer that
+    /// became unreachable still counts in votes until it is removed.
+    pub(super) fn silence(&self, advert: &Arc<Advert>) {
+        let key = &advert.key;
+        for path in advert.health.nodes.keys() {
+            if let Some(mut reports) = self.by_path.get_mut(path) {
+                if let Ok(i) = position(&reports, key) {
+                    reports[i].1 = State::Unknown;
+                }
+            }
+        }
+    }
+
     /// Forgets every node report of `advert`'s key on the paths `advert`
     /// reports; a path nobody reports any more is dropped.
     pub(super) fn remove(&self, advert: &Advert) {
@@ -71,7 +84,7 @@ impl Reports {
         }
     }
 
-    /// The vote of every reachable advert reporting `path` (each producer is
+    /// The vote of every advert reporting `path` (each producer is
     /// one observer).
     pub(super) fn shared_state(&self, path: &Path, quorum: usize) -> Combined {
         match self.by_path.get(path) {
@@ -86,7 +99,7 @@ impl Reports {
         }
     }
 
-    /// How many reachable adverts report `path`.
+    /// How many adverts report `path` (unreachable ones included).
     pub(super) fn reporters(&self, path: &Path) -> usize {
         self.by_path.get(path).map_or(0, |reports| reports.len())
     }

@@ -43,6 +43,9 @@ pub struct EntryView {
     /// Why its supervisor said it FAILED (`exited: signal 9`), until its
     /// next fresh advert.
     pub failed_on_behalf: Option<Arc<str>>,
+    /// Why the reconfiguration engine isolated its producer: FAILED for
+    /// every consumer until released.
+    pub isolated: Option<Arc<str>>,
 }
 
 impl EntryView {
@@ -50,6 +53,7 @@ impl EntryView {
         advert: Arc<Advert>,
         heartbeat_state: Option<State>,
         failed_on_behalf: Option<Arc<str>>,
+        isolated: Option<Arc<str>>,
         last_heard: Timestamp,
         reachable: bool,
     ) -> EntryView {
@@ -63,16 +67,16 @@ impl EntryView {
                 from_heartbeat: false,
                 from_supervisor: false,
             }
-        } else if failed_on_behalf.is_some() {
-            // The supervisor saw the process die: certain, and worse than
-            // anything the producer last said.
+        } else if failed_on_behalf.is_some() || isolated.is_some() {
+            // The supervisor saw the process die, or the engine isolated
+            // it: certain, and worse than anything the producer last said.
             EffectiveHealth {
                 state: State::Failed,
                 reason: None,
                 confidence: 1.0,
                 trend: Trend::Degrading,
                 from_heartbeat: false,
-                from_supervisor: true,
+                from_supervisor: failed_on_behalf.is_some(),
             }
         } else if let Some(state) = heartbeat_state {
             EffectiveHealth {
@@ -105,6 +109,7 @@ impl EntryView {
             last_heard,
             reachable,
             failed_on_behalf,
+            isolated,
         }
     }
 }

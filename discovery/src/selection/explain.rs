@@ -99,6 +99,10 @@ impl Selection {
             let mut reasons = Vec::new();
             if !m.view.reachable {
                 reasons.push("unreachable: lease expired".to_owned());
+            } else if let Some(why) = &m.view.isolated {
+                reasons.push(format!(
+                    "isolated ({why}): a candidate again only once released"
+                ));
             } else if let Some(said) = &m.view.failed_on_behalf {
                 reasons.push(format!(
                     "FAILED, said by its supervisor ({said}): a candidate again only with a new advert of its own"

@@ -55,11 +55,21 @@
 //!    switch it would have won counts once per suppression episode in
 //!    [`SelectionStats::flaps_suppressed`].
 //!
+//! # Model check
+//!
+//! `switching.pml`, beside this file, models rules 1-3 and flap damping in
+//! Promela; `discovery/tests/switching_model.rs` has spin prove that a
+//! FAILED producer is never followed while an OK one qualifies, that a
+//! flap-suppressed producer is switched to at most once per suppression
+//! and only as the last resort, and that once health stops changing the
+//! selection settles on a qualifying producer and stops switching. The
+//! test also holds the model's constants to [`SwitchPolicy::default`].
+//!
 //! # Shared components
 //!
 //! A `health('path')` condition reads the candidate's own report of that
 //! node; when its advert does not report the path, it reads
-//! [`Registry::shared_state`] for it (the vote of every reachable advert
+//! [`Registry::shared_state`] for it (the vote of every advert, unreachable ones as UNKNOWN,
 //! reporting it, with [`Selection::with_quorum`], default 1). When nobody
 //! reports the path the condition is UNKNOWN, as qos evaluation has it.
 //! A change in such a vote re-evaluates every candidate (rare: it happens
@@ -73,6 +83,7 @@ use vigil_diag::{Path, State, Timestamp};
 use crate::advert::AdvertKey;
 use crate::registry::{Registry, RegistryChange};
 
+mod breaker;
 mod chain;
 mod decide;
 mod explain;
@@ -83,6 +94,7 @@ mod query;
 use chain::{Cand, Member, Members, RankKey, Shared, SharedCache, Slot};
 use query::{tier, SortKey};
 
+pub use breaker::{BreakerEvent, BreakerPolicy, BreakerState, Breakers};
 pub use explain::{CandidateExplanation, CandidateStatus, SelectionExplanation};
 pub use policy::{
     ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,

@@ -121,6 +121,25 @@ impl fmt::Display for SwitchCause {
     }
 }
 
+impl SwitchCause {
+    /// A stable snake_case label of the cause's kind, without its details:
+    /// a metric label, the `cause` of a consumer's route on the wire.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SwitchCause::Initial => "initial",
+            SwitchCause::Available => "available",
+            SwitchCause::ActiveFailed { .. } => "active_failed",
+            SwitchCause::ActiveUnreachable => "active_unreachable",
+            SwitchCause::ActiveRemoved => "active_removed",
+            SwitchCause::ConstraintViolated { .. } => "constraint_violated",
+            SwitchCause::HoldOffExpired { .. } => "hold_off_expired",
+            SwitchCause::Restored => "restored",
+            SwitchCause::BetterCandidate => "better_candidate",
+            SwitchCause::EndpointChanged => "endpoint_changed",
+        }
+    }
+}
+
 impl Serialize for SwitchCause {
     /// As its text.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

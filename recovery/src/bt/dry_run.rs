@@ -3,23 +3,16 @@
 //! declared duration (`Wait`) or at once; `<SetMode>` moves the mode
 //! engine; `<Available>` is true (a dry run has no registry).
 //!
-//! Ticks happen exactly where the live engine ticks: after each batch of
-//! events with one timestamp that changed some state (the first batch
-//! always ticks), at each action outcome, each mode change, and each
-//! deadline of the behaviour tree, the diagnostic tree or the modes.
+//! It is the live [`Engine`] with its outcomes given at once, so it ticks
+//! exactly where the live engine ticks.
 
-use std::collections::BTreeMap;
-
-use vigil_diag::{Health, Observation, Path, Timestamp, Tree, UpdateError};
+use vigil_diag::{Observation, Path, Timestamp, Tree, UpdateError};
 use vigil_qos::Query;
 
-use super::exec::{ActionId, Environment, Executor};
+use super::engine::{Engine, Outcomes};
+use super::exec::ActionId;
 use super::node::{Action, BehaviorTree, Status};
-use crate::modes::{ModeChange, ModeEngine, Modes};
-
-/// Steps at one timestamp before a dry run decides the tree loops without
-/// time passing (an endless repeat of actions that finish at once).
-const MAX_STEPS_AT_ONCE: usize = 10_000;
+use crate::modes::{ModeChange, Modes};
 
 /// One line of a dry run's output.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,77 +64,38 @@ pub enum DryRunError {
     },
 }
 
-/// A dry run in progress.
+/// A dry run in progress: the [`Engine`] with every action succeeding on
+/// its own and `<Available>` always true (a dry run has no registry).
 #[derive(Debug)]
 pub struct DryRun {
-    tree: Tree,
-    exec: Executor,
-    modes: Option<ModeEngine>,
-    /// Outcomes due: (when, action) → success.
-    due: BTreeMap<(Timestamp, ActionId), bool>,
-    records: Vec<Record>,
-    ticked: bool,
+    engine: Engine,
 }
 
-/// What the executor sees during one tick.
-struct World<'a> {
-    tree: &'a Tree,
-    mode: Option<&'a str>,
-    calls: Vec<Record>,
-}
-
-impl Environment for World<'_> {
-    fn health(&self, path: &Path) -> Option<&Health> {
-        self.tree.health(path)
-    }
-    fn available(&self, _query: &Query) -> bool {
-        true
-    }
-    fn mode(&self) -> Option<&str> {
-        self.mode
-    }
-    fn start(&mut self, id: ActionId, action: &Action, now: Timestamp) {
-        self.calls.push(Record::Action {
-            at: now,
-            id,
-            action: action.clone(),
-        });
-    }
-    fn halt(&mut self, id: ActionId, action: &Action, now: Timestamp) {
-        self.calls.push(Record::Halt {
-            at: now,
-            id,
-            action: action.clone(),
-        });
-    }
+fn always(_: &Query) -> bool {
+    true
 }
 
 impl DryRun {
     /// A dry run of `bt` over `tree`, with modes if given.
     pub fn new(tree: Tree, bt: BehaviorTree, modes: Option<Modes>) -> DryRun {
         DryRun {
-            tree,
-            exec: Executor::new(bt),
-            modes: modes.map(ModeEngine::new),
-            due: BTreeMap::new(),
-            records: Vec::new(),
-            ticked: false,
+            engine: Engine::new(tree, Some(bt), modes, Outcomes::Immediate),
         }
     }
 
     /// The diagnostic tree as the run has it now.
     pub fn tree(&self) -> &Tree {
-        &self.tree
+        self.engine.tree()
     }
 
     /// The current mode, if modes are in use.
     pub fn mode(&self) -> Option<&str> {
-        self.modes.as_ref().map(ModeEngine::current)
+        self.engine.mode()
     }
 
     /// The records so far, taken.
     pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
+        self.engine.take_records()
     }
 
     /// Applies a batch of observations made at `at` (after everything due
@@ -152,105 +106,16 @@ impl DryRun {
         batch: impl IntoIterator<Item = (Path, Observation)>,
         at: Timestamp,
     ) -> Result<(), DryRunError> {
-        self.run_until(at)?;
-        let mut changed = !self.tree.tick(at).is_empty();
-        for (path, observation) in batch {
-            changed |= !self.tree.observe(&path, observation, at)?.is_empty();
-        }
-        let first = !self.ticked;
-        self.step(at, changed || first);
-        self.run_until(at)
+        self.engine.apply(batch, at, &always)
     }
 
     /// Processes every deadline up to and including `to`.
     pub fn run_until(&mut self, to: Timestamp) -> Result<(), DryRunError> {
-        let mut last = None;
-        let mut steps = 0;
-        while let Some(at) = self.next_deadline().filter(|d| *d <= to) {
-            if last == Some(at) {
-                steps += 1;
-                if steps > MAX_STEPS_AT_ONCE {
-                    return Err(DryRunError::Loop {
-                        at: at.as_secs_f64(),
-                    });
-                }
-            } else {
-                steps = 0;
-                last = Some(at);
-            }
-            let changed = !self.tree.tick(at).is_empty();
-            self.step(at, changed);
-        }
-        Ok(())
+        self.engine.run_until(to, &always)
     }
 
     /// The earliest time something is due without new events.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        [
-            self.tree.next_deadline(),
-            self.exec.next_deadline(),
-            self.due.keys().next().map(|(at, _)| *at),
-            self.modes.as_ref().and_then(ModeEngine::next_deadline),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    /// Outcomes, modes, then one tick if anything happened.
-    fn step(&mut self, now: Timestamp, mut wake: bool) {
-        while let Some(entry) = self.due.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((_, id), ok) = entry.remove_entry();
-            wake |= self.exec.complete(id, ok);
-        }
-        if let Some(modes) = &mut self.modes {
-            if let Some(change) = modes.update(now, &self.tree) {
-                self.records.push(Record::Mode(change));
-                wake = true;
-            }
-        }
-        wake |= self.exec.next_deadline().is_some_and(|d| d <= now);
-        if !wake {
-            return;
-        }
-        self.ticked = true;
-        let mut world = World {
-            tree: &self.tree,
-            mode: self.modes.as_ref().map(ModeEngine::current),
-            calls: Vec::new(),
-        };
-        let status = self.exec.tick(now, &mut world);
-        let calls = world.calls;
-        let main = self.exec.tree().main_tree().to_owned();
-        self.records.push(Record::Tick {
-            at: now,
-            tree: main.clone(),
-            status,
-        });
-        for call in calls {
-            match &call {
-                Record::Action { id, action, .. } => {
-                    let done = match action {
-                        Action::Wait { duration } => now + *duration,
-                        _ => now,
-                    };
-                    self.due.insert((done, *id), true);
-                    self.records.push(call.clone());
-                    if let (Action::SetMode { mode }, Some(modes)) = (action, &mut self.modes) {
-                        if let Some(change) = modes.set_mode(mode, now, &format!("tree {main}")) {
-                            self.records.push(Record::Mode(change));
-                        }
-                    }
-                }
-                Record::Halt { id, .. } => {
-                    self.due.retain(|(_, due), _| due != id);
-                    self.records.push(call.clone());
-                }
-                _ => self.records.push(call.clone()),
-            }
-        }
+        self.engine.next_deadline()
     }
 }

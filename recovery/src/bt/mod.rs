@@ -28,10 +28,14 @@
 //! - `xml`: the file into a [`BehaviorTree`] ([`load_bt_str`]), every
 //!   problem with its line ([`XmlError`]).
 //! - `exec`: the [`Executor`] and its [`Environment`] (halts before starts).
-//! - `dry_run`: [`DryRun`], diagnostic events replayed through the tree,
-//!   the behaviour tree and the modes with no side effects ([`Record`]s).
+//! - `engine`: [`Engine`], the diagnostic tree, the behaviour tree and the
+//!   modes fed observations and action outcomes with their times: the core
+//!   of the live engine (`vigil recover`) and of the dry run.
+//! - `dry_run`: [`DryRun`], diagnostic events replayed through the engine
+//!   with no side effects ([`Record`]s).
 
 mod dry_run;
+mod engine;
 mod exec;
 mod node;
 mod xml;
@@ -40,6 +44,7 @@ mod xml;
 mod tests;
 
 pub use dry_run::{DryRun, DryRunError, Record};
+pub use engine::{Availability, Engine, Outcomes};
 pub use exec::{ActionId, Environment, Executor};
 pub use node::{Action, BehaviorTree, Condition, Leaf, LogLevel, StateTest, Status};
 pub use xml::{load_bt_str, XmlError, XmlProblem};

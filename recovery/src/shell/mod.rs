@@ -2,7 +2,8 @@
 //! with tokio and feeds it what the OS says, with the time it said it.
 //!
 //! - Each child runs in its own process group (a stop reaches whatever it
-//!   forked) and dies with the supervisor (`pdeathsig`).
+//!   forked) and dies with the supervisor (`pdeathsig`); what it forked
+//!   dies with the supervisor too when a [`guardian`] runs beside it.
 //! - An exit is known when it happens: tokio's `Child::wait` is woken by
 //!   SIGCHLD, nothing polls.
 //! - Each child gets its own notify socket (`$NOTIFY_SOCKET`), so a
@@ -10,10 +11,12 @@
 //! - The environment tells a child who supervises it
 //!   ([`ENV_SUPERVISOR`], [`ENV_CHILD`]).
 
+pub mod guardian;
 mod notify;
 mod pdeathsig;
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -65,6 +68,9 @@ pub enum Event<'a> {
     /// A decision of the core (restarting, hung, escalated, stopped,
     /// publish FAILED, give up, done); commands are carried out as well.
     Decision(&'a Action),
+    /// [`ShellConfig::tick`] passed: for what changes with time alone (a
+    /// restart leaving its window).
+    Tick,
 }
 
 /// How [`run`] ended.
@@ -84,6 +90,13 @@ pub struct ShellConfig {
     pub socket_dir: PathBuf,
     /// Extra environment for every child.
     pub env: Vec<(String, String)>,
+    /// The command that starts a [`guardian`] (a program that calls
+    /// [`guardian::serve`] on its stdin), so that what children forked dies
+    /// with a SIGKILLed supervisor too; `None`: only the direct children
+    /// do (their parent-death signal).
+    pub guardian: Option<Vec<OsString>>,
+    /// Send [`Event::Tick`] this often; `None`: never.
+    pub tick: Option<Duration>,
 }
 
 impl ShellConfig {
@@ -94,6 +107,8 @@ impl ShellConfig {
             socket_dir: std::env::temp_dir()
                 .join(format!("vigil-supervise-{}", std::process::id())),
             env: Vec::new(),
+            guardian: None,
+            tick: None,
         }
     }
 }
@@ -109,15 +124,40 @@ enum Input {
     Notice(ChildId, Notice),
 }
 
+/// A request to the running supervisor from outside its core (a behaviour
+/// tree's `<Restart>` and `<Stop>`, through [`run_commanded`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// [`Supervisor::restart_child`].
+    Restart(ChildId),
+    /// [`Supervisor::stop_child`].
+    Stop(ChildId),
+}
+
 /// Runs `sup` until it gives up or `shutdown` fires and every child is
 /// stopped; `on_event` sees everything as it happens.
 ///
 /// Spawns children from the calling task's thread: run it on a thread that
 /// lives as long as the supervisor (see `pdeathsig`).
 pub async fn run<F>(
+    sup: Supervisor,
+    config: ShellConfig,
+    shutdown: impl Future<Output = ()>,
+    on_event: F,
+) -> std::io::Result<Outcome>
+where
+    F: FnMut(&Supervisor, Event<'_>),
+{
+    run_commanded(sup, config, shutdown, None, on_event).await
+}
+
+/// [`run`], also taking [`Command`]s from `commands` (a closed channel is
+/// ignored: the supervisor goes on).
+pub async fn run_commanded<F>(
     mut sup: Supervisor,
     config: ShellConfig,
     shutdown: impl Future<Output = ()>,
+    mut commands: Option<mpsc::UnboundedReceiver<Command>>,
     mut on_event: F,
 ) -> std::io::Result<Outcome>
 where
@@ -135,7 +175,12 @@ where
         listeners.push(tokio::spawn(listen(id, socket, tx)));
         sockets.insert(id, path);
     }
+    let guardian = match &config.guardian {
+        Some(command) => Some(guardian::Guardian::start(command)?),
+        None => None,
+    };
     let mut shell = Shell {
+        guardian,
         origin: Instant::now(),
         pids: HashMap::new(),
         tx,
@@ -148,6 +193,11 @@ where
     let mut outcome = None;
     tokio::pin!(shutdown);
     let mut shutting_down = false;
+    let mut ticks = config.tick.map(|period| {
+        let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     loop {
         // Carry out every action; spawn failures come back as exits.
         while !pending.is_empty() {
@@ -195,6 +245,9 @@ where
                         // KillMode=control-group).
                         shell.signal(child, Signal::SIGKILL);
                         shell.pids.remove(&child);
+                        if let Some(guardian) = shell.guardian.as_mut() {
+                            guardian.unregister(pid);
+                        }
                     }
                     on_event(&sup, Event::Exited { child, pid, exit: &exit });
                     pending = sup.on_exit(child, exit, at);
@@ -214,9 +267,16 @@ where
                 // The shell holds a sender: never closed.
                 None => {}
             },
+            command = next_command(&mut commands) => match command {
+                Some(Command::Restart(child)) => pending = sup.restart_child(child, shell.now()),
+                Some(Command::Stop(child)) => pending = sup.stop_child(child, shell.now()),
+                // The sender is gone: nobody will ask again.
+                None => commands = None,
+            },
             _ = sleep_until(deadline) => {
                 pending = sup.on_timer(shell.now());
             }
+            _ = next_tick(&mut ticks) => on_event(&sup, Event::Tick),
             _ = &mut shutdown, if !shutting_down => {
                 shutting_down = true;
                 pending = sup.shutdown(shell.now());
@@ -225,9 +285,25 @@ where
     }
 }
 
+async fn next_command(commands: &mut Option<mpsc::UnboundedReceiver<Command>>) -> Option<Command> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => {
+            ticks.tick().await;
+        }
         None => std::future::pending().await,
     }
 }
@@ -245,6 +321,8 @@ async fn listen(child: ChildId, socket: UnixDatagram, tx: mpsc::UnboundedSender<
 }
 
 struct Shell {
+    /// Kills what the children forked if this process is SIGKILLed.
+    guardian: Option<guardian::Guardian>,
     origin: Instant,
     /// Live children: pid, which is also the process group id.
     pids: HashMap<ChildId, u32>,
@@ -291,6 +369,9 @@ impl Shell {
             return Err(Exit::SpawnFailed(format!("{program}: exited at once")));
         };
         self.pids.insert(id, pid);
+        if let Some(guardian) = self.guardian.as_mut() {
+            guardian.register(pid);
+        }
         on_event(sup, Event::Started { child: id, pid });
         let tx = self.tx.clone();
         tokio::spawn(async move {

@@ -127,7 +127,8 @@ pub enum Action {
         child: ChildId,
         /// Its `produces`, never empty.
         producers: Vec<String>,
-        /// Why, for people (`exited: signal 9`).
+        /// Why, for people (`child imu_a exited with signal 9, 2 restarts
+        /// in 10s`).
         reason: String,
     },
     /// The member will be started again after `delay`.
@@ -366,6 +367,23 @@ impl Supervisor {
         &self.groups[id.0].name
     }
 
+    /// How many groups there are, the top level included.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The group that holds `id`; `None` for the top level.
+    pub fn parent_group(&self, id: GroupId) -> Option<GroupId> {
+        self.groups[id.0].parent.map(|(g, _)| GroupId(g))
+    }
+
+    /// The restart window of the group: at most `intensity` restarts
+    /// within `period`.
+    pub fn restart_window(&self, id: GroupId) -> (u32, Duration) {
+        let g = &self.groups[id.0];
+        (g.intensity, g.period)
+    }
+
     /// The group a child belongs to.
     pub fn group_of(&self, id: ChildId) -> GroupId {
         GroupId(self.children[id.0].group)
@@ -442,12 +460,23 @@ impl Supervisor {
         // `healthy_since` stays until the failure is judged: the backoff
         // reset reads it.
         self.children[id.0].state = ChildState::Down;
-        let reason = match hung {
-            Some(hang) => format!("hung: {hang}"),
+        let name = &self.children[id.0].spec.id;
+        let what = match hung {
+            Some(hang) => format!("child {name} hung: {hang}"),
             None if matches!(state, ChildState::Stopping { .. }) => {
-                format!("stopped by its supervisor ({exit})")
+                format!("child {name} stopped by its supervisor ({exit})")
             }
-            None => format!("exited: {exit}"),
+            None => format!("child {name} exited with {exit}"),
+        };
+        // The restarts its group already made within the window: "the third
+        // crash in ten seconds" is what an operator needs to know first.
+        let reason = match self.recent_restarts(GroupId(group), at) {
+            0 => what,
+            n => {
+                let period = self.groups[group].period;
+                let restarts = if n == 1 { "restart" } else { "restarts" };
+                format!("{what}, {n} {restarts} in {period:?}")
+            }
         };
         let producers = self.children[id.0].spec.produces.clone();
         if !producers.is_empty() {
@@ -476,6 +505,58 @@ impl Supervisor {
             self.groups[group].members[pos].healthy_since = Some(at);
             self.advance(group, at, &mut out);
         }
+        out
+    }
+
+    /// Restarts one child on request (a behaviour tree's `<Restart>`):
+    /// stops it if it runs, then starts it again at once, whatever the
+    /// group's strategy (the request names one child, not a failure the
+    /// strategy would answer). A requested restart is not a failure: it
+    /// neither counts toward the group's intensity nor grows the backoff.
+    /// A child that was stopped by [`Supervisor::stop_child`] (or is done)
+    /// is started. Nothing happens while its group is stopping or down.
+    pub fn restart_child(&mut self, id: ChildId, at: Timestamp) -> Vec<Action> {
+        let mut out = Vec::new();
+        let (g, pos) = (self.children[id.0].group, self.children[id.0].pos);
+        let Phase::Up(plan) = &mut self.groups[g].phase else {
+            return out;
+        };
+        let plan = plan.get_or_insert_with(|| Plan {
+            stop: BTreeSet::new(),
+            start: BTreeMap::new(),
+            stopped: false,
+            ordered: false,
+        });
+        plan.stop.insert(pos);
+        plan.start.insert(pos, at);
+        plan.stopped = false;
+        if self.children[id.0].state == ChildState::Done {
+            self.children[id.0].state = ChildState::Down;
+        }
+        out.push(Action::Restarting {
+            member: MemberId::Child(id),
+            attempt: self.groups[g].members[pos].attempt,
+            delay: Duration::ZERO,
+        });
+        self.advance(g, at, &mut out);
+        out
+    }
+
+    /// Stops one child on request (a behaviour tree's `<Stop>`) and keeps
+    /// it down: no restart follows its exit, until
+    /// [`Supervisor::restart_child`] or a restart of its whole group.
+    pub fn stop_child(&mut self, id: ChildId, at: Timestamp) -> Vec<Action> {
+        let mut out = Vec::new();
+        let (g, pos) = (self.children[id.0].group, self.children[id.0].pos);
+        if !matches!(self.groups[g].phase, Phase::Up(_)) {
+            return out;
+        }
+        if let Phase::Up(Some(plan)) = &mut self.groups[g].phase {
+            plan.start.remove(&pos);
+            plan.stop.remove(&pos);
+        }
+        self.stop_member(g, pos, at, &mut out);
+        self.advance(g, at, &mut out);
         out
     }
 

@@ -99,7 +99,7 @@ fn one_for_one_restarts_only_the_dead_after_backoff() {
             Action::PublishFailed {
                 child: b,
                 producers: vec!["b_p".into()],
-                reason: "exited: signal 9".into()
+                reason: "child b exited with signal 9".into()
             },
             Action::Restarting {
                 member: MemberId::Child(b),
@@ -363,7 +363,7 @@ fn missed_watchdog_kills_and_restarts() {
     let actions = sup.on_exit(w, Exit::Signal(9), ms(901));
     assert!(matches!(
         &actions[0],
-        Action::PublishFailed { reason, .. } if reason == "hung: no WATCHDOG=1 within 500ms"
+        Action::PublishFailed { reason, .. } if reason == "child w hung: no WATCHDOG=1 within 500ms"
     ));
     assert!(matches!(actions[1], Action::Restarting { attempt: 1, .. }));
 }
@@ -658,4 +658,44 @@ proptest! {
             }
         }
     }
+}
+
+/// Issue 10: a behaviour tree's `<Restart>` stops the child and starts it
+/// again at once, without counting toward the intensity.
+#[test]
+fn requested_restart_stops_then_starts_and_is_not_a_failure() {
+    let mut sup = Supervisor::new(group(Strategy::OneForAll, vec![child("a"), child("b")]));
+    sup.start(ms(0));
+    let a = id(&sup, "a");
+    for round in 0..5u64 {
+        let at = ms(1000 * (round + 1));
+        let actions = sup.restart_child(a, at);
+        // Only `a`, whatever the strategy.
+        assert_eq!(commands(&sup, &actions), vec!["term a"]);
+        let after = sup.on_exit(a, Exit::Signal(15), at + Duration::from_millis(1));
+        assert_eq!(commands(&sup, &after), vec!["start a"]);
+        assert!(after.contains(&Action::Stopped(a)));
+    }
+    // Five restarts in 5 s with intensity 3: no escalation.
+    assert_eq!(sup.recent_restarts(GroupId::TOP, ms(5500)), 0);
+    assert_eq!(sup.status(a), ChildStatus::Running);
+}
+
+/// Issue 10: `<Stop>` keeps the child down until a requested restart.
+#[test]
+fn requested_stop_keeps_the_child_down_until_restarted() {
+    let mut sup = Supervisor::new(group(Strategy::OneForOne, vec![child("a")]));
+    sup.start(ms(0));
+    let a = id(&sup, "a");
+    let stop = sup.stop_child(a, ms(10));
+    assert_eq!(commands(&sup, &stop), vec!["term a"]);
+    let exit = sup.on_exit(a, Exit::Signal(15), ms(20));
+    assert!(commands(&sup, &exit).is_empty());
+    assert!(exit.contains(&Action::Stopped(a)));
+    let later = sup.on_timer(ms(5000));
+    assert!(commands(&sup, &later).is_empty());
+    assert_eq!(sup.status(a), ChildStatus::Down);
+    let restart = sup.restart_child(a, ms(6000));
+    assert_eq!(commands(&sup, &restart), vec!["start a"]);
+    assert_eq!(sup.status(a), ChildStatus::Running);
 }

@@ -40,12 +40,13 @@
 //! other consumer would.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use vigil_discovery::{
-    DdsConfig, DdsError, SelectionEvent, Selector, SelectorConfig, VigilParticipant,
+    DdsConfig, DdsError, Recorder, SelectionEvent, Selector, SelectorConfig, VigilParticipant,
 };
 
 mod aggregate;
@@ -159,6 +160,17 @@ impl Agent {
         config: AgentConfig,
         dds: DdsConfig,
     ) -> Result<(Agent, mpsc::UnboundedReceiver<AgentEvent>), DdsError> {
+        Agent::start_recorded(config, dds, |_| None)
+    }
+
+    /// [`Agent::start`], handing each relay's selection core to the
+    /// recorder `recorder_for(relay topic)` gives (the flight recorder,
+    /// the metrics): every input and decision of that relay's routing.
+    pub fn start_recorded(
+        config: AgentConfig,
+        dds: DdsConfig,
+        recorder_for: impl Fn(&str) -> Option<Arc<dyn Recorder>>,
+    ) -> Result<(Agent, mpsc::UnboundedReceiver<AgentEvent>), DdsError> {
         let proxies = VigilParticipant::new(dds.clone())?;
         let watching = VigilParticipant::new(dds)?;
         let (events, receiver) = mpsc::unbounded_channel();
@@ -173,7 +185,9 @@ impl Agent {
             let selector = Selector::start(
                 &watching,
                 &relay.query,
-                SelectorConfig::default().with_settle(settle),
+                SelectorConfig::default()
+                    .with_settle(settle)
+                    .with_recorder(recorder_for(&relay.ros_topic)),
             )?;
             forwarders.push(tokio::spawn(forward_selections(
                 relay.ros_topic.clone(),

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use vigil_discovery::clock::now;
-use vigil_discovery::{AdvertKey, EntryView, Selector, SelectorConfig, VigilParticipant};
+use vigil_discovery::{AdvertKey, EntryView, Recorder, Selector, SelectorConfig, VigilParticipant};
 use zenoh::key_expr::KeyExpr;
 use zenoh::liveliness::LivelinessToken;
 use zenoh::query::Query;
@@ -136,6 +136,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     sink: impl FnMut(BridgeEvent),
 ) -> Result<BridgeStats, BridgeError> {
+    run_recorded(config, participant, None, shutdown, sink).await
+}
+
+/// [`run`], handing the bridge's registry core (every advert, heartbeat
+/// and lease it sees, from DDS and from Zenoh through its proxies) to
+/// `recorder` (the flight recorder, the metrics). The selectors of
+/// followed streams are not recorded.
+pub async fn run_recorded(
+    config: BridgeConfig,
+    participant: VigilParticipant,
+    recorder: Option<Arc<dyn Recorder>>,
+    shutdown: impl Future<Output = ()>,
+    sink: impl FnMut(BridgeEvent),
+) -> Result<BridgeStats, BridgeError> {
     let zenoh_config = config
         .zenoh_config()
         .map_err(|e| BridgeError::zenoh("configuring the session", e))?;
@@ -143,7 +157,10 @@ pub async fn run(
         .await
         .map_err(|e| BridgeError::zenoh("opening the session", e))?;
     let keys = KeySpace::new(&config.zenoh.key_prefix);
-    let selector = Selector::registry_only(&participant, SelectorConfig::default())?;
+    let selector = Selector::registry_only(
+        &participant,
+        SelectorConfig::default().with_recorder(recorder),
+    )?;
     // rustdds does not deliver a participant's own samples to its own
     // readers: proxies on the registry's participant would be invisible to
     // the bridge's registry (and so to `registry` and `best` queries).
