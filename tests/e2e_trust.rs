@@ -181,3 +181,83 @@ fn warn_mode_accepts_what_enforce_would_refuse() {
         c.stderr()
     );
 }
+
+/// The supervisor's FAILED-on-behalf is signed (`vigil supervise --key`)
+/// and believed under `enforce` because the policy lets its key speak for
+/// the producers: the consumer leaves a SIGKILLed child at once, not at
+/// the end of its 5 s lease, and the restarted child (a new writer, the
+/// same key) is let back in.
+#[test]
+fn a_signed_supervisor_fails_its_dead_child_at_once_under_enforce() {
+    let domain = 124;
+    let dir = scratch("supervised");
+    let imu_key = keygen(&dir, "imu_team");
+    keygen(&dir, "gps_team");
+    let sup_key = keygen(&dir, "supervisor");
+    let trust = trust_file(&dir, "enforce");
+    let mut text = std::fs::read_to_string(&trust).unwrap();
+    text.push_str("  - name: supervisor\n    public: supervisor.pub\n    speaks_for: [\"*\"]\n");
+    std::fs::write(&trust, text).unwrap();
+    let config = dir.join("sup.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "
+name: node
+intensity: 5
+period: 10s
+backoff: {{ initial: 500ms, max: 1s, jitter: 0 }}
+children:
+  - id: imu_a_proc
+    command: [{vigil}, produce, --domain, '{domain}', --topic, imu, --id, imu_a,
+              --rate, '200', --lease-ms, '5000', --cap, accuracy=0.001, --key, '{imu_key}']
+    produces: [imu_a]
+",
+            vigil = env!("CARGO_BIN_EXE_vigil"),
+        ),
+    )
+    .unwrap();
+    let mut sup = Proc::spawn(
+        "supervisor",
+        &[
+            "supervise",
+            "--config",
+            &config.display().to_string(),
+            "--domain",
+            &domain.to_string(),
+            "--format",
+            "json",
+            "--key",
+            &sup_key,
+        ],
+    );
+    let started = |v: &Value| v["event"] == "started" && v["child"] == "imu_a_proc";
+    let pid = sup.wait_for(PATIENCE, started)["pid"].as_u64().unwrap();
+    let _b = Proc::producer(domain, "imu_b", &["accuracy=0.002"], &["--key", &imu_key]);
+    let mut c = Proc::consumer(domain, QUERY, &["--trust", &trust]);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    c.wait_for(PATIENCE, |v| {
+        v["event"] == "first_sample" && v["producer"] == "imu_a"
+    });
+
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    sup.wait_for(PATIENCE, |v| v["event"] == "failed");
+    let switch = c.wait_for(PATIENCE, |v| selected(v, "imu_b"));
+    let cause = switch["cause"].as_str().unwrap_or_default();
+    // A lease expiry would say so: FAILED is the supervisor's word.
+    assert!(cause.contains("FAILED"), "cause: {cause}\n{switch}");
+
+    sup.wait_for(PATIENCE, started);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    assert!(
+        !c.seen.iter().any(|v| v["event"] == "refused"),
+        "{:?}",
+        c.seen
+    );
+    support::terminate(&sup);
+    sup.wait_exit(Duration::from_secs(10));
+}

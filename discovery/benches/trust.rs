@@ -10,6 +10,12 @@
 //!   unsigned producers vs mode enforce with signed ones. Times 50 000 a
 //!   second (1 000 producers at 50 Hz) is the consumer core's CPU.
 //!
+//! - `consumer_cpu` (printed, not a criterion figure): the CPU time
+//!   (user + sys from `/proc/self/stat`, not wall time: the machine is
+//!   shared) the registry spends on 10 s worth of heartbeats from 1 000
+//!   producers at 50 Hz, signed (mode enforce) vs unsigned (mode off), as
+//!   a percentage of one core.
+//!
 //! `cargo bench -p vigil-discovery --bench trust`
 
 use std::hint::black_box;
@@ -114,36 +120,43 @@ fn verification(c: &mut Criterion) {
     });
 }
 
+/// A registry holding PRODUCERS adverts (signed under mode enforce, or
+/// unsigned under mode off) and each producer's heartbeat chain.
+fn loaded_registry(signed: bool) -> (Registry, Vec<Option<HashChain>>) {
+    let registry = Registry::new(RegistryConfig::default());
+    let key = KeyPair::from_seed([1; 32]);
+    if signed {
+        registry.set_policy(TrustPolicy::new(
+            TrustMode::Enforce,
+            vec![TrustedKey::new("all", key.public()).advertising(&["*"], &[])],
+        ));
+    }
+    let mut chains = Vec::new();
+    for n in 0..PRODUCERS {
+        let mut wire = advert(&format!("imu_{n}"), n);
+        if signed {
+            let chain = HashChain::from_seed([n as u8; 32]);
+            sign_advert(&mut wire, &key, chain.anchor()).unwrap();
+            chains.push(Some(chain));
+        } else {
+            chains.push(None);
+        }
+        registry.apply(
+            RegistryInput::AdvertFrom {
+                wire,
+                sender: sender(n),
+            },
+            Timestamp::from_nanos(1),
+        );
+    }
+    assert_eq!(registry.len(), PRODUCERS);
+    (registry, chains)
+}
+
 /// A registry of PRODUCERS producers and their heartbeats, round robin.
 fn registry_heartbeats(c: &mut Criterion) {
     for signed in [false, true] {
-        let registry = Registry::new(RegistryConfig::default());
-        let key = KeyPair::from_seed([1; 32]);
-        if signed {
-            registry.set_policy(TrustPolicy::new(
-                TrustMode::Enforce,
-                vec![TrustedKey::new("all", key.public()).advertising(&["*"], &[])],
-            ));
-        }
-        let mut chains = Vec::new();
-        for n in 0..PRODUCERS {
-            let mut wire = advert(&format!("imu_{n}"), n);
-            if signed {
-                let chain = HashChain::from_seed([n as u8; 32]);
-                sign_advert(&mut wire, &key, chain.anchor()).unwrap();
-                chains.push(Some(chain));
-            } else {
-                chains.push(None);
-            }
-            registry.apply(
-                RegistryInput::AdvertFrom {
-                    wire,
-                    sender: sender(n),
-                },
-                Timestamp::from_nanos(1),
-            );
-        }
-        assert_eq!(registry.len(), PRODUCERS);
+        let (registry, mut chains) = loaded_registry(signed);
         // Heartbeats prepared ahead (the producer's cost is not the
         // consumer's): 4 000 per producer at most.
         let rounds = 4000usize;
@@ -188,6 +201,54 @@ fn registry_heartbeats(c: &mut Criterion) {
     }
 }
 
+/// This process's CPU time so far (user + sys), from `/proc/self/stat`.
+fn cpu_time() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th after it, in clock ticks.
+    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // CLK_TCK is 100 on Linux (USER_HZ is fixed for the /proc interface).
+    std::time::Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of 10 s worth of 1 000 producers x 50 Hz heartbeats through
+/// the registry, signed vs unsigned, as a percentage of one core.
+fn consumer_cpu(_: &mut Criterion) {
+    const HZ: usize = 50;
+    const SECONDS: usize = 10;
+    for signed in [false, true] {
+        let (registry, mut chains) = loaded_registry(signed);
+        let ids: Vec<String> = (0..PRODUCERS).map(|n| format!("imu_{n}")).collect();
+        // Prepared ahead: the producers' hashing is not the consumer's.
+        let mut beats = Vec::with_capacity(PRODUCERS * HZ * SECONDS);
+        for round in 1..=(HZ * SECONDS) as u64 {
+            for (n, chain) in chains.iter_mut().enumerate() {
+                let auth = chain
+                    .as_mut()
+                    .and_then(HashChain::next_auth)
+                    .unwrap_or_default();
+                beats.push((heartbeat(&ids[n], round, auth), sender(n)));
+            }
+        }
+        let before = cpu_time();
+        for (i, (wire, sender)) in beats.into_iter().enumerate() {
+            // Simulated time: 20 ms per round.
+            let at = Timestamp::from_nanos(2 + (i / PRODUCERS) as u64 * 20_000_000);
+            black_box(registry.apply(RegistryInput::HeartbeatFrom { wire, sender }, at));
+        }
+        let spent = cpu_time() - before;
+        assert_eq!(registry.stats().refused.total(), 0);
+        println!(
+            "consumer_cpu {}: {:.3} s CPU for {SECONDS} s of {PRODUCERS} producers x {HZ} Hz = {:.2} % of one core",
+            if signed { "signed" } else { "unsigned" },
+            spent.as_secs_f64(),
+            spent.as_secs_f64() / SECONDS as f64 * 100.0
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     // Short: the signed registry bench spends its heartbeat chains.
@@ -195,6 +256,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = verification, registry_heartbeats
+    targets = verification, registry_heartbeats, consumer_cpu
 }
 criterion_main!(benches);

@@ -664,6 +664,7 @@ impl FailedOnBehalf {
             producers: self.producers.clone(),
             reason: self.reason.clone(),
             timestamp_ns: self.timestamp_ns,
+            signature: Vec::new(),
         }
     }
 }

@@ -136,6 +136,10 @@ pub(crate) struct AdvertState {
     heartbeat_sequence: u64,
     /// The heartbeats' hash chain, when signing.
     chain: Option<HashChain>,
+    /// The advert as last handed out for publication, signed when
+    /// signing: what a repeat sends again (a repeat of `current` would
+    /// travel unsigned, and a policy refuses that).
+    sent: Option<AdvertWire>,
 }
 
 impl AdvertState {
@@ -180,6 +184,7 @@ impl AdvertState {
             config,
             root,
             dirty: true,
+            sent: None,
             heartbeat_sequence: 0,
             chain: None,
         };
@@ -207,6 +212,12 @@ impl AdvertState {
     /// The advert as last built.
     pub(crate) fn advert(&self) -> &AdvertWire {
         &self.current
+    }
+
+    /// The advert exactly as last handed out for publication (with its
+    /// signature), for a repeat; the one built if none was yet.
+    pub(crate) fn last_sent(&self) -> &AdvertWire {
+        self.sent.as_ref().unwrap_or(&self.current)
     }
 
     /// The diagnostic tree, if there is one.
@@ -284,6 +295,7 @@ impl AdvertState {
                 tracing::error!(producer = %self.config.producer, %error, "advert not signed");
             }
         }
+        self.sent = Some(wire.clone());
         Some(wire)
     }
 

@@ -99,6 +99,9 @@
 //!   accepted for its key, is a replay.
 //! - A heartbeat for a signed advert must carry the next element of the
 //!   hash chain the advert commits to (`trust::chain`).
+//! - A supervisor's FAILED-on-behalf word must, beyond coming from the
+//!   participant the advert names, be signed by the producer's own key or
+//!   by one the policy allows for the producer (`speaks_for`).
 //! - `enforce` refuses what fails ([`RegistryChange::Refused`], counted in
 //!   [`RegistryStats::refused`]); `warn` accepts it, counts it in
 //!   [`RegistryStats::warned`] and logs it; `off` checks nothing but
@@ -123,8 +126,12 @@ use vigil_diag::{Path, State, Timestamp};
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
 use crate::reconfig::IsolationWire;
 use crate::trust::{
-    AdvertProof, ChainCheck, HeartbeatAuth, Refusal, RefusedStats, TrustMode, Verifier,
+    AdvertProof, ChainCheck, HeartbeatAuth, PublicKey, Refusal, RefusedStats, TrustMode, Verifier,
 };
+
+/// Who signed a FAILED-on-behalf word: nobody, a key, or a signature that
+/// does not verify (and why).
+type Signer = Result<Option<PublicKey>, (Refusal, String)>;
 use crate::vote::Combined;
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
@@ -496,7 +503,10 @@ impl Registry {
             }
             RegistryInput::FailedOnBehalf { wire, sender } => {
                 match FailedOnBehalf::from_wire(&wire) {
-                    Ok(said) => self.failed_on_behalf(&mut inner, &said, sender, now, &mut changes),
+                    Ok(said) => {
+                        let signer = self.verifier.verify_failed_on_behalf(&wire);
+                        self.failed_on_behalf(&mut inner, &said, &signer, sender, now, &mut changes)
+                    }
                     Err(e) => self.reject(
                         e.to_string(),
                         format!("FAILED on behalf of child {}", printable(&wire.child)),
@@ -557,15 +567,19 @@ impl Registry {
 
     /// A supervisor's word that `said.producers` FAILED, from the writer
     /// `sender`: applied to each advert that names `sender`'s participant
-    /// as its supervisor, rejected for the others.
+    /// as its supervisor, rejected for the others; under a trust policy
+    /// its `signer` must also be the producer's key or one the policy lets
+    /// speak for it.
     fn failed_on_behalf(
         &self,
         inner: &mut Inner,
         said: &FailedOnBehalf,
+        signer: &Signer,
         sender: [u8; 16],
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
+        let policy = self.policy();
         let mut prefix = [0; 12];
         prefix.copy_from_slice(&sender[..12]);
         let reason: Arc<str> = Arc::from(said.reason.as_str());
@@ -598,6 +612,11 @@ impl Registry {
                         ),
                         changes,
                     );
+                    continue;
+                }
+                if let trusted::Verdict::Refused =
+                    self.check_on_behalf(&policy, &entry, signer, &key, changes)
+                {
                     continue;
                 }
                 if entry.advert.timestamp_ns > said.timestamp_ns {

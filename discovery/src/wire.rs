@@ -30,8 +30,9 @@ pub const WIRE_VERSION: u16 = 1;
 /// - 1: the first.
 /// - 2: [`AdvertWire::supervisor`]; the [`FAILED_ON_BEHALF_TOPIC`].
 /// - 3: the [`CONSUMER_ROUTE_TOPIC`] (a new topic: older builds ignore it).
-/// - 4: [`HeartbeatWire::auth`] appended; [`AdvertWire::signature`] carries a
-///   signature (issue 13; the field existed, empty, since revision 1).
+/// - 4: [`HeartbeatWire::auth`] and [`FailedOnBehalfWire::signature`]
+///   appended; [`AdvertWire::signature`] carries a signature (issue 13;
+///   the field existed, empty, since revision 1).
 pub const WIRE_REVISION: u16 = 4;
 
 /// The DDS topic carrying adverts: reliable, transient-local, keep-last 1 per
@@ -393,7 +394,11 @@ impl<'de> Deserialize<'de> for HeartbeatWire {
 /// GUID prefix the producer's own advert names
 /// ([`AdvertWire::supervisor`]); the message itself names no supervisor, so
 /// nothing in it can claim to be one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Decoded by hand (not derived) only so that
+/// [`FailedOnBehalfWire::signature`], appended in revision 4, may be
+/// absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FailedOnBehalfWire {
     /// [`WIRE_VERSION`] of the writer.
     pub version: u16,
@@ -406,6 +411,88 @@ pub struct FailedOnBehalfWire {
     pub reason: String,
     /// When it was said, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// Empty, or the supervisor's Ed25519 signature over every other
+    /// field, with its public key (issue 13; layout in `trust::sign`).
+    /// Since revision 4; absent (older writers) reads as empty: unsigned.
+    pub signature: Vec<u8>,
+}
+
+impl<'de> Deserialize<'de> for FailedOnBehalfWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FailedOnBehalfWire, D::Error> {
+        #[derive(Deserialize)]
+        struct Named {
+            version: u16,
+            child: String,
+            producers: Vec<String>,
+            reason: String,
+            timestamp_ns: u64,
+            #[serde(default)]
+            signature: Vec<u8>,
+        }
+        struct SaidVisitor;
+        impl<'de> Visitor<'de> for SaidVisitor {
+            type Value = FailedOnBehalfWire;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a vigil FAILED-on-behalf message")
+            }
+
+            /// CDR: fields by position, the appended one optional (as
+            /// [`HeartbeatWire::auth`]: any failure to read it reads as
+            /// absent, which is unsigned, the side a policy refuses).
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FailedOnBehalfWire, A::Error> {
+                let mut at = 0;
+                macro_rules! next {
+                    () => {{
+                        at += 1;
+                        seq.next_element()?
+                            .ok_or_else(|| de::Error::invalid_length(at - 1, &self))?
+                    }};
+                }
+                let mut wire = FailedOnBehalfWire {
+                    version: next!(),
+                    child: next!(),
+                    producers: next!(),
+                    reason: next!(),
+                    timestamp_ns: next!(),
+                    signature: Vec::new(),
+                };
+                wire.signature = seq
+                    .next_element::<Vec<u8>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                Ok(wire)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FailedOnBehalfWire, A::Error> {
+                let n = Named::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FailedOnBehalfWire {
+                    version: n.version,
+                    child: n.child,
+                    producers: n.producers,
+                    reason: n.reason,
+                    timestamp_ns: n.timestamp_ns,
+                    signature: n.signature,
+                })
+            }
+        }
+        deserializer.deserialize_struct(
+            "FailedOnBehalfWire",
+            &[
+                "version",
+                "child",
+                "producers",
+                "reason",
+                "timestamp_ns",
+                "signature",
+            ],
+            SaidVisitor,
+        )
+    }
 }
 
 /// A consumer's route as it travels on [`CONSUMER_ROUTE_TOPIC`]: one
@@ -604,7 +691,9 @@ mod tests {
         assert_eq!(again, new);
     }
 
-    /// The fuzz seed is a real encoding, as a supervisor's writer sends it.
+    /// The fuzz seed is a real encoding, as a revision-2 supervisor's
+    /// writer sends it (no signature): this build reads it as unsigned,
+    /// and writes the same bytes followed by the (here empty) signature.
     #[test]
     fn failed_on_behalf_seed_is_a_real_encoding() {
         let said = FailedOnBehalfWire {
@@ -613,14 +702,27 @@ mod tests {
             producers: vec!["imu_a".into(), "imu_a_raw".into()],
             reason: "exited: signal 9".into(),
             timestamp_ns: 1_764_755_000_000_000_000,
+            signature: vec![],
         };
         let seed = include_bytes!("../../fuzz/seeds/advert_decode/failed_on_behalf.bin");
-        assert_eq!(encode(&said), seed.to_vec());
+        let bytes = encode(&said);
+        assert_eq!(&bytes[..seed.len()], seed.as_slice());
+        assert_eq!(&bytes[seed.len()..], &[0, 0, 0, 0]);
         let back = CDRDeserializerAdapter::<FailedOnBehalfWire>::from_bytes(
             seed,
             RepresentationIdentifier::CDR_LE,
         )
         .expect("decodes");
         assert_eq!(back, said);
+        let signed = FailedOnBehalfWire {
+            signature: vec![7; 97],
+            ..said
+        };
+        let back = CDRDeserializerAdapter::<FailedOnBehalfWire>::from_bytes(
+            &encode(&signed),
+            RepresentationIdentifier::CDR_LE,
+        )
+        .expect("decodes");
+        assert_eq!(back, signed);
     }
 }

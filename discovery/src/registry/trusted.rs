@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::{printable, same_participant, Entry, Registry, RegistryChange};
+use crate::advert::AdvertKey;
 use crate::trust::{AdvertProof, ChainCheck, HeartbeatAuth, Refusal, TrustMode, TrustPolicy};
 use crate::wire::AdvertWire;
 
@@ -156,6 +157,34 @@ impl Registry {
             }
         }
         Ok(proof)
+    }
+
+    /// Whether a FAILED-on-behalf word signed by `signer` may speak for
+    /// the held `entry` (of `key`) under `policy`: the producer's own key
+    /// may, and a key the policy allows for the producer or lets speak for
+    /// it. Failures go through the mode like any check.
+    pub(super) fn check_on_behalf(
+        &self,
+        policy: &TrustPolicy,
+        entry: &Entry,
+        signer: &super::Signer,
+        key: &AdvertKey,
+        changes: &mut Vec<RegistryChange>,
+    ) -> Verdict {
+        if policy.mode == TrustMode::Off {
+            return Verdict::Pass;
+        }
+        let failed = match signer {
+            Err(failed) => failed.clone(),
+            Ok(Some(signer)) if entry.proof.is_some_and(|p| p.key == *signer) => {
+                return Verdict::Pass
+            }
+            Ok(signer) => match policy.check(signer.as_ref(), &key.producer, None) {
+                Ok(()) => return Verdict::Pass,
+                Err((reason, why)) => (reason, format!("FAILED on behalf: {why}")),
+            },
+        };
+        self.failed_check(policy.mode, &key.producer, &key.topic, failed, changes)
     }
 
     /// Whether an accepted signed advert `proof` replays something older

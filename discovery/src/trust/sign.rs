@@ -116,7 +116,7 @@ impl Verifier {
         Verifier::default()
     }
 
-    fn key(&self, key: &PublicKey) -> Result<VerifyingKey, String> {
+    pub(super) fn key(&self, key: &PublicKey) -> Result<VerifyingKey, String> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = keys.get(&key.0) {
             return Ok(*k);
