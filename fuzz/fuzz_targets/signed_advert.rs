@@ -2,8 +2,10 @@
 //! the bytes of a sample decoded as the DDS shell decodes them, the
 //! signature opened and verified, the advert fed to a registry enforcing a
 //! trust policy that lists the seed's key, then the same bytes as a
-//! heartbeat (its `auth` decoded and checked against the held chain).
-//! Nothing may panic, and whatever the registry accepted must verify.
+//! heartbeat (its `auth` decoded and checked against the held chain), and
+//! as a supervisor's FAILED-on-behalf word (its signature opened and
+//! verified, the word applied under the policy). Nothing may panic, and
+//! whatever the registry accepted must verify.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,8 +13,8 @@ use rustdds::no_key::DeserializerAdapter;
 use rustdds::{CDRDeserializerAdapter, RepresentationIdentifier};
 use vigil_diag::Timestamp;
 use vigil_discovery::{
-    AdvertKey, AdvertWire, HeartbeatAuth, HeartbeatWire, KeyPair, Registry, RegistryConfig,
-    RegistryInput, TrustMode, TrustPolicy, TrustedKey, Verifier,
+    AdvertKey, AdvertWire, FailedOnBehalfWire, HeartbeatAuth, HeartbeatWire, KeyPair, Registry,
+    RegistryConfig, RegistryInput, TrustMode, TrustPolicy, TrustedKey, Verifier,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -47,6 +49,13 @@ fuzz_target!(|data: &[u8]| {
         registry.apply(
             RegistryInput::HeartbeatFrom { wire, sender },
             Timestamp::from_nanos(2),
+        );
+    }
+    if let Ok(wire) = CDRDeserializerAdapter::<FailedOnBehalfWire>::from_bytes(data, le) {
+        let _ = Verifier::new().verify_failed_on_behalf(&wire);
+        registry.apply(
+            RegistryInput::FailedOnBehalf { wire, sender },
+            Timestamp::from_nanos(3),
         );
     }
 });
