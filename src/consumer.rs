@@ -49,6 +49,7 @@ pub struct ConsumerBuilder<T> {
     settle: Option<Duration>,
     period_of: Option<fn(&T) -> Option<Duration>>,
     recorder: Option<Arc<dyn Recorder>>,
+    trust: Option<vigil_discovery::TrustPolicy>,
     id: Option<String>,
 }
 
@@ -121,6 +122,15 @@ impl<T: Sample> ConsumerBuilder<T> {
         self
     }
 
+    /// Applies a trust policy to the adverts and heartbeats it hears
+    /// (issue 13); reload it through
+    /// `consumer.selector().registry().policy_slot()`. Default: mode off.
+    /// On DDS only for now.
+    pub fn trust(mut self, policy: vigil_discovery::TrustPolicy) -> Self {
+        self.trust = Some(policy);
+        self
+    }
+
     /// Parses the query and starts following it. On DDS, call it inside a
     /// tokio runtime, and on a [`Transport`] of its own if this process
     /// also produces the query's topics: rustdds does not match a reader
@@ -143,6 +153,7 @@ impl<T: Sample> ConsumerBuilder<T> {
                         .with_policy(self.policy)
                         .with_settle(self.settle.unwrap_or(DDS_SETTLE))
                         .with_recorder(self.recorder)
+                        .with_trust(self.trust)
                         .with_identity(Some(identity)),
                 )?;
                 let subscription = selector.subscribe::<T>(
@@ -373,6 +384,7 @@ impl<T: Sample> Consumer<T> {
             settle: None,
             period_of: None,
             recorder: None,
+            trust: None,
             id: None,
         }
     }

@@ -51,6 +51,11 @@ struct ChangeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CauseLabel {
     cause: &'static str,
 }
@@ -97,6 +102,7 @@ pub struct CoreMetrics {
     registry: Registry,
     inputs: Family<KindLabel, Counter>,
     rejected: Family<KindLabel, Counter>,
+    refused: Family<ReasonLabel, Counter>,
     changes: Family<ChangeLabel, Counter>,
     switches: Family<CauseLabel, Counter>,
     lease_expiries: Counter,
@@ -140,6 +146,12 @@ impl CoreMetrics {
             "inputs_rejected",
             "Inputs the registry rejected, by the kind of input",
             rejected.clone(),
+        );
+        let refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "inputs_refused",
+            "Inputs refused on trust grounds (issue 13), by reason",
+            refused.clone(),
         );
         let changes = Family::<ChangeLabel, Counter>::default();
         registry.register(
@@ -212,6 +224,7 @@ impl CoreMetrics {
             registry,
             inputs,
             rejected,
+            refused,
             changes,
             switches,
             lease_expiries,
@@ -390,6 +403,10 @@ impl Recorder for CoreMetrics {
                 RegistryChange::Unreachable(_) => {
                     self.lease_expiries.inc();
                 }
+                RegistryChange::Refused { reason, .. } => {
+                    let reason = reason.as_str();
+                    self.refused.get_or_create(&ReasonLabel { reason }).inc();
+                }
                 _ => {}
             }
             self.track(change, &step.input);
@@ -433,6 +450,7 @@ fn change_kind(change: &RegistryChange) -> &'static str {
         RegistryChange::Reachable(_) => "reachable",
         RegistryChange::Removed(_) => "removed",
         RegistryChange::Rejected { .. } => "rejected",
+        RegistryChange::Refused { .. } => "refused",
     }
 }
 

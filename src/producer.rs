@@ -53,6 +53,7 @@ pub struct ProducerBuilder<T> {
     /// puts its id there); `Some`: as set by
     /// [`ProducerBuilder::supervisor`].
     supervisor: Option<Option<[u8; 12]>>,
+    key: Option<vigil_discovery::KeyPair>,
     _sample: PhantomData<fn(T)>,
 }
 
@@ -136,6 +137,15 @@ impl<T: Sample> ProducerBuilder<T> {
         self
     }
 
+    /// Signs the advert and heartbeats with `key` (issue 13: consumers
+    /// with a trust policy accept only what an allowed key signed, and a
+    /// restart signed by the same key takes over a live producer id at
+    /// once). Default: unsigned.
+    pub fn key(mut self, key: Option<vigil_discovery::KeyPair>) -> Self {
+        self.key = key;
+        self
+    }
+
     /// How health worsens the advertised capabilities.
     pub fn degradation(mut self, degradation: Degradation) -> Self {
         self.degradation = degradation;
@@ -192,6 +202,7 @@ impl<T: Sample> ProducerBuilder<T> {
         let config = |guid| {
             AdvertiserConfig::new(&self.id, &self.topic, &self.type_name, guid)
                 .with_supervisor(supervisor)
+                .with_key(self.key.clone())
                 .with_capabilities(capabilities)
                 .with_tree(tree, root)
                 .with_degradation(self.degradation)
@@ -305,6 +316,7 @@ impl<T: Sample> Producer<T> {
             degradation: Degradation::default(),
             keyless: false,
             supervisor: None,
+            key: None,
             _sample: PhantomData,
         }
     }

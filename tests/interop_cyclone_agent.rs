@@ -381,3 +381,46 @@ fn the_relays_routing_is_recorded_and_counted() {
         "{summary}"
     );
 }
+
+/// Issue 13: the agent speaks for the nodes it advertises. With `--key`
+/// its proxies' adverts and heartbeats are signed, and its relay, under a
+/// trust policy in `enforce` that lets the agent's key speak for `imu_*`,
+/// accepts them and relays the best; nothing is refused.
+#[test]
+fn a_signing_agent_is_believed_for_the_nodes_it_speaks_for() {
+    let domain = 125;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&dir);
+    let prefix = dir.path().join("agent");
+    let out = support::vigil()
+        .args(["keygen", "--out", &prefix.to_string_lossy()])
+        .output()
+        .expect("vigil keygen runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trust = dir.path().join("trust.yaml");
+    std::fs::write(
+        &trust,
+        "mode: enforce\nkeys:\n  - name: agent\n    public: agent.pub\n    speaks_for: [\"imu_*\"]\n",
+    )
+    .expect("write the trust file");
+    let _imu_a = node(domain, "imu_a");
+    let _imu_b = node(domain, "imu_b");
+    let d = domain.to_string();
+    let (c, k, t) = (
+        config.to_string_lossy().into_owned(),
+        dir.path().join("agent.key").to_string_lossy().into_owned(),
+        trust.to_string_lossy().into_owned(),
+    );
+    let args = [
+        "agent", "--config", &c, "--domain", &d, "--format", "json", "--key", &k, "--trust", &t,
+    ];
+    let mut agent = Proc::spawn("agent", &args);
+    agent.wait_seen(PATIENCE, |v| relay_selected(v, "imu_a"));
+    assert!(!agent.stderr().contains("refused"), "{}", agent.stderr());
+    support::terminate(&agent);
+    assert_eq!(agent.wait_exit(PATIENCE), Some(true), "{}", agent.stderr());
+}

@@ -566,6 +566,7 @@ impl Heartbeat {
     /// The heartbeat as it travels.
     pub fn to_wire(&self) -> HeartbeatWire {
         HeartbeatWire {
+            auth: Vec::new(),
             version: WIRE_VERSION,
             producer: self.producer.clone(),
             sequence: self.sequence,
@@ -663,6 +664,7 @@ impl FailedOnBehalf {
             producers: self.producers.clone(),
             reason: self.reason.clone(),
             timestamp_ns: self.timestamp_ns,
+            signature: Vec::new(),
         }
     }
 }

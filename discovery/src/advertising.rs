@@ -10,6 +10,7 @@ use vigil_diag::{Health, Observation, Path, State, Timestamp, Tree, Trend, Unkno
 use vigil_qos::{Capabilities, Degradation, Value};
 
 use crate::advert::Advert;
+use crate::trust::{sign_advert, HashChain, KeyPair};
 use crate::wire::{
     AdvertKeyWire, AdvertWire, HealthWire, HeartbeatWire, NodeStateWire, OfferedQosWire, NOT_SET,
     WIRE_VERSION,
@@ -51,6 +52,9 @@ pub struct AdvertiserConfig {
     /// started by `vigil supervise` finds it in its environment
     /// ([`supervisor_from_env`](crate::supervisor_from_env)).
     pub supervisor: Option<[u8; 12]>,
+    /// The key that signs the advert and authenticates the heartbeats
+    /// (issue 13); `None`: unsigned.
+    pub key: Option<KeyPair>,
 }
 
 impl AdvertiserConfig {
@@ -73,7 +77,14 @@ impl AdvertiserConfig {
             degradation: Degradation::default(),
             qos: crate::dds::offered_qos(&crate::dds::data_qos()),
             supervisor: None,
+            key: None,
         }
+    }
+
+    /// Signs the advert and heartbeats with `key` (see the field).
+    pub fn with_key(mut self, key: Option<KeyPair>) -> AdvertiserConfig {
+        self.key = key;
+        self
     }
 
     /// Names the supervisor that may say this producer FAILED (see the
@@ -123,6 +134,12 @@ pub(crate) struct AdvertState {
     /// failed: retried at the next heartbeat).
     dirty: bool,
     heartbeat_sequence: u64,
+    /// The heartbeats' hash chain, when signing.
+    chain: Option<HashChain>,
+    /// The advert as last handed out for publication, signed when
+    /// signing: what a repeat sends again (a repeat of `current` would
+    /// travel unsigned, and a policy refuses that).
+    sent: Option<AdvertWire>,
 }
 
 impl AdvertState {
@@ -167,8 +184,13 @@ impl AdvertState {
             config,
             root,
             dirty: true,
+            sent: None,
             heartbeat_sequence: 0,
+            chain: None,
         };
+        if state.config.key.is_some() {
+            state.chain = Some(HashChain::random().map_err(|e| e.to_string())?);
+        }
         // A rule naming a missing capability is reported now, not first
         // during an incident.
         state.rebuild()?;
@@ -190,6 +212,12 @@ impl AdvertState {
     /// The advert as last built.
     pub(crate) fn advert(&self) -> &AdvertWire {
         &self.current
+    }
+
+    /// The advert exactly as last handed out for publication (with its
+    /// signature), for a repeat; the one built if none was yet.
+    pub(crate) fn last_sent(&self) -> &AdvertWire {
+        self.sent.as_ref().unwrap_or(&self.current)
     }
 
     /// The diagnostic tree, if there is one.
@@ -259,7 +287,16 @@ impl AdvertState {
             return None;
         }
         self.current.timestamp_ns = unix_ns;
-        Some(self.current.clone())
+        let mut wire = self.current.clone();
+        if let (Some(key), Some(chain)) = (&self.config.key, &self.chain) {
+            if let Err(error) = sign_advert(&mut wire, key, chain.anchor()) {
+                // Only an advert that does not encode fails here; it would
+                // not travel either.
+                tracing::error!(producer = %self.config.producer, %error, "advert not signed");
+            }
+        }
+        self.sent = Some(wire.clone());
+        Some(wire)
     }
 
     /// The advert from [`AdvertState::due_publication`] went out.
@@ -270,7 +307,21 @@ impl AdvertState {
     /// The next heartbeat, stamped with `unix_ns`.
     pub(crate) fn heartbeat(&mut self, unix_ns: u64) -> HeartbeatWire {
         self.heartbeat_sequence += 1;
+        let auth = self.chain.as_mut().and_then(HashChain::next_auth);
+        if self.chain.as_ref().is_some_and(HashChain::exhausted) {
+            // The last element went: a new chain, committed to by a newly
+            // signed advert published before the next heartbeat.
+            match HashChain::random() {
+                Ok(chain) => {
+                    self.chain = Some(chain);
+                    self.current.sequence += 1;
+                    self.dirty = true;
+                }
+                Err(error) => tracing::error!(%error, "no new heartbeat chain"),
+            }
+        }
         HeartbeatWire {
+            auth: auth.unwrap_or_default(),
             version: WIRE_VERSION,
             producer: self.current.key.producer.clone(),
             sequence: self.heartbeat_sequence,

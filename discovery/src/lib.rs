@@ -23,6 +23,8 @@
 //!   [`Advertiser`], the consumer's [`Selector`] and [`Subscription`], a
 //!   supervisor's [`OnBehalfPublisher`], everyone's routes on a
 //!   [`RouteBoard`].
+//! - `trust`: signed adverts, the heartbeat hash chain, the [`TrustPolicy`]
+//!   and [`Refusal`], why an input was refused on trust grounds.
 //! - [`reconfig`]: isolations and the mode, as the reconfiguration engine
 //!   publishes them.
 //! - `route`: [`ConsumerRoute`], what a consumer says on
@@ -64,6 +66,7 @@ mod record;
 mod registry;
 mod route;
 mod selection;
+mod trust;
 mod vote;
 mod wire;
 
@@ -84,14 +87,20 @@ pub use record::{
     CoreSnapshot, RecordedInput, RecordedPolicy, RecordedSession, RecordedStep, Recorder, Replayer,
 };
 pub use registry::{
-    EffectiveHealth, EntryView, Registry, RegistryChange, RegistryConfig, RegistryInput,
-    RegistryStats,
+    EffectiveHealth, EntryView, PolicySlot, RefusalFeed, RefusalNote, Registry, RegistryChange,
+    RegistryConfig, RegistryInput, RegistryStats, REFUSALS_KEPT,
 };
 pub use route::{ConsumerIdentity, ConsumerRoute, RouteSwitch, MAX_QUERY_LEN};
 pub use selection::{
     ActiveProducer, BreakerEvent, BreakerPolicy, BreakerState, Breakers, CandidateExplanation,
     CandidateStatus, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
     SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
+};
+pub use trust::{
+    chain_id, sign_advert, sign_failed_on_behalf, AdvertProof, ChainCheck, Glob, HashChain,
+    HeartbeatAuth, KeyError, KeyPair, PublicKey, Refusal, RefusedStats, TrustMode, TrustPolicy,
+    TrustedKey, Verifier, ADVERT_SIGNATURE_LEN, CHAIN_LEN, HEARTBEAT_AUTH_LEN,
+    ON_BEHALF_SIGNATURE_LEN,
 };
 pub use vote::{combine_reports, Combined};
 pub use wire::{

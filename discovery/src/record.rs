@@ -132,10 +132,14 @@ pub enum RecordedInput {
         /// The advert writer's GUID.
         sender: Option<[u8; 16]>,
     },
-    /// A heartbeat sample.
+    /// A heartbeat sample, and its writer when the shell knew it.
     Heartbeat {
         /// The sample.
         wire: HeartbeatWire,
+        /// The heartbeat writer's GUID (absent in recordings made before
+        /// issue 13).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender: Option<[u8; 16]>,
     },
     /// A dispose of an advert instance, and by whom when known.
     Disposed {
@@ -178,7 +182,14 @@ impl From<&RegistryInput> for RecordedInput {
                 wire: wire.clone(),
                 sender: Some(*sender),
             },
-            RegistryInput::Heartbeat(wire) => RecordedInput::Heartbeat { wire: wire.clone() },
+            RegistryInput::Heartbeat(wire) => RecordedInput::Heartbeat {
+                wire: wire.clone(),
+                sender: None,
+            },
+            RegistryInput::HeartbeatFrom { wire, sender } => RecordedInput::Heartbeat {
+                wire: wire.clone(),
+                sender: Some(*sender),
+            },
             RegistryInput::Disposed(key) => RecordedInput::Disposed {
                 key: key.clone(),
                 sender: None,
@@ -208,7 +219,10 @@ impl RecordedInput {
                 Some(sender) => RegistryInput::AdvertFrom { wire, sender },
                 None => RegistryInput::Advert(wire),
             },
-            RecordedInput::Heartbeat { wire } => RegistryInput::Heartbeat(wire),
+            RecordedInput::Heartbeat { wire, sender } => match sender {
+                Some(sender) => RegistryInput::HeartbeatFrom { wire, sender },
+                None => RegistryInput::Heartbeat(wire),
+            },
             RecordedInput::Disposed { key, sender } => match sender {
                 Some(sender) => RegistryInput::DisposedBy { key, sender },
                 None => RegistryInput::Disposed(key),

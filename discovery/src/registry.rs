@@ -15,7 +15,24 @@
 //!   as the held one with a lower sequence: it is ignored (counted in
 //!   [`RegistryStats::stale`]). An advert from another writer GUID is a new
 //!   incarnation of the producer (a restart gets a new DDS GUID and starts
-//!   its sequence again) and replaces the held one whatever its sequence.
+//!   its sequence again) and replaces the held one whatever its sequence,
+//!   unless the held one is alive (next rule).
+//! - **No hijacking (issue 13).** While the held advert is reachable and
+//!   not said FAILED by its supervisor, an advert from another writer GUID
+//!   is [`RegistryChange::Refused`] ([`Refusal::Hijack`]), counted and
+//!   logged: one process cannot take a live producer id from another. It
+//!   is kept aside as the entry's *pending* successor, kept alive by
+//!   heartbeats from its own participant, and takes over at once when the
+//!   holder withdraws (its dispose), is said FAILED by its supervisor, or
+//!   its lease expires: a producer restarted within its lease (a crash and
+//!   a fast restart) takes over at the old lease's end, not never. A
+//!   newcomer signed by the same key as the holder proves it is the same
+//!   producer and takes over at once.
+//! - **Whose heartbeat.** A heartbeat is a sign of life (and carries state)
+//!   only for entries advertised from its writer's participant (the GUID
+//!   prefix of the advert writer): another process's heartbeats under the
+//!   same producer id neither keep a dead holder alive nor fail a live
+//!   one. Inputs that do not say their writer match any.
 //!   An exact repeat (transient-local redelivery) changes nothing but counts
 //!   as a sign of life.
 //! - **Disposal.** A dispose removes the entry at once (rustdds reports an
@@ -68,6 +85,28 @@
 //!   them, and OK against UNKNOWN is UNKNOWN(conflicting), never OK. Reports are indexed by path, so a vote
 //!   costs the number of its observers, not the number of adverts.
 //!
+//! # Trust (issue 13)
+//!
+//! Under the [`TrustPolicy`] set with [`Registry::set_policy`] (default:
+//! mode off):
+//!
+//! - A signed advert's signature is verified whatever the mode (a valid one
+//!   is what proves the same key, *No hijacking*). Under `warn` and
+//!   `enforce` the policy must allow its key for its producer id and topic
+//!   (or the key must speak for the producer); a signed advert from
+//!   another participant than the holder's that is older than, or repeats,
+//!   the held one, or one older than the newest signed advert ever
+//!   accepted for its key, is a replay.
+//! - A heartbeat for a signed advert must carry the next element of the
+//!   hash chain the advert commits to (`trust::chain`).
+//! - A supervisor's FAILED-on-behalf word must, beyond coming from the
+//!   participant the advert names, be signed by the producer's own key or
+//!   by one the policy allows for the producer (`speaks_for`).
+//! - `enforce` refuses what fails ([`RegistryChange::Refused`], counted in
+//!   [`RegistryStats::refused`]); `warn` accepts it, counts it in
+//!   [`RegistryStats::warned`] and logs it; `off` checks nothing but
+//!   signatures.
+//!
 //! # Concurrency
 //!
 //! Entries live in a `DashMap`, so a monitor and several selectors read
@@ -86,16 +125,25 @@ use vigil_diag::{Path, State, Timestamp};
 
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
 use crate::reconfig::IsolationWire;
+use crate::trust::{
+    AdvertProof, ChainCheck, HeartbeatAuth, PublicKey, Refusal, RefusedStats, TrustMode, Verifier,
+};
+
+/// Who signed a FAILED-on-behalf word: nobody, a key, or a signature that
+/// does not verify (and why).
+type Signer = Result<Option<PublicKey>, (Refusal, String)>;
 use crate::vote::Combined;
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
 mod reports;
 mod snapshot;
+mod trusted;
 mod view;
 
 use reports::Reports;
 pub(crate) use snapshot::RegistrySnapshot;
 
+pub use trusted::{PolicySlot, RefusalFeed, RefusalNote, REFUSALS_KEPT};
 pub use view::{EffectiveHealth, EntryView};
 
 /// How the registry forgets.
@@ -133,8 +181,18 @@ pub enum RegistryInput {
         /// The advert writer's GUID (the sample's `publication_handle`).
         sender: [u8; 16],
     },
-    /// A heartbeat sample.
+    /// A heartbeat sample, from a writer not named: it speaks for every
+    /// advert of its producer.
     Heartbeat(HeartbeatWire),
+    /// A heartbeat sample and the GUID of the writer that sent it (what the
+    /// DDS shell gives): it speaks only for the adverts sent from that
+    /// writer's participant (see the module doc, *Whose heartbeat*).
+    HeartbeatFrom {
+        /// The sample.
+        wire: HeartbeatWire,
+        /// The heartbeat writer's GUID.
+        sender: [u8; 16],
+    },
     /// The advert instance was disposed (the producer left cleanly), by an
     /// advert writer not named: removes the entry whoever published it.
     Disposed(AdvertKey),
@@ -199,6 +257,18 @@ pub enum RegistryChange {
         /// Why.
         error: String,
     },
+    /// A well-formed input was refused on trust grounds (a hijack, a bad
+    /// or missing signature); the registry kept its last good state.
+    Refused {
+        /// The producer id it claimed.
+        producer: String,
+        /// The topic it claimed; empty for a heartbeat.
+        topic: String,
+        /// Why, as a code.
+        reason: Refusal,
+        /// Why, for people.
+        error: String,
+    },
 }
 
 impl RegistryChange {
@@ -211,7 +281,7 @@ impl RegistryChange {
             | RegistryChange::Reachable(k)
             | RegistryChange::Removed(k)
             | RegistryChange::HealthChanged { key: k, .. } => Some(k),
-            RegistryChange::Rejected { .. } => None,
+            RegistryChange::Rejected { .. } | RegistryChange::Refused { .. } => None,
         }
     }
 }
@@ -240,6 +310,12 @@ pub struct RegistryStats {
     /// its sender is not the supervisor the advert names (also counted in
     /// `rejected`).
     pub on_behalf_rejected: u64,
+    /// Inputs refused on trust grounds since the start, by reason (not
+    /// counted in `rejected`).
+    pub refused: RefusedStats,
+    /// Inputs the trust mode `warn` accepted but `enforce` would have
+    /// refused, by reason.
+    pub warned: RefusedStats,
 }
 
 /// One entry: the latest good advert and what liveness made of it.
@@ -259,8 +335,39 @@ struct Entry {
     sender: Option<[u8; 16]>,
     /// Why its supervisor said it FAILED, until the next fresh advert.
     failed_on_behalf: Option<Arc<str>>,
+    /// A newcomer refused as a hijack while this entry is alive: it takes
+    /// over when the holder goes (see the module doc, *No hijacking*).
+    pending: Option<Pending>,
+    /// What its advert's signature proved.
+    proof: Option<AdvertProof>,
+    /// Where its heartbeats' hash chain is (signed adverts under a policy).
+    chain: Option<ChainCheck>,
     /// Why the reconfiguration engine isolated its producer, until released.
     isolated: Option<Arc<str>>,
+}
+
+/// A refused newcomer waiting for the holder to go.
+#[derive(Clone, Debug)]
+struct Pending {
+    advert: Arc<Advert>,
+    sender: Option<[u8; 16]>,
+    proof: Option<AdvertProof>,
+    last_heard: Timestamp,
+}
+
+impl Pending {
+    fn alive_at(&self, now: Timestamp) -> bool {
+        now < self.last_heard + self.advert.lease
+    }
+}
+
+/// Whether two writers, when both are known, belong to one participant
+/// (the first 12 bytes of a GUID are its participant's prefix).
+fn same_participant(a: Option<[u8; 16]>, b: Option<[u8; 16]>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a[..12] == b[..12],
+        _ => true,
+    }
 }
 
 impl Entry {
@@ -289,6 +396,9 @@ struct Inner {
     deadlines: BTreeSet<(Timestamp, AdvertKey)>,
     /// Time never goes back before the latest input.
     now: Timestamp,
+    /// The newest timestamp of a signed advert accepted per key, kept after
+    /// the entry goes: an older one is a replay.
+    seen: HashMap<AdvertKey, u64>,
     /// Isolated producers and why: kept apart from the entries, so that an
     /// isolation outlives the producer's restarts and precedes its advert.
     isolated: HashMap<String, Arc<str>>,
@@ -324,6 +434,13 @@ pub struct Registry {
     disposes_ignored: AtomicU64,
     on_behalf_accepted: AtomicU64,
     on_behalf_rejected: AtomicU64,
+    /// By [`Refusal::index`].
+    refused: [AtomicU64; 6],
+    /// Would have been refused under `enforce`, by [`Refusal::index`].
+    warned: [AtomicU64; 6],
+    policy: PolicySlot,
+    verifier: Verifier,
+    refusals: RefusalFeed,
 }
 
 impl Registry {
@@ -341,6 +458,11 @@ impl Registry {
             disposes_ignored: AtomicU64::new(0),
             on_behalf_accepted: AtomicU64::new(0),
             on_behalf_rejected: AtomicU64::new(0),
+            refused: Default::default(),
+            warned: Default::default(),
+            policy: PolicySlot::default(),
+            verifier: Verifier::new(),
+            refusals: RefusalFeed::default(),
         }
     }
 
@@ -371,21 +493,22 @@ impl Registry {
             RegistryInput::AdvertFrom { wire, sender } => {
                 self.advert_wire(&mut inner, &wire, Some(sender), now, &mut changes)
             }
-            RegistryInput::Heartbeat(wire) => match Heartbeat::from_wire(&wire) {
-                Ok(hb) => self.heartbeat(&mut inner, &hb, now, &mut changes),
-                Err(e) => self.reject(
-                    e.to_string(),
-                    format!("heartbeat {}", printable(&wire.producer)),
-                    &mut changes,
-                ),
-            },
-            RegistryInput::Disposed(key) => self.disposed(&mut inner, key, None, &mut changes),
+            RegistryInput::Heartbeat(wire) => {
+                self.heartbeat_wire(&mut inner, &wire, None, now, &mut changes)
+            }
+            RegistryInput::HeartbeatFrom { wire, sender } => {
+                self.heartbeat_wire(&mut inner, &wire, Some(sender), now, &mut changes)
+            }
+            RegistryInput::Disposed(key) => self.disposed(&mut inner, key, None, now, &mut changes),
             RegistryInput::DisposedBy { key, sender } => {
-                self.disposed(&mut inner, key, Some(sender), &mut changes)
+                self.disposed(&mut inner, key, Some(sender), now, &mut changes)
             }
             RegistryInput::FailedOnBehalf { wire, sender } => {
                 match FailedOnBehalf::from_wire(&wire) {
-                    Ok(said) => self.failed_on_behalf(&inner, &said, sender, &mut changes),
+                    Ok(said) => {
+                        let signer = self.verifier.verify_failed_on_behalf(&wire);
+                        self.failed_on_behalf(&mut inner, &said, &signer, sender, now, &mut changes)
+                    }
                     Err(e) => self.reject(
                         e.to_string(),
                         format!("FAILED on behalf of child {}", printable(&wire.child)),
@@ -446,19 +569,24 @@ impl Registry {
 
     /// A supervisor's word that `said.producers` FAILED, from the writer
     /// `sender`: applied to each advert that names `sender`'s participant
-    /// as its supervisor, rejected for the others.
+    /// as its supervisor, rejected for the others; under a trust policy
+    /// its `signer` must also be the producer's key or one the policy lets
+    /// speak for it.
     fn failed_on_behalf(
         &self,
-        inner: &Inner,
+        inner: &mut Inner,
         said: &FailedOnBehalf,
+        signer: &Signer,
         sender: [u8; 16],
+        now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
+        let policy = self.policy();
         let mut prefix = [0; 12];
         prefix.copy_from_slice(&sender[..12]);
         let reason: Arc<str> = Arc::from(said.reason.as_str());
         for producer in &said.producers {
-            let Some(topics) = inner.by_producer.get(producer) else {
+            let Some(topics) = inner.by_producer.get(producer).cloned() else {
                 tracing::debug!(%producer, child = %printable(&said.child),
                     "FAILED on behalf of a producer not known here; skipped");
                 continue;
@@ -488,6 +616,11 @@ impl Registry {
                     );
                     continue;
                 }
+                if let trusted::Verdict::Refused =
+                    self.check_on_behalf(&policy, &entry, signer, &key, changes)
+                {
+                    continue;
+                }
                 if entry.advert.timestamp_ns > said.timestamp_ns {
                     self.stale.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%key, "FAILED on behalf older than the held advert ignored");
@@ -495,10 +628,14 @@ impl Registry {
                 }
                 let old_state = entry.effective_state();
                 entry.failed_on_behalf = Some(reason.clone());
-                let new_state = entry.effective_state();
-                self.entries.insert(key.clone(), entry);
                 self.on_behalf_accepted.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%key, reason = %said.reason, "FAILED, said by its supervisor");
+                // Its restarted successor may already be waiting.
+                if self.promote(inner, &key, &mut entry, now, changes) {
+                    continue;
+                }
+                let new_state = entry.effective_state();
+                self.entries.insert(key.clone(), entry);
                 if old_state != new_state {
                     changes.push(RegistryChange::HealthChanged {
                         key,
@@ -518,10 +655,32 @@ impl Registry {
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
-        match Advert::from_wire(wire) {
-            Ok(advert) => self.advert(inner, advert, sender, now, changes),
-            Err(e) => self.reject(e.to_string(), wire_what(wire), changes),
+        let advert = match Advert::from_wire(wire) {
+            Ok(advert) => advert,
+            Err(e) => return self.reject(e.to_string(), wire_what(wire), changes),
+        };
+        let policy = self.policy();
+        let Ok(proof) = self.check_advert(&policy, wire, changes) else {
+            return;
+        };
+        // A signed advert older than one already accepted for its key.
+        if let Some(proof) = proof.filter(|_| policy.mode != TrustMode::Off) {
+            let newest = inner.seen.get(&advert.key).copied().unwrap_or(0);
+            if advert.timestamp_ns < newest {
+                let error = format!(
+                    "signed at {} ns, older than the advert of {} ns already accepted (key {})",
+                    advert.timestamp_ns, newest, proof.key
+                );
+                let failed = (Refusal::Replayed, error);
+                let (p, t) = (&advert.key.producer, &advert.key.topic);
+                if let trusted::Verdict::Refused =
+                    self.failed_check(policy.mode, p, t, failed, changes)
+                {
+                    return;
+                }
+            }
         }
+        self.advert(inner, advert, sender, proof, policy.mode, now, changes)
     }
 
     /// A dispose: removes the entry unless another advert writer than
@@ -531,12 +690,13 @@ impl Registry {
         inner: &mut Inner,
         key: AdvertKey,
         sender: Option<[u8; 16]>,
+        now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
-        let Some(publisher) = self.entries.get(&key).map(|e| e.sender) else {
+        let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
             return;
         };
-        if let (Some(sender), Some(publisher)) = (sender, publisher) {
+        if let (Some(sender), Some(publisher)) = (sender, entry.sender) {
             if sender != publisher {
                 self.disposes_ignored.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%key, sender = %hex(&sender), publisher = %hex(&publisher),
@@ -544,8 +704,86 @@ impl Registry {
                 return;
             }
         }
+        // The holder withdrew: a waiting successor takes over at once.
+        if self.promote(inner, &key, &mut entry, now, changes) {
+            return;
+        }
         self.remove(inner, &key);
         changes.push(RegistryChange::Removed(key));
+    }
+
+    /// Hands `entry` (the held one, already out of date or going) to its
+    /// pending successor if that is still alive at `now`, and stores it.
+    /// Returns whether it did; without a live successor nothing is stored.
+    fn promote(
+        &self,
+        inner: &mut Inner,
+        key: &AdvertKey,
+        entry: &mut Entry,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) -> bool {
+        let Some(pending) = entry.pending.take() else {
+            return false;
+        };
+        if !pending.alive_at(now) {
+            return false;
+        }
+        let old_state = entry.effective_state();
+        if entry.reachable {
+            self.reports.remove(&entry.advert);
+        } else {
+            self.reachable.fetch_add(1, Ordering::Relaxed);
+        }
+        inner.deadlines.remove(&(entry.deadline, key.clone()));
+        entry.chain = trusted::next_chain(None, None, pending.proof.as_ref());
+        entry.proof = pending.proof;
+        entry.advert = pending.advert;
+        entry.sender = pending.sender;
+        entry.last_heard = pending.last_heard;
+        entry.deadline = pending.last_heard + entry.advert.lease;
+        entry.reachable = true;
+        entry.heartbeat_state = None;
+        entry.last_heartbeat = None;
+        entry.failed_on_behalf = None;
+        inner.deadlines.insert((entry.deadline, key.clone()));
+        self.reports.add(&entry.advert);
+        let new_state = entry.effective_state();
+        tracing::info!(%key, "the producer's holder went; its waiting successor took over");
+        self.entries.insert(key.clone(), entry.clone());
+        changes.push(RegistryChange::Updated(key.clone()));
+        if old_state != new_state {
+            changes.push(RegistryChange::HealthChanged {
+                key: key.clone(),
+                old: old_state,
+                new: new_state,
+            });
+        }
+        true
+    }
+
+    /// Counts, logs and reports a refusal.
+    fn refuse(
+        &self,
+        producer: &str,
+        topic: &str,
+        reason: Refusal,
+        error: String,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        self.refused[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.refusals.push(RefusalNote {
+            producer: producer.to_owned(),
+            reason,
+        });
+        tracing::warn!(producer = %printable(producer), topic = %printable(topic),
+            %reason, %error, "refused input; last good state kept");
+        changes.push(RegistryChange::Refused {
+            producer: producer.to_owned(),
+            topic: topic.to_owned(),
+            reason,
+            error,
+        });
     }
 
     fn reject(&self, error: String, what: String, changes: &mut Vec<RegistryChange>) {
@@ -554,18 +792,31 @@ impl Registry {
         changes.push(RegistryChange::Rejected { what, error });
     }
 
+    // The inputs of one advert, each needed: grouping them would only move
+    // the list into a struct built for this one call.
+    #[allow(clippy::too_many_arguments)]
     fn advert(
         &self,
         inner: &mut Inner,
         advert: Advert,
         sender: Option<[u8; 16]>,
+        proof: Option<AdvertProof>,
+        mode: TrustMode,
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
         let key = advert.key.clone();
         let held = self.entries.get(&key).map(|e| e.clone());
+        if proof.is_some() {
+            let seen = inner.seen.entry(key.clone()).or_default();
+            if held.is_none() {
+                *seen = (*seen).max(advert.timestamp_ns);
+            }
+        }
         let Some(old) = held else {
             let entry = Entry {
+                proof,
+                chain: trusted::next_chain(None, None, proof.as_ref()),
                 deadline: now + advert.lease,
                 advert: Arc::new(advert),
                 heartbeat_state: None,
@@ -574,6 +825,7 @@ impl Registry {
                 last_heartbeat: None,
                 sender,
                 failed_on_behalf: None,
+                pending: None,
                 isolated: inner.isolated.get(&key.producer).cloned(),
             };
             inner
@@ -589,6 +841,26 @@ impl Registry {
             return;
         };
         let same_writer = old.advert.writer_guid == advert.writer_guid;
+        let same_key = matches!((&old.proof, &proof), (Some(a), Some(b)) if a.key == b.key);
+        if !same_writer && old.reachable && old.failed_on_behalf.is_none() && !same_key {
+            self.hijack(&key, old, advert, sender, proof, now, changes);
+            return;
+        }
+        // A signed advert no newer than the held one, sent again from
+        // another participant: a captured advert replayed.
+        let not_newer = same_writer && advert.sequence <= old.advert.sequence;
+        if not_newer && mode != TrustMode::Off && Self::replayed(&old, proof.as_ref(), sender) {
+            let error = format!(
+                "sequence {} (held: {}) sent again by another participant than the producer's",
+                advert.sequence, old.advert.sequence
+            );
+            let failed = (Refusal::Replayed, error);
+            if let trusted::Verdict::Refused =
+                self.failed_check(mode, &key.producer, &key.topic, failed, changes)
+            {
+                return;
+            }
+        }
         if same_writer && advert.sequence < old.advert.sequence {
             self.stale.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%key, sequence = advert.sequence, held = old.advert.sequence, "stale advert ignored");
@@ -615,6 +887,12 @@ impl Registry {
         // Reachable or not (an unreachable one votes UNKNOWN), the old
         // advert's reports go: the new one's replace them.
         self.reports.remove(&old.advert);
+        if proof.is_some() {
+            let seen = inner.seen.entry(key.clone()).or_default();
+            *seen = (*seen).max(advert.timestamp_ns);
+        }
+        entry.chain = trusted::next_chain(old.chain.as_ref(), old.proof.as_ref(), proof.as_ref());
+        entry.proof = proof;
         entry.advert = Arc::new(advert);
         entry.sender = sender;
         entry.heartbeat_state = None;
@@ -622,6 +900,7 @@ impl Registry {
         entry.failed_on_behalf = None;
         if !same_writer {
             entry.last_heartbeat = None;
+            entry.pending = None;
         }
         self.heard(inner, &key, &mut entry, now, changes);
         // Reachable now in any case: the new advert's reports count.
@@ -636,6 +915,36 @@ impl Registry {
                 new: new_state,
             });
         }
+    }
+
+    /// An advert from another writer than the live holder's: refused and
+    /// kept as the pending successor (see the module doc, *No hijacking*).
+    // As `advert`, whose inputs it takes over.
+    #[allow(clippy::too_many_arguments)]
+    fn hijack(
+        &self,
+        key: &AdvertKey,
+        mut held: Entry,
+        advert: Advert,
+        sender: Option<[u8; 16]>,
+        proof: Option<AdvertProof>,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let error = format!(
+            "producer {key} is live, advertised by writer {}; an advert from writer {} \
+             waits until it withdraws or its lease expires",
+            hex(&held.advert.writer_guid),
+            hex(&advert.writer_guid)
+        );
+        self.refuse(&key.producer, &key.topic, Refusal::Hijack, error, changes);
+        held.pending = Some(Pending {
+            advert: Arc::new(advert),
+            sender,
+            proof,
+            last_heard: now,
+        });
+        self.entries.insert(key.clone(), held);
     }
 
     /// Records a sign of life: pushes the lease deadline and brings an
@@ -662,10 +971,34 @@ impl Registry {
         true
     }
 
+    fn heartbeat_wire(
+        &self,
+        inner: &mut Inner,
+        wire: &HeartbeatWire,
+        sender: Option<[u8; 16]>,
+        now: Timestamp,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        match Heartbeat::from_wire(wire) {
+            Ok(hb) => {
+                let auth = HeartbeatAuth::decode(&wire.auth);
+                let mode = self.policy().mode;
+                self.heartbeat(inner, &hb, sender, (mode, &auth), now, changes)
+            }
+            Err(e) => self.reject(
+                e.to_string(),
+                format!("heartbeat {}", printable(&wire.producer)),
+                changes,
+            ),
+        }
+    }
+
     fn heartbeat(
         &self,
         inner: &mut Inner,
         hb: &Heartbeat,
+        sender: Option<[u8; 16]>,
+        (mode, auth): (TrustMode, &Result<Option<HeartbeatAuth>, String>),
         now: Timestamp,
         changes: &mut Vec<RegistryChange>,
     ) {
@@ -679,6 +1012,23 @@ impl Registry {
             let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
                 continue;
             };
+            if !same_participant(entry.sender, sender) {
+                // Another process under this producer id: a sign of life
+                // for the successor it may have advertised, nothing else.
+                if let Some(pending) = entry.pending.as_mut() {
+                    if same_participant(pending.sender, sender) {
+                        pending.last_heard = now;
+                        self.entries.insert(key, entry);
+                        continue;
+                    }
+                }
+                tracing::debug!(%key, "heartbeat from another participant than the advert's ignored");
+                continue;
+            }
+            if !self.check_heartbeat(mode, &mut entry, auth, changes) {
+                // Its chain state may have moved (a refusal does not).
+                continue;
+            }
             let old_state = entry.effective_state();
             let newer = entry.last_heartbeat.is_none_or(|last| hb.sequence > last);
             if newer && hb.advert_sequence >= entry.advert.sequence {
@@ -716,6 +1066,9 @@ impl Registry {
             let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
                 continue;
             };
+            if entry.reachable && self.promote(&mut inner, &key, &mut entry, now, &mut changes) {
+                continue;
+            }
             if entry.reachable {
                 let old_state = entry.effective_state();
                 entry.reachable = false;
@@ -800,6 +1153,12 @@ impl Registry {
             disposes_ignored: self.disposes_ignored.load(Ordering::Relaxed),
             on_behalf_accepted: self.on_behalf_accepted.load(Ordering::Relaxed),
             on_behalf_rejected: self.on_behalf_rejected.load(Ordering::Relaxed),
+            refused: RefusedStats::from_counts(
+                self.refused.each_ref().map(|c| c.load(Ordering::Relaxed)),
+            ),
+            warned: RefusedStats::from_counts(
+                self.warned.each_ref().map(|c| c.load(Ordering::Relaxed)),
+            ),
         }
     }
 

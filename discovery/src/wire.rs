@@ -30,7 +30,10 @@ pub const WIRE_VERSION: u16 = 1;
 /// - 1: the first.
 /// - 2: [`AdvertWire::supervisor`]; the [`FAILED_ON_BEHALF_TOPIC`].
 /// - 3: the [`CONSUMER_ROUTE_TOPIC`] (a new topic: older builds ignore it).
-pub const WIRE_REVISION: u16 = 3;
+/// - 4: [`HeartbeatWire::auth`] and [`FailedOnBehalfWire::signature`]
+///   appended; [`AdvertWire::signature`] carries a signature (issue 13;
+///   the field existed, empty, since revision 1).
+pub const WIRE_REVISION: u16 = 4;
 
 /// The DDS topic carrying adverts: reliable, transient-local, keep-last 1 per
 /// instance, keyed by producer and topic, so late joiners get the current set.
@@ -110,7 +113,9 @@ pub struct AdvertWire {
     pub sequence: u64,
     /// When the producer made this advert, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
-    /// Reserved for a signature over the other fields; empty for now.
+    /// Empty, or the producer's Ed25519 signature over every other field,
+    /// with its public key and its heartbeats' hash-chain anchor (since
+    /// revision 4; layout in `trust::sign`). Older readers ignore it.
     pub signature: Vec<u8>,
     /// Who may say that this producer FAILED on its behalf: the DDS GUID
     /// prefix (12 bytes) of its supervisor's participant, which the child
@@ -279,7 +284,10 @@ pub struct NodeStateWire {
 ///
 /// It carries the overall state too, so a consumer learns of a failure from
 /// whichever of advert and heartbeat arrives first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Decoded by hand (not derived) only so that [`HeartbeatWire::auth`],
+/// appended in revision 4, may be absent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HeartbeatWire {
     /// [`WIRE_VERSION`] of the writer.
     pub version: u16,
@@ -294,6 +302,89 @@ pub struct HeartbeatWire {
     pub advert_sequence: u64,
     /// When it was sent, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// Empty, or the next element of the hash chain the producer's signed
+    /// advert commits to (layout in `trust::chain`). Since revision 4;
+    /// absent (older writers) reads as empty: unsigned.
+    pub auth: Vec<u8>,
+}
+
+impl<'de> Deserialize<'de> for HeartbeatWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<HeartbeatWire, D::Error> {
+        #[derive(Deserialize)]
+        struct Named {
+            version: u16,
+            producer: String,
+            sequence: u64,
+            state: u8,
+            advert_sequence: u64,
+            timestamp_ns: u64,
+            #[serde(default)]
+            auth: Vec<u8>,
+        }
+        struct HeartbeatVisitor;
+        impl<'de> Visitor<'de> for HeartbeatVisitor {
+            type Value = HeartbeatWire;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a vigil heartbeat")
+            }
+
+            /// CDR: fields by position, the appended one optional (as
+            /// [`AdvertWire::supervisor`]: any failure to read it reads as
+            /// absent, which is unsigned, the side a policy refuses).
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeartbeatWire, A::Error> {
+                let mut at = 0;
+                macro_rules! next {
+                    () => {{
+                        at += 1;
+                        seq.next_element()?
+                            .ok_or_else(|| de::Error::invalid_length(at - 1, &self))?
+                    }};
+                }
+                let mut wire = HeartbeatWire {
+                    version: next!(),
+                    producer: next!(),
+                    sequence: next!(),
+                    state: next!(),
+                    advert_sequence: next!(),
+                    timestamp_ns: next!(),
+                    auth: Vec::new(),
+                };
+                wire.auth = seq
+                    .next_element::<Vec<u8>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                Ok(wire)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<HeartbeatWire, A::Error> {
+                let n = Named::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(HeartbeatWire {
+                    version: n.version,
+                    producer: n.producer,
+                    sequence: n.sequence,
+                    state: n.state,
+                    advert_sequence: n.advert_sequence,
+                    timestamp_ns: n.timestamp_ns,
+                    auth: n.auth,
+                })
+            }
+        }
+        deserializer.deserialize_struct(
+            "HeartbeatWire",
+            &[
+                "version",
+                "producer",
+                "sequence",
+                "state",
+                "advert_sequence",
+                "timestamp_ns",
+                "auth",
+            ],
+            HeartbeatVisitor,
+        )
+    }
 }
 
 /// A supervisor's word, on a dead child's behalf, that every producer the
@@ -303,7 +394,11 @@ pub struct HeartbeatWire {
 /// GUID prefix the producer's own advert names
 /// ([`AdvertWire::supervisor`]); the message itself names no supervisor, so
 /// nothing in it can claim to be one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Decoded by hand (not derived) only so that
+/// [`FailedOnBehalfWire::signature`], appended in revision 4, may be
+/// absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FailedOnBehalfWire {
     /// [`WIRE_VERSION`] of the writer.
     pub version: u16,
@@ -316,6 +411,88 @@ pub struct FailedOnBehalfWire {
     pub reason: String,
     /// When it was said, nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// Empty, or the supervisor's Ed25519 signature over every other
+    /// field, with its public key (issue 13; layout in `trust::sign`).
+    /// Since revision 4; absent (older writers) reads as empty: unsigned.
+    pub signature: Vec<u8>,
+}
+
+impl<'de> Deserialize<'de> for FailedOnBehalfWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FailedOnBehalfWire, D::Error> {
+        #[derive(Deserialize)]
+        struct Named {
+            version: u16,
+            child: String,
+            producers: Vec<String>,
+            reason: String,
+            timestamp_ns: u64,
+            #[serde(default)]
+            signature: Vec<u8>,
+        }
+        struct SaidVisitor;
+        impl<'de> Visitor<'de> for SaidVisitor {
+            type Value = FailedOnBehalfWire;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a vigil FAILED-on-behalf message")
+            }
+
+            /// CDR: fields by position, the appended one optional (as
+            /// [`HeartbeatWire::auth`]: any failure to read it reads as
+            /// absent, which is unsigned, the side a policy refuses).
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FailedOnBehalfWire, A::Error> {
+                let mut at = 0;
+                macro_rules! next {
+                    () => {{
+                        at += 1;
+                        seq.next_element()?
+                            .ok_or_else(|| de::Error::invalid_length(at - 1, &self))?
+                    }};
+                }
+                let mut wire = FailedOnBehalfWire {
+                    version: next!(),
+                    child: next!(),
+                    producers: next!(),
+                    reason: next!(),
+                    timestamp_ns: next!(),
+                    signature: Vec::new(),
+                };
+                wire.signature = seq
+                    .next_element::<Vec<u8>>()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                Ok(wire)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FailedOnBehalfWire, A::Error> {
+                let n = Named::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FailedOnBehalfWire {
+                    version: n.version,
+                    child: n.child,
+                    producers: n.producers,
+                    reason: n.reason,
+                    timestamp_ns: n.timestamp_ns,
+                    signature: n.signature,
+                })
+            }
+        }
+        deserializer.deserialize_struct(
+            "FailedOnBehalfWire",
+            &[
+                "version",
+                "child",
+                "producers",
+                "reason",
+                "timestamp_ns",
+                "signature",
+            ],
+            SaidVisitor,
+        )
+    }
 }
 
 /// A consumer's route as it travels on [`CONSUMER_ROUTE_TOPIC`]: one
@@ -453,6 +630,57 @@ mod tests {
         }
     }
 
+    /// A heartbeat as a revision-1/2 build wrote and read it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct HeartbeatWireRev2 {
+        version: u16,
+        producer: String,
+        sequence: u64,
+        state: u8,
+        advert_sequence: u64,
+        timestamp_ns: u64,
+    }
+
+    #[test]
+    fn heartbeat_revisions_read_each_other() {
+        let le = RepresentationIdentifier::CDR_LE;
+        for len in 0..6 {
+            let old = HeartbeatWireRev2 {
+                version: WIRE_VERSION,
+                producer: "p".repeat(len),
+                sequence: 1,
+                state: 0,
+                advert_sequence: 2,
+                timestamp_ns: 3,
+            };
+            let new = CDRDeserializerAdapter::<HeartbeatWire>::from_bytes(&encode(&old), le)
+                .expect("an older heartbeat reads");
+            assert!(new.auth.is_empty());
+            let signed = HeartbeatWire {
+                auth: vec![1; 45],
+                ..new
+            };
+            let bytes = encode(&signed);
+            let back = CDRDeserializerAdapter::<HeartbeatWire>::from_bytes(&bytes, le).unwrap();
+            assert_eq!(back, signed);
+            let seen_by_old =
+                CDRDeserializerAdapter::<HeartbeatWireRev2>::from_bytes(&bytes, le).unwrap();
+            assert_eq!(seen_by_old, old);
+        }
+        let json = serde_json::to_value(&HeartbeatWire {
+            version: 1,
+            producer: "p".into(),
+            sequence: 1,
+            state: 0,
+            advert_sequence: 1,
+            timestamp_ns: 0,
+            auth: vec![],
+        })
+        .unwrap();
+        let back: HeartbeatWire = serde_json::from_value(json).unwrap();
+        assert!(back.auth.is_empty());
+    }
+
     #[test]
     fn self_describing_formats_default_the_appended_field() {
         let json = serde_json::to_value(rev1(0)).unwrap();
@@ -463,7 +691,9 @@ mod tests {
         assert_eq!(again, new);
     }
 
-    /// The fuzz seed is a real encoding, as a supervisor's writer sends it.
+    /// The fuzz seed is a real encoding, as a revision-2 supervisor's
+    /// writer sends it (no signature): this build reads it as unsigned,
+    /// and writes the same bytes followed by the (here empty) signature.
     #[test]
     fn failed_on_behalf_seed_is_a_real_encoding() {
         let said = FailedOnBehalfWire {
@@ -472,14 +702,27 @@ mod tests {
             producers: vec!["imu_a".into(), "imu_a_raw".into()],
             reason: "exited: signal 9".into(),
             timestamp_ns: 1_764_755_000_000_000_000,
+            signature: vec![],
         };
         let seed = include_bytes!("../../fuzz/seeds/advert_decode/failed_on_behalf.bin");
-        assert_eq!(encode(&said), seed.to_vec());
+        let bytes = encode(&said);
+        assert_eq!(&bytes[..seed.len()], seed.as_slice());
+        assert_eq!(&bytes[seed.len()..], &[0, 0, 0, 0]);
         let back = CDRDeserializerAdapter::<FailedOnBehalfWire>::from_bytes(
             seed,
             RepresentationIdentifier::CDR_LE,
         )
         .expect("decodes");
         assert_eq!(back, said);
+        let signed = FailedOnBehalfWire {
+            signature: vec![7; 97],
+            ..said
+        };
+        let back = CDRDeserializerAdapter::<FailedOnBehalfWire>::from_bytes(
+            &encode(&signed),
+            RepresentationIdentifier::CDR_LE,
+        )
+        .expect("decodes");
+        assert_eq!(back, signed);
     }
 }

@@ -42,24 +42,43 @@ fn disposed_by(producer: &str, sender: [u8; 16]) -> RegistryInput {
 fn b3_a_late_dispose_from_the_old_writer_keeps_the_new_incarnation() {
     let r = registry();
     r.apply(advert_from("a", 0, OLD), t(0));
-    // The producer comes back with new writers before the old advert
-    // writer's dispose arrives.
+    // The producer comes back with new writers while the old one is live:
+    // refused as a hijack (issue 13), kept waiting; the lease has not run
+    // out when the new one takes over at t(100).
+    assert!(matches!(
+        r.apply(advert_from("a", 1, NEW), t(1)).as_slice(),
+        [RegistryChange::Refused { .. }]
+    ));
     assert_eq!(
-        r.apply(advert_from("a", 1, NEW), t(1)),
-        vec![RegistryChange::Updated(key("a"))]
+        r.tick(t(100)),
+        vec![RegistryChange::Updated(key("a"))],
+        "the waiting incarnation takes over at the holder's lease"
     );
-    assert_eq!(r.apply(disposed_by("a", OLD), t(2)), vec![]);
+    // The old advert writer's late dispose then changes nothing.
+    assert_eq!(r.apply(disposed_by("a", OLD), t(102)), vec![]);
     let view = r.get(&key("a")).expect("the new incarnation stays");
     assert_eq!(view.advert.writer_guid, guid("a", 1));
     assert_eq!(r.stats().disposes_ignored, 1);
     assert_eq!(r.stats().adverts, 1);
     // Its own writer's dispose still removes it at once.
     assert_eq!(
-        r.apply(disposed_by("a", NEW), t(3)),
+        r.apply(disposed_by("a", NEW), t(103)),
         vec![RegistryChange::Removed(key("a"))]
     );
     assert!(r.get(&key("a")).is_none());
     assert_eq!(r.stats().disposes_ignored, 1);
+}
+
+#[test]
+fn a_dispose_of_the_live_holder_hands_over_to_the_waiting_incarnation() {
+    let r = registry();
+    r.apply(advert_from("a", 0, OLD), t(0));
+    r.apply(advert_from("a", 1, NEW), t(1));
+    assert_eq!(
+        r.apply(disposed_by("a", OLD), t(2)),
+        vec![RegistryChange::Updated(key("a"))]
+    );
+    assert_eq!(r.get(&key("a")).unwrap().advert.writer_guid, guid("a", 1));
 }
 
 #[test]

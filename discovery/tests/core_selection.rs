@@ -458,6 +458,13 @@ fn a_restart_with_a_new_writer_is_followed() {
         a.writer_guid = core_support::guid("a", 1);
         a.sequence = 1; // a new incarnation starts again
     });
+    // The old incarnation is live until it withdraws (issue 13: no
+    // hijacking); then the new one takes over at once.
+    assert_eq!(
+        sim.last_event().active.as_ref().map(|a| a.writer_guid),
+        Some(core_support::guid("a", 0))
+    );
+    sim.apply(RegistryInput::Disposed(AdvertKey::new("a", "imu")));
     let e = sim.last_event();
     assert_eq!(e.cause, SwitchCause::EndpointChanged);
     assert_eq!(

@@ -22,6 +22,7 @@ use vigil_discovery::Recorder;
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
 use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs, Tee};
+use super::trust_args::{KeyArgs, TrustArgs};
 use super::InputError;
 
 /// Watch DDS discovery for writers of the configured ROS 2 topics, advertise
@@ -35,12 +36,20 @@ pub(crate) struct AgentArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
 }
 
 pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let (record, metrics) = (args.record, args.metrics);
+    let (key, trust) = (args.key.load()?, args.trust.load()?);
+    let trust_args = args.trust;
     let args = args.run;
-    let config = read_config(&args.config)?;
+    let mut config = read_config(&args.config)?;
+    config.key = key;
+    config.trust = trust;
     if args.check {
         for warning in &config.warnings {
             eprintln!("warning: {warning}");
@@ -71,6 +80,9 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime()?.block_on(async {
         let (agent, mut events) =
             Agent::start_recorded(config, dds, recorder_for).context("cannot start the agent")?;
+        for slot in agent.policy_slots() {
+            trust_args.watch(slot.clone());
+        }
         let mut failed = None;
         tokio::select! {
             _ = terminated() => {}

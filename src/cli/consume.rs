@@ -23,6 +23,7 @@ use super::dds_args::{init_logging, millis, runtime, seconds, terminated, unix_s
 use super::dds_args::{DdsArgs, Format};
 use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
+use super::trust_args::{report_refusals, TrustArgs};
 use super::InputError;
 
 mod modes;
@@ -40,6 +41,8 @@ pub(crate) struct ConsumeArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// The constraint query, e.g.
     /// `imu WHERE health.state = OK PREFER accuracy ASC`.
     #[arg(long)]
@@ -125,6 +128,7 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let config = args.dds.config()?;
     let recorder = args.record.start()?;
     let observers = args.metrics.start(recorder.clone())?;
+    let trust = args.trust.load()?;
     runtime()?.block_on(async move {
         let transport = Transport::dds(config).context("joining DDS")?;
         let start = |query: &Query| {
@@ -140,7 +144,18 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             if let Some(observer) = &observers.recorder {
                 builder = builder.recorder(observer.clone());
             }
-            builder.start(&transport)
+            if let Some(trust) = &trust {
+                builder = builder.trust(trust.clone());
+            }
+            let consumer = builder.start(&transport)?;
+            // Each consumer (a mode change starts a new one) has its own
+            // registry: its policy is reloaded and its refusals reported
+            // until it is dropped.
+            if let Some(selector) = consumer.selector() {
+                args.trust.watch(selector.registry().policy_slot());
+                report_refusals(selector.registry().refusal_feed(), args.format);
+            }
+            Ok(consumer)
         };
         let mut consumer = start(&query)?;
         // Installed now, before the first line is printed.

@@ -27,6 +27,7 @@ mod replay;
 mod ros;
 mod supervise;
 mod tree;
+mod trust_args;
 
 /// Diagnostic-aware service discovery for DDS/pub-sub systems.
 #[derive(Debug, Parser)]
@@ -81,6 +82,8 @@ enum Command {
     /// Behaviour trees (BehaviorTree.CPP v4 XML): check a file, dry-run it over events.
     #[command(subcommand)]
     Bt(bt::BtCommand),
+    /// Writes an Ed25519 key pair for signed adverts (`PREFIX.key`, `PREFIX.pub`).
+    Keygen(trust_args::KeygenArgs),
     /// The knowledge base in PostgreSQL + ltree: sync a domain, import
     /// recordings, ask for history, routes and trees as they were. Only in
     /// a vigil built with `--features kb`.
@@ -121,6 +124,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Supervise(args) => supervise::run(args),
         Command::SuperviseGuardian => supervise::guardian(),
         Command::Bt(command) => bt::run(command),
+        Command::Keygen(args) => trust_args::keygen(args),
         Command::Recover(args) => recover::run(args),
         #[cfg(feature = "kb")]
         Command::Kb(command) => kb::run(command),

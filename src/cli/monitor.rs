@@ -18,6 +18,7 @@ use super::dds_args::{DdsArgs, Format};
 use super::live::LiveArgs;
 use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
+use super::trust_args::TrustArgs;
 
 /// Show every advert on the domain (topic, capabilities, health
 /// state/confidence and age) and every consumer's route (its query, the
@@ -30,6 +31,8 @@ pub(crate) struct MonitorArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
     #[command(flatten)]
     live: LiveArgs,
     /// Print one snapshot after `--settle-ms` and exit.
@@ -53,6 +56,7 @@ pub(crate) struct MonitorArgs {
 pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = args.dds.config()?;
+    let trust = args.trust.load()?;
     runtime()?.block_on(async move {
         let participant = VigilParticipant::new(config).context("joining DDS")?;
         let recorder = args.record.start()?;
@@ -64,8 +68,11 @@ pub(crate) fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
         };
         let selector = Selector::registry_only(
             &participant,
-            SelectorConfig::default().with_recorder(core_recorder),
+            SelectorConfig::default()
+                .with_recorder(core_recorder)
+                .with_trust(trust),
         )?;
+        args.trust.watch(selector.registry().policy_slot());
         let routes = RouteBoard::start(&participant)?;
         let watched = Watched {
             selector: &selector,
@@ -147,6 +154,8 @@ fn print_snapshot(watched: &Watched<'_>, format: Format) {
                     "malformed": stats.malformed,
                     "heartbeats": stats.registry.heartbeats,
                     "stale": stats.registry.stale,
+                    "refused": stats.registry.refused,
+                    "warned": stats.registry.warned,
                     "routes_rejected": watched.routes.rejected(),
                 },
             });
@@ -154,8 +163,11 @@ fn print_snapshot(watched: &Watched<'_>, format: Format) {
         }
         Format::Text => {
             println!(
-                "{} advert(s), {} reachable, {} rejected",
-                stats.registry.adverts, stats.registry.reachable, stats.registry.rejected
+                "{} advert(s), {} reachable, {} rejected, {} refused",
+                stats.registry.adverts,
+                stats.registry.reachable,
+                stats.registry.rejected,
+                stats.registry.refused.total()
             );
             for e in &entries {
                 let h = &e.health;

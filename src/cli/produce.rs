@@ -20,6 +20,7 @@ use super::dds_args::{
     guid_hex, init_logging, millis, runtime, stdin_lines, terminated, unix_seconds,
 };
 use super::dds_args::{DdsArgs, Format};
+use super::trust_args::KeyArgs;
 use super::InputError;
 
 /// Publish synthetic samples ({producer, seq, source timestamp}) on a topic
@@ -65,6 +66,8 @@ pub(crate) struct ProduceArgs {
     /// test) takes its producers with it even when it is killed.
     #[arg(long)]
     exit_on_eof: bool,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Output format of the event lines on stdout.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -78,6 +81,7 @@ struct Plan {
     tree: Option<TreeSpec>,
     degradation: Degradation,
     period: Duration,
+    key: Option<vigil_discovery::KeyPair>,
 }
 
 pub(crate) fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
@@ -147,6 +151,7 @@ fn plan(args: &ProduceArgs) -> Result<Plan, InputError> {
         tree,
         degradation,
         period: Duration::from_secs_f64(1.0 / args.rate),
+        key: args.key.load()?,
     })
 }
 
@@ -167,7 +172,8 @@ async fn produce(
     let mut declaration = Producer::<SyntheticSample>::builder(&args.topic, &args.id)
         .type_name(SYNTHETIC_TYPE)
         .capabilities(plan.capabilities)
-        .degradation(plan.degradation);
+        .degradation(plan.degradation)
+        .key(plan.key);
     if let Some(spec) = plan.tree {
         declaration = declaration.tree(spec);
     }

@@ -39,6 +39,7 @@ use vigil::{Producer, Transport};
 use super::dds_args::{init_logging, runtime, terminated, unix_seconds, ConfigRunArgs, Format};
 use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
+use super::trust_args::KeyArgs;
 use super::InputError;
 
 /// The exit code when the top level gave up (after stopping every child).
@@ -64,9 +65,15 @@ pub(crate) struct SuperviseArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    /// Signs the FAILED-on-behalf words and the supervision tree's advert
+    /// (issue 13): consumers under a trust policy believe a dead child's
+    /// FAILED only from a key allowed to speak for its producers.
+    #[command(flatten)]
+    key: KeyArgs,
 }
 
 pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
+    let key = args.key.load()?;
     let (record, metrics_args) = (args.record, args.metrics);
     let args = args.run;
     let spec = read_config(&args.config)?;
@@ -85,7 +92,9 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
     // Joined before the first child starts, so that its id is in every
     // child's environment and its writer is matched by the time one dies.
     let participant = VigilParticipant::new(dds).context("cannot join the DDS domain")?;
-    let voice = OnBehalfPublisher::new(&participant).context("cannot create the FAILED writer")?;
+    let voice = OnBehalfPublisher::new(&participant)
+        .context("cannot create the FAILED writer")?
+        .signing(key.clone());
     let mut shell = ShellConfig::new();
     shell.guardian = guardian_command();
     shell.tick = Some(HEALTH_TICK);
@@ -107,6 +116,7 @@ pub(crate) fn run(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
             .type_name(SYNTHETIC_TYPE)
             .tree(health.tree_spec())
             .root(&name)
+            .key(key)
             .start(&transport)
             .context("cannot advertise the supervision tree")?;
         // The shell's clock starts when `run` does, microseconds from this

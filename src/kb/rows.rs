@@ -651,6 +651,7 @@ mod tests {
                     producers: vec!["imu_a".into(), "imu_a2".into()],
                     reason: "child imu_a_proc exited with signal 9".into(),
                     timestamp_ns: 5,
+                    signature: vec![],
                 },
                 sender: [0; 16],
             },

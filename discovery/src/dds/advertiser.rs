@@ -288,10 +288,10 @@ impl Shared {
         Ok(())
     }
 
-    /// Writes the advert last published again, unchanged (same sequence
-    /// and timestamp): see [`ADVERT_REFRESH`].
+    /// Writes the advert last published again, unchanged (same sequence,
+    /// timestamp and signature): see [`ADVERT_REFRESH`].
     fn repeat_advert(&self) -> Result<(), DdsError> {
-        let advert = lock(&self.state).advert().clone();
+        let advert = lock(&self.state).last_sent().clone();
         self.adverts
             .write(advert, None)
             .map_err(|e| DdsError::write(crate::wire::ADVERT_TOPIC, e))

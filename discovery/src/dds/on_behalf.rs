@@ -12,6 +12,7 @@ use super::participant::CdrWriter;
 use super::sample::unix_now_ns;
 use super::{DdsError, VigilParticipant};
 use crate::advert::FailedOnBehalf;
+use crate::trust::{sign_failed_on_behalf, KeyPair};
 use crate::wire::{FailedOnBehalfWire, FAILED_ON_BEHALF_TOPIC};
 
 /// The environment variable in which a supervisor gives its children its
@@ -66,6 +67,9 @@ pub fn supervisor_from_env() -> Result<Option<[u8; 12]>, DdsError> {
 pub struct OnBehalfPublisher {
     writer: CdrWriter<FailedOnBehalfWire>,
     id: [u8; 12],
+    /// Signs every word (issue 13): consumers under a trust policy believe
+    /// only a key allowed to speak for the producer.
+    key: Option<KeyPair>,
 }
 
 impl std::fmt::Debug for OnBehalfPublisher {
@@ -82,7 +86,14 @@ impl OnBehalfPublisher {
         Ok(OnBehalfPublisher {
             writer: participant.failed_on_behalf_writer()?,
             id: participant.guid_prefix(),
+            key: None,
         })
+    }
+
+    /// Signs what it says with `key` (`None`: unsigned).
+    pub fn signing(mut self, key: Option<KeyPair>) -> OnBehalfPublisher {
+        self.key = key;
+        self
     }
 
     /// What the children's adverts must name: this participant's GUID
@@ -102,10 +113,13 @@ impl OnBehalfPublisher {
             timestamp_ns: unix_now_ns(),
         };
         // What consumers would refuse is refused here, with the reason.
-        let wire = said.to_wire();
+        let mut wire = said.to_wire();
         FailedOnBehalf::from_wire(&wire).map_err(|e| DdsError::Config {
             reason: e.to_string(),
         })?;
+        if let Some(key) = &self.key {
+            sign_failed_on_behalf(&mut wire, key).map_err(|reason| DdsError::Config { reason })?;
+        }
         self.writer
             .write(wire, None)
             .map_err(|e| DdsError::write(FAILED_ON_BEHALF_TOPIC, e))

@@ -49,6 +49,9 @@ pub struct SelectorConfig {
     /// Where to send every input and what it caused (the flight
     /// recorder); `None`: nothing is recorded and nothing is cloned.
     pub recorder: Option<Arc<dyn Recorder>>,
+    /// The trust policy the registry applies (issue 13); `None`: mode off.
+    /// Reload it through [`Registry::policy_slot`](crate::Registry::policy_slot).
+    pub trust: Option<crate::TrustPolicy>,
     /// Who the consumer is: when set, its route (query, active producer,
     /// every switch and its cause) is published on
     /// [`CONSUMER_ROUTE_TOPIC`](crate::CONSUMER_ROUTE_TOPIC) and disposed
@@ -66,6 +69,12 @@ impl SelectorConfig {
     /// With this settle time (see the field).
     pub fn with_settle(mut self, settle: std::time::Duration) -> SelectorConfig {
         self.settle = settle;
+        self
+    }
+
+    /// With this trust policy (see the field).
+    pub fn with_trust(mut self, trust: Option<crate::TrustPolicy>) -> SelectorConfig {
+        self.trust = trust;
         self
     }
 
@@ -202,6 +211,9 @@ impl Selector {
             follower: Mutex::new(Follower::new(selection, start, config.settle)),
             malformed: AtomicU64::new(0),
         });
+        if let Some(trust) = config.trust {
+            shared.registry.set_policy(trust);
+        }
         let adverts = participant.advert_reader()?.async_sample_stream();
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
         let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();
@@ -398,10 +410,13 @@ impl Driver {
                 },
                 beat = heartbeats.next() => match beat {
                     Some(Ok(sample)) => {
+                        // Its writer: a heartbeat speaks only for adverts of
+                        // its own participant (registry, *Whose heartbeat*).
+                        let sender = sample.sample_info().writer_guid().to_bytes();
                         // A disposed heartbeat instance says nothing the
                         // advert's disposal or the lease does not.
                         if let Sample::Value(wire) = sample.into_value() {
-                            self.apply(RegistryInput::Heartbeat(wire));
+                            self.apply(RegistryInput::HeartbeatFrom { wire, sender });
                         }
                     }
                     Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error),

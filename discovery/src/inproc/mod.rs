@@ -352,7 +352,10 @@ impl Bus {
             return;
         };
         let beat = slot.state.heartbeat(unix);
-        self.deliver_heartbeat(beat);
+        // From the advert writer's participant, as on DDS (the registry
+        // takes a heartbeat only from the advertising participant).
+        let sender = slot.advert_writer;
+        self.deliver_heartbeat(beat, sender);
     }
 
     /// Publishes producer `id`'s advert if it changed.
@@ -380,10 +383,16 @@ impl Bus {
         }
     }
 
-    fn deliver_heartbeat(&mut self, beat: HeartbeatWire) {
+    fn deliver_heartbeat(&mut self, beat: HeartbeatWire, sender: [u8; 16]) {
         let now = self.now;
         for consumer in self.consumers.values_mut() {
-            consumer.input(RegistryInput::Heartbeat(beat.clone()), now);
+            consumer.input(
+                RegistryInput::HeartbeatFrom {
+                    wire: beat.clone(),
+                    sender,
+                },
+                now,
+            );
         }
     }
 

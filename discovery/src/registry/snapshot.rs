@@ -109,6 +109,15 @@ impl Registry {
                     sender: e.sender,
                     failed_on_behalf: e.failed_on_behalf.as_deref().map(Arc::from),
                     isolated: e.isolated.as_deref().map(Arc::from),
+                    // Not carried (issue 13 met issue 11 at the merge): a
+                    // newcomer waiting for the holder to go, and what a
+                    // signature proved. Replays run without a trust policy,
+                    // and a waiting newcomer is heard again at its next
+                    // advert (one a second); a rotation that falls while one
+                    // waits may replay that takeover later than recorded.
+                    pending: None,
+                    proof: None,
+                    chain: None,
                 };
                 inner
                     .by_producer

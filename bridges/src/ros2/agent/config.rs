@@ -61,6 +61,13 @@ pub struct AgentConfig {
     /// What the file should change but the agent can live with, each with
     /// its line; logged when the file is loaded.
     pub warnings: Vec<ConfigProblem>,
+    /// Signs every proxy's advert and heartbeats (issue 13): the agent
+    /// speaks for the nodes it advertises, so a trust policy lists its key
+    /// under `speaks_for`. Not in the file: `vigil agent --key`.
+    pub key: Option<vigil_discovery::KeyPair>,
+    /// The trust policy the relays' selections apply to what they hear.
+    /// Not in the file: `vigil agent --trust`.
+    pub trust: Option<vigil_discovery::TrustPolicy>,
 }
 
 /// One ROS 2 topic the agent watches.
@@ -203,6 +210,8 @@ fn top(root: &Node<'_>, lines: &mut Lines) -> Option<AgentConfig> {
         analyzers_line: 1,
         topics: Vec::new(),
         warnings: Vec::new(),
+        key: None,
+        trust: None,
     };
     if let Some(node) = map.value("diagnostics") {
         diagnostics(&node, &mut config, lines);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use vigil_diag::{Observation, Path, State, Timestamp, Tree};
 use vigil_discovery::clock::now;
 use vigil_discovery::{
-    offered_qos, supervisor_from_env, Advertiser, AdvertiserConfig, VigilParticipant,
+    offered_qos, supervisor_from_env, Advertiser, AdvertiserConfig, KeyPair, VigilParticipant,
 };
 use vigil_qos::{Quantity, Unit, Value};
 
@@ -76,6 +76,7 @@ impl Proxy {
     /// `item_timeout`).
     pub(super) fn start<'i>(
         participant: &VigilParticipant,
+        key: Option<&KeyPair>,
         writer: FoundWriter<'_>,
         items: impl Iterator<Item = &'i Item>,
         item_timeout: Duration,
@@ -121,7 +122,8 @@ impl Proxy {
         .with_supervisor(supervisor_from_env().map_err(|e| e.to_string())?)
         .with_capabilities(topic.capabilities_of(identity.node.as_deref()))
         .with_tree(tree, Some(shape.root().clone()))
-        .with_qos(offered_qos(&qos));
+        .with_qos(offered_qos(&qos))
+        .with_key(key.cloned());
         let advertiser = Advertiser::start(participant, declaration).map_err(|e| e.to_string())?;
         let state = advertiser
             .health(shape.root())

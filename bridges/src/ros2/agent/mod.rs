@@ -50,8 +50,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use vigil_discovery::{
-    ConsumerIdentity, DdsConfig, DdsError, Recorder, SelectionEvent, Selector, SelectorConfig,
-    VigilParticipant,
+    ConsumerIdentity, DdsConfig, DdsError, PolicySlot, Recorder, SelectionEvent, Selector,
+    SelectorConfig, VigilParticipant,
 };
 
 mod aggregate;
@@ -156,6 +156,8 @@ pub struct Agent {
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     forwarders: Vec<JoinHandle<()>>,
+    /// The relays' trust policies, for a reload.
+    policies: Vec<PolicySlot>,
 }
 
 impl Agent {
@@ -193,7 +195,8 @@ impl Agent {
                 SelectorConfig::default()
                     .with_settle(settle)
                     .with_recorder(recorder_for(&relay.ros_topic))
-                    .with_identity(Some(relay_identity(&relay.ros_topic))),
+                    .with_identity(Some(relay_identity(&relay.ros_topic)))
+                    .with_trust(config.trust.clone()),
             )?;
             forwarders.push(tokio::spawn(forward_selections(
                 relay.ros_topic.clone(),
@@ -202,6 +205,10 @@ impl Agent {
             )));
             selectors.push((index, selector));
         }
+        let policies = selectors
+            .iter()
+            .map(|(_, selector)| selector.registry().policy_slot())
+            .collect();
         let runner = runner::Runner::new(config, proxies, watching, selectors, events)?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(runner.run(stopped));
@@ -210,9 +217,15 @@ impl Agent {
                 stop,
                 task: Some(task),
                 forwarders,
+                policies,
             },
             receiver,
         ))
+    }
+
+    /// A handle on each relay's trust policy, to reload it (issue 13).
+    pub fn policy_slots(&self) -> &[PolicySlot] {
+        &self.policies
     }
 
     /// Stops the agent, withdrawing every proxy advert.

@@ -531,7 +531,8 @@ impl Runner {
                 qos,
             };
             let timeout = self.config.diagnostics_timeout;
-            let started = Proxy::start(&self.proxies_dp, writer, items, timeout, at);
+            let key = self.config.key.as_ref();
+            let started = Proxy::start(&self.proxies_dp, key, writer, items, timeout, at);
             match started {
                 Ok(proxy) => {
                     self.emit(AgentEvent::Proxy {
