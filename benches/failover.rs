@@ -69,6 +69,15 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |name: &str| only.is_empty() || only.contains(&name);
+    // `--cpu-latency-us N`: hold the CPUs' wake-up latency (PM QoS, root)
+    // for the whole run, as `vigil ... --cpu-latency-us` does (issue 17).
+    let _cpu_latency = args
+        .iter()
+        .position(|a| a == "--cpu-latency-us")
+        .and_then(|at| args.get(at + 1)?.parse().ok())
+        .map(|us| {
+            vigil::latency::CpuLatency::hold(Duration::from_micros(us)).expect("--cpu-latency-us")
+        });
     let rt = runtime();
     if wants("reroute") {
         rt.block_on(reroute(200, false, Watch::Nothing));

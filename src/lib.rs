@@ -73,6 +73,7 @@ mod consumer;
 mod error;
 #[cfg(feature = "kb")]
 pub mod kb;
+pub mod latency;
 pub mod metrics;
 mod producer;
 pub mod record;

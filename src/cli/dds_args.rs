@@ -33,11 +33,27 @@ pub(crate) struct DdsArgs {
     /// loopback (127.0.0.1), so nothing leaves this machine.
     #[arg(long)]
     pub(crate) interface: Option<IpAddr>,
+    /// Hold the CPUs' wake-up latency under this bound while running (Linux
+    /// PM QoS, /dev/cpu_dma_latency; root): a sleeping core is the slowest
+    /// part of a reroute on an idle machine. 0: CPUs never sleep deeper
+    /// than polling. Costs power.
+    #[arg(long, value_name = "US")]
+    pub(crate) cpu_latency_us: Option<u64>,
 }
 
+/// The process's CPU latency request, held until it exits.
+static CPU_LATENCY: std::sync::OnceLock<vigil::latency::CpuLatency> = std::sync::OnceLock::new();
+
 impl DdsArgs {
-    /// The configuration, checked.
+    /// The configuration, checked; takes the CPU latency request if asked.
     pub(crate) fn config(&self) -> Result<DdsConfig, InputError> {
+        if let Some(us) = self.cpu_latency_us {
+            if CPU_LATENCY.get().is_none() {
+                let held = vigil::latency::CpuLatency::hold(std::time::Duration::from_micros(us))
+                    .map_err(|e| InputError(format!("--cpu-latency-us: {e}")))?;
+                let _ = CPU_LATENCY.set(held);
+            }
+        }
         let mut config = DdsConfig::new(self.domain);
         if let Some(interface) = self.interface {
             config = config.with_interface(interface);
