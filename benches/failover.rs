@@ -33,8 +33,12 @@ use vigil_discovery::{
 use vigil_qos::{Capabilities, Query, Value};
 
 // The crate root sits in benches/, so the submodule needs its path.
+#[path = "common/ok_tree.rs"]
+mod ok_tree;
 #[path = "failover/rss.rs"]
 mod rss;
+
+use ok_tree::ok_tree;
 
 use rss::{advert_flood, rss, rss_consumer, rss_raw};
 
@@ -268,22 +272,7 @@ fn local_producer(config: &DdsConfig, id: &str, accuracy: f64, rate: f64) -> Loc
     let writer = p
         .data_writer::<SyntheticSample>(&topic, None)
         .expect("writer");
-    let leaf = Path::parse(&format!("{id}.health")).expect("path");
-    let mut spec = vigil_diag::TreeSpec::default();
-    spec.nodes.push(vigil_diag::NodeSpec {
-        path: leaf.clone(),
-        body: vigil_diag::NodeBody::Leaf(vigil_diag::CheckSpec::Status { stale_after: None }),
-        criticality: Default::default(),
-        filter: Default::default(),
-        origin: None,
-    });
-    let mut tree = vigil_diag::Tree::build(&spec).expect("tree");
-    let ok = Observation::Status {
-        state: State::Ok,
-        reason: None,
-    };
-    tree.observe(&leaf, ok, vigil_discovery::clock::now())
-        .expect("ok");
+    let (leaf, tree) = ok_tree(id);
     let mut caps = Capabilities::new();
     caps.insert("accuracy", Value::number(accuracy).expect("number"))
         .expect("cap");

@@ -25,12 +25,16 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use vigil_diag::{Observation, Path, State};
 use vigil_discovery::clock::{dds_timestamp, unix_now_ns};
 use vigil_discovery::{
     guid_of, Advertiser, AdvertiserConfig, DdsConfig, SyntheticSample, VigilParticipant,
     SYNTHETIC_TYPE,
 };
+
+#[path = "common/ok_tree.rs"]
+mod ok_tree;
+
+use ok_tree::ok_tree;
 
 const TOPIC: &str = "idle";
 /// How long each point is measured, after the warm-up.
@@ -103,7 +107,7 @@ fn advertisers(domain: u16, n: usize, heartbeat: Duration) {
             let advertiser = Advertiser::start(
                 &p,
                 AdvertiserConfig::new(&id, TOPIC, SYNTHETIC_TYPE, guid_of(&writer))
-                    .with_tree(ok_tree(&id), None),
+                    .with_tree(ok_tree(&id).1, None),
             )
             .expect("advertiser");
             held.push((id, writer, advertiser));
@@ -126,27 +130,6 @@ fn advertisers(domain: u16, n: usize, heartbeat: Duration) {
             }
         }
     });
-}
-
-/// A one-leaf tree reported OK.
-fn ok_tree(id: &str) -> vigil_diag::Tree {
-    let leaf = Path::parse(&format!("{id}.health")).expect("path");
-    let mut spec = vigil_diag::TreeSpec::default();
-    spec.nodes.push(vigil_diag::NodeSpec {
-        path: leaf.clone(),
-        body: vigil_diag::NodeBody::Leaf(vigil_diag::CheckSpec::Status { stale_after: None }),
-        criticality: Default::default(),
-        filter: Default::default(),
-        origin: None,
-    });
-    let mut tree = vigil_diag::Tree::build(&spec).expect("tree");
-    let ok = Observation::Status {
-        state: State::Ok,
-        reason: None,
-    };
-    tree.observe(&leaf, ok, vigil_discovery::clock::now())
-        .expect("ok");
-    tree
 }
 
 /// Processes that stop with the harness.
