@@ -436,6 +436,7 @@ fn input_kind(input: &RecordedInput) -> &'static str {
         RecordedInput::Disposed { .. } => "disposed",
         RecordedInput::FailedOnBehalf { .. } => "failed_on_behalf",
         RecordedInput::Isolation { .. } => "isolation",
+        RecordedInput::CapabilityOverride { .. } => "capability_override",
         RecordedInput::Malformed { .. } => "malformed",
         RecordedInput::Tick => "tick",
     }

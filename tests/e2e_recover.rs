@@ -12,7 +12,10 @@
 //! not allow is isolated, a supervised child it leaves out is stopped,
 //! and both come back with the mode that has them.
 //!
-//! Domains 140-149 and 171 are this file's.
+//! A mode's `capabilities:` reach every consumer: the producer is ranked
+//! on the overridden values while the mode holds, and on its own after.
+//!
+//! Domains 140-149, 171 and 200 are this file's.
 
 mod support;
 
@@ -22,7 +25,8 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::{
-    free_port, producers_on, selected, t, terminate, vigil, Proc, PATIENCE, TEST_LEASE_MS,
+    free_port, producers_on, selected, t, terminate, vigil, vigil_json, Proc, PATIENCE,
+    TEST_LEASE_MS,
 };
 
 const PLAIN: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
@@ -301,6 +305,101 @@ fn a_modes_allow_and_children_act() {
         .filter(|v| v["event"] == "mode_child" && v["child"] == "imu_b_driver")
         .collect();
     assert!(b_stopped.is_empty(), "{b_stopped:?}\n{}", story(&engine));
+    terminate(&engine);
+    assert_eq!(
+        engine.wait_exit(PATIENCE),
+        Some(true),
+        "{}",
+        engine.stderr()
+    );
+}
+
+/// Issue 10: a mode's capability overrides reach every consumer, a late
+/// one too (transient-local), and end with the mode. nominal overrides
+/// nothing; degraded_nav says imu_c (the most accurate, not supervised)
+/// is only accurate to 0.1 without aiding, so the consumers rank imu_b
+/// (0.01) first while imu_a is FAILED; back in nominal, imu_c again.
+#[test]
+fn a_modes_capability_overrides_reach_every_consumer() {
+    let domain = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("imu_a.faults"),
+        dir.path().join("imu_b.faults"),
+    );
+    append(&a, "set vehicle.sensors.imu_a.driver OK");
+    append(&b, "set vehicle.sensors.imu_b.driver OK");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(
+        dir.path().join("modes.yaml"),
+        "target: nominal\nhold: 2s\nmodes:\n  nominal: {}\n  degraded_nav:\n    \
+         capabilities: { imu_c: { accuracy: 0.1 } }\nrules:\n  \
+         - when: vehicle.sensors.imu_a is FAILED for 1s\n    mode: degraded_nav\n    priority: 10\n",
+    )
+    .unwrap();
+    let config = dir.path().join("recover.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "name: overrides\ntree: {}\nmodes: modes.yaml\nsupervise: {}\n",
+            root.join("examples/imu_recover.tree.yaml").display(),
+            root.join("examples/imu_recover.supervise.yaml").display()
+        ),
+    )
+    .unwrap();
+    let mut engine = recover_with(&config, domain, dir.path(), &[]);
+    engine.wait_for(PATIENCE, |v| {
+        v["event"] == "ready" && v["mode"] == "nominal"
+    });
+    let _c = Proc::producer(domain, "imu_c", &["accuracy=0.0001"], &[]);
+    let mut plain = Proc::consumer(domain, PLAIN, &[]);
+    plain.wait_for(PATIENCE, |v| selected(v, "imu_c"));
+
+    append(&a, "set vehicle.sensors.imu_a.driver ERROR");
+    engine.wait_for(PATIENCE, mode("degraded_nav"));
+    let said = engine.wait_for(PATIENCE, |v| v["event"] == "capabilities");
+    assert_eq!(said["producer"], "imu_c", "{said}");
+    assert_eq!(said["cleared"], false, "{said}");
+    assert!(
+        said["values"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("accuracy=0.1"),
+        "{said}"
+    );
+    plain.wait_for(PATIENCE, |v| selected(v, "imu_b"));
+    // A consumer that starts now learns the override with the adverts.
+    let mut late = Proc::consumer(domain, PLAIN, &[]);
+    let first = late.wait_for(PATIENCE, |v| v["event"] == "selected");
+    assert_eq!(first["producer"], "imu_b", "{first}\n{}", story(&engine));
+    // A monitor shows it beside the advertised value.
+    let domain_text = domain.to_string();
+    let (code, shown, stderr) = vigil_json([
+        "monitor",
+        "--domain",
+        &domain_text,
+        "--once",
+        "--settle-ms",
+        "3000",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let c = shown
+        .iter()
+        .flat_map(|v| v["adverts"].as_array().cloned().unwrap_or_default())
+        .find(|p| p["producer"] == "imu_c")
+        .unwrap_or_else(|| panic!("imu_c not seen: {shown:?}"));
+    assert_eq!(c["overrides"]["accuracy"], "0.1", "{c}");
+    assert_eq!(c["capabilities"]["accuracy"], "0.0001", "{c}");
+
+    append(&a, "set vehicle.sensors.imu_a.driver OK");
+    engine.wait_for(PATIENCE, mode("nominal"));
+    let cleared = engine.wait_for(PATIENCE, |v| v["event"] == "capabilities");
+    assert_eq!(cleared["producer"], "imu_c", "{cleared}");
+    assert_eq!(cleared["cleared"], true, "{cleared}");
+    plain.wait_for(PATIENCE, |v| selected(v, "imu_c"));
+    late.wait_for(PATIENCE, |v| selected(v, "imu_c"));
     terminate(&engine);
     assert_eq!(
         engine.wait_exit(PATIENCE),

@@ -10,11 +10,20 @@
 //! - **Mode** ([`MODE_TOPIC`], keyed by the engine's name): the mode the
 //!   engine chose, the one before, and why; consumers carrying one query
 //!   per mode (`vigil consume --query-in MODE=QUERY`) follow it.
+//! - **Capability overrides** ([`CAPABILITY_OVERRIDE_TOPIC`], keyed by
+//!   producer, since wire revision 5): while a mode holds, some of a
+//!   producer's capabilities are not what it advertises (a driver shedding
+//!   load runs at half its rate; an IMU without aiding is less accurate).
+//!   Every consumer's registry matches and ranks the producer on the
+//!   overridden values, across its restarts, until the override is
+//!   cleared (an empty set). The producer's own advert is untouched.
 //!
 //! Decoding checks what it received like the advert's does: lengths
 //! bounded, control characters refused, the version known.
 
 use serde::{Deserialize, Serialize};
+
+use vigil_qos::Capabilities;
 
 use crate::advert::MAX_NAME_LEN;
 use crate::wire::WIRE_VERSION;
@@ -27,6 +36,11 @@ pub const ISOLATION_TYPE: &str = "vigil::wire::Isolation_v1";
 pub const MODE_TOPIC: &str = "vigil_mode";
 /// The DDS type name of [`ModeWire`].
 pub const MODE_TYPE: &str = "vigil::wire::Mode_v1";
+
+/// The DDS topic of capability overrides.
+pub const CAPABILITY_OVERRIDE_TOPIC: &str = "vigil_capability_overrides";
+/// The DDS type name of [`CapabilityOverrideWire`].
+pub const CAPABILITY_OVERRIDE_TYPE: &str = "vigil::wire::CapabilityOverride_v1";
 
 /// Longest reason or cause accepted, in bytes.
 pub const MAX_TEXT_LEN: usize = 1024;
@@ -65,7 +79,26 @@ pub struct ModeWire {
     pub timestamp_ns: u64,
 }
 
-/// Why a received isolation or mode was refused.
+/// The capabilities of one producer that hold instead of its advertised
+/// ones while a mode holds (the instance key is the producer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapabilityOverrideWire {
+    /// [`WIRE_VERSION`] of the writer.
+    pub version: u16,
+    /// The producer id.
+    pub producer: String,
+    /// The overriding values in vigil-qos's versioned CDR encoding (as an
+    /// advert's capabilities); an empty set clears the override.
+    pub capabilities: Vec<u8>,
+    /// The mode that asks for them (for people, and the knowledge base).
+    pub mode: String,
+    /// Who said so (the engine's name).
+    pub by: String,
+    /// When, nanoseconds since the Unix epoch.
+    pub timestamp_ns: u64,
+}
+
+/// Why a received isolation, mode or override was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 #[error("{what}: {field}: {problem}")]
@@ -142,6 +175,22 @@ impl ModeWire {
     }
 }
 
+impl CapabilityOverrideWire {
+    /// Checks every field of a received override and decodes its values.
+    pub fn validate(&self) -> Result<Capabilities, ReconfigError> {
+        let what = format!("capability override of {}", clip(&self.producer));
+        version(&what, self.version)?;
+        text(&what, "producer", &self.producer, MAX_NAME_LEN, true)?;
+        text(&what, "mode", &self.mode, MAX_NAME_LEN, false)?;
+        text(&what, "by", &self.by, MAX_NAME_LEN, false)?;
+        Capabilities::decode_cdr(&self.capabilities).map_err(|e| ReconfigError {
+            what,
+            field: "capabilities",
+            problem: e.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +226,35 @@ mod tests {
             timestamp_ns: 0,
         };
         assert_eq!(mode.validate().unwrap_err().field, "mode");
+    }
+
+    #[test]
+    fn an_override_decodes_its_values_or_names_the_field() {
+        let mut values = Capabilities::new();
+        values
+            .insert(
+                "accuracy",
+                vigil_qos::Value::parse_capability("0.5").unwrap(),
+            )
+            .unwrap();
+        let mut wire = CapabilityOverrideWire {
+            version: WIRE_VERSION,
+            producer: "imu_c".into(),
+            capabilities: values.encode_cdr(),
+            mode: "degraded_nav".into(),
+            by: "recover".into(),
+            timestamp_ns: 1,
+        };
+        assert_eq!(wire.validate().unwrap(), values);
+        wire.capabilities.truncate(3);
+        let e = wire.validate().unwrap_err();
+        assert_eq!(e.field, "capabilities");
+        assert!(
+            e.to_string().starts_with("capability override of imu_c"),
+            "{e}"
+        );
+        wire.capabilities = Capabilities::new().encode_cdr();
+        wire.producer = String::new();
+        assert_eq!(wire.validate().unwrap_err().field, "producer");
     }
 }

@@ -20,7 +20,7 @@ use vigil_qos::{ParseError, Query};
 
 use crate::advert::AdvertKey;
 use crate::follow::Follower;
-use crate::reconfig::IsolationWire;
+use crate::reconfig::{CapabilityOverrideWire, IsolationWire};
 use crate::registry::{Registry, RegistryChange, RegistryConfig, RegistryInput};
 use crate::selection::{Selection, SelectionEvent, SelectionQuery, SwitchPolicy};
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
@@ -160,6 +160,11 @@ pub enum RecordedInput {
         /// The sample.
         wire: IsolationWire,
     },
+    /// A producer's capabilities overridden or cleared.
+    CapabilityOverride {
+        /// The sample.
+        wire: CapabilityOverrideWire,
+    },
     /// Bytes that did not decode.
     Malformed {
         /// Where they came from.
@@ -203,6 +208,9 @@ impl From<&RegistryInput> for RecordedInput {
                 sender: *sender,
             },
             RegistryInput::Isolation(wire) => RecordedInput::Isolation { wire: wire.clone() },
+            RegistryInput::CapabilityOverride(wire) => {
+                RecordedInput::CapabilityOverride { wire: wire.clone() }
+            }
             RegistryInput::Malformed { source, error } => RecordedInput::Malformed {
                 source: source.clone(),
                 error: error.clone(),
@@ -234,6 +242,7 @@ impl RecordedInput {
                 RegistryInput::Malformed { source, error }
             }
             RecordedInput::Isolation { wire } => RegistryInput::Isolation(wire),
+            RecordedInput::CapabilityOverride { wire } => RegistryInput::CapabilityOverride(wire),
             RecordedInput::Tick => return None,
         })
     }

@@ -122,9 +122,10 @@ use std::time::Duration;
 use dashmap::DashMap;
 use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp};
+use vigil_qos::Capabilities;
 
 use crate::advert::{Advert, AdvertKey, FailedOnBehalf, Heartbeat};
-use crate::reconfig::IsolationWire;
+use crate::reconfig::{CapabilityOverrideWire, IsolationWire};
 use crate::trust::{
     AdvertProof, ChainCheck, HeartbeatAuth, PublicKey, Refusal, RefusedStats, TrustMode, Verifier,
 };
@@ -218,6 +219,10 @@ pub enum RegistryInput {
     /// The reconfiguration engine isolated or released a producer (see
     /// [`crate::reconfig`]).
     Isolation(IsolationWire),
+    /// The reconfiguration engine overrode (or, with an empty set, stopped
+    /// overriding) some capabilities of a producer (see
+    /// [`crate::reconfig`]).
+    CapabilityOverride(CapabilityOverrideWire),
     /// Bytes on a vigil topic that did not even decode as a wire struct.
     Malformed {
         /// Where they came from (topic, writer GUID).
@@ -344,6 +349,8 @@ struct Entry {
     chain: Option<ChainCheck>,
     /// Why the reconfiguration engine isolated its producer, until released.
     isolated: Option<Arc<str>>,
+    /// The capabilities the reconfiguration engine overrides, until cleared.
+    overrides: Option<Arc<Capabilities>>,
 }
 
 /// A refused newcomer waiting for the holder to go.
@@ -377,6 +384,7 @@ impl Entry {
             self.heartbeat_state,
             self.failed_on_behalf.clone(),
             self.isolated.clone(),
+            self.overrides.clone(),
             self.last_heard,
             self.reachable,
         )
@@ -402,6 +410,9 @@ struct Inner {
     /// Isolated producers and why: kept apart from the entries, so that an
     /// isolation outlives the producer's restarts and precedes its advert.
     isolated: HashMap<String, Arc<str>>,
+    /// Overridden capabilities per producer: kept apart from the entries
+    /// for the same reason as `isolated`.
+    overrides: HashMap<String, Arc<Capabilities>>,
 }
 
 /// The concurrent registry of adverts (see the module doc).
@@ -520,9 +531,56 @@ impl Registry {
                 Ok(()) => self.isolation(&mut inner, &wire, &mut changes),
                 Err(e) => self.reject(e.to_string(), e.what.clone(), &mut changes),
             },
+            RegistryInput::CapabilityOverride(wire) => match wire.validate() {
+                Ok(values) => self.capability_override(&mut inner, &wire, values, &mut changes),
+                Err(e) => self.reject(e.to_string(), e.what.clone(), &mut changes),
+            },
             RegistryInput::Malformed { source, error } => self.reject(error, source, &mut changes),
         }
         changes
+    }
+
+    /// The reconfiguration engine overrode some capabilities of a producer
+    /// (or cleared them): every advert of it is matched and ranked on the
+    /// overridden values, an `Updated` change for each.
+    fn capability_override(
+        &self,
+        inner: &mut Inner,
+        wire: &CapabilityOverrideWire,
+        values: Capabilities,
+        changes: &mut Vec<RegistryChange>,
+    ) {
+        let values = (!values.is_empty()).then(|| Arc::new(values));
+        match &values {
+            Some(v) => {
+                tracing::info!(producer = %wire.producer, mode = %wire.mode, by = %wire.by, values = %v, "capabilities overridden");
+                inner.overrides.insert(wire.producer.clone(), v.clone());
+            }
+            None => {
+                tracing::info!(producer = %wire.producer, by = %wire.by, "capability override cleared");
+                inner.overrides.remove(&wire.producer);
+            }
+        }
+        let Some(topics) = inner.by_producer.get(&wire.producer) else {
+            return;
+        };
+        for topic in topics {
+            let key = AdvertKey::new(wire.producer.clone(), topic.clone());
+            let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
+                continue;
+            };
+            if entry.overrides == values {
+                continue;
+            }
+            entry.overrides = values.clone();
+            self.entries.insert(key.clone(), entry);
+            changes.push(RegistryChange::Updated(key));
+        }
+    }
+
+    /// The capabilities overridden for `producer`, if any.
+    pub fn capability_overrides(&self, producer: &str) -> Option<Arc<Capabilities>> {
+        self.lock().overrides.get(producer).cloned()
     }
 
     /// The reconfiguration engine isolated or released a producer: every
@@ -827,6 +885,7 @@ impl Registry {
                 failed_on_behalf: None,
                 pending: None,
                 isolated: inner.isolated.get(&key.producer).cloned(),
+                overrides: inner.overrides.get(&key.producer).cloned(),
             };
             inner
                 .by_producer

@@ -33,7 +33,9 @@ pub const WIRE_VERSION: u16 = 1;
 /// - 4: [`HeartbeatWire::auth`] and [`FailedOnBehalfWire::signature`]
 ///   appended; [`AdvertWire::signature`] carries a signature (issue 13;
 ///   the field existed, empty, since revision 1).
-pub const WIRE_REVISION: u16 = 4;
+/// - 5: the capability overrides topic (`reconfig::CAPABILITY_OVERRIDE_TOPIC`:
+///   a new topic, older builds ignore it).
+pub const WIRE_REVISION: u16 = 5;
 
 /// The DDS topic carrying adverts: reliable, transient-local, keep-last 1 per
 /// instance, keyed by producer and topic, so late joiners get the current set.

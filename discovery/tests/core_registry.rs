@@ -621,3 +621,88 @@ mod isolation {
         assert_eq!(r.get(&key("a")).unwrap().health.state, State::Ok);
     }
 }
+
+/// Issue 10: a mode's capability overrides are what matching reads for the
+/// producer, across its restarts, until cleared; the advert is untouched.
+mod capability_override {
+    use super::*;
+    use vigil_discovery::reconfig::CapabilityOverrideWire;
+    use vigil_qos::{Candidate, Capabilities, Key, Value};
+
+    fn overriding(producer: &str, values: &[(&str, &str)]) -> RegistryInput {
+        let mut caps = Capabilities::new();
+        for (k, v) in values {
+            caps.insert(k, Value::parse_capability(v).unwrap()).unwrap();
+        }
+        RegistryInput::CapabilityOverride(CapabilityOverrideWire {
+            version: WIRE_VERSION,
+            producer: producer.into(),
+            capabilities: caps.encode_cdr(),
+            mode: "degraded_nav".into(),
+            by: "recover".into(),
+            timestamp_ns: 1,
+        })
+    }
+
+    fn num(text: &str) -> Value {
+        Value::parse_capability(text).unwrap()
+    }
+
+    fn accuracy(r: &Registry, producer: &str) -> Option<Value> {
+        let view = r.get(&key(producer)).expect("kept");
+        view.capability(&Key::new("accuracy").unwrap()).cloned()
+    }
+
+    #[test]
+    fn overridden_until_cleared_even_across_a_restart() {
+        let r = registry();
+        // Said before the producer is known: it applies when it arrives.
+        r.apply(overriding("a", &[("accuracy", "0.5")]), t(0));
+        r.apply(
+            RegistryInput::Advert(
+                advert("a", "imu", &[("accuracy", "0.01"), ("rate_hz", "100")]).to_wire(),
+            ),
+            t(1),
+        );
+        assert_eq!(accuracy(&r, "a"), Some(num("0.5")));
+        let view = r.get(&key("a")).unwrap();
+        // What the override does not name is the advert's; the advert is
+        // untouched.
+        assert!(view.capability(&Key::new("rate_hz").unwrap()).is_some());
+        assert_eq!(view.advert.capabilities.get("accuracy"), Some(&num("0.01")));
+        // A new incarnation (another writer) is still overridden.
+        let mut again = advert("a", "imu", &[("accuracy", "0.01")]);
+        again.writer_guid[15] = 9;
+        r.apply(RegistryInput::Advert(again.to_wire()), t(2));
+        assert_eq!(accuracy(&r, "a"), Some(num("0.5")));
+        // Cleared: an `updated` change, so selections rank it again.
+        let changes = r.apply(overriding("a", &[]), t(3));
+        assert_eq!(changes, vec![RegistryChange::Updated(key("a"))]);
+        assert_eq!(accuracy(&r, "a"), Some(num("0.01")));
+        assert!(r.capability_overrides("a").is_none());
+        // Saying the same again changes nothing.
+        assert!(r.apply(overriding("a", &[]), t(4)).is_empty());
+    }
+
+    #[test]
+    fn a_bad_override_is_rejected_counted_and_the_last_one_stays() {
+        let r = registry();
+        r.apply(
+            RegistryInput::Advert(advert("a", "imu", &[("accuracy", "0.01")]).to_wire()),
+            t(0),
+        );
+        r.apply(overriding("a", &[("accuracy", "0.5")]), t(1));
+        let RegistryInput::CapabilityOverride(mut wire) = overriding("a", &[("accuracy", "0.9")])
+        else {
+            unreachable!()
+        };
+        wire.capabilities.truncate(5);
+        let changes = r.apply(RegistryInput::CapabilityOverride(wire), t(2));
+        assert!(
+            matches!(changes.as_slice(), [RegistryChange::Rejected { error, .. }] if error.contains("capabilities")),
+            "{changes:?}"
+        );
+        assert_eq!(r.stats().rejected, 1);
+        assert_eq!(accuracy(&r, "a"), Some(num("0.5")));
+    }
+}

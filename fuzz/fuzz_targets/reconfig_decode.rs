@@ -3,15 +3,16 @@
 //! as the DDS shell's readers decode them (rustdds's CDR deserializer,
 //! little endian), then validated; an isolation is fed to a registry
 //! holding an advert of the producer it names, which must not panic and
-//! must hold that producer FAILED exactly while it is isolated. Each input
-//! is tried as both types.
+//! must hold that producer FAILED exactly while it is isolated. A
+//! capability override (`vigil_capability_overrides`) likewise: held
+//! exactly when valid and not empty. Each input is tried as every type.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rustdds::no_key::DeserializerAdapter;
 use rustdds::{CDRDeserializerAdapter, RepresentationIdentifier};
 use vigil_diag::{State, Timestamp};
-use vigil_discovery::reconfig::{IsolationWire, ModeWire};
+use vigil_discovery::reconfig::{CapabilityOverrideWire, IsolationWire, ModeWire};
 use vigil_discovery::{Advert, AdvertKey, HealthSummary, Registry, RegistryConfig, RegistryInput};
 
 fn advert(producer: &str) -> Advert {
@@ -58,5 +59,17 @@ fuzz_target!(|data: &[u8]| {
         } else {
             assert!(registry.isolated(&producer).is_none(), "a refused one holds nothing");
         }
+    }
+    if let Ok(wire) = CDRDeserializerAdapter::<CapabilityOverrideWire>::from_bytes(data, le) {
+        let held = wire.validate().ok().filter(|values| !values.is_empty());
+        let registry = Registry::new(RegistryConfig::default());
+        let producer = wire.producer.clone();
+        registry.apply(RegistryInput::Advert(advert(&producer).to_wire()), Timestamp::from_nanos(0));
+        registry.apply(RegistryInput::CapabilityOverride(wire), Timestamp::from_nanos(1));
+        assert_eq!(
+            registry.capability_overrides(&producer).as_deref(),
+            held.as_ref(),
+            "held exactly when valid and not empty"
+        );
     }
 });

@@ -175,6 +175,9 @@ fn print_snapshot(watched: &Watched<'_>, format: Format) {
                 if let Some(why) = &e.failed_on_behalf {
                     reason.push_str(&format!(" (supervisor: {why})"));
                 }
+                if let Some(overrides) = &e.overrides {
+                    reason.push_str(&format!(" (mode overrides {overrides})"));
+                }
                 let caps: Vec<String> = e
                     .advert
                     .capabilities
@@ -281,5 +284,10 @@ pub(crate) fn entry_json(e: &EntryView, at: vigil_diag::Timestamp) -> serde_json
         "nodes": nodes,
         // Why its supervisor said it FAILED, until its next own advert.
         "failed_on_behalf": e.failed_on_behalf.as_deref(),
+        // The capabilities a mode overrides (matching reads these first).
+        "overrides": e.overrides.as_deref().map(|o| o
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_string())))
+            .collect::<serde_json::Map<String, serde_json::Value>>()),
     })
 }

@@ -237,6 +237,17 @@ impl Converter {
                 &wire.producer,
                 serde_json::json!({"reason": wire.reason, "by": wire.by}),
             ),
+            RecordedInput::CapabilityOverride { wire } => event(
+                "capability_override",
+                &wire.producer,
+                serde_json::json!({
+                    "mode": wire.mode,
+                    "by": wire.by,
+                    "capabilities": vigil_qos::Capabilities::decode_cdr(&wire.capabilities)
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
+                }),
+            ),
             _ => {}
         }
     }

@@ -181,6 +181,8 @@ struct DecisionMsg {
 struct Step {
     n: u64,
     at_ns: u64,
+    /// Read by `vigil kb import` only (the wall time of the rows).
+    #[cfg_attr(not(feature = "kb"), allow(dead_code))]
     wall_ns: u64,
     input: RecordedInput,
     changes: Vec<Value>,

@@ -50,7 +50,7 @@ pub use participant::{
     advert_qos, consumer_route_qos, data_qos, failed_on_behalf_qos, guid_of, heartbeat_qos,
     CdrReader, CdrWriter, VigilParticipant,
 };
-pub(crate) use reconfig::isolation_reader;
+pub(crate) use reconfig::{capability_override_reader, isolation_reader};
 pub use reconfig::{mode_reader, reconfig_qos, ReconfigPublisher};
 pub use routes::{RouteBoard, RouteUpdate};
 pub use sample::{

@@ -8,12 +8,22 @@ use super::participant::{CdrReader, CdrWriter};
 use super::sample::unix_now_ns;
 use super::{DdsError, VigilParticipant};
 use crate::reconfig::{
-    IsolationWire, ModeWire, ISOLATION_TOPIC, ISOLATION_TYPE, MODE_TOPIC, MODE_TYPE,
+    CapabilityOverrideWire, IsolationWire, ModeWire, CAPABILITY_OVERRIDE_TOPIC,
+    CAPABILITY_OVERRIDE_TYPE, ISOLATION_TOPIC, ISOLATION_TYPE, MODE_TOPIC, MODE_TYPE,
 };
 use crate::wire::WIRE_VERSION;
 
 // One instance per producer: a release supersedes the isolation.
 impl Keyed for IsolationWire {
+    type K = String;
+
+    fn key(&self) -> String {
+        self.producer.clone()
+    }
+}
+
+// One instance per producer: the latest override (or clearing) holds.
+impl Keyed for CapabilityOverrideWire {
     type K = String;
 
     fn key(&self) -> String {
@@ -70,6 +80,22 @@ pub(crate) fn isolation_reader(
         .map_err(|e| DdsError::create("isolation reader", ISOLATION_TOPIC, e))
 }
 
+/// A reader of the capability overrides topic (the selector feeds it to
+/// its registry).
+pub(crate) fn capability_override_reader(
+    participant: &VigilParticipant,
+) -> Result<CdrReader<CapabilityOverrideWire>, DdsError> {
+    let topic = topic(
+        participant,
+        CAPABILITY_OVERRIDE_TOPIC,
+        CAPABILITY_OVERRIDE_TYPE,
+    )?;
+    participant
+        .subscriber()
+        .create_datareader_cdr::<CapabilityOverrideWire>(&topic, Some(reconfig_qos()))
+        .map_err(|e| DdsError::create("capability override reader", CAPABILITY_OVERRIDE_TOPIC, e))
+}
+
 /// A reader of the mode topic: what `vigil consume --query-in` follows.
 pub fn mode_reader(participant: &VigilParticipant) -> Result<CdrReader<ModeWire>, DdsError> {
     let topic = topic(participant, MODE_TOPIC, MODE_TYPE)?;
@@ -79,10 +105,12 @@ pub fn mode_reader(participant: &VigilParticipant) -> Result<CdrReader<ModeWire>
         .map_err(|e| DdsError::create("mode reader", MODE_TOPIC, e))
 }
 
-/// The engine's voice: isolations, releases and its mode.
+/// The engine's voice: isolations, releases, its mode and the capability
+/// overrides the mode holds.
 pub struct ReconfigPublisher {
     isolations: CdrWriter<IsolationWire>,
     modes: CdrWriter<ModeWire>,
+    overrides: CdrWriter<CapabilityOverrideWire>,
     engine: String,
 }
 
@@ -99,6 +127,11 @@ impl ReconfigPublisher {
     pub fn new(participant: &VigilParticipant, engine: &str) -> Result<Self, DdsError> {
         let isolations = topic(participant, ISOLATION_TOPIC, ISOLATION_TYPE)?;
         let modes = topic(participant, MODE_TOPIC, MODE_TYPE)?;
+        let overrides = topic(
+            participant,
+            CAPABILITY_OVERRIDE_TOPIC,
+            CAPABILITY_OVERRIDE_TYPE,
+        )?;
         Ok(ReconfigPublisher {
             isolations: participant
                 .publisher()
@@ -108,6 +141,12 @@ impl ReconfigPublisher {
                 .publisher()
                 .create_datawriter_cdr::<ModeWire>(&modes, Some(reconfig_qos()))
                 .map_err(|e| DdsError::create("mode writer", MODE_TOPIC, e))?,
+            overrides: participant
+                .publisher()
+                .create_datawriter_cdr::<CapabilityOverrideWire>(&overrides, Some(reconfig_qos()))
+                .map_err(|e| {
+                    DdsError::create("capability override writer", CAPABILITY_OVERRIDE_TOPIC, e)
+                })?,
             engine: engine.to_owned(),
         })
     }
@@ -147,5 +186,29 @@ impl ReconfigPublisher {
         self.modes
             .write(wire, None)
             .map_err(|e| DdsError::write(MODE_TOPIC, e))
+    }
+
+    /// Overrides `producer`'s capabilities with `values` while `mode`
+    /// holds; an empty set clears the override.
+    pub fn capabilities(
+        &self,
+        producer: &str,
+        values: &vigil_qos::Capabilities,
+        mode: &str,
+    ) -> Result<(), DdsError> {
+        let wire = CapabilityOverrideWire {
+            version: WIRE_VERSION,
+            producer: producer.to_owned(),
+            capabilities: values.encode_cdr(),
+            mode: mode.to_owned(),
+            by: self.engine.clone(),
+            timestamp_ns: unix_now_ns(),
+        };
+        wire.validate().map_err(|e| DdsError::Config {
+            reason: e.to_string(),
+        })?;
+        self.overrides
+            .write(wire, None)
+            .map_err(|e| DdsError::write(CAPABILITY_OVERRIDE_TOPIC, e))
     }
 }

@@ -19,6 +19,7 @@ use super::subscription::{Subscription, SubscriptionConfig};
 use super::{DdsError, VigilParticipant};
 use crate::advert::AdvertKey;
 use crate::follow::{Follower, Route};
+use crate::reconfig::{CAPABILITY_OVERRIDE_TOPIC, ISOLATION_TOPIC};
 use crate::record::{RecordedInput, RecordedSession, RecordedStep, Recorder};
 use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
 use crate::route::ConsumerIdentity;
@@ -217,7 +218,18 @@ impl Selector {
         let adverts = participant.advert_reader()?.async_sample_stream();
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
         let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();
-        let isolations = super::isolation_reader(participant)?.async_sample_stream();
+        // The engine's words (isolations, capability overrides): one stream.
+        let reconfig = futures::stream::select(
+            super::isolation_reader(participant)?
+                .async_sample_stream()
+                .map(reconfig_item(ISOLATION_TOPIC, RegistryInput::Isolation)),
+            super::capability_override_reader(participant)?
+                .async_sample_stream()
+                .map(reconfig_item(
+                    CAPABILITY_OVERRIDE_TOPIC,
+                    RegistryInput::CapabilityOverride,
+                )),
+        );
         let (events, first_events) =
             broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
         let (route_tx, routes) = watch::channel(Route::default());
@@ -229,7 +241,7 @@ impl Selector {
             recorder: config.recorder,
             route: route.clone(),
         };
-        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, isolations, stopped));
+        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, reconfig, stopped));
         Ok(Selector {
             shared,
             participant: participant.clone(),
@@ -350,13 +362,35 @@ struct Driver {
     route: Option<Arc<RoutePublisher>>,
 }
 
+/// What the engine's topics bring: a registry input, nothing (a disposed
+/// instance says nothing a release or a clearing does not), or what could
+/// not be read, and on which topic.
+type ReconfigItem = Result<Option<RegistryInput>, (&'static str, rustdds::dds::ReadError)>;
+
+/// Turns a sample of one of the engine's topics into a [`ReconfigItem`].
+fn reconfig_item<T>(
+    topic: &'static str,
+    input: fn(T) -> RegistryInput,
+) -> impl FnMut(rustdds::dds::ReadResult<rustdds::with_key::DataSample<T>>) -> ReconfigItem
+where
+    T: rustdds::Keyed,
+{
+    move |read| match read {
+        Ok(sample) => Ok(match sample.into_value() {
+            Sample::Value(wire) => Some(input(wire)),
+            Sample::Dispose(_) => None,
+        }),
+        Err(error) => Err((topic, error)),
+    }
+}
+
 impl Driver {
     async fn run<A, H, F, I>(
         self,
         mut adverts: A,
         mut heartbeats: H,
         mut on_behalf: F,
-        mut isolations: I,
+        mut reconfig: I,
         mut stopped: watch::Receiver<bool>,
     ) where
         A: futures::Stream<
@@ -372,11 +406,7 @@ impl Driver {
                     rustdds::with_key::DataSample<crate::FailedOnBehalfWire>,
                 >,
             > + Unpin,
-        I: futures::Stream<
-                Item = rustdds::dds::ReadResult<
-                    rustdds::with_key::DataSample<crate::reconfig::IsolationWire>,
-                >,
-            > + Unpin,
+        I: futures::Stream<Item = ReconfigItem> + Unpin,
     {
         loop {
             let deadline = lock(&self.shared.follower).next_deadline(&self.shared.registry);
@@ -434,14 +464,10 @@ impl Driver {
                     Some(Err(error)) => self.malformed(FAILED_ON_BEHALF_TOPIC, error),
                     None => return,
                 },
-                isolation = isolations.next() => match isolation {
-                    // A disposed instance says nothing a release does not.
-                    Some(Ok(sample)) => {
-                        if let Sample::Value(wire) = sample.into_value() {
-                            self.apply(RegistryInput::Isolation(wire));
-                        }
-                    }
-                    Some(Err(error)) => self.malformed(crate::reconfig::ISOLATION_TOPIC, error),
+                said = reconfig.next() => match said {
+                    Some(Ok(Some(input))) => self.apply(input),
+                    Some(Ok(None)) => {}
+                    Some(Err((topic, error))) => self.malformed(topic, error),
                     None => return,
                 },
                 () = sleep => {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vigil_diag::{State, Timestamp};
+use vigil_qos::Capabilities;
 
 use super::{Entry, Registry, RegistryConfig};
 use crate::advert::{Advert, AdvertKey};
@@ -37,6 +38,10 @@ pub(crate) struct EntrySnapshot {
 pub(crate) struct RegistrySnapshot {
     now: Timestamp,
     isolated: BTreeMap<String, String>,
+    /// Capability overrides per producer, in vigil-qos's CDR encoding
+    /// (absent in snapshots written before they existed).
+    #[serde(default)]
+    overrides: BTreeMap<String, Vec<u8>>,
     entries: Vec<EntrySnapshot>,
 }
 
@@ -71,6 +76,11 @@ impl Registry {
                 .iter()
                 .map(|(p, r)| (p.clone(), r.to_string()))
                 .collect(),
+            overrides: inner
+                .overrides
+                .iter()
+                .map(|(p, o)| (p.clone(), o.encode_cdr()))
+                .collect(),
             entries: entries.into_iter().map(|(_, e)| e).collect(),
         }
     }
@@ -91,6 +101,12 @@ impl Registry {
                 .iter()
                 .map(|(p, r)| (p.clone(), Arc::from(r.as_str())))
                 .collect();
+            for (producer, bytes) in &snapshot.overrides {
+                let values = Capabilities::decode_cdr(bytes).map_err(|error| {
+                    format!("the snapshot's capability override of {producer}: {error}")
+                })?;
+                inner.overrides.insert(producer.clone(), Arc::new(values));
+            }
             for e in &snapshot.entries {
                 let advert = Advert::from_wire(&e.advert).map_err(|error| {
                     format!(
@@ -109,6 +125,7 @@ impl Registry {
                     sender: e.sender,
                     failed_on_behalf: e.failed_on_behalf.as_deref().map(Arc::from),
                     isolated: e.isolated.as_deref().map(Arc::from),
+                    overrides: inner.overrides.get(&key.producer).cloned(),
                     // Not carried (issue 13 met issue 11 at the merge): a
                     // newcomer waiting for the holder to go, and what a
                     // signature proved. Replays run without a trust policy,

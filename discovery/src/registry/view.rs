@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_diag::{Path, State, Timestamp, Trend, UnknownReason};
-use vigil_qos::{Candidate, Key, QosPolicies, Value};
+use vigil_qos::{Candidate, Capabilities, Key, QosPolicies, Value};
 
 use crate::advert::Advert;
 
@@ -46,6 +46,9 @@ pub struct EntryView {
     /// Why the reconfiguration engine isolated its producer: FAILED for
     /// every consumer until released.
     pub isolated: Option<Arc<str>>,
+    /// The capabilities the reconfiguration engine overrides while a mode
+    /// holds: matching and ranking read these before the advert's.
+    pub overrides: Option<Arc<Capabilities>>,
 }
 
 impl EntryView {
@@ -54,6 +57,7 @@ impl EntryView {
         heartbeat_state: Option<State>,
         failed_on_behalf: Option<Arc<str>>,
         isolated: Option<Arc<str>>,
+        overrides: Option<Arc<Capabilities>>,
         last_heard: Timestamp,
         reachable: bool,
     ) -> EntryView {
@@ -110,6 +114,7 @@ impl EntryView {
             reachable,
             failed_on_behalf,
             isolated,
+            overrides,
         }
     }
 }
@@ -124,7 +129,10 @@ impl Candidate for EntryView {
         &self.advert.key.topic
     }
     fn capability(&self, key: &Key) -> Option<&Value> {
-        self.advert.capabilities.get_key(key)
+        self.overrides
+            .as_deref()
+            .and_then(|o| o.get_key(key))
+            .or_else(|| self.advert.capabilities.get_key(key))
     }
     fn health_state(&self) -> State {
         self.health.state

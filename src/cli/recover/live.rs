@@ -13,9 +13,9 @@ use vigil_diag::{Path, State, Timestamp, UnknownReason};
 use vigil_discovery::{
     EntryView, ReconfigPublisher, RecordedSession, RecordedStep, Recorder, Selector,
 };
-use vigil_qos::Query;
+use vigil_qos::{Capabilities, Query};
 use vigil_recovery::bt::{Action, ActionId, Condition, Engine, Leaf, Outcomes, Record};
-use vigil_recovery::modes::ModeChange;
+use vigil_recovery::modes::{ModeChange, ModeSpec};
 use vigil_recovery::{Action as SupAction, ChildId, Command, Exit, Supervisor};
 
 use super::super::bt::{record_json, record_text};
@@ -111,6 +111,8 @@ pub(super) struct Live {
     /// Supervised children stopped because the mode's `children:` leaves
     /// them out.
     stopped_by_mode: BTreeSet<String>,
+    /// Capabilities overridden because the mode says so, per producer.
+    overridden_by_mode: BTreeMap<String, Capabilities>,
     /// Whether the behaviour tree reads the registry itself (`<Available>`):
     /// then every registry change ticks it.
     reads_registry: bool,
@@ -151,6 +153,7 @@ impl Live {
             isolated_by_tree: BTreeSet::new(),
             isolated_by_mode: BTreeSet::new(),
             stopped_by_mode: BTreeSet::new(),
+            overridden_by_mode: BTreeMap::new(),
             reads_registry,
             settle,
             last_mode: None,
@@ -520,6 +523,7 @@ impl Live {
             }
         }
         self.isolated_by_mode = isolate;
+        self.override_capabilities(&spec);
 
         let mut children: Vec<(String, ChildId)> = self
             .children
@@ -549,6 +553,58 @@ impl Live {
                 json!({"event": "mode_child", "at": at, "mode": mode, "child": child, "do": verb}),
                 format!("{at:>9.3}  {verb:<7} {child}: mode {mode}"),
             );
+        }
+    }
+
+    /// Publishes the capability overrides of the mode `spec` where they
+    /// differ from the ones in force, and clears those it no longer has.
+    /// Every consumer's registry ranks the producers on them; this
+    /// engine's own does not hear them (as with isolations).
+    fn override_capabilities(&mut self, spec: &ModeSpec) {
+        let mut wanted: BTreeMap<String, Capabilities> = BTreeMap::new();
+        for (producer, key, value) in &spec.capabilities {
+            let values = wanted.entry(producer.clone()).or_default();
+            if let Err(error) = values.insert(key, value.clone()) {
+                // The modes file's reader checked the keys: not expected.
+                tracing::error!(mode = %spec.name, %producer, %key, %error, "capability override not applied");
+            }
+        }
+        let cleared: Vec<(String, Capabilities)> = self
+            .overridden_by_mode
+            .keys()
+            .filter(|p| !wanted.contains_key(*p))
+            .map(|p| (p.clone(), Capabilities::new()))
+            .collect();
+        let changed: Vec<(String, Capabilities)> = wanted
+            .iter()
+            .filter(|(p, v)| self.overridden_by_mode.get(*p) != Some(*v))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
+        for (producer, values) in cleared.into_iter().chain(changed) {
+            if let Err(error) = self.voice.capabilities(&producer, &values, &spec.name) {
+                tracing::error!(%producer, %error, "cannot publish the capability override");
+                continue;
+            }
+            let at = self.now().as_secs_f64();
+            let text = values.to_string();
+            self.print(
+                json!({"event": "capabilities", "at": at, "mode": spec.name,
+                       "producer": producer, "values": text,
+                       "cleared": values.is_empty()}),
+                if values.is_empty() {
+                    format!(
+                        "{at:>9.3}  restore {producer}'s capabilities: mode {}",
+                        spec.name
+                    )
+                } else {
+                    format!("{at:>9.3}  override {producer}: {text}: mode {}", spec.name)
+                },
+            );
+            if values.is_empty() {
+                self.overridden_by_mode.remove(&producer);
+            } else {
+                self.overridden_by_mode.insert(producer, values);
+            }
         }
     }
 

@@ -20,8 +20,11 @@
 //!   with `allow:` so is every producer on the domain it does not list;
 //!   the supervised children its `children:` leaves out are stopped
 //!   (`mode_child` lines, `do: stop`) and started again by a mode that
-//!   runs them (`do: start`). Its capability overrides are read and
-//!   checked, not applied yet.
+//!   runs them (`do: start`). Its `capabilities:` are published on
+//!   `vigil_capability_overrides` (transient-local, keyed by producer):
+//!   every consumer matches and ranks that producer on the overridden
+//!   values while the mode holds (`capabilities` lines; a mode without
+//!   them clears them, `cleared: true`).
 //!
 //! `--record FILE.mcap` and `--metrics ADDR:PORT` work as on `vigil
 //! monitor`: what the engine's registry was fed (adverts, heartbeats,
@@ -32,7 +35,8 @@
 //! JSON lines: the dry run's `tick`, `action`, `halt`, `mode` (with `at`,
 //! seconds since the engine started, and `t`, Unix seconds), `done` (an
 //! action's outcome: `id`, `action`, `ok`), `ready` (the first tick),
-//! `isolated`/`released`, `mode_child` (`mode`, `child`, `do`), and
+//! `isolated`/`released`, `mode_child` (`mode`, `child`, `do`),
+//! `capabilities` (`mode`, `producer`, `values`, `cleared`), and
 //! the supervisor's own lines as `vigil supervise` prints them.
 
 mod config;
