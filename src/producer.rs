@@ -396,6 +396,20 @@ impl<T: Sample> Producer<T> {
         Ok(())
     }
 
+    /// Signs from now on with `key` (`None`: unsigned) and republishes at
+    /// once: a key rotation without a restart, so the data writer and
+    /// every consumer's route stay and no sample is lost. Allow the new
+    /// key in the consumers' trust policy first; drop the old one after.
+    pub fn set_key(&self, key: Option<vigil_discovery::KeyPair>) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Dds { advertiser, .. } | Inner::DdsKeyless { advertiser, .. } => {
+                advertiser.set_key(key)?
+            }
+            Inner::InProcess(advertiser) => advertiser.set_key(key)?,
+        }
+        Ok(())
+    }
+
     /// The health of a tree node (absolute or relative to the root).
     pub fn health(&self, path: &str) -> Option<Health> {
         let path = self.resolve(path).ok()?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{selected, vigil, Proc, PATIENCE};
+use support::{selected, terminate, vigil, Proc, PATIENCE};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 
@@ -258,7 +258,7 @@ children:
         "{:?}",
         c.seen
     );
-    support::terminate(&sup);
+    terminate(&sup);
     sup.wait_exit(Duration::from_secs(10));
 }
 
@@ -267,10 +267,11 @@ children:
 /// new key waits (the old one is live: another key is no proof), and
 /// takes over the moment the old one withdraws.
 ///
-/// Not yet asserted: the issue's "without a dropped sample". The waiting
-/// successor is no candidate until it is promoted, so the samples between
-/// the old writer's last and the promotion are lost (one, typically, at
-/// the default rate); the count is printed.
+/// A rotation by restart (a new process with the new key) is a takeover:
+/// the waiting successor is no candidate until it is promoted, so the
+/// samples between the old writer's last and the promotion are lost (one,
+/// typically, at the default rate; the count is printed). The lossless
+/// rotation is in place: the next test.
 #[test]
 fn key_rotation_reloads_the_policy_and_hands_over_at_once() {
     let domain = 126;
@@ -302,7 +303,7 @@ fn key_rotation_reloads_the_policy_and_hands_over_at_once() {
     // Refused while the old one lives, as a hijack, not as an unknown key.
     c.wait_seen(PATIENCE, |v| refused(v, "imu_a", "hijack"));
     let mark = c.mark();
-    support::terminate(&old);
+    terminate(&old);
     assert_eq!(old.wait_exit(PATIENCE), Some(true));
     c.wait_since(mark, PATIENCE, |v| selected(v, "imu_a"));
     c.wait_since(mark, PATIENCE, |v| {
@@ -328,4 +329,81 @@ fn key_rotation_reloads_the_policy_and_hands_over_at_once() {
         "key rotation: {} sample(s) lost at the handover",
         stats["lost"]
     );
+}
+
+/// Issue 13: key rotation without a dropped sample. The consumers' policy
+/// allows the new key beside the old one; the producer's key file is
+/// replaced (written aside, renamed); `vigil produce` reads it again and
+/// signs its advert with the new key at once: the same writer, so no
+/// takeover and no new route. Once the old key leaves the policy, what
+/// the producer says is still accepted (an advert is checked against the
+/// policy each time it is repeated, once a second: one still signed with
+/// the old key would be refused as `unknown_key`), and not one sample
+/// was lost.
+#[test]
+fn key_rotation_in_place_keeps_the_route_and_loses_no_sample() {
+    let domain = 201;
+    let dir = scratch("rotation-in-place");
+    let old_key = keygen(&dir, "imu_team");
+    keygen(&dir, "gps_team");
+    let new_key = keygen(&dir, "imu_team_next");
+    let live_key = dir.join("live.key");
+    std::fs::copy(&old_key, &live_key).unwrap();
+    let trust = trust_file(&dir, "enforce");
+    let replace = |path: &Path, text: &str| {
+        let aside = dir.join("aside.tmp");
+        std::fs::write(&aside, text).unwrap();
+        std::fs::rename(&aside, path).unwrap();
+    };
+    let mut p = Proc::producer(
+        domain,
+        "imu_a",
+        &["accuracy=0.01"],
+        &["--key", &live_key.display().to_string()],
+    );
+    let mut c = Proc::consumer(domain, QUERY, &["--trust", &trust]);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+    c.wait_for(PATIENCE, |v| {
+        v["event"] == "first_sample" && v["producer"] == "imu_a"
+    });
+
+    // The overlap: the policy allows both keys.
+    let both = std::fs::read_to_string(&trust).unwrap()
+        + "  - name: imu_team_next\n    public: imu_team_next.pub\n    producers: [\"imu_*\"]\n    topics: [imu]\n";
+    replace(Path::new(&trust), &both);
+    // The reload is polled every second: the new key is known within two.
+    std::thread::sleep(Duration::from_secs(3));
+    replace(&live_key, &std::fs::read_to_string(&new_key).unwrap());
+    let rotated = p.wait_for(PATIENCE, |v| v["event"] == "key_rotated");
+    assert!(
+        rotated["public"].as_str().is_some_and(|k| !k.is_empty()),
+        "{rotated}"
+    );
+
+    // The old key leaves the policy.
+    std::thread::sleep(Duration::from_secs(2));
+    let only_new = both.replace(
+        "  - name: imu_team\n    public: imu_team.pub\n    producers: [\"imu_*\"]\n    topics: [imu]\n",
+        "",
+    );
+    assert_ne!(only_new, both, "the old key's entry was found");
+    replace(Path::new(&trust), &only_new);
+    std::thread::sleep(Duration::from_secs(4));
+    let mark = c.mark();
+    let stats = c.wait_since(mark, PATIENCE, |v| v["event"] == "stats");
+    let stats = c.wait_since(c.mark(), PATIENCE, |v| {
+        v["event"] == "stats" && v["t"].as_f64() > stats["t"].as_f64()
+    });
+    let refusals: Vec<&Value> = c.seen.iter().filter(|v| v["event"] == "refused").collect();
+    assert!(refusals.is_empty(), "refused: {refusals:?}");
+    let selections: Vec<&Value> = c.seen.iter().filter(|v| v["event"] == "selected").collect();
+    assert_eq!(selections.len(), 1, "one route throughout: {selections:?}");
+    assert_eq!(stats["lost"], 0, "{stats}");
+    // Still flowing from the same producer after the old key went.
+    assert!(
+        stats["samples"]["imu_a"].as_u64().unwrap_or(0) > 0,
+        "{stats}"
+    );
+    terminate(&p);
+    assert_eq!(p.wait_exit(PATIENCE), Some(true), "{}", p.stderr());
 }

@@ -268,6 +268,24 @@ impl AdvertState {
         Ok(())
     }
 
+    /// Signs from now on with `key` (`None`: unsigned): a key rotation
+    /// without a restart. The advert is signed again at once, with a new
+    /// heartbeat hash chain it commits to, so the data writer and every
+    /// route to it stay: consumers whose policy allows the new key take
+    /// the new advert like any update of the same writer.
+    pub(crate) fn set_key(&mut self, key: Option<KeyPair>) -> Result<(), String> {
+        let chain = match &key {
+            Some(_) => Some(HashChain::random().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        self.config.key = key;
+        self.chain = chain;
+        self.current.sequence += 1;
+        self.current.signature.clear();
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Replaces the diagnostic tree, keeping the diagnostic root given at
     /// the start (or, if none was given, taking the new tree's only root).
     /// Refused, with nothing changed, when the root is not in the new

@@ -219,6 +219,22 @@ async fn produce(
         Arc::clone(&dropped),
     ));
 
+    // A replaced key file rotates the key in place (issue 13): the writer
+    // and every route stay. Weak: the clean stop below needs the producer
+    // back whole.
+    let rotating = Arc::downgrade(&producer);
+    let format = args.format;
+    args.key.watch(move |key| {
+        let producer = rotating.upgrade().ok_or("the producer has stopped")?;
+        let public = key.public();
+        producer.set_key(Some(key)).map_err(|e| e.to_string())?;
+        Out { format }.event(
+            json!({"event": "key_rotated", "public": public.to_string()}),
+            || format!("key rotated: signing as {public}"),
+        );
+        Ok(())
+    });
+
     loop {
         tokio::select! {
             line = lines.recv() => match line {

@@ -18,7 +18,10 @@ use super::InputError;
 #[derive(Debug, Default, Args)]
 pub(crate) struct KeyArgs {
     /// Sign adverts and heartbeats with this private key (a `.key` file
-    /// written by `vigil keygen`). Default: unsigned.
+    /// written by `vigil keygen`). Default: unsigned. `vigil produce`
+    /// reads it again on SIGHUP and when the file changes: a key rotation
+    /// that keeps every route (allow the new key in the consumers' trust
+    /// file first).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
 }
@@ -29,13 +32,25 @@ impl KeyArgs {
         let Some(path) = &self.key else {
             return Ok(None);
         };
-        let what = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| InputError(format!("--key {what}: {e}")))?;
-        KeyPair::from_pem(&text, &what)
-            .map(Some)
-            .map_err(|e| InputError(format!("--key {e}")))
+        read_key(path).map(Some).map_err(InputError)
     }
+
+    /// Reads the key file again on SIGHUP and when it changes (checked
+    /// every second) and hands the new key to `rotate`: a key rotation
+    /// without a restart (replace the file whole: write aside, rename). A
+    /// file that no longer reads keeps the key in force, loudly. Call
+    /// inside a tokio runtime.
+    pub(crate) fn watch(&self, rotate: impl Fn(KeyPair) -> Result<(), String> + Send + 'static) {
+        if let Some(path) = self.key.clone() {
+            watch_file(path, "signing key", read_key, rotate);
+        }
+    }
+}
+
+fn read_key(path: &Path) -> Result<KeyPair, String> {
+    let what = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--key {what}: {e}"))?;
+    KeyPair::from_pem(&text, &what).map_err(|e| format!("--key {e}"))
 }
 
 /// `--trust FILE`: the trust policy applied to what this process hears.
@@ -62,47 +77,64 @@ impl TrustArgs {
     /// longer reads keeps the policy in force, loudly. Held adverts and
     /// routes are untouched. Call inside a tokio runtime.
     pub(crate) fn watch(&self, slot: PolicySlot) {
-        let Some(path) = self.trust.clone() else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut hangup =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-                    Ok(s) => Some(s),
-                    Err(error) => {
-                        tracing::warn!(%error, "no SIGHUP reload of the trust file");
-                        None
-                    }
-                };
-            let mut seen = modified(&path);
-            let mut poll = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                let hup = async {
-                    match hangup.as_mut() {
-                        Some(s) => s.recv().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                let why = tokio::select! {
-                    _ = hup => "SIGHUP",
-                    _ = poll.tick() => {
-                        let now = modified(&path);
-                        if now == seen { continue; }
-                        seen = now;
-                        "file changed"
-                    }
-                };
-                match TrustPolicy::load(&path) {
-                    Ok(policy) => {
-                        tracing::info!(file = %path.display(), why, "trust policy reloaded");
-                        slot.set(policy);
-                    }
-                    Err(error) => tracing::error!(file = %path.display(), why, %error,
-                        "trust file not reloaded; the policy in force stays"),
-                }
-            }
-        });
+        if let Some(path) = self.trust.clone() {
+            watch_file(
+                path,
+                "trust policy",
+                |p| TrustPolicy::load(p).map_err(|e| e.to_string()),
+                move |policy| {
+                    slot.set(policy);
+                    Ok(())
+                },
+            );
+        }
     }
+}
+
+/// Calls `apply` with what `load` makes of the file at `path` on SIGHUP
+/// and whenever its modification time changes (checked every second). A
+/// file that no longer reads, or that `apply` refuses, changes nothing,
+/// loudly: what is in force stays. Call inside a tokio runtime.
+fn watch_file<T: Send + 'static>(
+    path: PathBuf,
+    what: &'static str,
+    load: impl Fn(&Path) -> Result<T, String> + Send + 'static,
+    apply: impl Fn(T) -> Result<(), String> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(s) => Some(s),
+            Err(error) => {
+                tracing::warn!(%error, what, "no SIGHUP reload");
+                None
+            }
+        };
+        let mut seen = modified(&path);
+        let mut poll = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let why = tokio::select! {
+                _ = hup => "SIGHUP",
+                _ = poll.tick() => {
+                    let now = modified(&path);
+                    if now == seen { continue; }
+                    seen = now;
+                    "file changed"
+                }
+            };
+            match load(&path).and_then(&apply) {
+                Ok(()) => tracing::info!(file = %path.display(), why, what, "reloaded"),
+                Err(error) => tracing::error!(file = %path.display(), why, what, %error,
+                    "not reloaded; what is in force stays"),
+            }
+        }
+    });
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

@@ -16,6 +16,7 @@ use super::sample::{now, unix_now_ns};
 use super::{DdsError, VigilParticipant};
 use crate::advertising::AdvertState;
 pub use crate::advertising::AdvertiserConfig;
+use crate::trust::KeyPair;
 use crate::wire::{AdvertWire, HeartbeatWire, OfferedQosWire, NOT_SET};
 
 /// The wire codes of the QoS a rustdds writer offers; unset policies are
@@ -159,6 +160,20 @@ impl Advertiser {
             let mut state = lock(&self.shared.state);
             state
                 .set_capability(key, value)
+                .map_err(|reason| refused(&state, reason))?;
+        }
+        self.shared.publish_if_dirty()
+    }
+
+    /// Signs from now on with `key` (`None`: unsigned) and republishes at
+    /// once: a key rotation that keeps the writer and every route to it
+    /// (issue 13). Consumers need the new key allowed for this producer
+    /// before, and may drop the old one after.
+    pub fn set_key(&self, key: Option<KeyPair>) -> Result<(), DdsError> {
+        {
+            let mut state = lock(&self.shared.state);
+            state
+                .set_key(key)
                 .map_err(|reason| refused(&state, reason))?;
         }
         self.shared.publish_if_dirty()

@@ -146,6 +146,12 @@ impl InProcAdvertiser {
         })
     }
 
+    /// Signs from now on with `key` (see
+    /// [`Advertiser::set_key`](crate::Advertiser::set_key)).
+    pub fn set_key(&self, key: Option<crate::KeyPair>) -> Result<(), InProcError> {
+        self.with_state(|state| state.set_key(key).map_err(|reason| self.refused(reason)))
+    }
+
     /// Replaces the diagnostic tree (see
     /// [`Advertiser::replace_tree`](crate::Advertiser::replace_tree)).
     pub fn replace_tree(&self, tree: Tree) -> Result<bool, InProcError> {
