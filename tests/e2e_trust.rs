@@ -6,8 +6,13 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustdds::with_key::Sample;
+use rustdds::TopicKind;
 use serde_json::Value;
 use support::{selected, terminate, vigil, Proc, PATIENCE};
+use vigil_discovery::{
+    advert_qos, AdvertWire, DdsConfig, VigilParticipant, ADVERT_TOPIC, ADVERT_TYPE,
+};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 
@@ -406,4 +411,83 @@ fn key_rotation_in_place_keeps_the_route_and_loses_no_sample() {
     );
     terminate(&p);
     assert_eq!(p.wait_exit(PATIENCE), Some(true), "{}", p.stderr());
+}
+
+/// Issue 13: a captured advert sent again is refused. The test process
+/// plays the attacker: a DDS participant of its own records the
+/// producer's signed adverts off the wire and publishes them again. While
+/// the producer lives, an older advert of it is refused as a replay;
+/// after it died and the consumer forgot it (its grace), its last advert,
+/// sent again, does not bring it back.
+#[test]
+fn a_captured_advert_sent_again_is_refused() {
+    let domain = 202;
+    let dir = scratch("replay");
+    let key = keygen(&dir, "imu_team");
+    keygen(&dir, "gps_team");
+    let trust = trust_file(&dir, "enforce");
+    let mut p = Proc::producer(domain, "imu_a", &["accuracy=0.01"], &["--key", &key]);
+    let mut c = Proc::consumer(domain, QUERY, &["--trust", &trust]);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
+
+    let rogue = VigilParticipant::new(DdsConfig::new(domain)).expect("the rogue joins");
+    let topic = rogue
+        .dds()
+        .create_topic(
+            ADVERT_TOPIC.to_owned(),
+            ADVERT_TYPE.to_owned(),
+            &advert_qos(),
+            TopicKind::WithKey,
+        )
+        .unwrap();
+    let mut tap = rogue
+        .subscriber()
+        .create_datareader_cdr::<AdvertWire>(&topic, Some(advert_qos()))
+        .unwrap();
+    let replayer = rogue
+        .publisher()
+        .create_datawriter_cdr::<AdvertWire>(&topic, Some(advert_qos()))
+        .unwrap();
+    // The producer's signed advert with a sequence of at least `from`.
+    let mut capture = |from: u64| -> AdvertWire {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline {
+            while let Ok(Some(sample)) = tap.take_next_sample() {
+                if let Sample::Value(wire) = sample.into_value() {
+                    if wire.key.producer == "imu_a"
+                        && !wire.signature.is_empty()
+                        && wire.sequence >= from
+                    {
+                        return wire;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no signed advert of imu_a with sequence >= {from} captured");
+    };
+    let first = capture(0);
+    p.send("cap accuracy=0.02");
+    let last = capture(first.sequence + 1);
+
+    // Live: an older advert of it, from the rogue.
+    replayer.write(first, None).unwrap();
+    c.wait_seen(PATIENCE, |v| refused(v, "imu_a", "replayed"));
+
+    // Dead and forgotten: its last advert, from the rogue.
+    p.kill9();
+    c.wait_for(PATIENCE, |v| v["event"] == "stats" && v["active"].is_null());
+    std::thread::sleep(DdsConfig::DEFAULT_GRACE + Duration::from_secs(2));
+    let mark = c.mark();
+    replayer.write(last, None).unwrap();
+    c.wait_since(mark, PATIENCE, |v| refused(v, "imu_a", "replayed"));
+    let stats = c.wait_since(mark, PATIENCE, |v| v["event"] == "stats");
+    c.wait_since(c.mark(), PATIENCE, |v| {
+        v["event"] == "stats" && v["t"].as_f64() > stats["t"].as_f64()
+    });
+    let back: Vec<&Value> = c.seen[mark..]
+        .iter()
+        .filter(|v| v["event"] == "selected" && !v["producer"].is_null())
+        .collect();
+    assert!(back.is_empty(), "the dead producer came back: {back:?}");
 }

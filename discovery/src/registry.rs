@@ -404,15 +404,59 @@ struct Inner {
     deadlines: BTreeSet<(Timestamp, AdvertKey)>,
     /// Time never goes back before the latest input.
     now: Timestamp,
-    /// The newest timestamp of a signed advert accepted per key, kept after
-    /// the entry goes: an older one is a replay.
-    seen: HashMap<AdvertKey, u64>,
+    /// The newest signed advert accepted per key, kept after the entry
+    /// goes: an older one is a replay, and so is the same one from another
+    /// participant.
+    seen: HashMap<AdvertKey, Seen>,
     /// Isolated producers and why: kept apart from the entries, so that an
     /// isolation outlives the producer's restarts and precedes its advert.
     isolated: HashMap<String, Arc<str>>,
     /// Overridden capabilities per producer: kept apart from the entries
     /// for the same reason as `isolated`.
     overrides: HashMap<String, Arc<Capabilities>>,
+}
+
+/// The newest signed advert accepted for a key: when it was signed and
+/// which advert writer sent it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    timestamp_ns: u64,
+    sender: Option<[u8; 16]>,
+}
+
+impl Seen {
+    /// Notes an accepted signed advert.
+    fn accept(&mut self, timestamp_ns: u64, sender: Option<[u8; 16]>) {
+        if timestamp_ns > self.timestamp_ns {
+            *self = Seen {
+                timestamp_ns,
+                sender,
+            };
+        }
+    }
+
+    /// Why an advert signed at `timestamp_ns`, sent by `sender`, replays
+    /// one accepted before: older than the newest, or the newest itself
+    /// from another participant. A producer that restarts signs a fresh
+    /// advert; the same one sent again by its own participant (its once
+    /// a second repeat, or after a partition healed) is no replay. This
+    /// holds after the entry went: the last advert of a dead producer,
+    /// captured and sent again, does not bring it back.
+    fn replayed_by(&self, timestamp_ns: u64, sender: Option<[u8; 16]>) -> Option<String> {
+        if timestamp_ns < self.timestamp_ns {
+            Some(format!(
+                "signed at {timestamp_ns} ns, older than the advert of {} ns already accepted",
+                self.timestamp_ns
+            ))
+        } else if timestamp_ns == self.timestamp_ns && !same_participant(self.sender, sender) {
+            Some(format!(
+                "the advert signed at {timestamp_ns} ns, already accepted from another \
+                 participant, sent again"
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// The concurrent registry of adverts (see the module doc).
@@ -721,14 +765,12 @@ impl Registry {
         let Ok(proof) = self.check_advert(&policy, wire, changes) else {
             return;
         };
-        // A signed advert older than one already accepted for its key.
+        // A signed advert older than one already accepted for its key, or
+        // the same from another participant.
         if let Some(proof) = proof.filter(|_| policy.mode != TrustMode::Off) {
-            let newest = inner.seen.get(&advert.key).copied().unwrap_or(0);
-            if advert.timestamp_ns < newest {
-                let error = format!(
-                    "signed at {} ns, older than the advert of {} ns already accepted (key {})",
-                    advert.timestamp_ns, newest, proof.key
-                );
+            let seen = inner.seen.get(&advert.key).copied().unwrap_or_default();
+            if let Some(why) = seen.replayed_by(advert.timestamp_ns, sender) {
+                let error = format!("{why} (key {})", proof.key);
                 let failed = (Refusal::Replayed, error);
                 let (p, t) = (&advert.key.producer, &advert.key.topic);
                 if let trusted::Verdict::Refused =
@@ -868,7 +910,7 @@ impl Registry {
         if proof.is_some() {
             let seen = inner.seen.entry(key.clone()).or_default();
             if held.is_none() {
-                *seen = (*seen).max(advert.timestamp_ns);
+                seen.accept(advert.timestamp_ns, sender);
             }
         }
         let Some(old) = held else {
@@ -947,8 +989,11 @@ impl Registry {
         // advert's reports go: the new one's replace them.
         self.reports.remove(&old.advert);
         if proof.is_some() {
-            let seen = inner.seen.entry(key.clone()).or_default();
-            *seen = (*seen).max(advert.timestamp_ns);
+            inner
+                .seen
+                .entry(key.clone())
+                .or_default()
+                .accept(advert.timestamp_ns, sender);
         }
         entry.chain = trusted::next_chain(old.chain.as_ref(), old.proof.as_ref(), proof.as_ref());
         entry.proof = proof;

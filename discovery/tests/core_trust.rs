@@ -191,3 +191,25 @@ fn the_producers_own_repeated_advert_is_no_replay() {
     assert_eq!(r.stats().refused.total(), 0);
     assert_eq!(state(&r), State::Ok);
 }
+
+#[test]
+fn a_dead_producers_last_advert_sent_again_does_not_bring_it_back() {
+    let r = registry(TrustMode::Enforce);
+    r.apply(signed_advert(1, 2, 20), t(0));
+    // Its lease (100 ms) and the grace (500 ms) pass: forgotten.
+    r.tick(t(1_000));
+    assert!(r.get(&key("a")).is_none(), "forgotten");
+    // Its last advert, captured and sent by another participant.
+    assert_eq!(
+        refusal(&r.apply(signed_advert(9, 2, 20), t(1_100))),
+        Some(Refusal::Replayed)
+    );
+    assert!(r.get(&key("a")).is_none(), "not brought back");
+    // Its own participant, once a partition healed, is heard again.
+    assert_eq!(refusal(&r.apply(signed_advert(1, 2, 20), t(1_200))), None);
+    assert_eq!(state(&r), State::Ok);
+    // A restart signs a fresh advert: taken from its new participant.
+    r.tick(t(3_000));
+    assert_eq!(refusal(&r.apply(signed_advert(3, 1, 30), t(3_100))), None);
+    assert_eq!(state(&r), State::Ok);
+}
