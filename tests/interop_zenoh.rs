@@ -13,7 +13,7 @@
 //! this file compiles to nothing and runs no test; `scripts/test` runs
 //! every test with `--all-features`, so it runs these.
 //!
-//! One DDS domain per test (54–59, 110–111, 157) and a fresh TCP port each, so the tests
+//! One DDS domain per test (54–59, 110–111, 157, 203) and a fresh TCP port each, so the tests
 //! run in parallel. A missing peer (no `target/peers-venv`) fails the test.
 //! Events that two processes or two producers cause are waited for with
 //! [`Proc::wait_seen`] or [`Proc::wait_since`], never assuming which comes
@@ -25,7 +25,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{free_port, selected, t, unix_now, Proc, PATIENCE, TEST_LEASE_MS};
+use support::{free_port, selected, t, terminate, unix_now, Proc, PATIENCE, TEST_LEASE_MS};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 
@@ -871,5 +871,105 @@ fn the_bridges_registry_is_recorded_and_counted() {
     assert!(
         summary["summary"]["decisions"].as_u64() >= Some(2),
         "{summary}"
+    );
+}
+
+/// `vigil keygen --out DIR/NAME`: the private key's path.
+fn keygen(dir: &Path, name: &str) -> String {
+    let prefix = dir.join(name);
+    let out = support::vigil()
+        .args(["keygen", "--out", prefix.to_str().expect("utf-8 path")])
+        .output()
+        .expect("vigil keygen runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join(format!("{name}.key")).display().to_string()
+}
+
+/// Issue 13 across the bridge, under `enforce` everywhere: a Zenoh
+/// producer signed by a key the policy allows for it is imported, and a
+/// DDS consumer follows it through the proxy (whose advert the bridge
+/// signs with its own key, one that `speaks_for` Zenoh producers); an
+/// unsigned Zenoh advert is refused by the bridge, counted, and never
+/// reaches DDS; the adverts the bridge exports to Zenoh are signed.
+#[test]
+fn under_enforce_the_bridge_imports_signed_zenoh_adverts_only() {
+    let domain = 203;
+    let port = free_port();
+    let (dir, path) = config(port, Side::Listen);
+    let zenoh_key = keygen(dir.path(), "zenoh_team");
+    let bridge_key = keygen(dir.path(), "bridge");
+    let dds_key = keygen(dir.path(), "dds_team");
+    let trust = dir.path().join("trust.yaml");
+    std::fs::write(
+        &trust,
+        "mode: enforce\nkeys:\n  - name: zenoh_team\n    public: zenoh_team.pub\n    \
+         producers: [\"zimu_*\"]\n    topics: [imu]\n  - name: bridge\n    public: bridge.pub\n    \
+         speaks_for: [\"zimu_*\"]\n  - name: dds_team\n    public: dds_team.pub\n    \
+         producers: [\"dds_*\"]\n    topics: [imu]\n",
+    )
+    .unwrap();
+    let trust = trust.to_str().expect("utf-8 path");
+    let mut bridge = bridge_with(domain, &path, &["--key", &bridge_key, "--trust", trust]);
+    let _dds = Proc::producer(domain, "dds_imu", &["accuracy=0.002"], &["--key", &dds_key]);
+    bridge.wait_for(PATIENCE, producer_state("dds_producer", "dds_imu", "up"));
+
+    // Signed by a key allowed for zimu_*: imported.
+    let mut signed = peer("zenoh_signed", port, &["--watch", "--key", &zenoh_key]);
+    let exported = signed.wait_seen(PATIENCE, |v| {
+        v["event"] == "advert" && v["producer"] == "dds_imu" && v["kind"] == "put"
+    });
+    assert_eq!(
+        exported["signed"], true,
+        "the bridge signs its exports: {exported}"
+    );
+    signed.send("advertise zimu_a accuracy=0.001");
+    bridge.wait_for(PATIENCE, producer_state("zenoh_producer", "zimu_a", "up"));
+
+    // Unsigned, and better on paper: refused.
+    let mut rogue = peer("zenoh_rogue", port, &[]);
+    rogue.send("advertise zimu_rogue accuracy=0.0001");
+    let refused = bridge.wait_for(PATIENCE, |v| {
+        v["event"] == "refused" && v["producer"] == "zimu_rogue"
+    });
+    assert_eq!(refused["reason"], "unsigned", "{refused}");
+
+    let mut consumer = Proc::consumer(domain, QUERY, &["--trust", trust]);
+    consumer.wait_seen(PATIENCE, |v| selected(v, "zimu_a"));
+    consumer.wait_seen(PATIENCE, event("first_sample", "zimu_a"));
+    let stats = consumer.wait_for(PATIENCE, |v| v["event"] == "stats");
+    consumer.wait_for(PATIENCE, |v| {
+        v["event"] == "stats" && v["t"].as_f64() > stats["t"].as_f64()
+    });
+    let rogue_up: Vec<&Value> = bridge
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "zenoh_producer" && v["producer"] == "zimu_rogue")
+        .collect();
+    assert!(rogue_up.is_empty(), "{rogue_up:?}");
+    let followed: Vec<&Value> = consumer
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "selected" && v["producer"] == "zimu_rogue")
+        .collect();
+    assert!(followed.is_empty(), "{followed:?}");
+    let refusals: Vec<&Value> = consumer
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "refused")
+        .collect();
+    assert!(
+        refusals.is_empty(),
+        "the proxy's advert is signed: {refusals:?}"
+    );
+    terminate(&bridge);
+    assert_eq!(
+        bridge.wait_exit(PATIENCE),
+        Some(true),
+        "{}",
+        bridge.stderr()
     );
 }

@@ -97,9 +97,9 @@ pub use selection::{
     SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
 pub use trust::{
-    chain_id, sign_advert, sign_failed_on_behalf, AdvertProof, ChainCheck, Glob, HashChain,
-    HeartbeatAuth, KeyError, KeyPair, PublicKey, Refusal, RefusedStats, TrustMode, TrustPolicy,
-    TrustedKey, Verifier, ADVERT_SIGNATURE_LEN, CHAIN_LEN, HEARTBEAT_AUTH_LEN,
+    chain_id, sign_advert, sign_detached, sign_failed_on_behalf, AdvertProof, ChainCheck, Glob,
+    HashChain, HeartbeatAuth, KeyError, KeyPair, PublicKey, Refusal, RefusedStats, TrustMode,
+    TrustPolicy, TrustedKey, Verifier, ADVERT_SIGNATURE_LEN, CHAIN_LEN, HEARTBEAT_AUTH_LEN,
     ON_BEHALF_SIGNATURE_LEN,
 };
 pub use vote::{combine_reports, Combined};

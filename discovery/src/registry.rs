@@ -501,6 +501,14 @@ pub struct Registry {
 impl Registry {
     /// An empty registry.
     pub fn new(config: RegistryConfig) -> Registry {
+        Registry::with_policy_slot(config, PolicySlot::default())
+    }
+
+    /// An empty registry whose trust policy is the one `slot` holds, now
+    /// and after every [`PolicySlot::set`]: a host that checks other
+    /// inputs against the same policy (the Zenoh bridge's Zenoh adverts)
+    /// reloads both at once.
+    pub fn with_policy_slot(config: RegistryConfig, slot: PolicySlot) -> Registry {
         Registry {
             config,
             entries: DashMap::new(),
@@ -515,7 +523,7 @@ impl Registry {
             on_behalf_rejected: AtomicU64::new(0),
             refused: Default::default(),
             warned: Default::default(),
-            policy: PolicySlot::default(),
+            policy: slot,
             verifier: Verifier::new(),
             refusals: RefusalFeed::default(),
         }

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::dds_args::{DdsArgs, Format};
 use super::metrics_args::MetricsArgs;
 use super::record_args::RecordArgs;
+use super::trust_args::{KeyArgs, TrustArgs};
 
 /// `vigil bridge` subcommands.
 #[derive(Debug, Subcommand)]
@@ -45,6 +46,10 @@ pub(crate) struct ZenohArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
 }
 
 pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
@@ -67,8 +72,17 @@ pub(crate) fn run(command: BridgeCommand) -> anyhow::Result<ExitCode> {
             check,
             record,
             metrics,
+            key,
+            trust,
             ..
-        }) => zenoh::run(&config, &dds, format, check, (&record, &metrics)),
+        }) => zenoh::run(
+            &config,
+            &dds,
+            format,
+            check,
+            (&record, &metrics),
+            (&key, &trust),
+        ),
         // clap requires `--config` unless `--plugin-info` is given.
         BridgeCommand::Zenoh(_) => Err(anyhow::anyhow!("--config FILE is required")),
     }
@@ -81,13 +95,14 @@ mod zenoh {
     use anyhow::Context;
     use serde_json::json;
     use vigil::metrics::CoreMetrics;
-    use vigil_bridges::zenoh::{BridgeConfig, BridgeEvent};
-    use vigil_discovery::{DdsConfig, VigilParticipant};
+    use vigil_bridges::zenoh::{BridgeConfig, BridgeEvent, BridgeTrust};
+    use vigil_discovery::{DdsConfig, PolicySlot, VigilParticipant};
 
     use super::super::dds_args::{init_logging, runtime, terminated, unix_seconds};
     use super::super::dds_args::{DdsArgs, Format};
     use super::super::metrics_args::MetricsArgs;
     use super::super::record_args::{self, RecordArgs};
+    use super::super::trust_args::{KeyArgs, TrustArgs};
     use super::super::{InputError, EXIT_INPUT};
 
     pub(super) fn run(
@@ -96,6 +111,7 @@ mod zenoh {
         format: Format,
         check: bool,
         (record, metrics): (&RecordArgs, &MetricsArgs),
+        (key, trust): (&KeyArgs, &TrustArgs),
     ) -> anyhow::Result<ExitCode> {
         init_logging();
         let config = match BridgeConfig::load(path) {
@@ -108,6 +124,8 @@ mod zenoh {
             }
         };
         let dds_config = dds_config(dds, &config)?;
+        let key = key.load()?;
+        let policy = trust.load()?;
         if check {
             for warning in &config.warnings {
                 eprintln!("warning: {warning}");
@@ -120,10 +138,18 @@ mod zenoh {
         let counted = observers.metrics.clone();
         let outcome = runtime()?.block_on(async move {
             let participant = VigilParticipant::new(dds_config).context("joining DDS")?;
+            // One slot for the DDS registry and the Zenoh adverts: a
+            // reload (SIGHUP, the file changed) reaches both.
+            let slot = PolicySlot::default();
+            if let Some(policy) = policy {
+                slot.set(policy);
+            }
+            trust.watch(slot.clone());
             vigil_bridges::zenoh::run_recorded(
                 config,
                 participant,
                 observers.recorder.clone(),
+                BridgeTrust::new(key, slot),
                 terminated(),
                 |event| {
                     if let Some(metrics) = &counted {

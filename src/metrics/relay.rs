@@ -210,6 +210,7 @@ mod bridge {
         not_forwarded: Family<ReasonLabel, Counter>,
         inputs_dropped: Counter,
         adverts_rejected: Counter,
+        adverts_refused: Family<ReasonLabel, Counter>,
         adverts_evicted: Counter,
         producers_refused: Counter,
         queries: Counter,
@@ -227,6 +228,7 @@ mod bridge {
                 not_forwarded: Family::default(),
                 inputs_dropped: Counter::default(),
                 adverts_rejected: Counter::default(),
+                adverts_refused: Family::default(),
                 adverts_evicted: Counter::default(),
                 producers_refused: Counter::default(),
                 queries: Counter::default(),
@@ -256,6 +258,11 @@ mod bridge {
                 "bridge_adverts_rejected",
                 "Zenoh adverts refused (malformed, wrong key, wrong type)",
                 metrics.adverts_rejected.clone(),
+            );
+            registry.register(
+                "bridge_adverts_refused",
+                "Zenoh adverts refused on trust grounds (issue 13), by reason",
+                metrics.adverts_refused.clone(),
             );
             registry.register(
                 "bridge_adverts_evicted",
@@ -349,6 +356,14 @@ mod bridge {
                 .inc_by(grew(now.inputs_dropped, seen.inputs_dropped));
             self.adverts_rejected
                 .inc_by(grew(now.adverts_rejected, seen.adverts_rejected));
+            for why in vigil_discovery::Refusal::ALL {
+                self.adverts_refused
+                    .get_or_create(&reason(why.as_str()))
+                    .inc_by(grew(
+                        now.adverts_refused.get(why),
+                        seen.adverts_refused.get(why),
+                    ));
+            }
             self.adverts_evicted
                 .inc_by(grew(now.adverts_evicted, seen.adverts_evicted));
             self.producers_refused

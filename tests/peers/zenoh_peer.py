@@ -6,7 +6,7 @@ prints one JSON line per thing it sees:
 
   {"event": "ready", "zid": ...}
   {"event": "advert", "kind": "put"|"delete", "key", "producer", "topic",
-   "origin", "state", "capabilities"}            every advert key sample
+   "origin", "state", "capabilities", "signed"}  every advert key sample
   {"event": "alive", "kind": "put"|"delete", "key"}   every liveliness change
   {"event": "registry", "adverts": [...]}        reply of `<prefix>/registry`
   {"event": "best", ...}                         reply of `<prefix>/best/<topic>`
@@ -47,6 +47,12 @@ Commands, from the flags or one per line on stdin:
                                  {"event": "admin_done", "replies": N}
   quit
 
+With `--key FILE` (a private key `vigil keygen` wrote), its own adverts
+carry `timestamp_ns` and are signed as vigil's Zenoh bridge reads them:
+Ed25519 over b"vigil/zenoh-advert/1\0" then the advert's JSON text, the
+signature appended as the last member `"signature"` (base64 of public key
+then signature).
+
 Samples are vigil's `SyntheticSample` {producer: string, seq: u64,
 source_ts_ns: u64, period_ns: u64} in CDR little endian: the encapsulation
 header 00 01 00 00, then the string as a u32 length (with its NUL), the
@@ -55,6 +61,7 @@ three u64.
 """
 
 import argparse
+import base64
 import json
 import struct
 import sys
@@ -62,6 +69,7 @@ import threading
 import time
 
 import zenoh
+from cryptography.hazmat.primitives import serialization
 
 LOCK = threading.Lock()
 
@@ -110,6 +118,10 @@ class Peer:
     def __init__(self, args):
         self.args = args
         self.prefix = args.prefix
+        self.key = None
+        if args.key:
+            with open(args.key, "rb") as f:
+                self.key = serialization.load_pem_private_key(f.read(), password=None)
         conf = zenoh.Config()
         conf.insert_json5("mode", json.dumps("peer"))
         conf.insert_json5("connect/endpoints", json.dumps(args.connect))
@@ -152,6 +164,7 @@ class Peer:
                     state=(advert.get("health") or {}).get("state"),
                     reachable=advert.get("reachable"),
                     capabilities=advert.get("capabilities"),
+                    signed="signature" in advert,
                 )
             except (ValueError, AttributeError) as e:
                 fields.update(error=str(e))
@@ -189,17 +202,25 @@ class Peer:
     # ---- what it does ----
 
     def advert_json(self, producer, topic, caps, state):
-        return json.dumps(
-            {
-                "version": 1,
-                "producer": producer,
-                "topic": topic,
-                "type_name": self.args.type,
-                "origin": "zenoh",
-                "capabilities": caps,
-                "health": {"state": state, "confidence": 1.0},
-            }
+        advert = {
+            "version": 1,
+            "producer": producer,
+            "topic": topic,
+            "type_name": self.args.type,
+            "origin": "zenoh",
+            "capabilities": caps,
+            "health": {"state": state, "confidence": 1.0},
+        }
+        if self.key is None:
+            return json.dumps(advert)
+        advert["timestamp_ns"] = time.time_ns()
+        body = json.dumps(advert)
+        signature = self.key.sign(b"vigil/zenoh-advert/1\0" + body.encode())
+        public = self.key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
+        value = base64.b64encode(public + signature).decode()
+        return body[:-1] + ',"signature":"' + value + '"}'
 
     def advertise(self, producer, caps):
         topic = self.args.topic
@@ -366,6 +387,7 @@ def main():
     parser.add_argument("--topic", default="imu")
     parser.add_argument("--type", default="vigil::demo::Sample_v1")
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--key", help="sign its own adverts with this private key (vigil keygen's .key)")
     parser.add_argument("--watch", action="store_true", help="print adverts and liveliness changes")
     parser.add_argument("--do", action="append", default=[], help="a command to run at the start")
     args = parser.parse_args()

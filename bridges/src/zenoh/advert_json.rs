@@ -17,8 +17,11 @@
 //! strings, booleans), `health.confidence` (0 to 1, default 1),
 //! `health.reason` (for UNKNOWN: `no_data`, `stale`, `conflicting`,
 //! `unreachable`; default `no_data`), `health.trend` (default `stable`),
-//! `sequence`. What a bridge adds on the way out (`reachable`,
-//! `diagnostic_root`, `writer_guid`, `data`) is accepted and not used.
+//! `sequence`, `timestamp_ns` (when the producer made it, nanoseconds since
+//! the Unix epoch: required when signed, see `signed_json`), `signature`
+//! (the last member; see `signed_json`). What a bridge adds on the way out
+//! (`reachable`, `diagnostic_root`, `writer_guid`, `data`) is accepted and
+//! not used.
 //! Any other field is a mistake and refused, so a misspelt `capabilites`
 //! does not silently advertise nothing.
 
@@ -95,6 +98,15 @@ pub struct AdvertJson {
     /// The producer's advert sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
+    /// When it was made, nanoseconds since the Unix epoch: what tells a
+    /// signed advert sent again from a fresh one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_ns: Option<u64>,
+    /// Whether the received JSON had a `signature` member (wherever it
+    /// was: `signed_json` reads it only as the last member). Not printed:
+    /// a signature is appended to the printed text.
+    #[serde(skip)]
+    pub signature_member: bool,
     /// Exported: the root of its diagnostic tree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostic_root: Option<String>,
@@ -147,6 +159,8 @@ const FIELDS: &[&str] = &[
     "health",
     "reachable",
     "sequence",
+    "timestamp_ns",
+    "signature",
     "diagnostic_root",
     "writer_guid",
     "data",
@@ -198,6 +212,8 @@ impl AdvertJson {
             },
             reachable: Some(view.reachable),
             sequence: Some(advert.sequence),
+            timestamp_ns: Some(vigil_discovery::clock::unix_now_ns()),
+            signature_member: false,
             diagnostic_root: advert
                 .diagnostic_root
                 .as_ref()
@@ -309,7 +325,15 @@ impl AdvertJson {
             "a non-negative integer",
             &mut issues,
         );
+        let timestamp_ns = optional(
+            &map,
+            "timestamp_ns",
+            Json::as_u64,
+            "a non-negative integer",
+            &mut issues,
+        );
         let text = |v: &Json| v.as_str().map(str::to_owned);
+        let signature_member = optional(&map, "signature", text, "a string", &mut issues).is_some();
         let diagnostic_root = optional(&map, "diagnostic_root", text, "a string", &mut issues);
         let writer_guid = optional(&map, "writer_guid", text, "a string", &mut issues);
         let data = optional(&map, "data", text, "a string", &mut issues);
@@ -340,6 +364,8 @@ impl AdvertJson {
                 health,
                 reachable,
                 sequence,
+                timestamp_ns,
+                signature_member,
                 diagnostic_root,
                 writer_guid,
                 data,

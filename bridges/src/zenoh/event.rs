@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use vigil_discovery::RefusedStats;
 
 use super::advert_json::Origin;
 
@@ -60,6 +61,11 @@ pub struct BridgeStats {
     pub queries: u64,
     /// Samples put on followed streams' keys.
     pub samples_followed: u64,
+    /// Zenoh adverts refused on trust grounds, by reason (issue 13).
+    pub adverts_refused: RefusedStats,
+    /// Zenoh adverts the trust mode `warn` accepted but `enforce` would
+    /// have refused, by reason.
+    pub adverts_warned: RefusedStats,
 }
 
 /// One routing decision (see the module doc).
@@ -132,6 +138,24 @@ pub enum BridgeEvent {
         error: String,
         /// Refused adverts since the start.
         rejected: u64,
+    },
+    /// A Zenoh advert was refused on trust grounds (issue 13): unsigned,
+    /// badly signed, by a key the policy does not list or allow for it,
+    /// or older than one already accepted. Nothing changed on DDS.
+    Refused {
+        /// The key it came on.
+        key: String,
+        /// The producer id it claimed.
+        producer: String,
+        /// The topic it claimed.
+        topic: String,
+        /// Why, as a code (`unsigned`, `bad_signature`, `unknown_key`,
+        /// `not_allowed`, `replayed`).
+        reason: String,
+        /// Why, for people.
+        error: String,
+        /// Refused on trust grounds since the start.
+        refused: u64,
     },
     /// A replaced or withdrawn proxy has shut down: its advert's dispose
     /// is on the wire (acknowledged, or 200 ms passed). What tests and
@@ -248,6 +272,13 @@ impl fmt::Display for BridgeEvent {
                 error,
                 rejected,
             } => write!(f, "rejected {key} ({rejected} so far): {error}"),
+            BridgeEvent::Refused {
+                key,
+                reason,
+                error,
+                refused,
+                ..
+            } => write!(f, "refused {key}: {reason} ({refused} so far): {error}"),
             BridgeEvent::Following {
                 key,
                 switches,

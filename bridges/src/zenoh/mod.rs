@@ -87,6 +87,21 @@
 //! every problem named, counted ([`BridgeStats::adverts_rejected`]), logged
 //! and reported as a [`BridgeEvent::Rejected`]; nothing changes on DDS.
 //!
+//! # Trust (issue 13)
+//!
+//! With a [`BridgeTrust`] (`vigil bridge zenoh --key FILE --trust FILE`):
+//! the bridge's registry applies the policy to DDS adverts as a consumer's
+//! does; a Zenoh producer's advert is checked the same way before a proxy
+//! advertises it on DDS — signed by a key the policy allows for its
+//! producer id and topic (a signature carried in the JSON advert, see
+//! [`sign_json`]), not older than one already accepted (`timestamp_ns`) —
+//! and a refused one is counted by reason ([`BridgeStats::adverts_refused`]),
+//! logged and reported ([`BridgeEvent::Refused`]); under `warn` it is
+//! accepted and counted ([`BridgeStats::adverts_warned`]). The bridge signs
+//! its proxies' DDS adverts and the adverts it exports with its key: the
+//! consumers' policy must let that key speak for those producers
+//! (`speaks_for`).
+//!
 //! # Deviations and limits
 //!
 //! - Adverts of origin `dds` are never imported: they are some bridge's
@@ -135,6 +150,7 @@
 //! - `best`: the best-producer answer (pure, on vigil's selection).
 //! - `follow`: a followed stream: its selector, filter and switch events.
 //! - `proxy`: a Zenoh producer's raw DDS writer, advertiser and tree.
+//! - `signed_json`: signed JSON adverts ([`sign_json`], [`open_signed`]).
 //! - `event`: [`BridgeEvent`], one per routing decision.
 //! - `plugin_info`: [`PluginInfo`], what a zenohd plugin built from this
 //!   tree is compatible with.
@@ -153,6 +169,7 @@ mod keys;
 mod plugin_info;
 mod producers;
 mod proxy;
+mod signed_json;
 #[cfg(test)]
 mod testkit;
 
@@ -160,7 +177,7 @@ pub use advert_json::{
     AdvertJson, AdvertJsonError, FieldIssue, HealthJson, Origin, ADVERT_JSON_VERSION,
     MAX_ADVERT_BYTES,
 };
-pub use bridge::{run, run_in_session, run_recorded};
+pub use bridge::{run, run_in_session, run_recorded, BridgeTrust};
 pub use config::{
     BridgeConfig, DdsSettings, FollowRoute, Forward, Reliability, TopicRoute, ZenohMode,
     ZenohSettings, DEFAULT_STALE_AFTER, MAX_FOLLOWED,
@@ -168,3 +185,4 @@ pub use config::{
 pub use error::{BridgeError, ConfigError, ConfigProblem};
 pub use event::{BridgeEvent, BridgeStats, ProducerState};
 pub use plugin_info::{PluginInfo, PLUGIN_NAME};
+pub use signed_json::{open_signed, sign_json, Signed, ZENOH_ADVERT_DOMAIN};

@@ -30,7 +30,7 @@ use vigil_diag::{
 };
 use vigil_discovery::clock::{dds_timestamp, now, unix_now_ns};
 use vigil_discovery::{
-    data_qos, guid_of, supervisor_from_env, Advertiser, AdvertiserConfig, DdsError,
+    data_qos, guid_of, supervisor_from_env, Advertiser, AdvertiserConfig, DdsError, KeyPair,
     VigilParticipant,
 };
 
@@ -162,6 +162,7 @@ impl Proxy {
         participant: &VigilParticipant,
         route: &TopicRoute,
         advert: &AdvertJson,
+        key: Option<KeyPair>,
     ) -> Result<Proxy, DdsError> {
         let bad = |reason: String| DdsError::Advertiser {
             producer: advert.producer.clone(),
@@ -201,6 +202,7 @@ impl Proxy {
         let declaration =
             AdvertiserConfig::new(&advert.producer, &advert.topic, &route.type_name, guid)
                 .with_supervisor(supervisor_from_env()?)
+                .with_key(key)
                 .with_capabilities(advert.capabilities.clone())
                 .with_tree(tree, Some(shape.root.clone()));
         let advertiser = Advertiser::start(participant, declaration)?;

@@ -233,6 +233,9 @@ fn bridge_thread(
             session,
             participant,
             None,
+            // Signing and a trust policy are `vigil bridge zenoh`'s flags;
+            // the plugin's config has no keys for them yet.
+            vigil_bridges::zenoh::BridgeTrust::default(),
             shutdown,
             sink,
         )

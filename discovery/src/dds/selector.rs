@@ -53,6 +53,10 @@ pub struct SelectorConfig {
     /// The trust policy the registry applies (issue 13); `None`: mode off.
     /// Reload it through [`Registry::policy_slot`](crate::Registry::policy_slot).
     pub trust: Option<crate::TrustPolicy>,
+    /// The slot the registry reads its trust policy from, shared with the
+    /// caller (see [`Registry::with_policy_slot`]); `None`: its own. A
+    /// [`SelectorConfig::trust`] is set into it.
+    pub policy_slot: Option<crate::PolicySlot>,
     /// Who the consumer is: when set, its route (query, active producer,
     /// every switch and its cause) is published on
     /// [`CONSUMER_ROUTE_TOPIC`](crate::CONSUMER_ROUTE_TOPIC) and disposed
@@ -76,6 +80,12 @@ impl SelectorConfig {
     /// With this trust policy (see the field).
     pub fn with_trust(mut self, trust: Option<crate::TrustPolicy>) -> SelectorConfig {
         self.trust = trust;
+        self
+    }
+
+    /// Reading the trust policy from `slot` (see the field).
+    pub fn with_policy_slot(mut self, slot: crate::PolicySlot) -> SelectorConfig {
+        self.policy_slot = Some(slot);
         self
     }
 
@@ -208,7 +218,10 @@ impl Selector {
         };
         let selection = selection.map(|(selection, _)| selection);
         let shared = Arc::new(Shared {
-            registry: Registry::new(RegistryConfig { grace }),
+            registry: Registry::with_policy_slot(
+                RegistryConfig { grace },
+                config.policy_slot.unwrap_or_default(),
+            ),
             follower: Mutex::new(Follower::new(selection, start, config.settle)),
             malformed: AtomicU64::new(0),
         });

@@ -69,15 +69,21 @@ impl KeyPair {
         Ok(KeyPair { signing })
     }
 
-    /// The private key as PKCS#8 PEM, for the `.key` file.
+    /// The private key as PKCS#8 PEM, for the `.key` file: the version 1
+    /// form of RFC 8410 (the seed alone), which OpenSSL 3.0 and Python's
+    /// `cryptography` read; the version 2 form (with the public key) that
+    /// `SigningKey` writes by default they refuse. Both are read here.
     pub fn to_pem(&self) -> Result<String, KeyError> {
-        self.signing
-            .to_pkcs8_pem(Default::default())
-            .map(|pem| pem.to_string())
-            .map_err(|e| KeyError::Unreadable {
-                what: "a new key".into(),
-                why: e.to_string(),
-            })
+        ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.signing.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_pem(Default::default())
+        .map(|pem| pem.to_string())
+        .map_err(|e| KeyError::Unreadable {
+            what: "a new key".into(),
+            why: e.to_string(),
+        })
     }
 
     /// Its public key.
@@ -165,6 +171,28 @@ mod tests {
         assert!(pub_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
         assert_eq!(PublicKey::parse(&pub_pem, "p").unwrap(), public);
         assert_eq!(PublicKey::parse(&public.to_string(), "p").unwrap(), public);
+    }
+
+    #[test]
+    fn the_private_key_file_is_pkcs8_version_1() {
+        // RFC 8410's example form: SEQUENCE { INTEGER 0, AlgorithmIdentifier
+        // { 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }, 48 bytes.
+        let pem = KeyPair::from_seed([7; 32]).to_pem().unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        assert_eq!(der.len(), 48, "{pem}");
+        assert_eq!(&der[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]);
+        // A version 2 file (what earlier builds wrote) still reads.
+        let v2 = KeyPair::from_seed([7; 32])
+            .signing
+            .to_pkcs8_pem(Default::default())
+            .unwrap();
+        assert_eq!(
+            KeyPair::from_pem(&v2, "old.key").unwrap().public(),
+            KeyPair::from_seed([7; 32]).public()
+        );
     }
 
     #[test]

@@ -13,9 +13,12 @@
 //! - `sign`: the advert signature and its [`Verifier`].
 //! - `on_behalf`: the signature of a supervisor's FAILED-on-behalf word.
 //! - `chain`: the heartbeat hash chain.
+//! - `detached`: signatures over other bytes (a Zenoh producer's JSON
+//!   advert), [`sign_detached`] and [`Verifier::verify_detached`].
 //! - `policy`: [`TrustPolicy`], [`TrustMode`], globs.
 //! - `file`: the trust file reader.
 mod chain;
+mod detached;
 mod file;
 mod keys;
 mod on_behalf;
@@ -24,6 +27,7 @@ mod refusal;
 mod sign;
 
 pub use chain::{chain_id, ChainCheck, HashChain, HeartbeatAuth, CHAIN_LEN, HEARTBEAT_AUTH_LEN};
+pub use detached::sign_detached;
 pub use keys::{KeyError, KeyPair, PublicKey};
 pub use on_behalf::{sign_failed_on_behalf, ON_BEHALF_SIGNATURE_LEN};
 pub use policy::{Glob, TrustMode, TrustPolicy, TrustedKey};

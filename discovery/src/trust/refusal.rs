@@ -104,6 +104,19 @@ impl RefusedStats {
         }
     }
 
+    /// Counts one more for `reason`.
+    pub fn count(&mut self, reason: Refusal) {
+        let count = match reason {
+            Refusal::Unsigned => &mut self.unsigned,
+            Refusal::BadSignature => &mut self.bad_signature,
+            Refusal::UnknownKey => &mut self.unknown_key,
+            Refusal::NotAllowed => &mut self.not_allowed,
+            Refusal::Replayed => &mut self.replayed,
+            Refusal::Hijack => &mut self.hijack,
+        };
+        *count += 1;
+    }
+
     /// All reasons together.
     pub fn total(&self) -> u64 {
         Refusal::ALL.iter().map(|r| self.get(*r)).sum()

@@ -56,6 +56,9 @@ mod followed;
 mod queries;
 mod to_dds;
 mod to_zenoh;
+mod trust;
+
+pub use trust::BridgeTrust;
 
 /// How often the DDS registry is compared with what Zenoh was told. A DDS
 /// producer's death is seen by the registry after its lease (100 ms by
@@ -136,17 +139,27 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     sink: impl FnMut(BridgeEvent),
 ) -> Result<BridgeStats, BridgeError> {
-    run_recorded(config, participant, None, shutdown, sink).await
+    run_recorded(
+        config,
+        participant,
+        None,
+        BridgeTrust::default(),
+        shutdown,
+        sink,
+    )
+    .await
 }
 
 /// [`run`], handing the bridge's registry core (every advert, heartbeat
 /// and lease it sees, from DDS and from Zenoh through its proxies) to
 /// `recorder` (the flight recorder, the metrics). The selectors of
-/// followed streams are not recorded.
+/// followed streams are not recorded. `trust` signs what the bridge says
+/// for others and checks what it hears ([`BridgeTrust`]).
 pub async fn run_recorded(
     config: BridgeConfig,
     participant: VigilParticipant,
     recorder: Option<Arc<dyn Recorder>>,
+    trust: BridgeTrust,
     shutdown: impl Future<Output = ()>,
     sink: impl FnMut(BridgeEvent),
 ) -> Result<BridgeStats, BridgeError> {
@@ -156,7 +169,16 @@ pub async fn run_recorded(
     let session = zenoh::open(zenoh_config)
         .await
         .map_err(|e| BridgeError::zenoh("opening the session", e))?;
-    run_in_session(config, session, participant, recorder, shutdown, sink).await
+    run_in_session(
+        config,
+        session,
+        participant,
+        recorder,
+        trust,
+        shutdown,
+        sink,
+    )
+    .await
 }
 
 /// [`run_recorded`] on a Zenoh session the caller opened (a zenohd
@@ -168,13 +190,16 @@ pub async fn run_in_session(
     session: Session,
     participant: VigilParticipant,
     recorder: Option<Arc<dyn Recorder>>,
+    trust: BridgeTrust,
     shutdown: impl Future<Output = ()>,
     sink: impl FnMut(BridgeEvent),
 ) -> Result<BridgeStats, BridgeError> {
     let keys = KeySpace::new(&config.zenoh.key_prefix);
     let selector = Selector::registry_only(
         &participant,
-        SelectorConfig::default().with_recorder(recorder),
+        SelectorConfig::default()
+            .with_recorder(recorder)
+            .with_policy_slot(trust.policy.clone()),
     )?;
     // rustdds does not deliver a participant's own samples to its own
     // readers: proxies on the registry's participant would be invisible to
@@ -220,6 +245,8 @@ pub async fn run_in_session(
         followed: BTreeMap::new(),
         next_followed: 0,
         follow_inputs,
+        trust,
+        checks: trust::Checks::default(),
         sink,
     };
     shell.ready();
@@ -395,6 +422,10 @@ struct Shell<F> {
     next_followed: u64,
     /// Where the followed streams' selectors report.
     follow_inputs: mpsc::UnboundedSender<FollowInput>,
+    /// The bridge's key and policy.
+    trust: BridgeTrust,
+    /// What checking Zenoh adverts keeps.
+    checks: trust::Checks,
     sink: F,
 }
 

@@ -111,7 +111,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                 continue;
             }
             let reply = query
-                .reply(advert, self.advert_json(&view).to_json())
+                .reply(advert, self.advert_text(&self.advert_json(&view)))
                 .encoding(Encoding::APPLICATION_JSON)
                 .await;
             if let Err(error) = reply {

@@ -41,7 +41,8 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
             let action = self.zenoh.on_advert_deleted(&key);
             return self.act(key, action);
         }
-        let advert = match AdvertJson::parse(&sample.payload().to_bytes()) {
+        let payload = sample.payload().to_bytes();
+        let advert = match AdvertJson::parse(&payload) {
             Ok(advert) => advert,
             Err(e) => return self.reject(&key_text, e.to_string()),
         };
@@ -68,6 +69,9 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
                 advert.type_name, route.type_name
             );
             return self.reject(&key_text, error);
+        }
+        if !self.trusted(&key_text, &payload, &advert) {
+            return;
         }
         let action = self.zenoh.on_advert(&key, advert, now());
         self.act(key, action);
@@ -130,7 +134,12 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let Some(route) = self.to_dds(&key.topic).cloned() else {
             return;
         };
-        match Proxy::start(&self.proxy_participant, &route, advert) {
+        match Proxy::start(
+            &self.proxy_participant,
+            &route,
+            advert,
+            self.trust.key.clone(),
+        ) {
             Ok(proxy) => {
                 let guid = proxy.guid();
                 self.bridge_writers.insert(guid);

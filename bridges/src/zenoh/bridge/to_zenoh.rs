@@ -138,7 +138,7 @@ impl<F: FnMut(BridgeEvent)> Shell<F> {
         let advert = self.keys.key(Space::Adverts, &key.topic, &key.producer);
         let put = self
             .session
-            .put(advert, json.to_json())
+            .put(advert, self.advert_text(&json))
             .encoding(Encoding::APPLICATION_JSON)
             .await;
         if let Err(error) = put {
