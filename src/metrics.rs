@@ -438,6 +438,7 @@ fn input_kind(input: &RecordedInput) -> &'static str {
         RecordedInput::Isolation { .. } => "isolation",
         RecordedInput::Malformed { .. } => "malformed",
         RecordedInput::Tick => "tick",
+        RecordedInput::Samples { .. } => "samples",
     }
 }
 
@@ -556,6 +557,7 @@ mod tests {
             input: RecordedInput::Tick,
             changes: vec![RegistryChange::Unreachable(AdvertKey::new("a", "imu"))],
             events: Vec::new(),
+            breakers: Vec::new(),
         });
         metrics.step(RecordedStep {
             at: Timestamp::from_nanos(2),
@@ -568,6 +570,7 @@ mod tests {
                 error: "y".into(),
             }],
             events: Vec::new(),
+            breakers: Vec::new(),
         });
         metrics.observe_reroute(Duration::from_millis(2));
         let text = metrics.encode();
@@ -590,6 +593,7 @@ mod tests {
             input: RecordedInput::Tick,
             changes: vec![c],
             events: Vec::new(),
+            breakers: Vec::new(),
         };
         let key = |p: &str| AdvertKey::new(p, "imu");
         for p in ["a", "b", "c"] {

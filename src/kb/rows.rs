@@ -533,6 +533,7 @@ mod tests {
             input,
             changes,
             events: Vec::new(),
+            breakers: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use vigil_diag::{FlapDamping, State, Timestamp};
 
+use super::breaker::BreakerPolicy;
 use crate::advert::AdvertKey;
 
 /// How a selection switches (ITU-T G.8031 terms; see the `selection`
@@ -29,11 +30,14 @@ pub struct SwitchPolicy {
     pub margin: f64,
     /// Flap damping of producers' health changes (RFC 2439).
     pub flap: FlapDamping,
+    /// Circuit breakers per consumer→producer link (issue 14); `None`:
+    /// no breakers, sample arrivals are not judged.
+    pub breaker: Option<BreakerPolicy>,
 }
 
 impl Default for SwitchPolicy {
     /// Hold-off 200 ms, wait-to-restore 1 s, revertive, no margin, default
-    /// flap damping (three quick changes suppress).
+    /// flap damping (three quick changes suppress), no circuit breakers.
     fn default() -> Self {
         SwitchPolicy {
             hold_off: Duration::from_millis(200),
@@ -41,6 +45,7 @@ impl Default for SwitchPolicy {
             revertive: true,
             margin: 0.0,
             flap: FlapDamping::default(),
+            breaker: None,
         }
     }
 }
@@ -92,6 +97,12 @@ pub enum SwitchCause {
     BetterCandidate,
     /// The active producer restarted: same advert key, new writer GUID.
     EndpointChanged,
+    /// The active producer's circuit breaker opened: its samples came with
+    /// gaps or late against its advertised rate, or its health flapped.
+    Ejected {
+        /// Its ejection count.
+        ejections: u32,
+    },
 }
 
 impl fmt::Display for SwitchCause {
@@ -117,6 +128,11 @@ impl fmt::Display for SwitchCause {
             SwitchCause::EndpointChanged => {
                 f.write_str("active producer restarted with a new writer")
             }
+            SwitchCause::Ejected { ejections } => write!(
+                f,
+                "active producer ejected by its circuit breaker (ejection {ejections}): \
+                 samples late or missing, or health flapping"
+            ),
         }
     }
 }
@@ -136,6 +152,7 @@ impl SwitchCause {
             SwitchCause::Restored => "restored",
             SwitchCause::BetterCandidate => "better_candidate",
             SwitchCause::EndpointChanged => "endpoint_changed",
+            SwitchCause::Ejected { .. } => "ejected",
         }
     }
 }
@@ -198,4 +215,6 @@ pub struct SelectionStats {
     /// would otherwise have won; counted once per producer per suppression
     /// episode.
     pub flaps_suppressed: u64,
+    /// Links ejected by their circuit breakers (failed probes included).
+    pub ejections: u64,
 }
