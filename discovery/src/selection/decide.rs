@@ -88,7 +88,9 @@ impl Selection {
         if matches!(state, State::Failed | State::Unknown) {
             return self.forced(Some(slot), SwitchCause::ActiveFailed { state }, now);
         }
-        if let Some(guard) = self.guard.as_ref().filter(|g| g.open(&active.key)) {
+        // Ejected (open, or half-open while followed as the last resort):
+        // left for a closed candidate as soon as one qualifies.
+        if let Some(guard) = self.guard.as_ref().filter(|g| g.ejected(&active.key)) {
             let ejections = guard.breakers().ejections(&active.key);
             return self.forced(Some(slot), SwitchCause::Ejected { ejections }, now);
         }

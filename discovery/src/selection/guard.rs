@@ -148,11 +148,6 @@ impl Guard {
         self.ejections
     }
 
-    /// Whether the link is open (ejected, not being probed).
-    pub(crate) fn open(&self, key: &AdvertKey) -> bool {
-        matches!(self.breakers.state(key), Some(BreakerState::Open { .. }))
-    }
-
     /// Whether the link is open or half-open: not to be selected while a
     /// closed one qualifies.
     pub(crate) fn ejected(&self, key: &AdvertKey) -> bool {

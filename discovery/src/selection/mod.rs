@@ -64,6 +64,22 @@
 //! and only as the last resort, and that once health stops changing the
 //! selection settles on a qualifying producer and stops switching. The
 //! test also holds the model's constants to [`SwitchPolicy::default`].
+//! The model has the circuit breakers too (below): spin proves that an
+//! ejected producer is never followed while a closed one qualifies, that
+//! never more than the maximum share is ejected, and that half-open always
+//! ends.
+//!
+//! # Circuit breakers
+//!
+//! With [`SwitchPolicy::breaker`], each consumer→producer link has a
+//! breaker ([`Breakers`]) fed by the producer's health changes and by the
+//! sample arrivals the shell reports ([`Selection::on_samples`]). An
+//! ejected (open or half-open) producer is left at once
+//! ([`SwitchCause::Ejected`]) for a closed candidate and not selected
+//! while one qualifies (rule 1 takes it only as the last resort); a
+//! half-open one is the preferred standby, so its probe samples are
+//! buffered, not delivered; a link that closes again has recovered, and
+//! wait-to-restore counts from then.
 //!
 //! # Shared components
 //!
