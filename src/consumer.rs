@@ -89,6 +89,15 @@ impl<T: Sample> ConsumerBuilder<T> {
         self
     }
 
+    /// Predictive switching (issue 14): leave a producer whose health is
+    /// degrading at once for a healthier one, without waiting out the
+    /// hold-off. Sets the policy's `predictive`: call it after
+    /// [`ConsumerBuilder::policy`].
+    pub fn predictive(mut self, on: bool) -> Self {
+        self.policy.predictive = on;
+        self
+    }
+
     /// Keep the next candidate's stream open and replay what a failover
     /// would lose: no sample lost when the active producer dies.
     pub fn hot_standby(mut self, on: bool) -> Self {

@@ -93,6 +93,9 @@ pub struct RecordedPolicy {
     /// breakers were wired: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerPolicy>,
+    /// Predictive switching (false in recordings made before it).
+    #[serde(default)]
+    pub predictive: bool,
 }
 
 impl From<&SwitchPolicy> for RecordedPolicy {
@@ -107,6 +110,7 @@ impl From<&SwitchPolicy> for RecordedPolicy {
             flap_suppress: p.flap.suppress,
             flap_reuse: p.flap.reuse,
             breaker: p.breaker.clone(),
+            predictive: p.predictive,
         }
     }
 }
@@ -125,6 +129,7 @@ impl From<&RecordedPolicy> for SwitchPolicy {
                 reuse: p.flap_reuse,
             },
             breaker: p.breaker.clone(),
+            predictive: p.predictive,
         }
     }
 }

@@ -98,6 +98,11 @@ pub(crate) struct PolicyArgs {
     pub(crate) margin: f64,
     #[command(flatten)]
     pub(crate) breaker: breaker_args::BreakerArgs,
+    /// Predictive switching: leave a producer whose health is degrading
+    /// (got worse within the trend window) at once for a healthier one,
+    /// without waiting out the hold-off.
+    #[arg(long)]
+    pub(crate) predictive: bool,
 }
 
 impl PolicyArgs {
@@ -115,6 +120,7 @@ impl PolicyArgs {
             margin: self.margin,
             flap: FlapDamping::default(),
             breaker: self.breaker.policy()?,
+            predictive: self.predictive,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The switching rules of the `selection` module doc, applied to the
 //! current members at the selection's current time.
 
-use vigil_diag::{State, Timestamp};
+use vigil_diag::{State, Timestamp, Trend};
 
 use super::chain::{Cand, Slot};
 use super::policy::{ActiveProducer, SelectionEvent, SwitchCause, EVENT_CHAIN_MAX};
@@ -143,6 +143,14 @@ impl Selection {
             // Nothing better to go to: keep it, no hold-off running.
             self.hold_off = None;
             return Verdict::Stay;
+        }
+        let m = self.members.get(slot);
+        if self.policy.predictive && m.view.health.trend == Trend::Degrading && challenger.is_some()
+        {
+            // Getting worse, not a blip: leave before FAILED.
+            self.hold_off = None;
+            let state = m.view.health.state;
+            return Verdict::Switch(challenger, SwitchCause::Degrading { state });
         }
         let until = *self.hold_off.get_or_insert(now + self.policy.hold_off);
         if now < until {

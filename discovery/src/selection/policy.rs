@@ -33,11 +33,17 @@ pub struct SwitchPolicy {
     /// Circuit breakers per consumer→producer link (issue 14); `None`:
     /// no breakers, sample arrivals are not judged.
     pub breaker: Option<BreakerPolicy>,
+    /// Predictive switching (issue 14): an active producer whose health
+    /// trend is `degrading` (it got worse within the trend window) is left
+    /// at once for a healthier candidate, without waiting out the hold-off
+    /// that rides out a mere blip.
+    pub predictive: bool,
 }
 
 impl Default for SwitchPolicy {
     /// Hold-off 200 ms, wait-to-restore 1 s, revertive, no margin, default
-    /// flap damping (three quick changes suppress), no circuit breakers.
+    /// flap damping (three quick changes suppress), no circuit breakers,
+    /// not predictive.
     fn default() -> Self {
         SwitchPolicy {
             hold_off: Duration::from_millis(200),
@@ -46,6 +52,7 @@ impl Default for SwitchPolicy {
             margin: 0.0,
             flap: FlapDamping::default(),
             breaker: None,
+            predictive: false,
         }
     }
 }
@@ -97,6 +104,12 @@ pub enum SwitchCause {
     BetterCandidate,
     /// The active producer restarted: same advert key, new writer GUID.
     EndpointChanged,
+    /// Predictive: the active producer's health is degrading (worse within
+    /// the trend window); left before the hold-off ends, before FAILED.
+    Degrading {
+        /// Its state.
+        state: State,
+    },
     /// The active producer's circuit breaker opened: its samples came with
     /// gaps or late against its advertised rate, or its health flapped.
     Ejected {
@@ -128,6 +141,10 @@ impl fmt::Display for SwitchCause {
             SwitchCause::EndpointChanged => {
                 f.write_str("active producer restarted with a new writer")
             }
+            SwitchCause::Degrading { state } => write!(
+                f,
+                "active producer is {state} and degrading: left before the hold-off (predictive)"
+            ),
             SwitchCause::Ejected { ejections } => write!(
                 f,
                 "active producer ejected by its circuit breaker (ejection {ejections}): \
@@ -153,6 +170,7 @@ impl SwitchCause {
             SwitchCause::BetterCandidate => "better_candidate",
             SwitchCause::EndpointChanged => "endpoint_changed",
             SwitchCause::Ejected { .. } => "ejected",
+            SwitchCause::Degrading { .. } => "degrading",
         }
     }
 }
