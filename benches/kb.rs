@@ -132,6 +132,7 @@ async fn write() {
                     RegistryChange::Updated(a.key.clone())
                 }],
                 events: Vec::new(),
+                breakers: Vec::new(),
             };
             recorder.step_at(t_ns, &step);
             t_ns += 1_000_000;

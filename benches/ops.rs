@@ -62,6 +62,7 @@ fn scrape(limit: usize) {
             input: RecordedInput::Tick,
             changes: vec![RegistryChange::Added(key.clone())],
             events: Vec::new(),
+            breakers: Vec::new(),
         });
         metrics.step(RecordedStep {
             at,
@@ -76,6 +77,7 @@ fn scrape(limit: usize) {
                 },
             }],
             events: Vec::new(),
+            breakers: Vec::new(),
         });
     }
     let server = MetricsServer::start("127.0.0.1:0".parse().expect("addr"), metrics)

@@ -79,6 +79,25 @@ impl<T: Sample> ConsumerBuilder<T> {
         self
     }
 
+    /// Circuit breakers per producer link (issue 14): a producer whose
+    /// samples come late or with gaps against its advertised `rate_hz`
+    /// (else its offered deadline), or whose health flaps, is ejected,
+    /// then probed half-open as the hot standby. Sets the policy's
+    /// `breaker`: call it after [`ConsumerBuilder::policy`].
+    pub fn breakers(mut self, breakers: vigil_discovery::BreakerPolicy) -> Self {
+        self.policy.breaker = Some(breakers);
+        self
+    }
+
+    /// Predictive switching (issue 14): leave a producer whose health is
+    /// degrading at once for a healthier one, without waiting out the
+    /// hold-off. Sets the policy's `predictive`: call it after
+    /// [`ConsumerBuilder::policy`].
+    pub fn predictive(mut self, on: bool) -> Self {
+        self.policy.predictive = on;
+        self
+    }
+
     /// Keep the next candidate's stream open and replay what a failover
     /// would lose: no sample lost when the active producer dies.
     pub fn hot_standby(mut self, on: bool) -> Self {

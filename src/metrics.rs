@@ -113,6 +113,7 @@ pub struct CoreMetrics {
     producer_health: Family<ProducerLabel, Gauge>,
     producers_untracked: Gauge,
     supervisor_events: Family<EventLabel, Counter>,
+    breaker_events: Family<EventLabel, Counter>,
     tracked: Mutex<Tracked>,
     /// The recorder's dropped count last added to `record_dropped`.
     record_dropped_seen: AtomicU64,
@@ -215,6 +216,13 @@ impl CoreMetrics {
             "A supervisor's events (vigil supervise), by kind",
             supervisor_events.clone(),
         );
+        let breaker_events = Family::<EventLabel, Counter>::default();
+        registry.register(
+            "breaker_events",
+            "Circuit-breaker transitions of the consumer's producer links, by kind \
+             (ejected, ejection_refused, half_open, closed)",
+            breaker_events.clone(),
+        );
         registry.register(
             "build",
             "The vigil version",
@@ -235,6 +243,7 @@ impl CoreMetrics {
             producer_health,
             producers_untracked,
             supervisor_events,
+            breaker_events,
             tracked: Mutex::new(Tracked {
                 limit: DEFAULT_PRODUCER_LIMIT,
                 ..Tracked::default()
@@ -415,6 +424,12 @@ impl Recorder for CoreMetrics {
             let cause = SwitchCause::label(&event.cause);
             self.switches.get_or_create(&CauseLabel { cause }).inc();
         }
+        for event in &step.breakers {
+            let event = event.label();
+            self.breaker_events
+                .get_or_create(&EventLabel { event })
+                .inc();
+        }
         if let Some(recorder) = &self.recorder {
             recorder.step(step);
         }
@@ -439,6 +454,7 @@ fn input_kind(input: &RecordedInput) -> &'static str {
         RecordedInput::CapabilityOverride { .. } => "capability_override",
         RecordedInput::Malformed { .. } => "malformed",
         RecordedInput::Tick => "tick",
+        RecordedInput::Samples { .. } => "samples",
     }
 }
 
@@ -557,6 +573,9 @@ mod tests {
             input: RecordedInput::Tick,
             changes: vec![RegistryChange::Unreachable(AdvertKey::new("a", "imu"))],
             events: Vec::new(),
+            breakers: vec![vigil_discovery::BreakerEvent::HalfOpen {
+                key: AdvertKey::new("a", "imu"),
+            }],
         });
         metrics.step(RecordedStep {
             at: Timestamp::from_nanos(2),
@@ -569,6 +588,7 @@ mod tests {
                 error: "y".into(),
             }],
             events: Vec::new(),
+            breakers: Vec::new(),
         });
         metrics.observe_reroute(Duration::from_millis(2));
         let text = metrics.encode();
@@ -576,6 +596,7 @@ mod tests {
             "vigil_inputs_total{kind=\"tick\"} 1",
             "vigil_inputs_rejected_total{kind=\"malformed\"} 1",
             "vigil_lease_expiries_total 1",
+            "vigil_breaker_events_total{event=\"half_open\"} 1",
             "vigil_reroute_seconds_count 1",
             "vigil_build_info{version=",
         ] {
@@ -591,6 +612,7 @@ mod tests {
             input: RecordedInput::Tick,
             changes: vec![c],
             events: Vec::new(),
+            breakers: Vec::new(),
         };
         let key = |p: &str| AdvertKey::new(p, "imu");
         for p in ["a", "b", "c"] {

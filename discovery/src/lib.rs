@@ -93,8 +93,8 @@ pub use registry::{
 pub use route::{ConsumerIdentity, ConsumerRoute, RouteSwitch, MAX_QUERY_LEN};
 pub use selection::{
     ActiveProducer, BreakerEvent, BreakerPolicy, BreakerState, Breakers, CandidateExplanation,
-    CandidateStatus, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
-    SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
+    CandidateStatus, SampleArrival, Selection, SelectionEvent, SelectionExplanation,
+    SelectionQuery, SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
 pub use trust::{
     chain_id, sign_advert, sign_detached, sign_failed_on_behalf, AdvertProof, ChainCheck, Glob,

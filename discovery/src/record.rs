@@ -22,7 +22,10 @@ use crate::advert::AdvertKey;
 use crate::follow::Follower;
 use crate::reconfig::{CapabilityOverrideWire, IsolationWire};
 use crate::registry::{Registry, RegistryChange, RegistryConfig, RegistryInput};
-use crate::selection::{Selection, SelectionEvent, SelectionQuery, SwitchPolicy};
+use crate::selection::{
+    BreakerEvent, BreakerPolicy, SampleArrival, Selection, SelectionEvent, SelectionQuery,
+    SwitchPolicy,
+};
 use crate::wire::{AdvertWire, FailedOnBehalfWire, HeartbeatWire};
 
 /// Where a shell sends what its core did. Called on the routing path:
@@ -86,6 +89,13 @@ pub struct RecordedPolicy {
     pub flap_half_life_ns: u64,
     pub flap_suppress: f64,
     pub flap_reuse: f64,
+    /// The circuit breakers (absent in recordings made before issue 14's
+    /// breakers were wired: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerPolicy>,
+    /// Predictive switching (false in recordings made before it).
+    #[serde(default)]
+    pub predictive: bool,
 }
 
 impl From<&SwitchPolicy> for RecordedPolicy {
@@ -99,6 +109,8 @@ impl From<&SwitchPolicy> for RecordedPolicy {
             flap_half_life_ns: nanos(p.flap.half_life),
             flap_suppress: p.flap.suppress,
             flap_reuse: p.flap.reuse,
+            breaker: p.breaker.clone(),
+            predictive: p.predictive,
         }
     }
 }
@@ -116,6 +128,8 @@ impl From<&RecordedPolicy> for SwitchPolicy {
                 suppress: p.flap_suppress,
                 reuse: p.flap_reuse,
             },
+            breaker: p.breaker.clone(),
+            predictive: p.predictive,
         }
     }
 }
@@ -174,6 +188,12 @@ pub enum RecordedInput {
     },
     /// The timers ran (leases, hold-off, wait-to-restore, housekeeping).
     Tick,
+    /// Data samples the consumer's data path saw, for the circuit
+    /// breakers (recorded only when the policy has them).
+    Samples {
+        /// Each sample's writer and arrival time, oldest first.
+        arrivals: Vec<SampleArrival>,
+    },
 }
 
 impl From<&RegistryInput> for RecordedInput {
@@ -220,7 +240,8 @@ impl From<&RegistryInput> for RecordedInput {
 }
 
 impl RecordedInput {
-    /// The registry input it was; `None` for [`RecordedInput::Tick`].
+    /// The registry input it was; `None` for [`RecordedInput::Tick`] and
+    /// [`RecordedInput::Samples`].
     pub fn to_registry_input(&self) -> Option<RegistryInput> {
         Some(match self.clone() {
             RecordedInput::Advert { wire, sender } => match sender {
@@ -243,7 +264,7 @@ impl RecordedInput {
             }
             RecordedInput::Isolation { wire } => RegistryInput::Isolation(wire),
             RecordedInput::CapabilityOverride { wire } => RegistryInput::CapabilityOverride(wire),
-            RecordedInput::Tick => return None,
+            RecordedInput::Tick | RecordedInput::Samples { .. } => return None,
         })
     }
 }
@@ -259,6 +280,8 @@ pub struct RecordedStep {
     pub changes: Vec<RegistryChange>,
     /// What the selection decided.
     pub events: Vec<SelectionEvent>,
+    /// What the circuit breakers did (issue 14; empty without them).
+    pub breakers: Vec<BreakerEvent>,
 }
 
 /// A fresh core fed recorded inputs: what it decides is what the recorded
@@ -301,6 +324,10 @@ impl Replayer {
         at: Timestamp,
         input: &RecordedInput,
     ) -> (Vec<RegistryChange>, Vec<SelectionEvent>) {
+        if let RecordedInput::Samples { arrivals } = input {
+            let events = self.follower.on_samples(&self.registry, arrivals, at);
+            return (Vec::new(), events);
+        }
         match input.to_registry_input() {
             Some(input) => {
                 let changes = self.registry.apply(input, at);
@@ -309,6 +336,12 @@ impl Replayer {
             }
             None => self.follower.tick(&self.registry, at),
         }
+    }
+
+    /// The circuit breakers' transitions since the last call: what the
+    /// recorded core's breakers did, replayed.
+    pub fn take_breaker_events(&mut self) -> Vec<BreakerEvent> {
+        self.follower.take_breaker_events()
     }
 
     /// The registry as replayed so far.

@@ -227,3 +227,53 @@ fn a_liveness_contract_that_cannot_work_is_refused() {
     assert!(short.validate().unwrap_err().to_string().contains("lease"));
     assert!(InProcConfig::default().validate().is_ok());
 }
+
+/// Issue 14: the in-process consumer judges each sample's arrival with its
+/// circuit breakers, as a DDS consumer does: a producer whose samples
+/// come late is ejected and left; back on time, it is probed, closed and
+/// selected again.
+#[test]
+fn a_late_producer_is_ejected_by_the_in_process_consumer() {
+    let net = InProcess::new(InProcConfig::default());
+    let with_rate = |id: &str, accuracy: f64| {
+        let p = producer(&net, id, accuracy);
+        p.set_capability("rate_hz", Value::parse_capability("1000Hz").unwrap())
+            .unwrap();
+        p
+    };
+    let a = with_rate("imu_a", 0.001);
+    let b = with_rate("imu_b", 0.01);
+    let query = Query::parse("imu WHERE health.state = OK PREFER accuracy ASC").unwrap();
+    let mut breaker = vigil_discovery::BreakerPolicy::default();
+    breaker.base_ejection = Duration::from_millis(500);
+    let policy = vigil_discovery::SwitchPolicy {
+        breaker: Some(breaker),
+        ..Default::default()
+    };
+    let consumer = net.follow::<String>(
+        &query,
+        TYPE,
+        InProcConsumerConfig::default().with_policy(policy),
+    );
+    run(&net, &[&a, &b], 100);
+    // a writes once every 20 ms (20 periods): late every time.
+    for _ in 0..10 {
+        run(&net, &[&b], 19);
+        run(&net, &[&a, &b], 1);
+    }
+    let items = drain(&consumer);
+    assert_eq!(
+        switches(&items).last(),
+        Some(&(Some("imu_b".into()), SwitchCause::Ejected { ejections: 1 })),
+        "{:?}",
+        switches(&items)
+    );
+    // On time again: half-open after 500 ms, closed, back after
+    // wait-to-restore (1 s).
+    run(&net, &[&a, &b], 2_000);
+    let items = drain(&consumer);
+    assert_eq!(
+        switches(&items),
+        [(Some("imu_a".into()), SwitchCause::Restored)]
+    );
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vigil_diag::FlapDamping;
-use vigil_discovery::SwitchPolicy;
+use vigil_discovery::{BreakerPolicy, SwitchPolicy};
 
 const MODEL: &str = "src/selection/switching.pml";
 
@@ -85,11 +85,31 @@ fn model_constants_are_the_rust_defaults() {
         .expect("MAX_SUPPRESS_HALF_LIVES in diag/src/damping.rs");
     assert_eq!(define(&d, "MAX_SUPPRESS_HALF_LIVES"), rust_cap);
     assert_eq!(policy.margin, 0.0, "the model has no margin");
+    // The circuit breakers' (issue 14): the probe window and the share.
+    // The ejection's length is free in the model, so base and maximum
+    // ejection need no constant there.
+    let breaker = BreakerPolicy::default();
+    assert_eq!(
+        define(&d, "PROBE_WINDOW_MS"),
+        breaker.probe_window.as_millis() as i64
+    );
+    assert_eq!(
+        define(&d, "MAX_EJECTED_SHARE_PCT"),
+        (breaker.max_ejected_share * 100.0).round() as i64
+    );
+    assert_eq!(
+        breaker.max_ejected_share * 100.0,
+        (breaker.max_ejected_share * 100.0).round(),
+        "the share is whole percents"
+    );
 }
 
+/// Every ltl claim of the model.
+const CLAIMS: [&str; 3] = ["half_open_ends", "ends_well", "no_livelock"];
+
 /// Runs spin, gcc and pan on `model` in a fresh directory; returns pan's
-/// output for the safety run and each claim.
-fn check(model: &str, dir: &Path) -> Vec<(String, String)> {
+/// output for the safety run and each of `claims`.
+fn check(model: &str, dir: &Path, claims: &[&str]) -> Vec<(String, String)> {
     std::fs::create_dir_all(dir).expect("work dir");
     std::fs::write(dir.join("model.pml"), model).expect("write model");
     let run = |program: &str, args: &[&str]| -> String {
@@ -118,7 +138,7 @@ fn check(model: &str, dir: &Path) -> Vec<(String, String)> {
     );
     run("gcc", &["-O2", "-o", "pan", "pan.c"]);
     let mut results = vec![("safety".to_owned(), run("./pan_safety", &["-m200000"]))];
-    for claim in ["ends_well", "no_livelock"] {
+    for &claim in claims {
         results.push((
             claim.to_owned(),
             run("./pan", &["-a", "-m200000", "-N", claim]),
@@ -145,7 +165,7 @@ fn work_dir(name: &str) -> PathBuf {
 fn spin_proves_the_switching_policy() {
     let model = std::fs::read_to_string(root().join(MODEL)).expect("read the model");
     let dir = work_dir("model");
-    for (what, output) in check(&model, &dir) {
+    for (what, output) in check(&model, &dir, &CLAIMS) {
         assert_eq!(errors(&output), Some(0), "{what}:\n{output}");
         // The whole state space was searched, not cut at the depth limit.
         assert!(
@@ -169,8 +189,52 @@ fn spin_finds_a_policy_that_switches_to_a_flapping_producer() {
     );
     let broken = model.replace(guard, "&& stable[other] >= WTR_T");
     let dir = work_dir("broken");
-    let results = check(&broken, &dir);
+    let results = check(&broken, &dir, &[]);
     let (_, safety) = &results[0];
     assert!(errors(safety).is_some_and(|e| e > 0), "{safety}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Replaces `from` (which must be in the model) by `to`.
+fn broken(model: &str, from: &str, to: &str) -> String {
+    assert!(
+        model.contains(from),
+        "`{from}` changed: update this control"
+    );
+    model.replace(from, to)
+}
+
+#[test]
+fn spin_finds_a_policy_that_selects_an_ejected_producer() {
+    // Control: a best pick that ignores the breakers must break "never an
+    // ejected producer while a closed one qualifies".
+    let model = std::fs::read_to_string(root().join(MODEL)).expect("read the model");
+    let model = broken(
+        &model,
+        "#define free(i)  (qualifies(i) && !ej(i) && !supp[i])",
+        "#define free(i)  (qualifies(i) && !supp[i])",
+    );
+    let dir = work_dir("ejected");
+    let results = check(&model, &dir, &[]);
+    let (_, safety) = &results[0];
+    assert!(errors(safety).is_some_and(|e| e > 0), "{safety}");
+    assert!(safety.contains("assertion violated"), "{safety}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn spin_finds_a_half_open_that_never_ends() {
+    // Control: a probe window whose timer never runs (the Resilience4j
+    // complaint) must break half_open_ends.
+    let model = std::fs::read_to_string(root().join(MODEL)).expect("read the model");
+    let model = broken(
+        &model,
+        ":: br[i] == HALF && bt[i] > 0 -> bt[i]--",
+        ":: br[i] == HALF && bt[i] > 0 -> skip",
+    );
+    let dir = work_dir("stuck");
+    let results = check(&model, &dir, &["half_open_ends"]);
+    let (_, claim) = &results[1];
+    assert!(errors(claim).is_some_and(|e| e > 0), "{claim}");
     let _ = std::fs::remove_dir_all(dir);
 }

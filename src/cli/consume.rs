@@ -26,6 +26,7 @@ use super::record_args::{self, RecordArgs};
 use super::trust_args::{report_refusals, TrustArgs};
 use super::InputError;
 
+mod breaker_args;
 mod modes;
 
 /// Follow the best producer for a constraint query and print one JSON line
@@ -95,6 +96,13 @@ pub(crate) struct PolicyArgs {
     /// value must be.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) margin: f64,
+    #[command(flatten)]
+    pub(crate) breaker: breaker_args::BreakerArgs,
+    /// Predictive switching: leave a producer whose health is degrading
+    /// (got worse within the trend window) at once for a healthier one,
+    /// without waiting out the hold-off.
+    #[arg(long)]
+    pub(crate) predictive: bool,
 }
 
 impl PolicyArgs {
@@ -111,6 +119,8 @@ impl PolicyArgs {
             revertive: !self.non_revertive,
             margin: self.margin,
             flap: FlapDamping::default(),
+            breaker: self.breaker.policy()?,
+            predictive: self.predictive,
         })
     }
 }
@@ -154,6 +164,9 @@ pub(crate) fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             if let Some(selector) = consumer.selector() {
                 args.trust.watch(selector.registry().policy_slot());
                 report_refusals(selector.registry().refusal_feed(), args.format);
+                if policy.breaker.is_some() {
+                    breaker_args::report_breakers(selector.breaker_events(), args.format);
+                }
             }
             Ok(consumer)
         };

@@ -25,7 +25,8 @@ use super::InputError;
 
 /// Publish synthetic samples ({producer, seq, source timestamp}) on a topic
 /// and advertise them. Reads commands on stdin, one per line:
-/// `set PATH STATE`, `value PATH X`, `cap KEY=VALUE`, `quit`.
+/// `set PATH STATE`, `value PATH X`, `cap KEY=VALUE`, `gaps MS` (pause MS after
+/// each sample, 0 to stop: samples late against the rate), `quit`.
 #[derive(Debug, Args)]
 pub(crate) struct ProduceArgs {
     #[command(flatten)]
@@ -212,11 +213,13 @@ async fn produce(
     );
 
     let dropped = Arc::new(AtomicU64::new(0));
+    let gap = Arc::new(AtomicU64::new(0));
     let samples = tokio::spawn(publish(
         Arc::clone(&producer),
         args.id.clone(),
         plan.period,
         Arc::clone(&dropped),
+        Arc::clone(&gap),
     ));
 
     // A replaced key file rotates the key in place (issue 13): the writer
@@ -239,7 +242,7 @@ async fn produce(
         tokio::select! {
             line = lines.recv() => match line {
                 Some(line) => {
-                    if !command(&producer, &line, &out) {
+                    if !command(&producer, &line, &out, &gap) {
                         break;
                     }
                 }
@@ -270,12 +273,16 @@ async fn produce(
 }
 
 /// Writes one sample per period. A sample DDS cannot admit (a full reliable
-/// window) is counted and skipped: the producer never stalls.
+/// window) is counted and skipped: the producer never stalls on DDS. With
+/// `gap` (milliseconds, set by the `gaps MS` command) above 0 it pauses
+/// that long after each sample: samples late against the advertised rate,
+/// what a consumer's circuit breaker ejects.
 async fn publish(
     producer: Arc<Producer<SyntheticSample>>,
     id: String,
     period: Duration,
     dropped: Arc<AtomicU64>,
+    gap: Arc<AtomicU64>,
 ) {
     let mut interval = tokio::time::interval(period);
     // After a stall the sequence stays dense; the rate dips instead of
@@ -295,6 +302,11 @@ async fn publish(
         };
         if producer.publish_stamped(&sample, ts).is_err() {
             dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        let pause = gap.load(Ordering::Relaxed);
+        if pause > 0 {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            interval.reset();
         }
     }
 }
@@ -321,7 +333,7 @@ impl Out {
 
 /// Runs one stdin command; false to quit. A bad command is reported on
 /// stderr and the producer keeps running.
-fn command(producer: &Producer<SyntheticSample>, line: &str, out: &Out) -> bool {
+fn command(producer: &Producer<SyntheticSample>, line: &str, out: &Out, gap: &AtomicU64) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     let observe = |path: &str, observation| {
         producer
@@ -339,6 +351,13 @@ fn command(producer: &Producer<SyntheticSample>, line: &str, out: &Out) -> bool 
             .parse::<f64>()
             .map_err(|_| format!("`{x}` is not a number"))
             .and_then(|x| observe(path, Observation::Value(x))),
+        ["gaps", ms] => ms
+            .parse::<u64>()
+            .map_err(|_| format!("`{ms}` is not a whole number of milliseconds"))
+            .map(|ms| {
+                gap.store(ms, Ordering::Relaxed);
+                false
+            }),
         ["cap", assignment] => match assignment.split_once('=') {
             Some((key, value)) => producer
                 .set_capability(key.trim(), value)
@@ -348,7 +367,7 @@ fn command(producer: &Producer<SyntheticSample>, line: &str, out: &Out) -> bool 
         },
         _ => Err(format!(
             "unknown command `{line}`; expected `set PATH STATE`, `value PATH X`, \
-             `cap KEY=VALUE` or `quit`"
+             `cap KEY=VALUE`, `gaps MS` or `quit`"
         )),
     };
     match result {

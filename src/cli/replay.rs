@@ -157,6 +157,11 @@ fn print(format: Format, decision: &ReplayedDecision) {
                 key(&event["active"]["key"]),
                 event["cause"].as_str().unwrap_or("?")
             ),
+            ReplayedDecision::Breaker { step, at_ns, event } => println!(
+                "#{step} t={at_ns} BREAKER {} {}",
+                key(&event["key"]),
+                event["breaker"].as_str().unwrap_or("?")
+            ),
             _ => println!("{}", json!(decision)),
         },
     }

@@ -77,6 +77,7 @@ pub async fn import(
             input,
             changes,
             events,
+            breakers: replayer.take_breaker_events(),
         };
         outcome.steps += 1;
         rows.extend(converter.step(wall_ns, &step));

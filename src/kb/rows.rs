@@ -544,6 +544,7 @@ mod tests {
             input,
             changes,
             events: Vec::new(),
+            breakers: Vec::new(),
         }
     }
 

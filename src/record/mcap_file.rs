@@ -29,13 +29,14 @@ pub(crate) const REGISTRY_CHANGE: &str = "/vigil/registry_change";
 pub(crate) const SELECTION: &str = "/vigil/selection";
 pub(crate) const DROPPED: &str = "/vigil/dropped";
 pub(crate) const SUPERVISOR: &str = "/vigil/supervisor";
+pub(crate) const BREAKER: &str = "/vigil/breaker";
 
 /// The format of the messages' JSON; a replay refuses others.
 pub(crate) const FORMAT: u32 = 1;
 
 /// Each channel with its schema: the envelope every message shares
 /// (`step`, `at_ns`, `wall_ns`) and what it carries.
-fn schemas() -> [(&'static str, &'static str, serde_json::Value); 6] {
+fn schemas() -> [(&'static str, &'static str, serde_json::Value); 7] {
     let envelope = |title: &str, key: &str, body: serde_json::Value| {
         json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -93,7 +94,8 @@ fn schemas() -> [(&'static str, &'static str, serde_json::Value); 6] {
                 "input",
                 json!({"type": "object", "required": ["kind"], "properties": {
                     "kind": {"enum": ["advert", "heartbeat", "disposed",
-                                      "failed_on_behalf", "malformed", "tick"]}}}),
+                                      "failed_on_behalf", "isolation", "malformed", "tick",
+                                      "samples"]}}}),
             ),
         ),
         (
@@ -120,6 +122,19 @@ fn schemas() -> [(&'static str, &'static str, serde_json::Value); 6] {
                     "chain_len": {"type": "integer"},
                     "cause": {"type": "string"},
                     "standby": {"type": ["object", "null"]}}}),
+            ),
+        ),
+        (
+            BREAKER,
+            "vigil.BreakerEvent",
+            envelope(
+                "vigil.BreakerEvent",
+                "event",
+                json!({"type": "object", "required": ["breaker", "key"], "properties": {
+                    "breaker": {"enum": ["ejected", "ejection_refused", "half_open", "closed"]},
+                    "key": {"type": "object"},
+                    "ejections": {"type": "integer"},
+                    "until": {"type": "integer"}}}),
             ),
         ),
         (
@@ -347,7 +362,8 @@ fn shadow_step(state: &mut State, n: u64, expected: u64, step: &RecordedStep) {
         return;
     }
     let (changes, events) = shadow.step(step.at, &step.input);
-    if changes != step.changes || events != step.events {
+    let breakers = shadow.take_breaker_events();
+    if changes != step.changes || events != step.events || breakers != step.breakers {
         // Cannot happen while the core is deterministic; a later segment
         // then says it cannot be rebuilt rather than replay wrong.
         tracing::error!(step = n, "recording: the shadow core decided otherwise");
@@ -373,6 +389,13 @@ fn write_step(segment: &mut Segment, state: &State, n: u64, step: &RecordedStep)
     for event in &step.events {
         segment.write(
             SELECTION,
+            wall_ns,
+            &json!({"step": n, "at_ns": at_ns, "wall_ns": wall_ns, "event": event}),
+        );
+    }
+    for event in &step.breakers {
+        segment.write(
+            BREAKER,
             wall_ns,
             &json!({"step": n, "at_ns": at_ns, "wall_ns": wall_ns, "event": event}),
         );

@@ -297,6 +297,7 @@ mod tests {
                 input,
                 changes,
                 events,
+                breakers: core.take_breaker_events(),
             });
         }
         recorder.finish().unwrap()

@@ -12,7 +12,7 @@ use serde_json::Value;
 use vigil_diag::Timestamp;
 use vigil_discovery::{CoreSnapshot, RecordedInput, RecordedSession, Replayer};
 
-use super::mcap_file::{FORMAT, INPUT, REGISTRY_CHANGE, SELECTION, SESSION, SUPERVISOR};
+use super::mcap_file::{BREAKER, FORMAT, INPUT, REGISTRY_CHANGE, SELECTION, SESSION, SUPERVISOR};
 
 /// Why a file cannot be replayed at all.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,15 @@ pub enum ReplayedDecision {
         /// The core's time, nanoseconds.
         at_ns: u64,
         /// The event, as recorded.
+        event: Value,
+    },
+    /// A circuit breaker's transition (issue 14).
+    Breaker {
+        /// The input's number.
+        step: u64,
+        /// The core's time, nanoseconds.
+        at_ns: u64,
+        /// The transition, as recorded.
         event: Value,
     },
     /// A supervisor's event (`vigil supervise --record`), printed as
@@ -235,6 +244,8 @@ struct Step {
     input: RecordedInput,
     changes: Vec<Value>,
     events: Vec<Value>,
+    /// Circuit-breaker transitions (none in recordings made before them).
+    breakers: Vec<Value>,
 }
 
 /// Replays the recording at `path`, calling `on_decision` for every
@@ -263,7 +274,8 @@ type Opened = (SessionMsg, Vec<Step>, Option<String>);
 
 /// What a recording holds: a core's inputs, or a supervisor's events.
 enum Contents {
-    Core(Opened),
+    /// Boxed: the session is large and read once.
+    Core(Box<Opened>),
     /// The `/vigil/supervisor` messages, and the damage.
     Supervisor(Vec<Value>, Option<String>),
 }
@@ -272,7 +284,7 @@ impl Contents {
     /// The core's recording; a supervisor's has none to replay.
     fn core(self, path: &Path) -> Result<Opened, ReplayError> {
         match self {
-            Contents::Core(opened) => Ok(opened),
+            Contents::Core(opened) => Ok(*opened),
             Contents::Supervisor(..) => Err(ReplayError::Format {
                 path: path.to_owned(),
                 reason: "a supervisor's recording: no core inputs to replay under another \
@@ -311,7 +323,7 @@ fn open(path: &Path, bytes: &[u8]) -> Result<Contents, ReplayError> {
             session.segment, session.first_step
         )));
     }
-    Ok(Contents::Core((session, steps, damage)))
+    Ok(Contents::Core(Box::new((session, steps, damage))))
 }
 
 /// A recording's inputs, each with its core and wall-clock times, up to
@@ -362,7 +374,7 @@ fn replay_named(
     mut on_decision: impl FnMut(&ReplayedDecision),
 ) -> Result<ReplayOutcome, ReplayError> {
     let (session, steps, damage) = match open(path, bytes)? {
-        Contents::Core(opened) => opened,
+        Contents::Core(opened) => *opened,
         Contents::Supervisor(events, damage) => {
             for event in &events {
                 on_decision(&ReplayedDecision::supervisor(event));
@@ -392,9 +404,15 @@ fn replay_named(
         let (changes, events) = replayer.step(Timestamp::from_nanos(step.at_ns), &step.input);
         let changes: Vec<Value> = changes.iter().map(as_recorded).collect();
         let events: Vec<Value> = events.iter().map(as_recorded).collect();
+        let breakers: Vec<Value> = replayer
+            .take_breaker_events()
+            .iter()
+            .map(as_recorded)
+            .collect();
         if let Some(divergence) =
             first_difference(&step, "registry change", &step.changes, &changes)
                 .or_else(|| first_difference(&step, "selection event", &step.events, &events))
+                .or_else(|| first_difference(&step, "breaker event", &step.breakers, &breakers))
         {
             outcome.divergence = Some(divergence);
             break;
@@ -411,6 +429,14 @@ fn replay_named(
             outcome.decisions += 1;
             outcome.selections += 1;
             on_decision(&ReplayedDecision::Selection {
+                step: step.n,
+                at_ns: step.at_ns,
+                event,
+            });
+        }
+        for event in breakers {
+            outcome.decisions += 1;
+            on_decision(&ReplayedDecision::Breaker {
                 step: step.n,
                 at_ns: step.at_ns,
                 event,
@@ -562,9 +588,10 @@ impl Reader {
                     input: input.input,
                     changes: Vec::new(),
                     events: Vec::new(),
+                    breakers: Vec::new(),
                 });
             }
-            t @ (REGISTRY_CHANGE | SELECTION) => {
+            t @ (REGISTRY_CHANGE | SELECTION | BREAKER) => {
                 let decision: DecisionMsg = serde_json::from_slice(data).map_err(bad)?;
                 let Some(last) = self.steps.last_mut().filter(|s| s.n == decision.step) else {
                     return Err(format!(
@@ -574,6 +601,8 @@ impl Reader {
                 };
                 if t == SELECTION {
                     last.events.push(decision.change);
+                } else if t == BREAKER {
+                    last.breakers.push(decision.change);
                 } else {
                     last.changes.push(decision.change);
                 }
@@ -695,6 +724,8 @@ pub fn replay_what_if(
         }
         outcome.steps += 1;
         let (_, events) = replayer.step(Timestamp::from_nanos(step.at_ns), &step.input);
+        // What if judges switches only; the breakers' log is not kept.
+        replayer.take_breaker_events();
         let events: Vec<Value> = events.iter().map(as_recorded).collect();
         if events != step.events {
             outcome.differences += 1;

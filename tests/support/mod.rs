@@ -255,6 +255,11 @@ impl Proc {
         self.seen.len()
     }
 
+    /// The lines read after `mark`.
+    pub fn seen_since(&self, mark: usize) -> &[Value] {
+        self.seen.get(mark..).unwrap_or_default()
+    }
+
     /// Like [`Proc::wait_seen`], counting only lines read after `mark`.
     pub fn wait_since(
         &mut self,

@@ -15,7 +15,7 @@ use vigil_qos::Query;
 
 use super::routes::RoutePublisher;
 use super::sample::{instant_of, now};
-use super::subscription::{Subscription, SubscriptionConfig};
+use super::subscription::{Arrivals, Subscription, SubscriptionConfig};
 use super::{DdsError, VigilParticipant};
 use crate::advert::AdvertKey;
 use crate::follow::{Follower, Route};
@@ -24,8 +24,8 @@ use crate::record::{RecordedInput, RecordedSession, RecordedStep, Recorder};
 use crate::registry::{Registry, RegistryConfig, RegistryInput, RegistryStats};
 use crate::route::ConsumerIdentity;
 use crate::selection::{
-    ActiveProducer, Selection, SelectionEvent, SelectionExplanation, SelectionQuery,
-    SelectionStats, SwitchPolicy,
+    ActiveProducer, BreakerEvent, SampleArrival, Selection, SelectionEvent, SelectionExplanation,
+    SelectionQuery, SelectionStats, SwitchPolicy,
 };
 use crate::wire::{ADVERT_TOPIC, FAILED_ON_BEHALF_TOPIC, HEARTBEAT_TOPIC};
 
@@ -136,6 +136,10 @@ pub struct Selector {
     task: Option<JoinHandle<()>>,
     /// The consumer's published route, disposed at shutdown.
     route: Option<Arc<RoutePublisher>>,
+    /// Where subscriptions report sample arrivals, when the policy has
+    /// circuit breakers.
+    arrivals: Option<tokio::sync::mpsc::Sender<SampleArrival>>,
+    breaker_events: broadcast::Sender<BreakerEvent>,
 }
 
 struct Shared {
@@ -247,14 +251,26 @@ impl Selector {
             broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
         let (route_tx, routes) = watch::channel(Route::default());
         let (stop, stopped) = watch::channel(false);
+        let (arrivals, arrivals_rx) = if config.policy.breaker.is_some() && query.is_some() {
+            let (tx, rx) = tokio::sync::mpsc::channel(ARRIVAL_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let (breaker_events, _) = broadcast::channel(config.event_capacity.unwrap_or(256).max(1));
         let driver = Driver {
             shared: Arc::clone(&shared),
             events: events.clone(),
             routes: route_tx,
             recorder: config.recorder,
             route: route.clone(),
+            breaker_events: breaker_events.clone(),
         };
-        let task = runtime.spawn(driver.run(adverts, heartbeats, on_behalf, reconfig, stopped));
+        let task = runtime.spawn(driver.run(
+            (adverts, heartbeats, on_behalf, reconfig),
+            arrivals_rx,
+            stopped,
+        ));
         Ok(Selector {
             shared,
             participant: participant.clone(),
@@ -265,7 +281,15 @@ impl Selector {
             stop,
             task: Some(task),
             route,
+            arrivals,
+            breaker_events,
         })
+    }
+
+    /// A receiver of the circuit breakers' transitions from now on (none
+    /// without breakers in the policy).
+    pub fn breaker_events(&self) -> broadcast::Receiver<BreakerEvent> {
+        self.breaker_events.subscribe()
     }
 
     /// A receiver of selection events: the first call gets every event
@@ -336,13 +360,14 @@ impl Selector {
         T: rustdds::Keyed + DeserializeOwned + 'static,
         T::K: DeserializeOwned,
     {
-        Subscription::new(
+        Ok(Subscription::new(
             &self.participant,
             &self.topics,
             type_name,
             self.routes(),
             config,
-        )
+        )?
+        .with_arrivals(self.arrivals.clone().map(Arrivals::new)))
     }
 
     /// Stops the task and waits for it; disposes the consumer's route.
@@ -373,6 +398,7 @@ struct Driver {
     routes: watch::Sender<Route>,
     recorder: Option<Arc<dyn Recorder>>,
     route: Option<Arc<RoutePublisher>>,
+    breaker_events: broadcast::Sender<BreakerEvent>,
 }
 
 /// What the engine's topics bring: a registry input, nothing (a disposed
@@ -397,13 +423,18 @@ where
     }
 }
 
+/// How many sample arrivals may wait for the selector task.
+const ARRIVAL_QUEUE: usize = 8192;
+
+/// At most this many arrivals are taken as one input: a batch is one step
+/// of the core (and of a recording), not one per sample.
+const ARRIVAL_BATCH: usize = 1024;
+
 impl Driver {
     async fn run<A, H, F, I>(
         self,
-        mut adverts: A,
-        mut heartbeats: H,
-        mut on_behalf: F,
-        mut reconfig: I,
+        (mut adverts, mut heartbeats, mut on_behalf, mut reconfig): (A, H, F, I),
+        mut arrivals: Option<tokio::sync::mpsc::Receiver<SampleArrival>>,
         mut stopped: watch::Receiver<bool>,
     ) where
         A: futures::Stream<
@@ -483,6 +514,27 @@ impl Driver {
                     Some(Err((topic, error))) => self.malformed(topic, error),
                     None => return,
                 },
+                first = async {
+                    match &mut arrivals {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match first {
+                    Some(first) => {
+                        let mut batch = vec![first];
+                        if let Some(rx) = &mut arrivals {
+                            while batch.len() < ARRIVAL_BATCH {
+                                match rx.try_recv() {
+                                    Ok(a) => batch.push(a),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        self.samples(batch);
+                    }
+                    // Every subscription is gone: nothing more to judge.
+                    None => arrivals = None,
+                },
                 () = sleep => {
                     let at = now();
                     if let Some(late) = deadline.map(|d| at.saturating_since(d)) {
@@ -516,6 +568,16 @@ impl Driver {
         self.publish_and_record(at, recorded, changes, fired);
     }
 
+    fn samples(&self, arrivals: Vec<SampleArrival>) {
+        let at = now();
+        let fired = lock(&self.shared.follower).on_samples(&self.shared.registry, &arrivals, at);
+        let input = self
+            .recorder
+            .as_ref()
+            .map(|_| RecordedInput::Samples { arrivals });
+        self.publish_and_record(at, input, Vec::new(), fired);
+    }
+
     fn tick(&self, at: Timestamp) {
         let (changes, fired) = lock(&self.shared.follower).tick(&self.shared.registry, at);
         self.publish_and_record(at, Some(RecordedInput::Tick), changes, fired);
@@ -534,18 +596,23 @@ impl Driver {
             return;
         };
         let events = fired.clone();
-        self.publish(fired);
+        let breakers = self.publish(fired);
         recorder.step(RecordedStep {
             at,
             input,
             changes,
             events,
+            breakers,
         });
     }
 
-    /// Publishes the route, then what the selection decided.
-    fn publish(&self, fired: Vec<SelectionEvent>) {
-        let route = lock(&self.shared.follower).route();
+    /// Publishes the route, then what the selection decided, then what
+    /// the circuit breakers did; returns the latter (for the recorder).
+    fn publish(&self, fired: Vec<SelectionEvent>) -> Vec<BreakerEvent> {
+        let (route, breakers) = {
+            let mut follower = lock(&self.shared.follower);
+            (follower.route(), follower.take_breaker_events())
+        };
         // The route first: a subscriber must follow the new producer by the
         // time anyone reacts to the event.
         self.routes.send_if_modified(|current| {
@@ -562,5 +629,9 @@ impl Driver {
             // No receiver is fine: nobody listens yet.
             let _ = self.events.send(event);
         }
+        for event in &breakers {
+            let _ = self.breaker_events.send(event.clone());
+        }
+        breakers
     }
 }

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use super::sample::{unix_now_ns, unix_ns_of};
 use super::{DdsError, VigilParticipant};
 use crate::follow::{Align, Delivered, Filter, Route, StandbyConfig, SubscriptionStats};
+use crate::selection::SampleArrival;
 
 /// How a [`Subscription`] reads.
 #[derive(Clone, Debug)]
@@ -104,6 +105,40 @@ where
     align: Align,
     /// Delivered but not returned yet (a hot-standby replay).
     pending: VecDeque<Delivered<T>>,
+    /// Where every sample's arrival goes when the selector's policy has
+    /// circuit breakers (issue 14): they judge each link's gaps.
+    arrivals: Option<Arrivals>,
+}
+
+/// The sending half of a selector's sample-arrival queue.
+#[derive(Debug)]
+pub(crate) struct Arrivals {
+    tx: tokio::sync::mpsc::Sender<SampleArrival>,
+    /// Arrivals the full queue did not take (a selector that fell behind):
+    /// the breakers see a longer gap there, so it is logged.
+    dropped: u64,
+}
+
+impl Arrivals {
+    pub(crate) fn new(tx: tokio::sync::mpsc::Sender<SampleArrival>) -> Arrivals {
+        Arrivals { tx, dropped: 0 }
+    }
+
+    fn send(&mut self, writer_guid: [u8; 16]) {
+        let arrival = SampleArrival {
+            writer_guid,
+            at: super::sample::now(),
+        };
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = self.tx.try_send(arrival) {
+            self.dropped += 1;
+            if self.dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped = self.dropped,
+                    "sample arrivals not taken by a busy selector: its breakers may see gaps"
+                );
+            }
+        }
+    }
 }
 
 impl<T> fmt::Debug for Subscription<T>
@@ -158,7 +193,14 @@ where
             filter,
             align: Align::new(),
             pending: out.into(),
+            arrivals: None,
         })
+    }
+
+    /// Reports every sample's arrival to a selector's circuit breakers.
+    pub(crate) fn with_arrivals(mut self, arrivals: Option<Arrivals>) -> Subscription<T> {
+        self.arrivals = arrivals;
+        self
     }
 
     /// The next sample from the active producer; `None` when there is no
@@ -207,6 +249,9 @@ where
             };
             match sample {
                 Some(Some(Ok(sample))) => {
+                    if let Some(arrivals) = &mut self.arrivals {
+                        arrivals.send(sample.sample_info().writer_guid().to_bytes());
+                    }
                     on_sample(&mut self.filter, &mut self.align, sample, &mut out)
                 }
                 Some(Some(Err(error))) => {

@@ -135,6 +135,33 @@ impl Follower {
         self.decide(registry, changes, at)
     }
 
+    /// Takes data sample arrivals at `at` (for the circuit breakers);
+    /// returns the selection events they caused. Before the selection
+    /// settled there are no links to judge: they are ignored.
+    pub(crate) fn on_samples(
+        &mut self,
+        registry: &Registry,
+        arrivals: &[crate::selection::SampleArrival],
+        at: Timestamp,
+    ) -> Vec<SelectionEvent> {
+        let settled = self.settled;
+        match &mut self.selection {
+            Some(selection) if settled => selection
+                .on_samples(registry, arrivals, at)
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The circuit breakers' transitions since the last call.
+    pub(crate) fn take_breaker_events(&mut self) -> Vec<crate::selection::BreakerEvent> {
+        self.selection
+            .as_mut()
+            .map(Selection::take_breaker_events)
+            .unwrap_or_default()
+    }
+
     /// Runs the timers due at `at`; returns what they changed in
     /// `registry` (for a recorder) and the selection events that caused.
     pub(crate) fn tick(

@@ -162,25 +162,34 @@ impl ConsumerSlot {
         let recorded = self.recorder.as_ref().map(|_| RecordedInput::from(&input));
         let changes = self.registry.apply(input, now);
         let events = self.follower.on_changes(&self.registry, &changes, now);
-        if let (Some(recorder), Some(input)) = (&self.recorder, recorded) {
+        self.record_and_publish(now, recorded, changes, events);
+    }
+
+    pub(super) fn tick(&mut self, now: Timestamp) {
+        let (changes, events) = self.follower.tick(&self.registry, now);
+        self.record_and_publish(now, Some(RecordedInput::Tick), changes, events);
+    }
+
+    /// Records the step (with the breakers' transitions it caused), then
+    /// publishes its events.
+    fn record_and_publish(
+        &mut self,
+        now: Timestamp,
+        input: Option<RecordedInput>,
+        changes: Vec<crate::RegistryChange>,
+        events: Vec<SelectionEvent>,
+    ) {
+        let breakers = self.follower.take_breaker_events();
+        for event in &breakers {
+            tracing::debug!(%event, "circuit breaker (in-process)");
+        }
+        if let (Some(recorder), Some(input)) = (&self.recorder, input) {
             recorder.step(RecordedStep {
                 at: now,
                 input,
                 changes,
                 events: events.clone(),
-            });
-        }
-        self.publish(events);
-    }
-
-    pub(super) fn tick(&mut self, now: Timestamp) {
-        let (changes, events) = self.follower.tick(&self.registry, now);
-        if let Some(recorder) = &self.recorder {
-            recorder.step(RecordedStep {
-                at: now,
-                input: RecordedInput::Tick,
-                changes,
-                events: events.clone(),
+                breakers,
             });
         }
         self.publish(events);
@@ -194,18 +203,34 @@ impl ConsumerSlot {
         self.sink.selected(events, route);
     }
 
+    /// A data sample; `now` on the network's clock, `ts` its source
+    /// timestamp (Unix nanoseconds).
     pub(super) fn data(
         &mut self,
         topic: &str,
         type_name: &str,
-        writer: [u8; 16],
-        ts: u64,
+        (writer, ts, now): ([u8; 16], u64, Timestamp),
         value: &Arc<dyn Any + Send + Sync>,
     ) {
         // As on DDS, a reader matches a writer of its topic and type name
         // only.
         if type_name == self.type_name && self.topics.iter().any(|t| t == topic) {
             self.sink.data(writer, ts, value);
+            let judged = self
+                .follower
+                .selection()
+                .is_some_and(|s| s.policy().breaker.is_some());
+            if judged {
+                // The circuit breakers judge every sample's arrival, as the
+                // DDS subscription reports them.
+                let arrivals = vec![crate::SampleArrival {
+                    writer_guid: writer,
+                    at: now,
+                }];
+                let events = self.follower.on_samples(&self.registry, &arrivals, now);
+                let input = RecordedInput::Samples { arrivals };
+                self.record_and_publish(now, Some(input), Vec::new(), events);
+            }
         }
     }
 }

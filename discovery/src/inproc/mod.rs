@@ -437,9 +437,9 @@ impl Bus {
         writer: [u8; 16],
         value: Arc<dyn Any + Send + Sync>,
     ) {
-        let ts = self.unix_now_ns();
+        let (ts, now) = (self.unix_now_ns(), self.now);
         for consumer in self.consumers.values_mut() {
-            consumer.data(topic, type_name, writer, ts, &value);
+            consumer.data(topic, type_name, (writer, ts, now), &value);
         }
     }
 

@@ -32,12 +32,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use vigil_diag::Timestamp;
 
 use crate::advert::AdvertKey;
 
 /// How breakers judge a link.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BreakerPolicy {
     /// A sample later than this many periods after the previous one is an
@@ -79,7 +80,8 @@ impl Default for BreakerPolicy {
 }
 
 /// Where a link's breaker is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum BreakerState {
     /// Samples flow; errors are counted.
     Closed,
@@ -98,7 +100,8 @@ pub enum BreakerState {
 }
 
 /// What a breaker input changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "breaker", rename_all = "snake_case")]
 pub enum BreakerEvent {
     /// The link was ejected (the n-th time) until `until`.
     Ejected {
@@ -126,8 +129,53 @@ pub enum BreakerEvent {
     },
 }
 
+impl BreakerEvent {
+    /// The link it is about.
+    pub fn key(&self) -> &AdvertKey {
+        match self {
+            BreakerEvent::Ejected { key, .. }
+            | BreakerEvent::EjectionRefused { key }
+            | BreakerEvent::HalfOpen { key }
+            | BreakerEvent::Closed { key } => key,
+        }
+    }
+
+    /// A stable snake_case label of its kind (a metric label, the
+    /// `breaker` field of its JSON).
+    pub fn label(&self) -> &'static str {
+        match self {
+            BreakerEvent::Ejected { .. } => "ejected",
+            BreakerEvent::EjectionRefused { .. } => "ejection_refused",
+            BreakerEvent::HalfOpen { .. } => "half_open",
+            BreakerEvent::Closed { .. } => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for BreakerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BreakerEvent::Ejected {
+                key,
+                ejections,
+                until,
+            } => write!(
+                f,
+                "{key} ejected by its circuit breaker (ejection {ejections}) until {until}"
+            ),
+            BreakerEvent::EjectionRefused { key } => {
+                write!(f, "{key} not ejected: the maximum ejected share is reached")
+            }
+            BreakerEvent::HalfOpen { key } => {
+                write!(f, "{key} half-open: probed as the hot standby")
+            }
+            BreakerEvent::Closed { key } => write!(f, "{key} closed: on time again"),
+        }
+    }
+}
+
 /// One link's breaker.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Link {
     state: BreakerState,
     /// Error times within the interval, oldest first.
@@ -149,6 +197,13 @@ impl Link {
             closed_since: now,
         }
     }
+}
+
+/// [`Breakers`] as plain data: a list, since JSON map keys are strings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BreakersSnapshot {
+    links: Vec<(AdvertKey, Link)>,
+    refused: u64,
 }
 
 /// The breakers of one consumer's links, keyed by producer advert.
@@ -179,9 +234,38 @@ impl Breakers {
         self.links.remove(key);
     }
 
+    /// The policy.
+    pub fn policy(&self) -> &BreakerPolicy {
+        &self.policy
+    }
+
+    /// Its state as plain data (links by key, the refused count).
+    pub(crate) fn save(&self) -> BreakersSnapshot {
+        BreakersSnapshot {
+            links: self
+                .links
+                .iter()
+                .map(|(k, l)| (k.clone(), l.clone()))
+                .collect(),
+            refused: self.refused,
+        }
+    }
+
+    /// Puts back the links and count [`Breakers::save`] gave.
+    pub(crate) fn restore(&mut self, snapshot: &BreakersSnapshot) {
+        self.links = snapshot.links.iter().cloned().collect();
+        self.refused = snapshot.refused;
+    }
+
     /// The state of a link.
     pub fn state(&self, key: &AdvertKey) -> Option<BreakerState> {
         self.links.get(key).map(|l| l.state)
+    }
+
+    /// How many times the link was ejected (since its count last started
+    /// again).
+    pub fn ejections(&self, key: &AdvertKey) -> u32 {
+        self.links.get(key).map_or(0, |l| l.ejections)
     }
 
     /// Whether the selection must not follow this link now (open or being

@@ -1,7 +1,7 @@
 //! The switching rules of the `selection` module doc, applied to the
 //! current members at the selection's current time.
 
-use vigil_diag::{State, Timestamp};
+use vigil_diag::{State, Timestamp, Trend};
 
 use super::chain::{Cand, Slot};
 use super::policy::{ActiveProducer, SelectionEvent, SwitchCause, EVENT_CHAIN_MAX};
@@ -41,6 +41,9 @@ impl Selection {
             Verdict::Stay => self.endpoint_changed(),
         };
         self.standby = self.pick_standby(now);
+        if let Some(at) = self.guard.as_ref().and_then(|g| g.next_deadline()) {
+            wake.at(at);
+        }
         self.deadline = wake.0;
         let cause = cause?;
         self.stats.switches += 1;
@@ -84,6 +87,12 @@ impl Selection {
         let state = m.view.health.state;
         if matches!(state, State::Failed | State::Unknown) {
             return self.forced(Some(slot), SwitchCause::ActiveFailed { state }, now);
+        }
+        // Ejected (open, or half-open while followed as the last resort):
+        // left for a closed candidate as soon as one qualifies.
+        if let Some(guard) = self.guard.as_ref().filter(|g| g.ejected(&active.key)) {
+            let ejections = guard.breakers().ejections(&active.key);
+            return self.forced(Some(slot), SwitchCause::Ejected { ejections }, now);
         }
         let lost_clause = m.clause.is_none_or(|c| c > active.clause);
         if lost_clause {
@@ -135,6 +144,14 @@ impl Selection {
             self.hold_off = None;
             return Verdict::Stay;
         }
+        let m = self.members.get(slot);
+        if self.policy.predictive && m.view.health.trend == Trend::Degrading && challenger.is_some()
+        {
+            // Getting worse, not a blip: leave before FAILED.
+            self.hold_off = None;
+            let state = m.view.health.state;
+            return Verdict::Switch(challenger, SwitchCause::Degrading { state });
+        }
         let until = *self.hold_off.get_or_insert(now + self.policy.hold_off);
         if now < until {
             wake.at(until);
@@ -160,6 +177,10 @@ impl Selection {
         let own = self.rank_tier(slot);
         for i in 0..pos {
             let c = self.members.chain[i];
+            if self.ejected(c) {
+                // Its breaker's timers wake the selection when it closes.
+                continue;
+            }
             if !self.beats_by_margin(c, slot) {
                 if self.rank_tier(c) == own {
                     // Same clause and tier: sorted by the first PREFER key,
@@ -236,22 +257,31 @@ impl Selection {
         }
     }
 
-    /// The best chain member: the first not flap-suppressed, else the head
-    /// as the last resort.
+    /// The best chain member: the first neither flap-suppressed nor
+    /// ejected by its circuit breaker; else the first not ejected; else
+    /// the head as the last resort.
     pub(super) fn pick_best(&mut self, now: Timestamp) -> Option<Slot> {
         let chain = &self.members.chain;
         let found = chain
             .iter()
-            .position(|&s| !self.members.get(s).flap.suppressed_at(now));
+            .position(|&s| !self.ejected(s) && !self.members.get(s).flap.suppressed_at(now));
         match found {
             Some(i) => {
-                let passed: Vec<Slot> = chain[..i].to_vec();
+                let passed: Vec<Slot> = chain[..i]
+                    .iter()
+                    .copied()
+                    .filter(|&s| !self.ejected(s))
+                    .collect();
                 for s in passed {
                     self.count_suppressed(s);
                 }
                 Some(self.members.chain[i])
             }
-            None => self.members.chain.first().copied(),
+            None => chain
+                .iter()
+                .copied()
+                .find(|&s| !self.ejected(s))
+                .or_else(|| chain.first().copied()),
         }
     }
 
@@ -270,6 +300,9 @@ impl Selection {
             if rank(m) >= own {
                 // Sorted: every later one ranks in the active's tier too.
                 break;
+            }
+            if self.ejected(c) {
+                continue;
             }
             if m.flap.suppressed_at(now) {
                 passed.push(c);
@@ -370,8 +403,17 @@ impl Selection {
                 .copied()
                 .filter(|&s| Some(s) != active)
         };
-        others()
-            .find(|&s| !self.members.get(s).flap.suppressed_at(now))
+        // A half-open link is probed as the standby: its samples are
+        // buffered, never delivered, so the probe costs no data.
+        let probed = self
+            .guard
+            .as_ref()
+            .and_then(|g| others().find(|&s| g.half_open(&self.members.get(s).key)));
+        probed
+            .or_else(|| {
+                others().find(|&s| !self.ejected(s) && !self.members.get(s).flap.suppressed_at(now))
+            })
+            .or_else(|| others().find(|&s| !self.ejected(s)))
             .or_else(|| others().next())
             .map(|s| self.producer(s))
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 use vigil_diag::{State, Timestamp};
 
+use super::breaker::BreakerState;
 use super::chain::{Cand, Member, Slot};
 use super::policy::ActiveProducer;
 use super::Selection;
@@ -84,10 +85,10 @@ impl Selection {
                 } else {
                     CandidateStatus::Candidate
                 };
-                (
-                    status,
-                    self.why_not_chain(slot, active_pos.is_some_and(|p| i < p), now),
-                )
+                let mut reasons = Vec::new();
+                reasons.extend(self.breaker_reason(&m.key));
+                reasons.extend(self.why_not_chain(slot, active_pos.is_some_and(|p| i < p), now));
+                (status, reasons)
             };
             candidates.push(explained(m, status, Some(i + 1), reasons));
         }
@@ -158,6 +159,23 @@ impl Selection {
             }
             Some(_) => "kept: the candidates ranked above it are waiting to restore, flap-suppressed, or not better by the margin".to_owned(),
             None => format!("kept while degraded (clause {clause}): no better candidate"),
+        }
+    }
+
+    /// What the member's circuit breaker says, when it is not closed.
+    fn breaker_reason(&self, key: &AdvertKey) -> Option<String> {
+        let breakers = self.breakers()?;
+        let n = breakers.ejections(key);
+        match breakers.state(key)? {
+            BreakerState::Closed => None,
+            BreakerState::Open { until } => Some(format!(
+                "ejected by its circuit breaker until {until} (ejection {n}): samples late \
+                 or missing, or health flapping"
+            )),
+            BreakerState::HalfOpen { since, good } => Some(format!(
+                "circuit breaker half-open since {since}: probed as the hot standby \
+                 ({good} on-time samples so far), not selected until it closes"
+            )),
         }
     }
 

@@ -64,6 +64,22 @@
 //! and only as the last resort, and that once health stops changing the
 //! selection settles on a qualifying producer and stops switching. The
 //! test also holds the model's constants to [`SwitchPolicy::default`].
+//! The model has the circuit breakers too (below): spin proves that an
+//! ejected producer is never followed while a closed one qualifies, that
+//! never more than the maximum share is ejected, and that half-open always
+//! ends.
+//!
+//! # Circuit breakers
+//!
+//! With [`SwitchPolicy::breaker`], each consumer→producer link has a
+//! breaker ([`Breakers`]) fed by the producer's health changes and by the
+//! sample arrivals the shell reports ([`Selection::on_samples`]). An
+//! ejected (open or half-open) producer is left at once
+//! ([`SwitchCause::Ejected`]) for a closed candidate and not selected
+//! while one qualifies (rule 1 takes it only as the last resort); a
+//! half-open one is the preferred standby, so its probe samples are
+//! buffered, not delivered; a link that closes again has recovered, and
+//! wait-to-restore counts from then.
 //!
 //! # Shared components
 //!
@@ -88,6 +104,7 @@ mod chain;
 mod decide;
 mod explain;
 mod flap;
+mod guard;
 mod policy;
 mod query;
 mod snapshot;
@@ -97,6 +114,7 @@ use query::{tier, SortKey};
 
 pub use breaker::{BreakerEvent, BreakerPolicy, BreakerState, Breakers};
 pub use explain::{CandidateExplanation, CandidateStatus, SelectionExplanation};
+pub use guard::SampleArrival;
 pub use policy::{
     ActiveProducer, SelectionEvent, SelectionStats, SwitchCause, SwitchPolicy, EVENT_CHAIN_MAX,
 };
@@ -129,13 +147,17 @@ pub struct Selection {
     ever_selected: bool,
     /// `chain()` as keys, built on demand.
     chain_keys: OnceCell<Vec<AdvertKey>>,
+    /// The circuit breakers, when the policy has them.
+    guard: Option<guard::Guard>,
 }
 
 impl Selection {
     /// A selection following `query` (a [`vigil_qos::Query`], preferably,
     /// or a [`vigil_qos::CompiledQuery`]; see [`SelectionQuery`]).
     pub fn new(query: impl Into<SelectionQuery>, policy: SwitchPolicy) -> Selection {
+        let guard = policy.breaker.clone().map(guard::Guard::new);
         Selection {
+            guard,
             query: query.into(),
             policy,
             quorum: 1,
@@ -208,13 +230,81 @@ impl Selection {
         self.decide(registry)
     }
 
-    /// Runs the timers (hold-off, wait-to-restore, flap release) up to `now`.
+    /// Runs the timers (hold-off, wait-to-restore, flap release, circuit
+    /// breakers) up to `now`.
     pub fn tick(&mut self, registry: &Registry, now: Timestamp) -> Option<SelectionEvent> {
         self.now = self.now.max(now);
         if !self.synced {
             self.rebuild(registry);
         }
+        if let Some(guard) = &mut self.guard {
+            guard.tick(self.now);
+        }
+        self.absorb_breakers();
         self.decide(registry)
+    }
+
+    /// Takes in data samples the consumer's data path saw (each with its
+    /// arrival time, at or before `now`): the circuit breakers judge their
+    /// gaps. Without breakers in the policy it does nothing.
+    pub fn on_samples(
+        &mut self,
+        registry: &Registry,
+        arrivals: &[SampleArrival],
+        now: Timestamp,
+    ) -> Option<SelectionEvent> {
+        self.guard.as_ref()?;
+        self.now = self.now.max(now);
+        if !self.synced {
+            self.rebuild(registry);
+        }
+        if let Some(guard) = &mut self.guard {
+            guard.samples(arrivals);
+        }
+        self.absorb_breakers();
+        self.decide(registry)
+    }
+
+    /// The circuit breakers' transitions since the last call, oldest
+    /// first (none without breakers in the policy).
+    pub fn take_breaker_events(&mut self) -> Vec<BreakerEvent> {
+        self.guard
+            .as_mut()
+            .map(guard::Guard::take_events)
+            .unwrap_or_default()
+    }
+
+    /// The circuit breakers, when the policy has them.
+    pub fn breakers(&self) -> Option<&Breakers> {
+        self.guard.as_ref().map(guard::Guard::breakers)
+    }
+
+    /// What a breaker that closed again does to its member: it recovered,
+    /// and wait-to-restore counts from now.
+    fn absorb_breakers(&mut self) {
+        let Some(guard) = &self.guard else { return };
+        let closed: Vec<AdvertKey> = guard
+            .pending()
+            .iter()
+            .filter_map(|e| match e {
+                BreakerEvent::Closed { key } => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        for key in closed {
+            if let Some(slot) = self.members.slot(&key) {
+                let member = self.members.get_mut(slot);
+                member.stable_since = self.now;
+                member.recovered = true;
+            }
+        }
+    }
+
+    /// Whether the member's circuit breaker is open or half-open.
+    fn ejected(&self, slot: Slot) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| g.ejected(&self.members.get(slot).key))
     }
 
     /// The next time [`Selection::tick`] may change something.
@@ -251,7 +341,10 @@ impl Selection {
 
     /// The counters.
     pub fn stats(&self) -> SelectionStats {
-        self.stats
+        SelectionStats {
+            ejections: self.guard.as_ref().map_or(0, guard::Guard::ejections),
+            ..self.stats
+        }
     }
 
     /// Forgets every candidate and loads them again from `registry`: for a
@@ -261,6 +354,9 @@ impl Selection {
         self.members = Members::default();
         self.shared.borrow_mut().clear();
         for view in registry.snapshot() {
+            if let Some(guard) = &mut self.guard {
+                guard.track(&view, self.now);
+            }
             let member = Member {
                 key: view.advert.key.clone(),
                 view,
@@ -329,12 +425,18 @@ impl Selection {
         match (slot, view) {
             (None, None) => {}
             (Some(s), None) => {
+                if let Some(guard) = &mut self.guard {
+                    guard.forget(key);
+                }
                 if let Some(p) = old {
                     self.members.chain.remove(p);
                 }
                 self.members.remove(s);
             }
             (None, Some(view)) => {
+                if let Some(guard) = &mut self.guard {
+                    guard.track(&view, now);
+                }
                 let slot = self.members.insert(Member {
                     key: key.clone(),
                     view,
@@ -352,6 +454,12 @@ impl Selection {
                 let flap_spec = self.policy.flap.clone();
                 let member = self.members.get_mut(s);
                 let (old_state, new_state) = (member.view.health.state, view.health.state);
+                if let Some(guard) = &mut self.guard {
+                    guard.track(&view, now);
+                    if old_state != new_state {
+                        guard.health_changed(key, now);
+                    }
+                }
                 if old_state != new_state {
                     member.flap.record_change(&flap_spec, now);
                     member.stable_since = now;
@@ -374,6 +482,7 @@ impl Selection {
                 self.members.reposition(&self.query, shared, s, old);
             }
         }
+        self.absorb_breakers();
         touched
     }
 

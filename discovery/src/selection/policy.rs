@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use vigil_diag::{FlapDamping, State, Timestamp};
 
+use super::breaker::BreakerPolicy;
 use crate::advert::AdvertKey;
 
 /// How a selection switches (ITU-T G.8031 terms; see the `selection`
@@ -29,11 +30,20 @@ pub struct SwitchPolicy {
     pub margin: f64,
     /// Flap damping of producers' health changes (RFC 2439).
     pub flap: FlapDamping,
+    /// Circuit breakers per consumer→producer link (issue 14); `None`:
+    /// no breakers, sample arrivals are not judged.
+    pub breaker: Option<BreakerPolicy>,
+    /// Predictive switching (issue 14): an active producer whose health
+    /// trend is `degrading` (it got worse within the trend window) is left
+    /// at once for a healthier candidate, without waiting out the hold-off
+    /// that rides out a mere blip.
+    pub predictive: bool,
 }
 
 impl Default for SwitchPolicy {
     /// Hold-off 200 ms, wait-to-restore 1 s, revertive, no margin, default
-    /// flap damping (three quick changes suppress).
+    /// flap damping (three quick changes suppress), no circuit breakers,
+    /// not predictive.
     fn default() -> Self {
         SwitchPolicy {
             hold_off: Duration::from_millis(200),
@@ -41,6 +51,8 @@ impl Default for SwitchPolicy {
             revertive: true,
             margin: 0.0,
             flap: FlapDamping::default(),
+            breaker: None,
+            predictive: false,
         }
     }
 }
@@ -92,6 +104,18 @@ pub enum SwitchCause {
     BetterCandidate,
     /// The active producer restarted: same advert key, new writer GUID.
     EndpointChanged,
+    /// Predictive: the active producer's health is degrading (worse within
+    /// the trend window); left before the hold-off ends, before FAILED.
+    Degrading {
+        /// Its state.
+        state: State,
+    },
+    /// The active producer's circuit breaker opened: its samples came with
+    /// gaps or late against its advertised rate, or its health flapped.
+    Ejected {
+        /// Its ejection count.
+        ejections: u32,
+    },
 }
 
 impl fmt::Display for SwitchCause {
@@ -117,6 +141,15 @@ impl fmt::Display for SwitchCause {
             SwitchCause::EndpointChanged => {
                 f.write_str("active producer restarted with a new writer")
             }
+            SwitchCause::Degrading { state } => write!(
+                f,
+                "active producer is {state} and degrading: left before the hold-off (predictive)"
+            ),
+            SwitchCause::Ejected { ejections } => write!(
+                f,
+                "active producer ejected by its circuit breaker (ejection {ejections}): \
+                 samples late or missing, or health flapping"
+            ),
         }
     }
 }
@@ -136,6 +169,8 @@ impl SwitchCause {
             SwitchCause::Restored => "restored",
             SwitchCause::BetterCandidate => "better_candidate",
             SwitchCause::EndpointChanged => "endpoint_changed",
+            SwitchCause::Ejected { .. } => "ejected",
+            SwitchCause::Degrading { .. } => "degrading",
         }
     }
 }
@@ -198,4 +233,6 @@ pub struct SelectionStats {
     /// would otherwise have won; counted once per producer per suppression
     /// episode.
     pub flaps_suppressed: u64,
+    /// Links ejected by their circuit breakers (failed probes included).
+    pub ejections: u64,
 }

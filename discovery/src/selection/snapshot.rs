@@ -44,6 +44,10 @@ pub(crate) struct SelectionSnapshot {
     flaps_suppressed: u64,
     ever_selected: bool,
     members: Vec<MemberSnapshot>,
+    /// The circuit breakers (absent in snapshots made before they were
+    /// wired, issue 14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    breakers: Option<super::guard::GuardSnapshot>,
 }
 
 impl Selection {
@@ -79,6 +83,7 @@ impl Selection {
             flaps_suppressed: self.stats.flaps_suppressed,
             ever_selected: self.ever_selected,
             members,
+            breakers: self.guard.as_ref().map(super::guard::Guard::save),
         }
     }
 
@@ -123,7 +128,11 @@ impl Selection {
         self.stats = SelectionStats {
             switches: snapshot.switches,
             flaps_suppressed: snapshot.flaps_suppressed,
+            ejections: 0,
         };
+        if let (Some(guard), Some(saved)) = (&mut self.guard, &snapshot.breakers) {
+            guard.restore(saved);
+        }
         self.ever_selected = snapshot.ever_selected;
         self.chain_keys.take();
         Ok(())
