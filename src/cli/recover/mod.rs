@@ -60,6 +60,7 @@ use super::dds_args::{init_logging, millis, runtime, terminated, unix_seconds, C
 use super::metrics_args::MetricsArgs;
 use super::record_args::{self, RecordArgs};
 use super::supervise::{describe, print_event, speak_for_the_dead};
+use super::trust_args::KeyArgs;
 use live::{Live, News};
 
 /// The exit code when the supervisor's top level gave up.
@@ -75,6 +76,12 @@ pub(crate) struct RecoverArgs {
     record: RecordArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    /// Signs the FAILED-on-behalf words of the supervisor this process
+    /// runs (as `vigil supervise --key` does): consumers under a trust
+    /// policy believe them only from a key allowed to speak for the
+    /// producers.
+    #[command(flatten)]
+    key: KeyArgs,
     /// How long to wait, at most, for every status leaf of the tree to be
     /// reported in a known state before the first tick (children starting,
     /// adverts arriving), in milliseconds; the first tick comes as soon as
@@ -85,6 +92,7 @@ pub(crate) struct RecoverArgs {
 
 pub(crate) fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
     let settle = args.settle;
+    let key = args.key.load()?;
     let (record, metrics) = (args.record, args.metrics);
     let args = args.run;
     let loaded = config::load(&args.config)?;
@@ -137,7 +145,8 @@ pub(crate) fn run(args: RecoverArgs) -> anyhow::Result<ExitCode> {
             }
             Some(sup) => {
                 let voice = OnBehalfPublisher::new(&participant)
-                    .context("cannot create the FAILED writer")?;
+                    .context("cannot create the FAILED writer")?
+                    .signing(key);
                 let mut shell = ShellConfig::new();
                 shell.guardian = crate::cli::supervise::guardian_command();
                 shell.env.push((
