@@ -232,6 +232,37 @@ fn imu_error_restart_isolate_degraded_mode_then_release_and_back_to_nominal() {
     assert_eq!(replayed.status.code(), Some(0), "{replayed:?}");
 }
 
+/// `vigil recover` named `name` over the example's tree and supervised
+/// IMU drivers (both reporting OK), with `modes` as its modes file, in
+/// `dir`; waited for until it is ready in `nominal`.
+fn engine_with_modes(domain: u16, dir: &Path, name: &str, modes: &str) -> Proc {
+    append(
+        &dir.join("imu_a.faults"),
+        "set vehicle.sensors.imu_a.driver OK",
+    );
+    append(
+        &dir.join("imu_b.faults"),
+        "set vehicle.sensors.imu_b.driver OK",
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(dir.join("modes.yaml"), modes).unwrap();
+    let config = dir.join("recover.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "name: {name}\ntree: {}\nmodes: modes.yaml\nsupervise: {}\n",
+            root.join("examples/imu_recover.tree.yaml").display(),
+            root.join("examples/imu_recover.supervise.yaml").display()
+        ),
+    )
+    .unwrap();
+    let mut engine = recover_with(&config, domain, dir, &[]);
+    engine.wait_for(PATIENCE, |v| {
+        v["event"] == "ready" && v["mode"] == "nominal"
+    });
+    engine
+}
+
 /// Issue 10: a mode's `allow:` isolates every producer on the domain it
 /// does not list, and its `children:` stops the supervised children it
 /// leaves out; the next mode releases and starts them again. nominal
@@ -242,34 +273,15 @@ fn imu_error_restart_isolate_degraded_mode_then_release_and_back_to_nominal() {
 fn a_modes_allow_and_children_act() {
     let domain = 171;
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        dir.path().join("imu_a.faults"),
-        dir.path().join("imu_b.faults"),
-    );
-    append(&a, "set vehicle.sensors.imu_a.driver OK");
-    append(&b, "set vehicle.sensors.imu_b.driver OK");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::write(
-        dir.path().join("modes.yaml"),
+    let a = dir.path().join("imu_a.faults");
+    let mut engine = engine_with_modes(
+        domain,
+        dir.path(),
+        "modes_act",
         "target: nominal\nhold: 2s\nmodes:\n  nominal:\n    allow: [imu_a, imu_b]\n  \
          degraded_nav:\n    allow: [imu_b, imu_c]\n    children: [imu_b_driver]\nrules:\n  \
          - when: vehicle.sensors.imu_a is FAILED for 1s\n    mode: degraded_nav\n    priority: 10\n",
-    )
-    .unwrap();
-    let config = dir.path().join("recover.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "name: modes_act\ntree: {}\nmodes: modes.yaml\nsupervise: {}\n",
-            root.join("examples/imu_recover.tree.yaml").display(),
-            root.join("examples/imu_recover.supervise.yaml").display()
-        ),
-    )
-    .unwrap();
-    let mut engine = recover_with(&config, domain, dir.path(), &[]);
-    engine.wait_for(PATIENCE, |v| {
-        v["event"] == "ready" && v["mode"] == "nominal"
-    });
+    );
     let _c = Proc::producer(domain, "imu_c", &["accuracy=0.0001"], &[]);
     let isolated_c = |v: &Value| v["event"] == "isolated" && v["producer"] == "imu_c";
     let first = engine.wait_for(PATIENCE, isolated_c);
@@ -323,34 +335,15 @@ fn a_modes_allow_and_children_act() {
 fn a_modes_capability_overrides_reach_every_consumer() {
     let domain = 200;
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        dir.path().join("imu_a.faults"),
-        dir.path().join("imu_b.faults"),
-    );
-    append(&a, "set vehicle.sensors.imu_a.driver OK");
-    append(&b, "set vehicle.sensors.imu_b.driver OK");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::write(
-        dir.path().join("modes.yaml"),
+    let a = dir.path().join("imu_a.faults");
+    let mut engine = engine_with_modes(
+        domain,
+        dir.path(),
+        "overrides",
         "target: nominal\nhold: 2s\nmodes:\n  nominal: {}\n  degraded_nav:\n    \
          capabilities: { imu_c: { accuracy: 0.1 } }\nrules:\n  \
          - when: vehicle.sensors.imu_a is FAILED for 1s\n    mode: degraded_nav\n    priority: 10\n",
-    )
-    .unwrap();
-    let config = dir.path().join("recover.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "name: overrides\ntree: {}\nmodes: modes.yaml\nsupervise: {}\n",
-            root.join("examples/imu_recover.tree.yaml").display(),
-            root.join("examples/imu_recover.supervise.yaml").display()
-        ),
-    )
-    .unwrap();
-    let mut engine = recover_with(&config, domain, dir.path(), &[]);
-    engine.wait_for(PATIENCE, |v| {
-        v["event"] == "ready" && v["mode"] == "nominal"
-    });
+    );
     let _c = Proc::producer(domain, "imu_c", &["accuracy=0.0001"], &[]);
     let mut plain = Proc::consumer(domain, PLAIN, &[]);
     plain.wait_for(PATIENCE, |v| selected(v, "imu_c"));

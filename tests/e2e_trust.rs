@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustdds::with_key::Sample;
 use rustdds::TopicKind;
 use serde_json::Value;
-use support::{selected, terminate, vigil, Proc, PATIENCE};
+use support::{keygen, selected, terminate, Proc, PATIENCE};
 use vigil_discovery::{
     advert_qos, AdvertWire, DdsConfig, VigilParticipant, ADVERT_TOPIC, ADVERT_TYPE,
 };
@@ -22,26 +22,6 @@ fn scratch(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
-}
-
-/// `vigil keygen --out DIR/NAME`: returns the private key's path.
-fn keygen(dir: &Path, name: &str) -> String {
-    let prefix = dir.join(name);
-    let out = vigil()
-        .args(["keygen", "--out", &prefix.display().to_string()])
-        .output()
-        .expect("vigil keygen runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = dir.join(format!("{name}.key"));
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the private key is readable by its owner only");
-    assert!(dir.join(format!("{name}.pub")).is_file());
-    key.display().to_string()
 }
 
 fn trust_file(dir: &Path, mode: &str) -> String {

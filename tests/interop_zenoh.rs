@@ -25,7 +25,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{free_port, selected, t, terminate, unix_now, Proc, PATIENCE, TEST_LEASE_MS};
+use support::{free_port, keygen, selected, t, terminate, unix_now, Proc, PATIENCE, TEST_LEASE_MS};
 
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 
@@ -872,21 +872,6 @@ fn the_bridges_registry_is_recorded_and_counted() {
         summary["summary"]["decisions"].as_u64() >= Some(2),
         "{summary}"
     );
-}
-
-/// `vigil keygen --out DIR/NAME`: the private key's path.
-fn keygen(dir: &Path, name: &str) -> String {
-    let prefix = dir.join(name);
-    let out = support::vigil()
-        .args(["keygen", "--out", prefix.to_str().expect("utf-8 path")])
-        .output()
-        .expect("vigil keygen runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join(format!("{name}.key")).display().to_string()
 }
 
 /// Issue 13 across the bridge, under `enforce` everywhere: a Zenoh

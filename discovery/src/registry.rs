@@ -613,20 +613,32 @@ impl Registry {
                 inner.overrides.remove(&wire.producer);
             }
         }
-        let Some(topics) = inner.by_producer.get(&wire.producer) else {
+        self.each_entry_of(inner, &wire.producer, |key, entry| {
+            if entry.overrides != values {
+                entry.overrides = values.clone();
+                changes.push(RegistryChange::Updated(key.clone()));
+            }
+        });
+    }
+
+    /// Calls `change` on every entry of `producer` (one per topic) and
+    /// keeps what it made of it.
+    fn each_entry_of(
+        &self,
+        inner: &Inner,
+        producer: &str,
+        mut change: impl FnMut(&AdvertKey, &mut Entry),
+    ) {
+        let Some(topics) = inner.by_producer.get(producer) else {
             return;
         };
         for topic in topics {
-            let key = AdvertKey::new(wire.producer.clone(), topic.clone());
+            let key = AdvertKey::new(producer, topic.clone());
             let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
                 continue;
             };
-            if entry.overrides == values {
-                continue;
-            }
-            entry.overrides = values.clone();
-            self.entries.insert(key.clone(), entry);
-            changes.push(RegistryChange::Updated(key));
+            change(&key, &mut entry);
+            self.entries.insert(key, entry);
         }
     }
 
@@ -654,22 +666,18 @@ impl Registry {
                 tracing::info!(producer = %wire.producer, by = %wire.by, "producer released");
             }
         }
-        let Some(topics) = inner.by_producer.get(&wire.producer) else {
-            return;
-        };
-        for topic in topics {
-            let key = AdvertKey::new(wire.producer.clone(), topic.clone());
-            let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {
-                continue;
-            };
+        self.each_entry_of(inner, &wire.producer, |key, entry| {
             let old = entry.effective_state();
             entry.isolated = reason.clone();
             let new = entry.effective_state();
-            self.entries.insert(key.clone(), entry);
             if old != new {
-                changes.push(RegistryChange::HealthChanged { key, old, new });
+                changes.push(RegistryChange::HealthChanged {
+                    key: key.clone(),
+                    old,
+                    new,
+                });
             }
-        }
+        });
     }
 
     /// Whether `producer` is isolated, and why.

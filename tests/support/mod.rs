@@ -448,3 +448,24 @@ pub fn producers_on(domain: u16) -> Vec<String> {
     }
     found
 }
+
+/// `vigil keygen --out DIR/NAME`, checked (the private key readable by
+/// its owner only, the public key beside it): the private key's path.
+pub fn keygen(dir: &Path, name: &str) -> String {
+    let prefix = dir.join(name);
+    let out = vigil()
+        .args(["keygen", "--out", &prefix.display().to_string()])
+        .output()
+        .expect("vigil keygen runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = dir.join(format!("{name}.key"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the private key is readable by its owner only");
+    assert!(dir.join(format!("{name}.pub")).is_file());
+    key.display().to_string()
+}
