@@ -992,6 +992,34 @@ mod tests {
         ));
     }
 
+    /// The fuzz seed of bundles is a real encoding: two producers, one
+    /// signed.
+    #[test]
+    fn bundle_seed_is_a_real_encoding() {
+        let entry = |producer: &str, topic: &str, auth: Vec<u8>| BundleEntryWire {
+            producer: producer.into(),
+            topic: topic.into(),
+            sequence: 41,
+            state: 0,
+            advert_sequence: 2,
+            auth,
+        };
+        let bundle = HeartbeatBundleWire {
+            version: BUNDLE_VERSION,
+            participant: vec![1, 15, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9],
+            part: 0,
+            timestamp_ns: 1_764_755_000_000_000_000,
+            entries: vec![
+                entry("imu_a", "imu", vec![]),
+                entry("imu_a", "imu_raw", vec![9; 45]),
+            ],
+        };
+        let seed = include_bytes!("../../fuzz/seeds/advert_decode/heartbeat_bundle.bin");
+        let bytes = encode(&bundle);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(seed.as_slice(), bytes.as_slice(), "encoding: {hex}");
+    }
+
     /// The fuzz seed is a real encoding, as a revision-2 supervisor's
     /// writer sends it (no signature): this build reads it as unsigned,
     /// and writes the same bytes followed by the (here empty) signature.
