@@ -992,6 +992,56 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Any bundle of up to the limit survives CDR, and expands to
+        /// exactly the single heartbeats it was made of.
+        #[test]
+        fn bundles_round_trip_to_their_heartbeats(
+            entries in proptest::collection::vec(
+                (
+                    "[a-z_]{1,12}",
+                    "[a-z_]{0,12}",
+                    proptest::num::u64::ANY,
+                    0u8..5,
+                    proptest::num::u64::ANY,
+                    proptest::collection::vec(proptest::num::u8::ANY, 0..50),
+                ),
+                0..=MAX_BUNDLE_ENTRIES,
+            ),
+            timestamp_ns in proptest::num::u64::ANY,
+            part in proptest::num::u32::ANY,
+        ) {
+            let beats: Vec<HeartbeatWire> = entries
+                .into_iter()
+                .map(|(producer, topic, sequence, state, advert_sequence, auth)| HeartbeatWire {
+                    version: WIRE_VERSION,
+                    producer,
+                    sequence,
+                    state,
+                    advert_sequence,
+                    timestamp_ns,
+                    auth,
+                    topic,
+                })
+                .collect();
+            let bundle = HeartbeatBundleWire {
+                version: BUNDLE_VERSION,
+                participant: vec![1; 12],
+                part,
+                timestamp_ns,
+                entries: beats.iter().cloned().map(BundleEntryWire::of).collect(),
+            };
+            let back = CDRDeserializerAdapter::<HeartbeatBundleWire>::from_bytes(
+                &encode(&bundle),
+                RepresentationIdentifier::CDR_LE,
+            )
+            .expect("decodes");
+            proptest::prop_assert_eq!(&back, &bundle);
+            let expanded: Vec<HeartbeatWire> = back.heartbeats().expect("readable").collect();
+            proptest::prop_assert_eq!(expanded, beats);
+        }
+    }
+
     /// The fuzz seed of bundles is a real encoding: two producers, one
     /// signed.
     #[test]
