@@ -70,14 +70,17 @@ fn main() {
 /// Re-run of this executable as one of the domain's processes.
 fn role(args: &[String]) {
     match args {
-        [name, domain, n, heartbeat_ms] if name == "advertisers" => {
-            let (Ok(domain), Ok(n), Ok(heartbeat_ms)) =
-                (domain.parse(), n.parse(), heartbeat_ms.parse())
+        [name, domain, n, heartbeat_ms, wire @ ..] if name == "advertisers" => {
+            // WIRE (default 2): 1 sends single heartbeats as a build
+            // before wire v2 did (issue 14's bytes, before and after).
+            let wire = wire.first().map_or(Ok(2), |w| w.parse());
+            let (Ok(domain), Ok(n), Ok(heartbeat_ms), Ok(wire)) =
+                (domain.parse(), n.parse(), heartbeat_ms.parse(), wire)
             else {
-                eprintln!("advertisers DOMAIN N HEARTBEAT_MS");
+                eprintln!("advertisers DOMAIN N HEARTBEAT_MS [WIRE]");
                 std::process::exit(2);
             };
-            advertisers(domain, n, Duration::from_millis(heartbeat_ms));
+            advertisers(domain, n, Duration::from_millis(heartbeat_ms), wire);
         }
         _ => {
             eprintln!("unknown role {args:?}");
@@ -88,14 +91,16 @@ fn role(args: &[String]) {
 
 /// `n` producers in one participant, each with its own data writer and
 /// advertiser, writing one sample a second each; runs until killed.
-fn advertisers(domain: u16, n: usize, heartbeat: Duration) {
+fn advertisers(domain: u16, n: usize, heartbeat: Duration, wire: u16) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
-        let config = DdsConfig::new(domain).with_liveness(heartbeat, heartbeat * 10);
+        let config = DdsConfig::new(domain)
+            .with_liveness(heartbeat, heartbeat * 10)
+            .with_wire_version(wire);
         let p = VigilParticipant::new(config).expect("participant");
         let topic = p.data_topic(TOPIC, SYNTHETIC_TYPE).expect("topic");
         let mut held = Vec::with_capacity(n);

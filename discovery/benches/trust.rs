@@ -84,6 +84,7 @@ fn heartbeat(producer: &str, sequence: u64, auth: Vec<u8>) -> HeartbeatWire {
     HeartbeatWire {
         version: WIRE_VERSION,
         producer: producer.into(),
+        topic: String::new(),
         sequence,
         state: 0,
         advert_sequence: 1,

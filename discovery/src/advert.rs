@@ -123,8 +123,11 @@ pub struct Advert {
 /// A validated heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
-    /// Producer id: the heartbeat speaks for every advert of this producer.
+    /// Producer id.
     pub producer: String,
+    /// The topic of the one advert it speaks for; empty: every advert of
+    /// the producer (writers before wire revision 5).
+    pub topic: String,
     /// Incremented at every heartbeat.
     pub sequence: u64,
     /// The producer's overall state now.
@@ -547,10 +550,12 @@ impl Heartbeat {
         }
         let mut p = Problems(Vec::new());
         p.check("producer", name(&wire.producer, true));
+        p.check("topic", name(&wire.topic, false));
         let state = p.check("state", state_of(wire.state));
         match state {
             Some(state) if p.0.is_empty() => Ok(Heartbeat {
                 producer: wire.producer.clone(),
+                topic: wire.topic.clone(),
                 sequence: wire.sequence,
                 state,
                 advert_sequence: wire.advert_sequence,
@@ -569,6 +574,7 @@ impl Heartbeat {
             auth: Vec::new(),
             version: WIRE_VERSION,
             producer: self.producer.clone(),
+            topic: self.topic.clone(),
             sequence: self.sequence,
             state: self.state.ros_level(),
             advert_sequence: self.advert_sequence,

@@ -342,6 +342,7 @@ impl AdvertState {
             auth: auth.unwrap_or_default(),
             version: WIRE_VERSION,
             producer: self.current.key.producer.clone(),
+            topic: self.current.key.topic.clone(),
             sequence: self.heartbeat_sequence,
             state: self.current.health.state,
             advert_sequence: self.current.sequence,

@@ -52,8 +52,9 @@
 //!   `grace` after its lease expired, unless heard from again. Deadlines
 //!   count from when the input arrived (`now`), not from the producer's
 //!   timestamps, so clock skew between machines does not matter.
-//! - **Heartbeats carry state.** A heartbeat speaks for every advert of its
-//!   producer. When its state differs from the advert's, it overrides the
+//! - **Heartbeats carry state.** A heartbeat speaks for the advert of its
+//!   (producer, topic); one with an empty topic (writers before wire
+//!   revision 5) for every advert of its producer. When its state differs from the advert's, it overrides the
 //!   advert's overall state until the next advert (failures travel at
 //!   heartbeat speed); a heartbeat that agrees clears the override. A
 //!   heartbeat whose `advert_sequence` is older than the held advert is
@@ -1123,10 +1124,15 @@ impl Registry {
         changes: &mut Vec<RegistryChange>,
     ) {
         self.heartbeats.fetch_add(1, Ordering::Relaxed);
-        let Some(topics) = inner.by_producer.get(&hb.producer).cloned() else {
+        let Some(mut topics) = inner.by_producer.get(&hb.producer).cloned() else {
             tracing::trace!(producer = %hb.producer, "heartbeat before any advert; ignored");
             return;
         };
+        if !hb.topic.is_empty() {
+            // Since wire revision 5 a heartbeat names its advert: the
+            // producer's other topics live and die on their own.
+            topics.retain(|topic| *topic == hb.topic);
+        }
         for topic in topics {
             let key = AdvertKey::new(hb.producer.clone(), topic);
             let Some(mut entry) = self.entries.get(&key).map(|e| e.clone()) else {

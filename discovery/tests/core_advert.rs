@@ -220,6 +220,7 @@ fn round_trip() {
 fn heartbeat_validation() {
     let hb = Heartbeat {
         producer: "imu_a".into(),
+        topic: String::new(),
         sequence: 3,
         state: State::Degraded,
         advert_sequence: 2,

@@ -42,6 +42,7 @@ fn heartbeat_from(n: u8, sequence: u64, state: State) -> RegistryInput {
     RegistryInput::HeartbeatFrom {
         wire: Heartbeat {
             producer: "a".into(),
+            topic: String::new(),
             sequence,
             state,
             advert_sequence: 1,

@@ -21,6 +21,7 @@ fn heartbeat(producer: &str, sequence: u64, state: State, advert_sequence: u64) 
     RegistryInput::Heartbeat(
         Heartbeat {
             producer: producer.into(),
+            topic: String::new(),
             sequence,
             state,
             advert_sequence,
@@ -170,6 +171,7 @@ fn malformed_is_rejected_counted_and_the_last_good_state_stays() {
     ));
     let mut hb = Heartbeat {
         producer: "a".into(),
+        topic: String::new(),
         sequence: 1,
         state: State::Ok,
         advert_sequence: 1,
@@ -705,4 +707,66 @@ mod capability_override {
         assert_eq!(r.stats().rejected, 1);
         assert_eq!(accuracy(&r, "a"), Some(num("0.5")));
     }
+}
+
+fn heartbeat_for(producer: &str, topic: &str, sequence: u64, state: State) -> RegistryInput {
+    RegistryInput::Heartbeat(
+        Heartbeat {
+            producer: producer.into(),
+            topic: topic.into(),
+            sequence,
+            state,
+            advert_sequence: 1,
+            timestamp_ns: 0,
+        }
+        .to_wire(),
+    )
+}
+
+/// Issue 14 (wire v2): one producer id advertises two topics; a heartbeat
+/// naming its topic keeps that advert alive and sets its state only, the
+/// other topic lives and dies on its own. An unnamed heartbeat (a writer
+/// before revision 5) still speaks for both.
+#[test]
+fn heartbeats_naming_their_topic_speak_for_that_advert_only() {
+    let r = registry();
+    let imu = AdvertKey::new("a", "imu");
+    let raw = AdvertKey::new("a", "imu_raw");
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu", &[]).to_wire()),
+        t(0),
+    );
+    r.apply(
+        RegistryInput::Advert(advert("a", "imu_raw", &[]).to_wire()),
+        t(0),
+    );
+    let changes = r.apply(heartbeat_for("a", "imu_raw", 1, State::Failed), t(50));
+    assert_eq!(
+        changes,
+        vec![RegistryChange::HealthChanged {
+            key: raw.clone(),
+            old: State::Ok,
+            new: State::Failed
+        }]
+    );
+    assert_eq!(r.get(&imu).expect("held").health.state, State::Ok);
+    // Only imu_raw was heard at 50: imu's lease ends at 100, raw's at 150.
+    let changes = r.tick(t(100));
+    assert!(changes.contains(&RegistryChange::Unreachable(imu.clone())));
+    assert!(!changes.contains(&RegistryChange::Unreachable(raw.clone())));
+    assert!(r.get(&raw).expect("held").reachable);
+    // A heartbeat for a topic the producer does not advertise: nothing.
+    assert_eq!(
+        r.apply(heartbeat_for("a", "gps", 2, State::Ok), t(110)),
+        vec![]
+    );
+    assert!(!r.get(&imu).expect("held").reachable);
+    // The older, unnamed form speaks for every topic of the producer.
+    let changes = r.apply(heartbeat("a", 3, State::Ok, 1), t(120));
+    assert!(changes.contains(&RegistryChange::Reachable(imu.clone())));
+    assert!(changes.contains(&RegistryChange::HealthChanged {
+        key: raw.clone(),
+        old: State::Failed,
+        new: State::Ok
+    }));
 }

@@ -9,6 +9,8 @@
 //! Arbitrary bytes never panic nor allocate from an untrusted length, and
 //! whatever validates goes back to the wire and validates the same.
 //!
+//! Also heartbeat bundles (`vigil_heartbeat_bundles`, wire v2).
+//!
 //! Each input is tried as both types, so one seed set (real encodings of
 //! each) serves both.
 #![no_main]
@@ -18,7 +20,7 @@ use rustdds::no_key::DeserializerAdapter;
 use rustdds::{CDRDeserializerAdapter, RepresentationIdentifier};
 use vigil_diag::Timestamp;
 use vigil_discovery::{
-    Advert, AdvertWire, ConsumerRoute, ConsumerRouteWire, FailedOnBehalf, FailedOnBehalfWire, Heartbeat, HeartbeatWire, Registry,
+    Advert, AdvertWire, ConsumerRoute, ConsumerRouteWire, FailedOnBehalf, FailedOnBehalfWire, Heartbeat, HeartbeatBundleWire, HeartbeatWire, Registry,
     RegistryConfig, RegistryInput,
 };
 
@@ -54,6 +56,24 @@ fuzz_target!(|data: &[u8]| {
             RegistryInput::FailedOnBehalf { wire, sender },
             Timestamp::from_nanos(2),
         );
+    }
+    // Wire v2's bundles (`vigil_heartbeat_bundles`): each entry as the
+    // single heartbeat it stands for, validated and applied as one.
+    if let Ok(bundle) = CDRDeserializerAdapter::<HeartbeatBundleWire>::from_bytes(data, le) {
+        if let Ok(beats) = bundle.heartbeats() {
+            for wire in beats {
+                if let Ok(heartbeat) = Heartbeat::from_wire(&wire) {
+                    let again = Heartbeat::from_wire(&heartbeat.to_wire())
+                        .expect("a valid bundled heartbeat re-encodes");
+                    assert_eq!(again, heartbeat, "a bundled heartbeat must round-trip");
+                }
+                let sender = [7; 16];
+                registry.apply(
+                    RegistryInput::HeartbeatFrom { wire, sender },
+                    Timestamp::from_nanos(3),
+                );
+            }
+        }
     }
     if let Ok(wire) = CDRDeserializerAdapter::<ConsumerRouteWire>::from_bytes(data, le) {
         if let Ok(route) = ConsumerRoute::from_wire(&wire) {

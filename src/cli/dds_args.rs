@@ -39,6 +39,13 @@ pub(crate) struct DdsArgs {
     /// than polling. Costs power.
     #[arg(long, value_name = "US")]
     pub(crate) cpu_latency_us: Option<u64>,
+    /// The wire version to speak: 2 bundles one process's heartbeats into
+    /// one sample per period (and sends single ones while a version-1
+    /// reader is on the domain); 1 behaves as a build before it, to try an
+    /// upgrade.
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=2))]
+    pub(crate) wire_version: u16,
 }
 
 /// The process's CPU latency request, held until it exits.
@@ -54,7 +61,7 @@ impl DdsArgs {
                 let _ = CPU_LATENCY.set(held);
             }
         }
-        let mut config = DdsConfig::new(self.domain);
+        let mut config = DdsConfig::new(self.domain).with_wire_version(self.wire_version);
         if let Some(interface) = self.interface {
             config = config.with_interface(interface);
         }

@@ -107,6 +107,7 @@ pub fn run(link: Link, span: Duration, seed: u64) -> Outcome {
             if let Some(Reverse((_, sequence))) = in_flight.pop() {
                 let beat = Heartbeat {
                     producer: "p".into(),
+                    topic: String::new(),
                     sequence,
                     state: State::Ok,
                     advert_sequence: 1,

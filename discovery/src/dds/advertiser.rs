@@ -2,15 +2,15 @@
 //! step with the diagnostic tree, and send heartbeats.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustdds::policy::{DestinationOrder, Durability, Liveliness, Ownership, Reliability};
 use rustdds::QosPolicies;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use vigil_diag::{Health, Observation, Path, Tree};
 use vigil_qos::Value;
 
+use super::beats::{Beat, Member};
 use super::participant::CdrWriter;
 use super::sample::{now, unix_now_ns};
 use super::{DdsError, VigilParticipant};
@@ -70,20 +70,23 @@ pub fn offered_qos(qos: &QosPolicies) -> OfferedQosWire {
 /// Feeding the diagnostic tree with [`Advertiser::observe`] republishes the
 /// advert as soon as a node's reported state changes: degradations at once,
 /// improvements when the tree's debounce lets them through (the tree is
-/// aged at every heartbeat). A tokio task sends heartbeats every period of
-/// the participant's [`DdsConfig`](super::DdsConfig). Dropping the
-/// advertiser stops the heartbeats; [`Advertiser::shutdown`] also disposes
-/// the advert so consumers switch away at once instead of after the lease.
+/// aged at every heartbeat). Heartbeats go every period of the
+/// participant's [`DdsConfig`](super::DdsConfig), bundled with those of
+/// the participant's other advertisers (wire v2; one task per
+/// participant, see `beats`), and at once when the advertised state
+/// changes. Dropping the advertiser stops the heartbeats;
+/// [`Advertiser::shutdown`] also disposes the advert so consumers switch
+/// away at once instead of after the lease.
 pub struct Advertiser {
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    beat: Arc<Beat>,
 }
 
 struct Shared {
     state: Mutex<AdvertState>,
     adverts: CdrWriter<AdvertWire>,
-    heartbeats: CdrWriter<HeartbeatWire>,
+    /// Set by shutdown and drop: the beat sends nothing more for it.
+    stopped: AtomicBool,
 }
 
 impl fmt::Debug for Advertiser {
@@ -125,29 +128,36 @@ impl Advertiser {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             adverts: participant.advert_writer()?,
-            heartbeats: participant.heartbeat_writer()?,
+            stopped: AtomicBool::new(false),
         });
         shared.publish_if_dirty()?;
-        let (stop, stopped) = watch::channel(false);
-        let task = runtime.spawn(heartbeat_loop(
-            Arc::clone(&shared),
-            dds.heartbeat_period,
-            stopped,
-        ));
-        Ok(Advertiser {
-            shared,
-            stop,
-            task: Some(task),
-        })
+        let beat = participant.beat()?;
+        let member: Arc<dyn Member> = shared.clone();
+        beat.join(Arc::downgrade(&member), participant, &runtime);
+        Ok(Advertiser { shared, beat })
+    }
+
+    /// A heartbeat now when the advertised state changed: a failure
+    /// travels at once on both the advert and the heartbeat.
+    fn state_may_have_changed(&self, before: u8) {
+        if lock(&self.shared.state).advert().health.state != before {
+            self.beat.now(self.shared.as_ref());
+        }
+    }
+
+    fn state_code(&self) -> u8 {
+        lock(&self.shared.state).advert().health.state
     }
 
     /// Gives an observation to the tree leaf at `path`; republishes the
     /// advert at once when the advertised health or capabilities changed.
     /// Returns whether it republished.
     pub fn observe(&self, path: &Path, observation: Observation) -> Result<bool, DdsError> {
+        let before = self.state_code();
         let changed = lock(&self.shared.state).observe(path, observation, now())?;
         if changed {
             self.shared.publish_if_dirty()?;
+            self.state_may_have_changed(before);
         }
         Ok(changed)
     }
@@ -186,6 +196,7 @@ impl Advertiser {
     /// taken). Refused, with nothing changed, when the root is not in the
     /// new tree. Returns whether it republished.
     pub fn replace_tree(&self, tree: Tree) -> Result<bool, DdsError> {
+        let before = self.state_code();
         let changed = {
             let mut state = lock(&self.shared.state);
             state
@@ -194,6 +205,7 @@ impl Advertiser {
         };
         if changed {
             self.shared.publish_if_dirty()?;
+            self.state_may_have_changed(before);
         }
         Ok(changed)
     }
@@ -217,8 +229,8 @@ impl Advertiser {
 
     /// Stops the heartbeats and disposes the advert, waiting up to 200 ms
     /// for readers to acknowledge so a clean exit is seen at once.
-    pub async fn shutdown(mut self) -> Result<(), DdsError> {
-        self.stop_task().await;
+    pub async fn shutdown(self) -> Result<(), DdsError> {
+        self.shared.stopped.store(true, Ordering::Relaxed);
         let key = lock(&self.shared.state).advert().key.clone();
         self.shared
             .adverts
@@ -229,21 +241,13 @@ impl Advertiser {
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wait).await;
         Ok(())
     }
-
-    async fn stop_task(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
 }
 
 impl Drop for Advertiser {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        // The beat holds it weakly only; this says so at once, also to a
+        // beat that upgraded it a moment ago.
+        self.shared.stopped.store(true, Ordering::Relaxed);
     }
 }
 
@@ -255,40 +259,6 @@ impl Drop for Advertiser {
 /// exact repeat is only a sign of life to a registry that holds it, and a
 /// new entry to one that forgot it. One advert a second per producer.
 pub(crate) const ADVERT_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
-
-async fn heartbeat_loop(
-    shared: Arc<Shared>,
-    period: std::time::Duration,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut interval = tokio::time::interval(period);
-    // After a stall, one heartbeat now is what matters, not a burst.
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut refresh = tokio::time::interval(ADVERT_REFRESH);
-    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick is immediate and the advert was just published.
-    refresh.tick().await;
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = refresh.tick() => {
-                if let Err(error) = shared.repeat_advert() {
-                    tracing::warn!(%error, "advert not repeated");
-                }
-                continue;
-            }
-            _ = stopped.changed() => return,
-        }
-        // Debounced improvements and staleness surface here.
-        lock(&shared.state).tick(now());
-        if let Err(error) = shared.publish_if_dirty() {
-            tracing::warn!(%error, "advert not published; retrying at the next heartbeat");
-        }
-        if let Err(error) = shared.heartbeat() {
-            tracing::warn!(%error, "heartbeat not sent");
-        }
-    }
-}
 
 impl Shared {
     fn publish_if_dirty(&self) -> Result<(), DdsError> {
@@ -311,12 +281,28 @@ impl Shared {
             .write(advert, None)
             .map_err(|e| DdsError::write(crate::wire::ADVERT_TOPIC, e))
     }
+}
 
-    fn heartbeat(&self) -> Result<(), DdsError> {
-        let beat = lock(&self.state).heartbeat(unix_now_ns());
-        self.heartbeats
-            .write(beat, None)
-            .map_err(|e| DdsError::write(crate::wire::HEARTBEAT_TOPIC, e))
+impl Member for Shared {
+    fn beat(&self, unix_ns: u64) -> Option<HeartbeatWire> {
+        if self.stopped.load(Ordering::Relaxed) {
+            return None;
+        }
+        // Debounced improvements and staleness surface here.
+        lock(&self.state).tick(now());
+        if let Err(error) = self.publish_if_dirty() {
+            tracing::warn!(%error, "advert not published; retrying at the next heartbeat");
+        }
+        Some(lock(&self.state).heartbeat(unix_ns))
+    }
+
+    fn repeat(&self) {
+        if self.stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(error) = self.repeat_advert() {
+            tracing::warn!(%error, "advert not repeated");
+        }
     }
 }
 

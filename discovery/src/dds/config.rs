@@ -27,6 +27,11 @@ pub struct DdsConfig {
     /// How long an unreachable producer stays in the registry (shown as
     /// UNKNOWN) before it is removed.
     pub grace: Duration,
+    /// The wire version this participant speaks (`wire` module doc, *Wire
+    /// v2*): 2 (the default) bundles heartbeats and reads bundles; 1
+    /// behaves as a build before wire v2 (single heartbeats only, no
+    /// bundle reader), to test an upgrade.
+    pub wire_version: u16,
 }
 
 impl DdsConfig {
@@ -51,7 +56,14 @@ impl DdsConfig {
             heartbeat_period: Self::DEFAULT_HEARTBEAT_PERIOD,
             lease: Self::DEFAULT_LEASE,
             grace: Self::DEFAULT_GRACE,
+            wire_version: 2,
         }
+    }
+
+    /// Speaks wire version `version` (1 or 2; see the field).
+    pub fn with_wire_version(mut self, version: u16) -> DdsConfig {
+        self.wire_version = version;
+        self
     }
 
     /// Uses another interface address.
@@ -82,6 +94,12 @@ impl DdsConfig {
         };
         if self.heartbeat_period.is_zero() {
             return bad("heartbeat period must be positive");
+        }
+        if !(1..=2).contains(&self.wire_version) {
+            return bad(&format!(
+                "wire version {} is not one this build speaks (1 or 2)",
+                self.wire_version
+            ));
         }
         if self.lease <= self.heartbeat_period {
             return bad(&format!(

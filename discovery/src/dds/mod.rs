@@ -14,6 +14,8 @@
 //! - `participant`: [`VigilParticipant`], the vigil topics and their QoS,
 //!   rustdds keys of the wire structs.
 //! - `advertiser`: [`Advertiser`], the producer side.
+//! - `beats`: one heartbeat per participant for all its advertisers (wire
+//!   v2's bundles, and single heartbeats while v1 readers need them).
 //! - `on_behalf`: [`OnBehalfPublisher`], a supervisor saying that a dead
 //!   child's producers FAILED, and how a child learns its supervisor
 //!   ([`supervisor_from_env`]).
@@ -28,6 +30,7 @@
 //! - `sample`: [`SyntheticSample`] of `vigil produce`, and the clocks.
 
 mod advertiser;
+mod beats;
 mod config;
 mod error;
 mod on_behalf;

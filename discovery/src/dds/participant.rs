@@ -21,6 +21,7 @@ use crate::wire::{
     ADVERT_TYPE, CONSUMER_ROUTE_HISTORY, CONSUMER_ROUTE_TOPIC, CONSUMER_ROUTE_TYPE,
     FAILED_ON_BEHALF_TOPIC, FAILED_ON_BEHALF_TYPE, HEARTBEAT_TOPIC, HEARTBEAT_TYPE,
 };
+use crate::wire::{HeartbeatBundleWire, HEARTBEAT_BUNDLE_TOPIC, HEARTBEAT_BUNDLE_TYPE};
 
 /// A typed writer with rustdds's CDR adapter, as vigil creates them.
 pub type CdrWriter<T> = DataWriter<T, CDRSerializerAdapter<T>>;
@@ -65,11 +66,19 @@ impl Keyed for ConsumerRouteWire {
     }
 }
 
+// One instance per (producer, topic) since wire revision 5 (issue 14):
+// keyed by producer alone, a reader's keep-last-1 history would let one
+// topic's heartbeat supersede another's of the same producer before it
+// was taken. A v1 build keys by producer; it does not tell topics apart
+// anyway.
 impl Keyed for HeartbeatWire {
-    type K = String;
+    type K = AdvertKeyWire;
 
-    fn key(&self) -> String {
-        self.producer.clone()
+    fn key(&self) -> AdvertKeyWire {
+        AdvertKeyWire {
+            producer: self.producer.clone(),
+            topic: self.topic.clone(),
+        }
     }
 }
 
@@ -92,6 +101,11 @@ struct Inner {
     heartbeats: Topic,
     failed_on_behalf: Topic,
     consumer_routes: Topic,
+    /// Wire v2's heartbeat bundles (issue 14).
+    bundles: Topic,
+    /// The participant's one heartbeat for all its advertisers, made by
+    /// the first (see `beats`).
+    beat: std::sync::Mutex<Option<Arc<super::beats::Beat>>>,
     publisher: Publisher,
     subscriber: Subscriber,
 }
@@ -152,6 +166,14 @@ impl VigilParticipant {
                 TopicKind::WithKey,
             )
             .map_err(|e| DdsError::create("topic", CONSUMER_ROUTE_TOPIC, e))?;
+        let bundles = dp
+            .create_topic(
+                HEARTBEAT_BUNDLE_TOPIC.to_owned(),
+                HEARTBEAT_BUNDLE_TYPE.to_owned(),
+                &heartbeat_qos(),
+                TopicKind::WithKey,
+            )
+            .map_err(|e| DdsError::create("topic", HEARTBEAT_BUNDLE_TOPIC, e))?;
         let default_qos = QosPolicyBuilder::new().build();
         let publisher = dp
             .create_publisher(&default_qos)
@@ -167,6 +189,8 @@ impl VigilParticipant {
                 heartbeats,
                 failed_on_behalf,
                 consumer_routes,
+                bundles,
+                beat: std::sync::Mutex::new(None),
                 publisher,
                 subscriber,
             }),
@@ -261,7 +285,7 @@ impl VigilParticipant {
     pub(crate) fn heartbeat_writer(&self) -> Result<CdrWriter<HeartbeatWire>, DdsError> {
         self.inner
             .publisher
-            .create_datawriter_cdr::<HeartbeatWire>(&self.inner.heartbeats, Some(heartbeat_qos()))
+            .create_datawriter_cdr::<HeartbeatWire>(&self.inner.heartbeats, Some(beat_writer_qos()))
             .map_err(|e| DdsError::create("heartbeat writer", HEARTBEAT_TOPIC, e))
     }
 
@@ -318,6 +342,41 @@ impl VigilParticipant {
                 Some(consumer_route_qos()),
             )
             .map_err(|e| DdsError::create("consumer route reader", CONSUMER_ROUTE_TOPIC, e))
+    }
+
+    /// The participant's heartbeat, made at the first call.
+    pub(crate) fn beat(&self) -> Result<Arc<super::beats::Beat>, DdsError> {
+        let mut beat = self
+            .inner
+            .beat
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(beat) = beat.as_ref() {
+            return Ok(Arc::clone(beat));
+        }
+        let made = Arc::new(super::beats::Beat::new(self)?);
+        *beat = Some(Arc::clone(&made));
+        Ok(made)
+    }
+
+    pub(crate) fn bundle_writer(&self) -> Result<CdrWriter<HeartbeatBundleWire>, DdsError> {
+        self.inner
+            .publisher
+            .create_datawriter_cdr::<HeartbeatBundleWire>(
+                &self.inner.bundles,
+                Some(beat_writer_qos()),
+            )
+            .map_err(|e| DdsError::create("heartbeat bundle writer", HEARTBEAT_BUNDLE_TOPIC, e))
+    }
+
+    pub(crate) fn bundle_reader(&self) -> Result<CdrReader<HeartbeatBundleWire>, DdsError> {
+        self.inner
+            .subscriber
+            .create_datareader_cdr::<HeartbeatBundleWire>(
+                &self.inner.bundles,
+                Some(heartbeat_qos()),
+            )
+            .map_err(|e| DdsError::create("heartbeat bundle reader", HEARTBEAT_BUNDLE_TOPIC, e))
     }
 
     pub(crate) fn heartbeat_reader(&self) -> Result<CdrReader<HeartbeatWire>, DdsError> {
@@ -400,6 +459,20 @@ pub fn heartbeat_qos() -> QosPolicies {
         .reliability(Reliability::BestEffort)
         .durability(Durability::Volatile)
         .history(History::KeepLast { depth: 1 })
+        .build()
+}
+
+/// QoS of a participant's heartbeat writers (`beats`): the topic's, with
+/// a deep writer history. rustdds keeps only the newest `depth` samples of
+/// a best-effort writer until its event loop sends them, across instances:
+/// with depth 1, the single heartbeats of a hundred advertisers written in
+/// one burst went out as one or two (measured: 13-19 of 1 000 a second
+/// reached a reader), and a bundle's first part was lost to its second.
+fn beat_writer_qos() -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(Reliability::BestEffort)
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth: 1024 })
         .build()
 }
 

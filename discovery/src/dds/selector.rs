@@ -27,7 +27,15 @@ use crate::selection::{
     ActiveProducer, BreakerEvent, SampleArrival, Selection, SelectionEvent, SelectionExplanation,
     SelectionQuery, SelectionStats, SwitchPolicy,
 };
-use crate::wire::{ADVERT_TOPIC, FAILED_ON_BEHALF_TOPIC, HEARTBEAT_TOPIC};
+use crate::wire::{ADVERT_TOPIC, FAILED_ON_BEHALF_TOPIC, HEARTBEAT_BUNDLE_TOPIC, HEARTBEAT_TOPIC};
+
+/// The next item of an optional stream; never, without one.
+async fn next_of<S: futures::Stream + Unpin>(stream: &mut Option<S>) -> Option<S::Item> {
+    match stream {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// How a [`Selector`] switches and forgets.
 #[derive(Clone, Debug, Default)]
@@ -233,6 +241,13 @@ impl Selector {
             shared.registry.set_policy(trust);
         }
         let adverts = participant.advert_reader()?.async_sample_stream();
+        // Wire v2 (issue 14): the bundle reader first, so that DDS
+        // discovery never shows writers a v1 reader here that is not one.
+        let v1 = participant.config().wire_version < 2;
+        let bundles = match v1 {
+            true => None,
+            false => Some(participant.bundle_reader()?.async_sample_stream()),
+        };
         let heartbeats = participant.heartbeat_reader()?.async_sample_stream();
         let on_behalf = participant.failed_on_behalf_reader()?.async_sample_stream();
         // The engine's words (isolations, capability overrides): one stream.
@@ -267,7 +282,7 @@ impl Selector {
             breaker_events: breaker_events.clone(),
         };
         let task = runtime.spawn(driver.run(
-            (adverts, heartbeats, on_behalf, reconfig),
+            (adverts, (heartbeats, bundles, v1), on_behalf, reconfig),
             arrivals_rx,
             stopped,
         ));
@@ -431,9 +446,14 @@ const ARRIVAL_QUEUE: usize = 8192;
 const ARRIVAL_BATCH: usize = 1024;
 
 impl Driver {
-    async fn run<A, H, F, I>(
+    async fn run<A, H, B, F, I>(
         self,
-        (mut adverts, mut heartbeats, mut on_behalf, mut reconfig): (A, H, F, I),
+        (mut adverts, (mut heartbeats, mut bundles, v1), mut on_behalf, mut reconfig): (
+            A,
+            (H, Option<B>, bool),
+            F,
+            I,
+        ),
         mut arrivals: Option<tokio::sync::mpsc::Receiver<SampleArrival>>,
         mut stopped: watch::Receiver<bool>,
     ) where
@@ -443,6 +463,11 @@ impl Driver {
         H: futures::Stream<
                 Item = rustdds::dds::ReadResult<
                     rustdds::with_key::DataSample<crate::HeartbeatWire>,
+                >,
+            > + Unpin,
+        B: futures::Stream<
+                Item = rustdds::dds::ReadResult<
+                    rustdds::with_key::DataSample<crate::HeartbeatBundleWire>,
                 >,
             > + Unpin,
         F: futures::Stream<
@@ -489,12 +514,27 @@ impl Driver {
                         let sender = sample.sample_info().writer_guid().to_bytes();
                         // A disposed heartbeat instance says nothing the
                         // advert's disposal or the lease does not.
-                        if let Sample::Value(wire) = sample.into_value() {
+                        if let Sample::Value(mut wire) = sample.into_value() {
+                            if v1 {
+                                // As a build before revision 5 reads it.
+                                wire.topic.clear();
+                            }
                             self.apply(RegistryInput::HeartbeatFrom { wire, sender });
                         }
                     }
                     Some(Err(error)) => self.malformed(HEARTBEAT_TOPIC, error),
                     None => return,
+                },
+                bundle = next_of(&mut bundles) => match bundle {
+                    Some(Ok(sample)) => {
+                        // The bundle's writer is every entry's sender.
+                        let sender = sample.sample_info().writer_guid().to_bytes();
+                        if let Sample::Value(bundle) = sample.into_value() {
+                            self.bundle(&bundle, sender);
+                        }
+                    }
+                    Some(Err(error)) => self.malformed(HEARTBEAT_BUNDLE_TOPIC, error),
+                    None => bundles = None,
                 },
                 said = on_behalf.next() => match said {
                     Some(Ok(sample)) => {
@@ -546,6 +586,25 @@ impl Driver {
                     self.tick(at);
                 }
                 _ = stopped.changed() => return,
+            }
+        }
+    }
+
+    /// Each entry of a bundle as the single heartbeat it stands for, so
+    /// it is checked exactly as one (wire v2).
+    fn bundle(&self, bundle: &crate::HeartbeatBundleWire, sender: [u8; 16]) {
+        match bundle.heartbeats() {
+            Ok(beats) => {
+                for wire in beats {
+                    self.apply(RegistryInput::HeartbeatFrom { wire, sender });
+                }
+            }
+            Err(error) => {
+                self.shared.malformed.fetch_add(1, Ordering::Relaxed);
+                self.apply(RegistryInput::Malformed {
+                    source: format!("a sample on `{HEARTBEAT_BUNDLE_TOPIC}`"),
+                    error: error.to_string(),
+                });
             }
         }
     }

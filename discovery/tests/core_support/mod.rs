@@ -174,6 +174,7 @@ impl Sim {
             });
         let hb = Heartbeat {
             producer: producer.to_owned(),
+            topic: String::new(),
             sequence,
             state,
             advert_sequence,
