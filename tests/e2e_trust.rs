@@ -202,6 +202,12 @@ children:
         ),
     )
     .unwrap();
+    // imu_b first, followed by the consumer: it must be a candidate when
+    // imu_a dies (on a loaded machine its discovery may otherwise still
+    // be under way at the kill, and no switch to it is then possible).
+    let _b = Proc::producer(domain, "imu_b", &["accuracy=0.002"], &["--key", &imu_key]);
+    let mut c = Proc::consumer(domain, QUERY, &["--trust", &trust]);
+    c.wait_for(PATIENCE, |v| selected(v, "imu_b"));
     let mut sup = Proc::spawn(
         "supervisor",
         &[
@@ -218,8 +224,7 @@ children:
     );
     let started = |v: &Value| v["event"] == "started" && v["child"] == "imu_a_proc";
     let pid = sup.wait_for(PATIENCE, started)["pid"].as_u64().unwrap();
-    let _b = Proc::producer(domain, "imu_b", &["accuracy=0.002"], &["--key", &imu_key]);
-    let mut c = Proc::consumer(domain, QUERY, &["--trust", &trust]);
+    // The more accurate imu_a takes over once it is heard.
     c.wait_for(PATIENCE, |v| selected(v, "imu_a"));
     c.wait_for(PATIENCE, |v| {
         v["event"] == "first_sample" && v["producer"] == "imu_a"
