@@ -33,6 +33,8 @@ use vigil_discovery::{
 use vigil_qos::{Capabilities, Query, Value};
 
 // The crate root sits in benches/, so the submodule needs its path.
+#[path = "common/cpu_latency.rs"]
+mod cpu_latency;
 #[path = "common/ok_tree.rs"]
 mod ok_tree;
 #[path = "failover/rss.rs"]
@@ -73,15 +75,8 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |name: &str| only.is_empty() || only.contains(&name);
-    // `--cpu-latency-us N`: hold the CPUs' wake-up latency (PM QoS, root)
-    // for the whole run, as `vigil ... --cpu-latency-us` does (issue 17).
-    let _cpu_latency = args
-        .iter()
-        .position(|a| a == "--cpu-latency-us")
-        .and_then(|at| args.get(at + 1)?.parse().ok())
-        .map(|us| {
-            vigil::latency::CpuLatency::hold(Duration::from_micros(us)).expect("--cpu-latency-us")
-        });
+    // `--cpu-latency-us N`: held for the whole run.
+    let _cpu_latency = cpu_latency::hold_from_args(&args);
     let rt = runtime();
     if wants("reroute") {
         rt.block_on(reroute(200, false, Watch::Nothing));

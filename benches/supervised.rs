@@ -31,20 +31,16 @@ use vigil_discovery::{
 };
 use vigil_qos::Query;
 
+#[path = "common/cpu_latency.rs"]
+mod cpu_latency;
+
 const QUERY: &str = "imu WHERE health.state = OK PREFER accuracy ASC";
 const KILLS: usize = 50;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `--cpu-latency-us N`: hold the CPUs' wake-up latency (PM QoS, root)
-    // for the whole run, as `vigil ... --cpu-latency-us` does (issue 17).
-    let _cpu_latency = args
-        .iter()
-        .position(|a| a == "--cpu-latency-us")
-        .and_then(|at| args.get(at + 1)?.parse().ok())
-        .map(|us| {
-            vigil::latency::CpuLatency::hold(Duration::from_micros(us)).expect("--cpu-latency-us")
-        });
+    // `--cpu-latency-us N`: held for the whole run.
+    let _cpu_latency = cpu_latency::hold_from_args(&args);
     // `cargo test --all-targets` runs bench targets too, without `--bench`.
     if !args.iter().any(|a| a == "--bench") {
         println!("supervised harness: run it with `cargo bench --bench supervised`");
